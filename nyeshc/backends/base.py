@@ -1,0 +1,232 @@
+"""The backend protocols: one per modality.
+
+A backend is an object with an ``id`` (``"image.procedural"``), a ``version`` string and a
+``settings`` mapping (its constructor configuration, JSON-serialisable). ``id``, ``version`` and
+``settings`` go into every job key, so changing a checkpoint or a setting invalidates exactly
+the artifacts that backend made.
+
+Backends are pure with respect to their arguments: same arguments, same settings, same version
+=> byte-identical arrays. They never read a script, never touch the cache and never write files;
+the executor (``nyeshc.execute``) feeds them decoded inputs and stores what they return.
+
+Array conventions (every backend, procedural or model):
+
+* images: ``uint8`` ``(H, W, 3)`` RGB, or ``(H, W, 4)`` RGBA with *straight* (not premultiplied)
+  alpha where stated;
+* frame sequences: ``uint8`` ``(N, H, W, 3|4)``;
+* audio: ``float32`` ``(N, C)`` at ``SAMPLE_RATE``, ``C`` = 1 (voice) or 2 (music), values in
+  ``[-1, 1]``;
+* latents: ``float32`` 1-D vectors of the backend's own ``latent_dim``.
+
+Every backend declares a :class:`CostModel` so ``nyeshc plan`` can estimate what a render costs
+before anything runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal, Protocol, runtime_checkable
+
+import numpy as np
+
+SAMPLE_RATE = 48_000
+"""Every audio array in nyeshc is at this rate."""
+
+Ease = Literal["linear", "smooth"]
+Modality = Literal["image", "portrait", "motion", "music", "voice", "glyphs"]
+
+ProgressFn = Callable[[float], None]
+"""Called with the fraction done (0..1) by long-running backend calls; may be a no-op."""
+
+
+class BackendError(RuntimeError):
+    """A backend could not do its job; the message says what is missing and how to fix it."""
+
+
+@dataclass(frozen=True, slots=True)
+class CostModel:
+    """How long a backend's work takes, for ``nyeshc plan`` estimates.
+
+    ``per_call`` seconds for each invocation, plus ``per_frame`` seconds for each rendered
+    frame (at 720p; scaled by pixel count), plus ``per_audio_second`` seconds for each second
+    of audio produced. ``device`` says which resource is spent (``"cpu"`` or ``"gpu"``).
+    """
+
+    device: Literal["cpu", "gpu"] = "cpu"
+    per_call: float = 0.0
+    per_frame: float = 0.0
+    per_audio_second: float = 0.0
+
+    def estimate(self, *, frames: int = 0, pixels: int = 1280 * 720, audio_seconds: float = 0.0) -> float:
+        scale = pixels / (1280 * 720)
+        return self.per_call + self.per_frame * frames * scale + self.per_audio_second * audio_seconds
+
+
+@runtime_checkable
+class Backend(Protocol):
+    id: str
+    version: str
+    modality: Modality
+    cost: CostModel
+
+    @property
+    def settings(self) -> Mapping[str, Any]: ...
+
+
+# --------------------------------------------------------------------------- image
+
+
+@runtime_checkable
+class ImageBackend(Backend, Protocol):
+    """A generator with a latent space (StyleGAN2, or the procedural CPPN).
+
+    Used for looks and backdrops (modality ``image``).
+    """
+
+    latent_dim: int
+
+    def sample(self, seed: int, truncation: float = 1.0) -> np.ndarray:
+        """The latent for ``seed``; ``truncation`` < 1 pulls it toward the mean latent."""
+
+    def blend(self, a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+        """A latent between ``a`` (t=0) and ``b`` (t=1)."""
+
+    def interpolate(self, keys: Sequence[np.ndarray], t: float, ease: Ease = "smooth") -> np.ndarray:
+        """The latent at ``t`` in [0, 1] along the path through ``keys`` (at least 2).
+
+        Key ``i`` sits at ``t = i / (len(keys) - 1)``; consecutive ``t`` give continuous latents.
+        """
+
+    def render(self, latent: np.ndarray, width: int, height: int) -> np.ndarray:
+        """``uint8 (height, width, 3)`` RGB image of ``latent``."""
+
+
+# --------------------------------------------------------------------------- portrait
+
+
+@dataclass(frozen=True, slots=True)
+class Portrait:
+    """A face image plus what motion backends need to animate it.
+
+    ``image`` is ``uint8 (S, S, 4)`` straight-alpha RGBA (a square; transparent around the head
+    where the backend can tell). ``mouth`` is the mouth centre in pixel coordinates ``(x, y)``,
+    ``face_box`` is ``(x0, y0, x1, y1)``. ``latent`` is set when the portrait came from a
+    generator whose motion backend can re-render it (the procedural puppet); else ``None``.
+    """
+
+    image: np.ndarray
+    mouth: tuple[float, float]
+    face_box: tuple[float, float, float, float]
+    latent: np.ndarray | None = None
+    source: str = "generated"  # "generated" | "file"
+
+
+@runtime_checkable
+class PortraitBackend(Backend, Protocol):
+    """Faces from seeds (StyleGAN2-FFHQ, or the procedural puppet)."""
+
+    latent_dim: int
+
+    def sample(self, seed: int, truncation: float = 1.0) -> np.ndarray: ...
+
+    def blend(self, a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray: ...
+
+    def portrait(self, latent: np.ndarray, size: int) -> Portrait:
+        """The face for ``latent`` as a ``size``×``size`` portrait."""
+
+    def from_image(self, image: np.ndarray, size: int, mouth: tuple[float, float] | None = None) -> Portrait:
+        """Wrap a user's picture (``uint8 (H, W, 3|4)``) as a portrait, estimating the mouth
+        position unless ``mouth`` gives it as fractions of width and height."""
+
+
+# --------------------------------------------------------------------------- motion
+
+
+@runtime_checkable
+class MotionBackend(Backend, Protocol):
+    """Animates a portrait (Wav2Lip / First Order Motion Model, or the procedural puppet)."""
+
+    def lipsync(self, portrait: Portrait, voice: np.ndarray, fps: float, frames: int,
+                seed: int, progress: ProgressFn | None = None) -> np.ndarray:
+        """``uint8 (frames, S, S, 4)``: the portrait speaking ``voice`` (``float32 (N, 1)`` at
+        ``SAMPLE_RATE``, already placed so sample 0 is frame 0; silence where nobody speaks).
+        The mouth follows the voice; blinks and small head motion come from ``seed``."""
+
+    def drive(self, portrait: Portrait, driving: np.ndarray, driving_fps: float,
+              audio: np.ndarray | None, fps: float, frames: int, seed: int,
+              progress: ProgressFn | None = None) -> np.ndarray:
+        """``uint8 (frames, S, S, 4)``: the portrait performing the ``driving`` video
+        (``uint8 (M, H, W, 3)`` at ``driving_fps``), resampled to ``fps``."""
+
+    def still(self, portrait: Portrait, fps: float, frames: int, seed: int) -> np.ndarray:
+        """``uint8 (frames, S, S, 4)``: idle motion only (breathing, blinks)."""
+
+
+# --------------------------------------------------------------------------- music
+
+
+@runtime_checkable
+class MusicBackend(Backend, Protocol):
+    """Music cues (JukeBox, or the procedural ambient synthesiser)."""
+
+    def generate(self, *, genre: str, artist: str, lyrics: str, seconds: float, seed: int,
+                 progress: ProgressFn | None = None) -> np.ndarray:
+        """``float32 (round(seconds * SAMPLE_RATE), 2)`` stereo in [-1, 1], never clipping.
+        With ``lyrics``, a voice sings them (asemic where the backend has no language)."""
+
+
+# --------------------------------------------------------------------------- voice
+
+
+@runtime_checkable
+class VoiceBackend(Backend, Protocol):
+    """Speech for dialogue lines."""
+
+    def duration(self, text: str, *, pitch: float, rate: float, lang: str) -> float:
+        """Exact length in seconds that :meth:`speak` will return for these arguments.
+
+        Pure and cheap: the planner calls it to lay out the timeline without synthesising.
+        Must equal ``len(speak(...)) / SAMPLE_RATE`` to the sample."""
+
+    def speak(self, text: str, *, pitch: float, rate: float, lang: str, seed: int) -> np.ndarray:
+        """``float32 (N, 1)`` mono speech at ``SAMPLE_RATE``."""
+
+
+# --------------------------------------------------------------------------- glyphs
+
+
+@dataclass(frozen=True, slots=True)
+class Alphabet:
+    """An asemic script: glyph shapes plus the letter → glyph mapping.
+
+    ``strokes[i]`` is glyph ``i``: a tuple of strokes, each a ``float32 (K, 3)`` array of
+    ``(x, y, width)`` control points in the unit em square (y down). ``mapping`` maps each
+    lower-case letter/digit to a glyph index; the same letter always gives the same glyph.
+    """
+
+    seed: int
+    strokes: tuple[tuple[np.ndarray, ...], ...]
+    mapping: Mapping[str, int] = field(default_factory=dict)
+
+
+@runtime_checkable
+class GlyphBackend(Backend, Protocol):
+    def alphabet(self, *, seed: int, count: int, strokes: tuple[int, int]) -> Alphabet:
+        """A consistent script of ``count`` glyphs of ``strokes[0]..strokes[1]`` pen strokes."""
+
+    def render_text(self, alphabet: Alphabet, text: str, *, height: int, ink: tuple[int, int, int],
+                    max_width: int | None = None) -> np.ndarray:
+        """``uint8 (h, w, 4)`` straight-alpha RGBA: ``text`` transliterated letter by letter
+        (word spacing and line breaks kept; wrapped at ``max_width`` pixels when given),
+        ``height`` pixels per line, anti-aliased, in ``ink`` on transparent paper."""
+
+    def chart(self, alphabet: Alphabet, *, cell: int, ink: tuple[int, int, int],
+              paper: tuple[int, int, int]) -> np.ndarray:
+        """``uint8 (h, w, 3)``: the Rosetta chart, each Latin letter beside its glyph."""
+
+
+def chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
+    """``(start, stop)`` pairs covering ``range(n)`` in pieces of at most ``size``."""
+    for start in range(0, n, size):
+        yield start, min(n, start + size)

@@ -1,0 +1,334 @@
+"""The procedural image backend: a CPPN with a real latent space.
+
+A *compositional pattern-producing network* is a small MLP evaluated at every pixel: its inputs
+are the pixel's coordinates (plus a few low-frequency Fourier features) and its output is a
+colour. Because the network is a smooth function of continuous coordinates, its pictures have
+no native resolution, and because it is a smooth function of its weights, nudging the weights
+nudges the picture. That makes it a cheap stand-in for a GAN's latent space.
+
+Here the network itself is *fixed*: its weights come from an internal seed, so every film sees
+the same "model". A latent ``z`` (``float32 (latent_dim,)``, standard normal) is fed through a
+small mapping net whose output
+
+* moves the camera (zoom, rotation, offset) over the pattern,
+* bends the plane with a low-frequency domain warp,
+* modulates every hidden layer (FiLM: per-unit gain and bias),
+* and chooses the palette (an OKLCH gradient: hue, hue sweep, chroma, contrast) and the light.
+
+The network's three outputs are a palette position, a height field (lit as a relief, which
+gives the painterly ridges) and an accent mask (a glow in a second colour). Everything is
+computed at a capped working resolution and upsampled bicubically: CPPN output is smooth, so
+this is visually lossless and keeps a 720p frame well under 100 ms on a laptop CPU.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from scipy.ndimage import gaussian_filter
+
+from nyeshc.backends.base import CostModel, Ease
+
+__all__ = ["CPPNImage"]
+
+_NET_SEED = 0x6E79_6573_6863  # "nyeshc": the one network every film shares
+_N_FOURIER = 8
+_N_OUT = 3
+_N_CTL = 24
+_TONE_MEAN = -0.68
+_TONE_STD = 0.55
+_GRAIN_FREQ = 18.0
+
+
+def _gauss(x: np.ndarray) -> np.ndarray:
+    return np.exp(-x * x)
+
+
+def _oklab_to_srgb(lab: np.ndarray) -> np.ndarray:
+    """OKLab ``(..., 3)`` -> gamma-encoded sRGB in [0, 1] (clipped)."""
+    L, a, b = lab[..., 0], lab[..., 1], lab[..., 2]
+    l_ = L + 0.3963377774 * a + 0.2158037573 * b
+    m_ = L - 0.1055613458 * a - 0.0638541728 * b
+    s_ = L - 0.0894841775 * a - 1.2914855480 * b
+    l, m, s = l_**3, m_**3, s_**3
+    r = 4.0767416621 * l - 3.3077115913 * m + 0.2309699292 * s
+    g = -1.2684380046 * l + 2.6097574011 * m - 0.3413193965 * s
+    bb = -0.0041960863 * l - 0.7034186147 * m + 1.7076147010 * s
+    lin = np.clip(np.stack([r, g, bb], axis=-1), 0.0, 1.0)
+    return np.where(lin <= 0.0031308, 12.92 * lin, 1.055 * np.power(lin, 1 / 2.4) - 0.055)
+
+
+def _oklch(L: np.ndarray, C: np.ndarray, h: np.ndarray) -> np.ndarray:
+    ang = 2 * np.pi * h
+    return _oklab_to_srgb(np.stack([L, C * np.cos(ang), C * np.sin(ang)], axis=-1))
+
+
+class CPPNImage:
+    """Backdrops and looks from a fixed random CPPN steered by a latent vector."""
+
+    id = "image.procedural"
+    version = "1"
+    modality = "image"
+    cost = CostModel(device="cpu", per_call=0.002, per_frame=0.05)
+
+    def __init__(self, *, latent_dim: int = 32, width: int = 32, depth: int = 4,
+                 detail: int = 57_600) -> None:
+        """``width``/``depth``: hidden units per layer and hidden layers of the CPPN;
+        ``detail``: the most pixels evaluated per frame (the rest is bicubic upsampling)."""
+        if latent_dim < 4 or width < 4 or depth < 1 or detail < 1024:
+            raise ValueError("CPPNImage: latent_dim>=4, width>=4, depth>=1, detail>=1024")
+        self.latent_dim = int(latent_dim)
+        self.width = int(width)
+        self.depth = int(depth)
+        self.detail = int(detail)
+        self._build()
+
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        return {"latent_dim": self.latent_dim, "width": self.width, "depth": self.depth,
+                "detail": self.detail}
+
+    # ------------------------------------------------------------------ the fixed network
+
+    def _build(self) -> None:
+        rng = np.random.default_rng(_NET_SEED)
+        d, w = self.latent_dim, self.width
+        f32 = np.float32
+        m = 64
+        # mapping net z -> style
+        self._m1 = (rng.standard_normal((d, m)) / np.sqrt(d)).astype(f32)
+        self._m1b = (0.2 * rng.standard_normal(m)).astype(f32)
+        self._m2 = (rng.standard_normal((m, m)) / np.sqrt(m)).astype(f32)
+        # Fourier features of the warped plane (rows: features; columns: pixels)
+        ang = rng.uniform(0, 2 * np.pi, _N_FOURIER)
+        mag = rng.uniform(0.8, 3.6, _N_FOURIER)
+        self._ff = np.stack([np.cos(ang) * mag, np.sin(ang) * mag], axis=1).astype(f32)  # (F, 2)
+        self._ffp = rng.uniform(0, 2 * np.pi, (_N_FOURIER, 1)).astype(f32)
+        # warp field: 2 -> 8 (sin) -> 2
+        self._wa = (rng.standard_normal((8, 2)) * 1.4).astype(f32)
+        self._wab = rng.uniform(0, 2 * np.pi, (8, 1)).astype(f32)
+        self._wb = (rng.standard_normal((2, 8)) / np.sqrt(8)).astype(f32)
+        n_in = 3 + _N_FOURIER
+        # hidden layers; units are ordered sin | tanh | gauss so each activation is a row slice
+        self._layers: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._split = (w // 3, w // 3 + (w - w // 3) // 2)
+        fan = n_in
+        for _ in range(self.depth):
+            W = (rng.standard_normal((w, fan)) * (1.9 / np.sqrt(fan))).astype(f32)
+            b = (0.5 * rng.standard_normal(w)).astype(f32)
+            G = (rng.standard_normal((m, w)) * (0.35 / np.sqrt(m))).astype(f32)  # gain mod
+            B = (rng.standard_normal((m, w)) * (0.9 / np.sqrt(m))).astype(f32)  # bias mod
+            self._layers.append((W, b, G, B))
+            fan = w
+        self._wo = (rng.standard_normal((_N_OUT, w)) * (1.3 / np.sqrt(w))).astype(f32)
+        # style -> scalar controls (camera, warp, palette, light), squashed with tanh later
+        self._ctl = (rng.standard_normal((m, _N_CTL)) * (1.0 / np.sqrt(m))).astype(f32)
+        # the palette's hue also reads the raw latent directly, so moods spread evenly
+        self._hue = (rng.standard_normal((d, 2)) / np.sqrt(d)).astype(f32)
+
+    def _style(self, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        h = np.tanh(z @ self._m1 + self._m1b)
+        s = np.tanh(h @ self._m2)
+        return s.astype(np.float32), np.tanh(s @ self._ctl).astype(np.float64)
+
+    # ------------------------------------------------------------------ latent space
+
+    def sample(self, seed: int, truncation: float = 1.0) -> np.ndarray:
+        z = np.random.default_rng(int(seed)).standard_normal(self.latent_dim)
+        return (float(truncation) * z).astype(np.float32)
+
+    def blend(self, a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+        """Spherical interpolation of direction, linear interpolation of length."""
+        a = np.asarray(a, np.float64)
+        b = np.asarray(b, np.float64)
+        t = float(t)
+        na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+        if na < 1e-8 or nb < 1e-8:
+            return ((1 - t) * a + t * b).astype(np.float32)
+        ua, ub = a / na, b / nb
+        cos = float(np.clip(ua @ ub, -1.0, 1.0))
+        theta = np.arccos(cos)
+        if theta < 1e-4 or np.pi - theta < 1e-3:
+            u = (1 - t) * ua + t * ub
+            nu = float(np.linalg.norm(u))
+            u = u / nu if nu > 1e-8 else u
+        else:
+            s = np.sin(theta)
+            u = (np.sin((1 - t) * theta) * ua + np.sin(t * theta) * ub) / s
+        return (u * ((1 - t) * na + t * nb)).astype(np.float32)
+
+    def interpolate(self, keys: Sequence[np.ndarray], t: float, ease: Ease = "smooth") -> np.ndarray:
+        """Key ``i`` at ``t = i/(n-1)``. ``linear``: slerp per segment at constant speed.
+        ``smooth``: two keys -> slerp with smoothstep easing; more keys -> a Catmull-Rom spline
+        through the keys (C1, easing in and out at the ends) with its length following the
+        spline through the keys' lengths."""
+        ks = [np.asarray(k, np.float32) for k in keys]
+        n = len(ks)
+        if n < 2:
+            raise ValueError("interpolate needs at least 2 keys")
+        if ease not in ("linear", "smooth"):
+            raise ValueError(f"unknown ease {ease!r}")
+        x = float(np.clip(t, 0.0, 1.0)) * (n - 1)
+        i = min(int(np.floor(x)), n - 2)
+        u = x - i
+        if u == 0.0:
+            return ks[i].copy()
+        if u == 1.0:
+            return ks[i + 1].copy()
+        if ease == "linear":
+            return self.blend(ks[i], ks[i + 1], u)
+        if n == 2:
+            return self.blend(ks[0], ks[1], u * u * (3 - 2 * u))
+        p = [np.asarray(k, np.float64) for k in ks]
+        p0 = p[i - 1] if i > 0 else p[i + 1]  # mirrored phantom: zero tangent at the ends
+        p1, p2 = p[i], p[i + 1]
+        p3 = p[i + 2] if i + 2 < n else p[i]
+
+        def cr(a: Any, b: Any, c: Any, d: Any) -> Any:
+            return 0.5 * (2 * b + (c - a) * u + (2 * a - 5 * b + 4 * c - d) * u * u
+                          + (3 * b - a - 3 * c + d) * u ** 3)
+
+        if i == 0 or i + 2 >= n:
+            pass
+        v = cr(p0, p1, p2, p3)
+        norms = [float(np.linalg.norm(q)) for q in (p0, p1, p2, p3)]
+        target = max(cr(*norms), 0.0)
+        nv = float(np.linalg.norm(v))
+        if nv > 1e-8:
+            v = v * (target / nv)
+        return v.astype(np.float32)
+
+    # ------------------------------------------------------------------ rendering
+
+    def _coords(self, gw: int, gh: int, aspect: float) -> tuple[np.ndarray, np.ndarray]:
+        """Aspect-correct pixel-centre coordinates: y in [-1, 1] (down), x in [-aspect, aspect]."""
+        ys = ((np.arange(gh, dtype=np.float32) + 0.5) / gh * 2 - 1)
+        xs = ((np.arange(gw, dtype=np.float32) + 0.5) / gw * 2 - 1) * np.float32(aspect)
+        return xs, ys
+
+    def _fields(self, z: np.ndarray, gw: int, gh: int, aspect: float) -> tuple[np.ndarray, np.ndarray]:
+        """The network's outputs ``(3, gh, gw)`` on a grid covering the frame; plus controls."""
+        s, c = self._style(z)
+        f32 = np.float32
+        xs, ys = self._coords(gw, gh, aspect)
+        X = np.broadcast_to(xs[None, :], (gh, gw)).ravel()
+        Y = np.broadcast_to(ys[:, None], (gh, gw)).ravel()
+        # camera: zoom, rotation, anisotropic stretch (strata <-> columns), offset
+        zoom = 1.1 * np.exp(0.35 * c[0])
+        rot = 0.5 * c[1]
+        an = np.exp(0.7 * c[5])
+        cr, sr = np.cos(rot), np.sin(rot)
+        P = np.empty((2, X.size), f32)
+        P[0] = (cr * X - sr * Y) * f32(zoom * an) + f32(0.8 * c[2])
+        P[1] = (sr * X + cr * Y) * f32(zoom / an) + f32(0.8 * c[3])
+        # low-frequency domain warp
+        warp = 0.35 + 0.25 * c[4]
+        P += f32(warp) * (self._wb @ np.sin(self._wa @ P + (self._wab + 3.0 * s[:8, None])))
+        h = np.empty((3 + _N_FOURIER, X.size), f32)
+        h[0:2] = P
+        h[2] = np.sqrt(P[0] * P[0] + P[1] * P[1])
+        np.sin(self._ff @ P + (self._ffp + 2.0 * s[8:8 + _N_FOURIER, None]), out=h[3:])
+        a, b2 = self._split
+        for W, b, G, B in self._layers:
+            gain = (1.0 + s @ G)[:, None]
+            bias = (b + s @ B)[:, None]
+            pre = (gain * W) @ h
+            pre += bias
+            np.sin(pre[:a], out=pre[:a])
+            np.tanh(pre[a:b2], out=pre[a:b2])
+            g = pre[b2:]
+            np.multiply(g, g, out=g)
+            np.negative(g, out=g)
+            np.exp(g, out=g)
+            h = pre
+        o = (self._wo @ h).reshape(_N_OUT, gh, gw)
+        return o, c
+
+    def _palette(self, z: np.ndarray, c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """A 256-entry sRGB gradient (dark -> light) and an accent colour, from the latent."""
+        hv = np.asarray(z, np.float64) @ self._hue.astype(np.float64)
+        hue = (np.arctan2(hv[1], hv[0]) / (2 * np.pi)) % 1.0
+        sweep = 0.16 * c[6] + 0.05 * np.sign(c[6])  # hue drift from shadows to lights
+        chroma = 0.03 + 0.09 * (0.5 + 0.5 * c[7]) ** 1.3
+        lo = 0.10 + 0.06 * c[8]
+        hi = 0.70 + 0.16 * c[9]
+        gamma = np.exp(0.5 * c[10])
+        t = np.linspace(0.0, 1.0, 256)
+        L = lo + (hi - lo) * t ** gamma
+        C = chroma * (0.45 + 0.9 * np.sin(np.pi * np.clip(t * 1.1, 0, 1)) ** 0.8) * (0.45 + 0.55 * L / hi)
+        H = hue + sweep * (t - 0.5) + 0.04 * np.sin(2 * np.pi * t * 1.5 + 3 * c[11])
+        lut = _oklch(L, C, H)
+        acc_h = hue + 0.42 + 0.14 * c[12]
+        accent = _oklch(np.array([0.80 + 0.07 * c[13]]), np.array([0.10 + 0.04 * c[14]]),
+                        np.array([acc_h]))[0]
+        return lut.astype(np.float32), accent.astype(np.float32)
+
+    def _grid(self, width: int, height: int) -> tuple[int, int]:
+        px = width * height
+        if px <= self.detail:
+            return width, height
+        k = np.sqrt(self.detail / px)
+        return max(2, int(round(width * k))), max(2, int(round(height * k)))
+
+    def render(self, latent: np.ndarray, width: int, height: int) -> np.ndarray:
+        width, height = int(width), int(height)
+        if width < 1 or height < 1:
+            raise ValueError("render needs a positive size")
+        z = np.asarray(latent, np.float32).reshape(-1)
+        if z.shape[0] != self.latent_dim:
+            raise ValueError(f"latent has {z.shape[0]} dims, this backend uses {self.latent_dim}")
+        aspect = width / height
+        gw, gh = self._grid(width, height)
+        o, c = self._fields(z, gw, gh, aspect)
+        lut, accent = self._palette(z, c)
+        xs, ys = self._coords(gw, gh, aspect)
+        X, Y = xs[None, :], ys[:, None]
+
+        # relief lighting of the height field (gradient in frame units: resolution independent)
+        relief = o[1] * np.float32(0.8 + 0.4 * c[21])
+        step = np.float32(2.0 / gh)
+        gy, gx = np.gradient(relief, step)
+        la = 2.3 + 0.7 * c[15]
+        slope = (gx * np.float32(np.cos(la)) + gy * np.float32(np.sin(la))) / np.sqrt(1.0 + gx * gx + gy * gy)
+        # palette position: network tone, ridges catching the light, a horizon, exposure
+        tone = np.tanh(np.float32(0.9 + 0.3 * c[22]) * (o[0] - np.float32(_TONE_MEAN)) / np.float32(_TONE_STD))
+        tone = tone + np.float32(0.35 * c[23]) * Y + np.float32(0.25 * c[17] - 0.15)
+        tone = np.clip(0.5 + 0.42 * tone + 0.14 * slope, 0.0, 1.0)
+        # soft terraces: the tone settles into a few bands, like layered washes of paint
+        bands = np.float32(5.0 + 2.0 * c[16])
+        q = tone * bands
+        fl = np.floor(q)
+        fr = q - fl
+        k = np.float32(0.6 + 0.35 * c[6])  # band sharpness (< 1: monotone)
+        terr = (fl + fr - k * np.sin(np.float32(2 * np.pi) * fr) / np.float32(2 * np.pi)) / bands
+        tone = np.clip(tone + np.float32(0.6 + 0.3 * c[16]) * (terr - tone), 0.0, 1.0)
+        # a light source somewhere (a low sun, a window): glow in the accent colour
+        gx0, gy0 = 0.9 * aspect * c[18], 0.8 * c[19] - 0.25
+        d2 = (X - np.float32(gx0)) ** 2 + (Y - np.float32(gy0)) ** 2
+        glow = np.float32(0.25 + 0.25 * c[20]) * np.exp(-d2 / np.float32(0.9)) * (0.4 + 0.6 * tone)
+        amask = np.clip((o[2] - np.float32(0.55)) * np.float32(1.6), 0.0, 1.0) ** 2 * (0.3 + 0.7 * tone)
+        amask = np.clip(np.float32(0.5) * amask + glow, 0.0, 0.85)
+        # vignette
+        vign = 1.0 - 0.38 * np.clip((X * X / np.float32(aspect * aspect) + Y * Y) / 2.0, 0, 1) ** 1.3
+        # brush grain: fine streaks along the relief's contours, faded where they would alias
+        gmag = np.sqrt(gx * gx + gy * gy) * np.float32(1.0 / gh)
+        fade = np.exp(-(gmag * np.float32(_GRAIN_FREQ / 1.5)) ** 2)
+        grain = np.sin(np.float32(_GRAIN_FREQ) * relief + np.float32(3.0) * o[2]) * fade
+        shade = (1.0 + 0.3 * slope + np.float32(0.05) * grain) * vign
+
+        idx = tone * np.float32(255.0)
+        i0 = np.minimum(idx.astype(np.int32), 254)
+        fr = (idx - i0)[..., None]
+        col = lut[i0] * (1 - fr) + lut[i0 + 1] * fr
+        col += (accent - col) * amask[..., None]
+        col *= shade[..., None]
+        if (gw, gh) != (width, height):
+            # pre-emphasis: the bicubic upsampling that follows softens; this restores the edges
+            col += np.float32(0.6) * (col - gaussian_filter(col, sigma=(1.0, 1.0, 0.0), mode="nearest"))
+        img = np.clip(col * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        if (gw, gh) != (width, height):
+            img = np.asarray(Image.fromarray(img, "RGB").resize((width, height), Image.BICUBIC))
+        return np.ascontiguousarray(img)

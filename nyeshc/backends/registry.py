@@ -1,0 +1,118 @@
+"""Backend lookup: built-ins in an explicit table, third parties through entry points.
+
+A backend id is ``"<modality>.<name>"``. Built-ins are listed in :data:`BUILTINS` as
+``"module:Class"`` strings and imported only when first used, so ``nyeshc check`` never pays
+for (or needs) torch. Third-party packages add backends under the ``nyeshc.backends``
+entry-point group with the backend id as the entry-point name::
+
+    [project.entry-points."nyeshc.backends"]
+    "image.mygan" = "mygan.nyeshc:MyGanBackend"
+
+A loaded class is instantiated with the profile's settings as keyword arguments and checked
+against its modality's protocol.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Mapping
+from functools import lru_cache
+from importlib.metadata import entry_points
+from typing import Any
+
+from nyeshc.backends.base import (
+    Backend,
+    BackendError,
+    GlyphBackend,
+    ImageBackend,
+    MotionBackend,
+    MusicBackend,
+    PortraitBackend,
+    VoiceBackend,
+)
+
+BUILTINS: dict[str, str] = {
+    "image.procedural": "nyeshc.backends.procedural.image:CPPNImage",
+    "glyphs.procedural": "nyeshc.backends.procedural.glyphs:StrokeGlyphs",
+    "portrait.procedural": "nyeshc.backends.procedural.puppet:PuppetPortrait",
+    "motion.procedural": "nyeshc.backends.procedural.puppet:PuppetMotion",
+    "music.procedural": "nyeshc.backends.procedural.music:AmbientMusic",
+    "voice.procedural": "nyeshc.backends.procedural.voice:AsemicVoice",
+}
+
+PROTOCOLS: dict[str, type] = {
+    "image": ImageBackend,
+    "portrait": PortraitBackend,
+    "motion": MotionBackend,
+    "music": MusicBackend,
+    "voice": VoiceBackend,
+    "glyphs": GlyphBackend,
+}
+
+DEFAULTS: dict[str, str] = {
+    "image": "image.procedural",
+    "portrait": "portrait.procedural",
+    "motion": "motion.procedural",
+    "music": "music.procedural",
+    "voice": "voice.procedural",
+    "glyphs": "glyphs.procedural",
+}
+"""The animatic profile: every modality's embedded default."""
+
+
+def _entry_points() -> dict[str, Any]:
+    return {ep.name: ep for ep in entry_points(group="nyeshc.backends")}
+
+
+def known_ids() -> list[str]:
+    """Every backend id that could be loaded (built-ins first)."""
+    return sorted(BUILTINS) + sorted(set(_entry_points()) - set(BUILTINS))
+
+
+def _resolve(backend_id: str) -> type:
+    if backend_id in BUILTINS:
+        module_name, _, attr = BUILTINS[backend_id].partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:  # a heavy optional dependency is missing
+            raise BackendError(
+                f"backend {backend_id} needs a package that is not installed ({exc.name}); "
+                f"install it with: pip install 'nyeshc[models]'"
+            ) from exc
+        return getattr(module, attr)
+    eps = _entry_points()
+    if backend_id in eps:
+        try:
+            return eps[backend_id].load()
+        except ImportError as exc:
+            raise BackendError(f"backend {backend_id} failed to import: {exc}") from exc
+    import difflib
+
+    close = difflib.get_close_matches(backend_id, known_ids(), n=1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    raise BackendError(f"unknown backend {backend_id!r}{hint}")
+
+
+def _freeze(settings: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
+    return tuple(sorted((k, repr(v)) for k, v in settings.items()))
+
+
+@lru_cache(maxsize=64)
+def _load_cached(backend_id: str, frozen: tuple[tuple[str, Any], ...], settings_items: tuple) -> Backend:
+    cls = _resolve(backend_id)
+    backend = cls(**dict(settings_items))
+    modality = backend_id.partition(".")[0]
+    protocol = PROTOCOLS.get(modality)
+    if protocol is not None and not isinstance(backend, protocol):
+        raise BackendError(f"backend {backend_id} does not implement the {modality} protocol")
+    return backend
+
+
+def load(backend_id: str, settings: Mapping[str, Any] | None = None) -> Backend:
+    """The backend ``backend_id`` configured with ``settings`` (cached per process)."""
+    settings = dict(settings or {})
+    items = tuple(sorted(settings.items(), key=lambda kv: kv[0]))
+    try:
+        return _load_cached(backend_id, _freeze(settings), items)
+    except TypeError:  # unhashable settings values: load without the cache
+        return _load_cached.__wrapped__(backend_id, _freeze(settings), items)

@@ -1,0 +1,123 @@
+"""The syntax stage: parse (Lark + indenter), lower (tree → IR), format (IR → canonical text).
+
+:func:`read` turns one text into a :class:`~nyeshc.ir.Film`; :func:`load` reads a script
+through a :class:`~nyeshc.world.World` and follows its includes, so later stages see every
+definition of the project in one flat film.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from nyeshc import ir
+from nyeshc.diagnostics import Diagnostic, Label, Span, error, warning
+from nyeshc.syntax.lower import lower
+from nyeshc.syntax.parse import decode, parse
+from nyeshc.world import OutsideProject, World
+
+__all__ = ["Loaded", "load", "read"]
+
+
+def read(text: str, file: str = "<input>") -> tuple[ir.Film, list[Diagnostic]]:
+    """Parse and lower one text; never raises."""
+    result = parse(text, file)
+    return lower(result.tree, file, len(text)), list(result.diagnostics)
+
+
+@dataclass
+class Loaded:
+    """A script and everything it includes."""
+
+    film: ir.Film
+    sources: dict[str, str] = field(default_factory=dict)  # span file name → text
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    paths: dict[str, Path] = field(default_factory=dict)  # span file name → real path
+
+    @property
+    def has_errors(self) -> bool:
+        return any(d.is_error for d in self.diagnostics)
+
+
+def _name(path: Path) -> str:
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return str(path)
+    return str(path) if rel.startswith(".." + os.sep + "..") else rel
+
+
+def load(path: str | os.PathLike[str], world: World | None = None, *, name: str | None = None) -> Loaded:
+    """Read ``path`` and its includes. Diagnostics cover reading, syntax and includes
+    (missing, outside the project, absolute, cycles); the checker adds the rest."""
+    main = Path(path).resolve()
+    world = world or World.for_script(main)
+    loaded = Loaded(film=ir.Film(name or _name(main), ir.Header(), (), (), ()))
+    file = name or _name(main)
+    try:
+        data = world.read_bytes(main)
+    except OSError as exc:
+        loaded.diagnostics.append(error("E006", f"cannot read {file}: {exc.strerror or exc}", Span(file, 0, 0)))
+        return loaded
+    text, diags = decode(data, file)
+    loaded.sources[file] = text
+    loaded.paths[file] = main
+    loaded.diagnostics.extend(diags)
+    film, diags = read(text, file)
+    loaded.diagnostics.extend(diags)
+
+    definitions = list(film.definitions)
+    visiting = [main]
+    seen: set[Path] = {main}
+
+    def follow(current: ir.Film, current_path: Path) -> None:
+        for inc in current.includes:
+            rel = inc.path.text
+            span = inc.path.span
+            if os.path.isabs(rel):
+                loaded.diagnostics.append(error("E404", f"include path {rel!r} is absolute", span,
+                                                "write the path relative to this script"))
+                continue
+            try:
+                target = world.resolve(rel, current_path)
+            except OutsideProject:
+                loaded.diagnostics.append(error("E402", f"include {rel!r} is outside the project", span,
+                                                f"the project is {world.root}; pass --allow-outside to permit it"))
+                continue
+            if target in visiting:
+                loaded.diagnostics.append(error("E403", f"include cycle: {rel!r} includes itself again", span,
+                                                " -> ".join(_name(p) for p in visiting + [target])))
+                continue
+            if target in seen:
+                continue  # included twice along different paths: its definitions are in already
+            if not world.is_file(target):
+                loaded.diagnostics.append(error("E401", f"include {rel!r} not found", span,
+                                                f"looked for {target}"))
+                continue
+            seen.add(target)
+            inc_name = _name(target)
+            try:
+                inc_text, inc_diags = decode(world.read_bytes(target), inc_name)
+            except OSError as exc:
+                loaded.diagnostics.append(error("E006", f"cannot read {rel!r}: {exc.strerror or exc}", span))
+                continue
+            loaded.sources[inc_name] = inc_text
+            loaded.paths[inc_name] = target
+            loaded.diagnostics.extend(inc_diags)
+            inc_film, inc_parse = read(inc_text, inc_name)
+            loaded.diagnostics.extend(inc_parse)
+            stray = [*inc_film.header.fields, *inc_film.body]
+            stray = [s for s in stray if not isinstance(s, ir.Note)]
+            if stray:
+                loaded.diagnostics.append(warning(
+                    "W405", f"{rel!r} has header fields or scenes; only its definitions are used", span,
+                    labels=[Label(stray[0].span, "this is ignored")]))
+            definitions.extend(inc_film.definitions)
+            visiting.append(target)
+            follow(inc_film, target)
+            visiting.pop()
+
+    follow(film, main)
+    loaded.film = replace(film, definitions=tuple(definitions))
+    return loaded
