@@ -1,0 +1,68 @@
+"""The command line: ``nyeshc FILM.nysh -o OUT.mp4`` and the subcommands.
+
+Each subcommand lives in ``nyeshc/commands/<name>.py`` with ``add_arguments(parser)`` and
+``run(args) -> int``; this module only dispatches. The bare form (a script path first) is the
+build. Exit codes: 0 ok; 1 the script has errors; 2 usage; 3 a backend or render failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from nyeshc import __version__
+
+COMMANDS: dict[str, str] = {
+    "build": "render the film (the default: nyeshc FILM.nysh -o OUT.mp4)",
+    "check": "check a script and print its diagnostics",
+    "fmt": "format scripts canonically",
+    "plan": "print the timeline, the job graph and estimated costs",
+    "still": "render one frame to a PNG",
+    "rosetta": "draw an alphabet's chart (the film's Rosetta stone)",
+    "cache": "inspect or clean the artifact cache",
+}
+
+
+def _module(name: str):  # noqa: ANN202 - a module
+    return importlib.import_module(f"nyeshc.commands.{name}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="nyeshc",
+        description="Compile a .nysh screenplay into a film.",
+        epilog="Run 'nyeshc FILM.nysh -o OUT.mp4' to render; 'nyeshc COMMAND -h' for a command's options.",
+    )
+    parser.add_argument("--version", action="version", version=f"nyeshc {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, help_text in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        _module(name).add_arguments(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list and args_list[0] not in COMMANDS and not args_list[0].startswith("-"):
+        args_list.insert(0, "build")
+    parser = build_parser()
+    if not args_list:
+        parser.print_help(sys.stderr)
+        return 2
+    args = parser.parse_args(args_list)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(_module(args.command).run(args))
+    except KeyboardInterrupt:
+        print("nyeshc: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,261 @@
+"""The content-addressed artifact cache (``.nyeshc-cache/`` beside the script).
+
+Layout::
+
+    .nyeshc-cache/
+      objects/ab/<key>.npy | .npz     the artifact (raw numpy: memory-mappable frames)
+      objects/ab/<key>.json           its manifest record: key, backend, kind, output, size, sha256
+
+An entry exists only when both files exist and the data's checksum matches the record. Data is
+written to a temporary name in the same folder, fsynced and renamed, then the record the same
+way, so a crash or Ctrl-C never leaves a half-written entry that looks whole; a corrupt or
+partial entry is discarded on read and the job runs again.
+
+Artifacts by ``Job.output`` (see :mod:`nyeshc.plan.model`): ``image``/``frames``/``audio``/
+``latent`` are ``numpy`` arrays (``.npy``); ``portrait`` and ``alphabet`` are stored as ``.npz``
+with their metadata as JSON inside — never pickles.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nyeshc.backends.base import Alphabet, Portrait
+
+CHUNK = 1 << 22
+
+
+class CacheError(RuntimeError):
+    pass
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(CHUNK)
+            if not block:
+                break
+            h.update(block)
+    return h.hexdigest()
+
+
+def _fsync_replace(tmp: Path, final: Path) -> None:
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, final)
+
+
+# --------------------------------------------------------------------------- encoding
+
+
+def _json_bytes(obj: Any) -> np.ndarray:
+    return np.frombuffer(json.dumps(obj, sort_keys=True).encode("utf-8"), dtype=np.uint8)
+
+
+def _save_portrait(fh: Any, p: Portrait) -> None:
+    meta = {"mouth": list(p.mouth), "face_box": list(p.face_box), "source": p.source}
+    arrays = {"image": p.image, "meta": _json_bytes(meta)}
+    if p.latent is not None:
+        arrays["latent"] = np.asarray(p.latent)
+    np.savez(fh, **arrays)
+
+
+def _load_portrait(z: Any) -> Portrait:
+    meta = json.loads(bytes(z["meta"]).decode("utf-8"))
+    latent = z["latent"] if "latent" in z.files else None
+    return Portrait(image=z["image"], mouth=tuple(meta["mouth"]), face_box=tuple(meta["face_box"]),
+                    latent=latent, source=meta["source"])
+
+
+def _save_alphabet(fh: Any, a: Alphabet) -> None:
+    arrays: dict[str, np.ndarray] = {}
+    shape = []
+    for gi, glyph in enumerate(a.strokes):
+        shape.append(len(glyph))
+        for si, stroke in enumerate(glyph):
+            arrays[f"g{gi}_{si}"] = np.asarray(stroke, dtype=np.float32)
+    arrays["meta"] = _json_bytes({"seed": a.seed, "shape": shape, "mapping": dict(a.mapping)})
+    np.savez(fh, **arrays)
+
+
+def _load_alphabet(z: Any) -> Alphabet:
+    meta = json.loads(bytes(z["meta"]).decode("utf-8"))
+    strokes = tuple(tuple(z[f"g{gi}_{si}"] for si in range(n)) for gi, n in enumerate(meta["shape"]))
+    return Alphabet(seed=meta["seed"], strokes=strokes, mapping=meta["mapping"])
+
+
+def _suffix(artifact: Any) -> str:
+    return ".npz" if isinstance(artifact, (Portrait, Alphabet)) else ".npy"
+
+
+# --------------------------------------------------------------------------- the cache
+
+
+@dataclass(frozen=True)
+class Entry:
+    key: str
+    path: Path
+    record: dict[str, Any]
+
+
+class Cache:
+    """Artifacts by key under ``root``. Safe for several processes writing at once."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        self.objects = self.root / "objects"
+
+    def _paths(self, key: str) -> tuple[Path, Path, Path]:
+        folder = self.objects / key[:2]
+        return folder / f"{key}.npy", folder / f"{key}.npz", folder / f"{key}.json"
+
+    def record(self, key: str) -> dict[str, Any] | None:
+        _, _, meta = self._paths(key)
+        try:
+            return json.loads(meta.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def data_path(self, key: str) -> Path | None:
+        rec = self.record(key)
+        if rec is None:
+            return None
+        npy, npz, _ = self._paths(key)
+        path = npz if rec.get("suffix") == ".npz" else npy
+        return path if path.exists() else None
+
+    def has(self, key: str) -> bool:
+        """True when a complete entry (data and record, sizes agreeing) exists."""
+        rec = self.record(key)
+        path = self.data_path(key)
+        return rec is not None and path is not None and path.stat().st_size == rec.get("size")
+
+    def discard(self, key: str) -> None:
+        for p in self._paths(key):
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+
+    def verify(self, key: str) -> bool:
+        rec, path = self.record(key), self.data_path(key)
+        return rec is not None and path is not None and sha256_file(path) == rec.get("sha256")
+
+    def get(self, key: str, *, mmap: bool = True, verify: bool = True) -> Any | None:
+        """The artifact, or ``None`` when absent or corrupt (a corrupt entry is discarded).
+
+        Arrays come back memory-mapped read-only by default (frame sequences stay on disk)."""
+        if not self.has(key):
+            return None
+        if verify and not self.verify(key):
+            self.discard(key)
+            return None
+        rec = self.record(key)
+        path = self.data_path(key)
+        assert rec is not None and path is not None
+        try:
+            if rec.get("suffix") == ".npz":
+                with np.load(path, allow_pickle=False) as z:
+                    return _load_portrait(z) if rec.get("type") == "portrait" else _load_alphabet(z)
+            return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+        except (OSError, ValueError, KeyError):
+            self.discard(key)
+            return None
+
+    def put(self, key: str, artifact: Any, *, backend: str = "", kind: str = "") -> Path:
+        """Store ``artifact`` under ``key`` atomically; returns the data path."""
+        suffix = _suffix(artifact)
+        npy, npz, meta = self._paths(key)
+        final = npz if suffix == ".npz" else npy
+        final.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{key[:12]}-", suffix=".tmp", dir=final.parent)
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                if isinstance(artifact, Portrait):
+                    _save_portrait(fh, artifact)
+                elif isinstance(artifact, Alphabet):
+                    _save_alphabet(fh, artifact)
+                else:
+                    np.save(fh, np.ascontiguousarray(artifact), allow_pickle=False)
+            _fsync_replace(tmp, final)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            raise
+        self._write_record(key, final, suffix, backend, kind,
+                           "portrait" if isinstance(artifact, Portrait) else
+                           "alphabet" if isinstance(artifact, Alphabet) else "array")
+        return final
+
+    @contextlib.contextmanager
+    def writer(self, key: str, shape: tuple[int, ...], dtype: Any = np.uint8, *, backend: str = "",
+               kind: str = "") -> Iterator[np.ndarray]:
+        """A writable memory map for a large array (frame sequences), committed on exit.
+
+        Nothing is visible under ``key`` until the block ends without an exception."""
+        npy, _, _ = self._paths(key)
+        npy.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{key[:12]}-", suffix=".tmp", dir=npy.parent)
+        os.close(fd)
+        tmp = Path(tmp_name)
+        try:
+            arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
+            yield arr
+            arr.flush()
+            del arr
+            _fsync_replace(tmp, npy)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            raise
+        self._write_record(key, npy, ".npy", backend, kind, "array")
+
+    def _write_record(self, key: str, data: Path, suffix: str, backend: str, kind: str, typ: str) -> None:
+        _, _, meta = self._paths(key)
+        rec = {"key": key, "backend": backend, "kind": kind, "type": typ, "suffix": suffix,
+               "size": data.stat().st_size, "sha256": sha256_file(data), "created": time.time()}
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{key[:12]}-", suffix=".tmp", dir=meta.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(rec, fh, sort_keys=True)
+        _fsync_replace(Path(tmp_name), meta)
+
+    # ----------------------------------------------------------------- maintenance
+
+    def entries(self) -> Iterator[Entry]:
+        if not self.objects.is_dir():
+            return
+        for meta in sorted(self.objects.glob("*/*.json")):
+            key = meta.stem
+            rec = self.record(key)
+            path = self.data_path(key)
+            if rec is not None and path is not None:
+                yield Entry(key, path, rec)
+
+    def stray_files(self) -> list[Path]:
+        """Temporary files of interrupted writes and data without a record."""
+        if not self.objects.is_dir():
+            return []
+        out = list(self.objects.glob("*/.*.tmp"))
+        for data in self.objects.glob("*/*.np[yz]"):
+            if not data.with_suffix(".json").exists():
+                out.append(data)
+        return out
+
+    def clear(self) -> None:
+        if self.root.exists():
+            shutil.rmtree(self.root)
+
+    def size(self) -> int:
+        return sum(e.record.get("size", 0) for e in self.entries())
