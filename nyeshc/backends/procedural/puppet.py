@@ -1,0 +1,1198 @@
+"""The procedural puppet: painted portraits from a latent, and the motion that animates them.
+
+This is the animatic stand-in for StyleGAN2-FFHQ portraits (:class:`PuppetPortrait`) and for
+Wav2Lip / First Order Motion (:class:`PuppetMotion`). Pure numpy + Pillow + scipy, deterministic.
+
+How a face is made (:func:`draw_face`):
+
+* a ``float32`` latent (``LATENT_DIM`` = 24) is squashed through ``tanh`` into shape, palette
+  and style parameters (:func:`_params`): head oval, jaw, skin tone, eyes, brows, nose, lips,
+  hair, clothes;
+* every shape is a polygon in unit coordinates whose vertices are nudged by a smooth
+  latent-driven "wobble" field (hand-drawn edges), rasterised by Pillow at ``SS``× and
+  box-reduced, which gives anti-aliased *coverage* masks;
+* colour fields are computed at output resolution: each region is lit like a pillow (the
+  gradient of its blurred mask is a normal map, lit from the upper left), shadows are cool,
+  light is warm, and a small random MLP over ``(x, y, r, latent)`` (a CPPN) plus streaky
+  brush noise gives the painted texture;
+* the picture is two layers: a *body* (neck, shoulders, clothes) and a *head* (hair, face,
+  features). Head motion rotates/scales the head about the neck and translates both.
+
+Mouth and eyes are the only parts that change while speaking, so the head layer is rebuilt
+per ``(mouth_open, blink)`` state and memoised; per frame only a Pillow affine warp and an
+alpha composite run.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageDraw
+from scipy import ndimage
+
+from nyeshc.backends.base import SAMPLE_RATE, BackendError, CostModel, Portrait, ProgressFn
+
+LATENT_DIM = 24
+SS = 4
+"""Supersampling factor for shape rasterisation."""
+
+_F32 = np.float32
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def _smoothstep(e0: float, e1: float, x: np.ndarray | float) -> np.ndarray | float:
+    t = np.clip((np.asarray(x, dtype=np.float64) - e0) / (e1 - e0), 0.0, 1.0)
+    return t * t * (3.0 - 2.0 * t)
+
+
+def _mix(a: np.ndarray, b: np.ndarray, t: np.ndarray | float) -> np.ndarray:
+    return a + (b - a) * t
+
+
+def _rgb(*c: float) -> np.ndarray:
+    return np.asarray(c, dtype=np.float64)
+
+
+def _desat(c: np.ndarray, amount: float) -> np.ndarray:
+    g = float(c @ np.array([0.299, 0.587, 0.114]))
+    return c + (g - c) * amount
+
+
+def _hsv(h: float, s: float, v: float) -> np.ndarray:
+    import colorsys
+
+    return np.asarray(colorsys.hsv_to_rgb(h % 1.0, float(np.clip(s, 0, 1)), float(np.clip(v, 0, 1))))
+
+
+def _latent24(latent: np.ndarray) -> np.ndarray:
+    z = np.asarray(latent, dtype=np.float64).ravel()
+    if z.size < LATENT_DIM:
+        z = np.concatenate([z, np.zeros(LATENT_DIM - z.size)])
+    return z[:LATENT_DIM]
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def _params(latent: np.ndarray) -> dict[str, Any]:
+    """Face parameters from a latent (continuous in the latent, so blends morph smoothly)."""
+    z = _latent24(latent)
+    s = np.tanh(z / 1.6)  # (-1, 1)
+    p: dict[str, Any] = {}
+    p["cx"], p["cy"] = 0.5, 0.41
+    p["hw"] = 0.185 + 0.016 * s[0]  # head half width
+    p["hh"] = 0.245 + 0.014 * s[1]  # head half height
+    p["jaw"] = 0.55 + 0.25 * s[2]  # jaw narrowing
+    # skin: muted tones from pale to deep, warmth shifts red/yellow vs olive
+    tones = [_rgb(0.90, 0.80, 0.72), _rgb(0.80, 0.64, 0.53), _rgb(0.62, 0.46, 0.36), _rgb(0.40, 0.28, 0.22)]
+    u = (s[3] + 1) / 2 * (len(tones) - 1)
+    i = min(int(u), len(tones) - 2)
+    skin = _mix(tones[i], tones[i + 1], u - i)
+    skin = skin + np.array([0.03, 0.0, -0.03]) * s[4]
+    p["skin"] = np.clip(_desat(skin, 0.08), 0, 1)
+    p["hue"] = 0.55 + 0.2 * s[5]  # palette hue (clothes / shadows / eyes), mostly blue-green-violet
+    p["eye_r"] = 0.031 + 0.004 * s[6]
+    p["eye_dx"] = 0.079 + 0.007 * s[7]
+    p["eye_y"] = p["cy"] + 0.005 + 0.01 * s[8]
+    p["brow_sad"] = 0.55 + 0.45 * s[9]  # inner ends raised: melancholy
+    p["brow_w"] = 0.010 + 0.004 * s[10]
+    p["nose_len"] = 0.088 + 0.01 * s[11]
+    p["nose_w"] = 0.024 + 0.006 * s[12]
+    p["lip_w"] = 0.056 + 0.007 * s[13]
+    p["lip_full"] = 0.014 + 0.004 * s[14]
+    lip = _mix(p["skin"] * _rgb(0.88, 0.55, 0.56), _rgb(0.52, 0.2, 0.24), 0.4 + 0.25 * s[15])
+    p["lip"] = np.clip(_desat(lip, 0.15), 0, 1)
+    p["hair_len"] = (s[16] + 1) / 2  # 0 cropped .. 1 long
+    hair_tones = [_rgb(0.10, 0.08, 0.08), _rgb(0.25, 0.16, 0.11), _rgb(0.45, 0.30, 0.18),
+                  _rgb(0.62, 0.48, 0.32), _rgb(0.40, 0.20, 0.13), _rgb(0.55, 0.55, 0.56)]
+    u = (s[17] + 1) / 2 * (len(hair_tones) - 1)
+    i = min(int(u), len(hair_tones) - 2)
+    p["hair"] = np.clip(_desat(_mix(hair_tones[i], hair_tones[i + 1], u - i), 0.2), 0, 1)
+    p["hair_vol"] = 0.022 + 0.016 * s[18]
+    p["tex"] = (float(s[19]), float(s[20]))
+    p["fringe"] = 0.5 + 0.5 * s[21]  # how low the fringe comes
+    p["part"] = float(s[22])  # side of the parting / sweep
+    iris = _hsv(p["hue"] - 0.45 * (s[22] > 0) + 0.08 * s[23], 0.30, 0.42)
+    p["iris"] = _mix(iris, _rgb(0.28, 0.20, 0.15), 0.4 + 0.3 * s[23])
+    p["cloth"] = _hsv(p["hue"] + 0.05 * s[23], 0.22 + 0.08 * s[4], 0.22 + 0.06 * s[23])
+    p["neck_w"] = 0.084 + 0.008 * s[0]
+    p["wob"] = z[[19, 20, 21, 22]]
+    # derived landmarks (unit coordinates)
+    p["mouth"] = (p["cx"], p["cy"] + 0.55 * p["hh"] + 0.005)
+    p["nose_tip"] = p["eye_y"] + p["nose_len"]
+    return p
+
+
+# --------------------------------------------------------------------------- rasterising
+
+
+def _wobble(p: dict[str, Any], pts: np.ndarray, amp: float = 0.0035) -> np.ndarray:
+    """Nudge unit-coordinate points by a smooth field: hand-drawn edges."""
+    w = p["wob"]
+    x, y = pts[:, 0], pts[:, 1]
+    dx = np.sin(23.0 * y + 3.0 * w[0]) + 0.6 * np.sin(41.0 * y + 17.0 * x + 2.0 * w[1])
+    dy = np.sin(21.0 * x + 3.0 * w[2]) + 0.6 * np.sin(37.0 * x - 13.0 * y + 2.0 * w[3])
+    return pts + amp * np.stack([dx, dy], axis=1)
+
+
+class _Raster:
+    """Draws unit-coordinate polygons into coverage masks at ``size`` (via ``SS``× Pillow)."""
+
+    def __init__(self, size: int, p: dict[str, Any]):
+        self.size = size
+        self.n = size * SS
+        self.p = p
+        self.window: tuple[int, int, int, int] | None = None  # (x0, y0, x1, y1): return only this
+
+    def _out(self, out: np.ndarray) -> np.ndarray:
+        if self.window is None:
+            return out
+        x0, y0, x1, y1 = self.window
+        return out[y0:y1, x0:x1]
+
+    def poly(self, *polys: np.ndarray, wobble: float = 0.0035, sub: tuple[np.ndarray, ...] = ()) -> np.ndarray:
+        adds = [(_wobble(self.p, pts, wobble) if wobble else np.asarray(pts, np.float64)) * self.n for pts in polys]
+        subs = [(_wobble(self.p, pts, wobble) if wobble else np.asarray(pts, np.float64)) * self.n for pts in sub]
+        out = np.zeros((self.size, self.size), _F32)
+        if not adds:
+            return self._out(out)
+        allp = np.concatenate(adds)
+        # rasterise only the bounding box (in whole output pixels), then place it
+        x0 = int(np.clip(math.floor(allp[:, 0].min() / SS) - 1, 0, self.size))
+        y0 = int(np.clip(math.floor(allp[:, 1].min() / SS) - 1, 0, self.size))
+        x1 = int(np.clip(math.ceil(allp[:, 0].max() / SS) + 1, 0, self.size))
+        y1 = int(np.clip(math.ceil(allp[:, 1].max() / SS) + 1, 0, self.size))
+        if x1 <= x0 or y1 <= y0:
+            return self._out(out)
+        off = np.array([x0 * SS, y0 * SS], np.float64)
+        img = Image.new("L", ((x1 - x0) * SS, (y1 - y0) * SS), 0)
+        d = ImageDraw.Draw(img)
+        for q in adds:
+            d.polygon([tuple(v) for v in (q - off).tolist()], fill=255)
+        for q in subs:
+            d.polygon([tuple(v) for v in (q - off).tolist()], fill=0)
+        out[y0:y1, x0:x1] = np.asarray(img.reduce(SS), dtype=_F32) / 255.0
+        return self._out(out)
+
+    def stroke(self, pts: np.ndarray, width0: float, width1: float | None = None,
+               wobble: float = 0.0) -> np.ndarray:
+        """A tapered stroke along ``pts`` (unit coords), width in unit coords."""
+        return self.poly(_stroke_poly(pts, width0, width1), wobble=wobble)
+
+
+def _stroke_poly(pts: np.ndarray, w0: float, w1: float | None = None, taper: bool = True) -> np.ndarray:
+    pts = np.asarray(pts, dtype=np.float64)
+    w1 = w0 if w1 is None else w1
+    n = len(pts)
+    t = np.linspace(0, 1, n)
+    width = w0 + (w1 - w0) * t
+    if taper:
+        width = width * np.sqrt(np.clip(np.sin(np.pi * np.clip(t * 0.9 + 0.05, 0, 1)), 0, 1))
+    tan = np.gradient(pts, axis=0)
+    tan /= np.linalg.norm(tan, axis=1, keepdims=True) + 1e-12
+    nrm = np.stack([-tan[:, 1], tan[:, 0]], axis=1)
+    left = pts + nrm * width[:, None] / 2
+    right = pts - nrm * width[:, None] / 2
+    return np.concatenate([left, right[::-1]])
+
+
+def _ellipse(cx: float, cy: float, rx: float, ry: float, n: int = 64, rot: float = 0.0) -> np.ndarray:
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    x, y = rx * np.cos(t), ry * np.sin(t)
+    c, s = math.cos(rot), math.sin(rot)
+    return np.stack([cx + c * x - s * y, cy + s * x + c * y], axis=1)
+
+
+def _head_outline(p: dict[str, Any], grow: float = 0.0, n: int = 120) -> np.ndarray:
+    t = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    hw, hh = p["hw"] + grow, p["hh"] + grow
+    x = np.sin(t)
+    y = -np.cos(t)
+    low = np.clip(y, 0, 1)
+    # narrow the jaw toward the chin, then square the chin a little
+    x = x * (1 - p["jaw"] * 0.42 * low ** 2.2) * (1 - 0.06 * np.clip(-y, 0, 1) ** 2)
+    y = np.where(y > 0, y * (1 - 0.05 * np.abs(x)), y * 1.02)
+    return np.stack([p["cx"] + hw * x, p["cy"] + hh * y], axis=1)
+
+
+# --------------------------------------------------------------------------- shading
+
+
+class _Field:
+    """Pixel-grid coordinate fields at output size."""
+
+    def __init__(self, size: int):
+        self.size = size
+        c = (np.arange(size, dtype=_F32) + 0.5) / size
+        self.x, self.y = np.meshgrid(c, c)
+
+
+def _lit(cov: np.ndarray, size: int, sigma: float, base: np.ndarray, *, shadow: np.ndarray,
+         light: np.ndarray, rim: np.ndarray | None = None, strength: float = 1.0,
+         side: tuple[np.ndarray, float] | None = None) -> np.ndarray:
+    """Pillow-light a region: the gradient of its blurred mask is its normal map."""
+    sig = max(0.8, sigma * size)
+    h = ndimage.gaussian_filter(cov, sig, mode="constant")
+    gy, gx = np.gradient(h)
+    k = 2.2 * sig * strength
+    nx, ny, nz = -gx * k, -gy * k, np.ones_like(h)
+    inv = 1.0 / np.sqrt(nx * nx + ny * ny + nz * nz)
+    L = np.array([-0.62, -0.52, 0.58])
+    L = L / np.linalg.norm(L)
+    diff = np.clip((nx * L[0] + ny * L[1] + nz * L[2]) * inv, 0, 1)
+    if side is not None:  # broad falloff across the form (chiaroscuro)
+        xs, amount = side
+        diff = diff * (1 - amount * _smoothstep(-0.2, 1.0, xs))
+    d = diff[..., None].astype(_F32)
+    col = _mix(base * shadow, base * light, d ** 1.3)
+    if rim is not None:  # a cool rim on the far edge
+        rr = np.clip((nx * 0.8 - ny * 0.1) * inv, 0, 1) ** 2
+        col = col + rim * rr[..., None] * 0.5
+    return col.astype(_F32)
+
+
+_MLP_W: list[np.ndarray] | None = None
+
+
+def _cppn(size: int, p: dict[str, Any]) -> np.ndarray:
+    """A small fixed random MLP over (x, y, r, latent): soft painterly value/colour variation."""
+    global _MLP_W
+    if _MLP_W is None:
+        rng = np.random.default_rng(0x5EED)
+        dims = [5, 16, 16, 3]
+        _MLP_W = [rng.normal(0, 1.0, (a + 1, b)) * (1.6 / math.sqrt(a)) for a, b in zip(dims, dims[1:])]
+    f = _Field(size)
+    x = (f.x - 0.5) * 3.0
+    y = (f.y - 0.5) * 3.0
+    r = np.sqrt(x * x + y * y)
+    a, b = p["tex"]
+    h = np.stack([x, y, r, np.full_like(x, a * 2), np.full_like(x, b * 2)], -1).reshape(-1, 5)
+    for j, w in enumerate(_MLP_W):
+        h = np.concatenate([h, np.ones((h.shape[0], 1))], 1) @ w
+        h = np.tanh(h) if j < len(_MLP_W) - 1 else np.sin(h * 1.5)
+    return h.reshape(size, size, 3).astype(_F32)
+
+
+def _brush(size: int, p: dict[str, Any], seed: int, angles: tuple[float, ...] = (30.0,),
+           sigma: tuple[float, float] = (6.0, 0.8)) -> np.ndarray:
+    """Streaky brush-stroke noise in roughly [-1, 1] (anisotropic blur, rotated)."""
+    a, b = p["tex"]
+    rng = np.random.default_rng([seed, int((a + 1) * 1000), int((b + 1) * 1000)])
+    out = np.zeros((size, size), _F32)
+    sc = size / 256.0
+    for ang in angles:
+        n = rng.standard_normal((size, size)).astype(_F32)
+        n = ndimage.gaussian_filter(n, (sigma[0] * sc, sigma[1] * sc), mode="wrap")
+        if ang:
+            n = ndimage.rotate(n, ang, reshape=False, order=1, mode="wrap")
+        out += n
+    out /= out.std() + 1e-6
+    return np.clip(out / 2.5, -1, 1)
+
+
+# --------------------------------------------------------------------------- the rig
+
+
+class _Rig:
+    """Everything about one ``(latent, size)`` face that does not change while it moves."""
+
+    def __init__(self, latent: np.ndarray, size: int):
+        if size < 16:
+            raise BackendError(f"portrait size must be at least 16 pixels (got {size})")
+        self.latent = np.asarray(latent, dtype=_F32)
+        self.size = size
+        self.p = p = _params(self.latent)
+        self.R = _Raster(size, p)
+        self.F = _Field(size)
+        tex = _cppn(size, p)
+        blot = _brush(size, p, 1, (0.0,), (3.0, 3.0))
+        self.tex = 1.0 + 0.06 * tex * np.array([1.0, 0.8, 0.9], _F32) \
+            + (0.03 * _brush(size, p, 3, (-40.0,), (5.0, 0.9)) + 0.03 * blot)[..., None]
+        self.tex = self.tex.astype(_F32)
+        self.hair_tex = _brush(size, p, 2, (0.0, 12.0), (9.0, 0.7))
+        self._build()
+        self._states: OrderedDict[tuple[float, float], Image.Image] = OrderedDict()
+
+    # ---------------------------------------------------------------- static layers
+    def _build(self) -> None:
+        p, R, F, S = self.p, self.R, self.F, self.size
+        cx, cy, hw, hh = p["cx"], p["cy"], p["hw"], p["hh"]
+        skin = p["skin"]
+        cool = _mix(_hsv(p["hue"] + 0.1, 0.35, 0.55), _rgb(0.5, 0.5, 0.5), 0.3)
+        shadow_mul = _mix(_rgb(0.55, 0.42, 0.44), cool, 0.2)
+        light_mul = _rgb(1.12, 1.04, 0.96)
+        sx = (F.x - cx) / (2.2 * hw) + 0.5  # across the face: 0 lit side .. 1 shadow side
+        rim = _hsv(p["hue"], 0.35, 0.35)
+
+        # ---- body: neck + shoulders
+        body_rgb = np.zeros((S, S, 3), _F32)
+        body_a = np.zeros((S, S), _F32)
+        nw = p["neck_w"]
+        neck = np.array([[cx - nw, cy + 0.45 * hh], [cx + nw, cy + 0.45 * hh],
+                         [cx + nw * 0.97, 0.72], [cx + nw * 1.25, 0.76], [cx + nw * 2.0, 0.80], [cx + nw * 1.2, 0.9],
+                         [cx - nw * 1.2, 0.9], [cx - nw * 2.0, 0.80], [cx - nw * 1.25, 0.76],
+                         [cx - nw * 0.97, 0.72]])
+        neck_cov = R.poly(neck)
+        neck_col = _lit(neck_cov, S, 0.025, skin, shadow=shadow_mul, light=light_mul * 0.9, rim=rim,
+                        side=(sx, 0.5))
+        # shadow under the jaw
+        jaw_sh = ndimage.gaussian_filter(R.poly(_head_outline(p, 0.0)), 0.02 * S)
+        neck_col = neck_col * (1 - 0.55 * jaw_sh[..., None])
+        body_rgb, body_a = _over(body_rgb, body_a, neck_col, neck_cov)
+        # shoulders / clothes: a rounded slope, clear of the bottom corners
+        t = np.linspace(0, 1, 40)
+        sh_y = 0.765 + 0.14 * _smoothstep(0, 1, t) ** 0.75
+        sh_x = 0.5 + 0.1 + 0.31 * np.sin(t * np.pi / 2) ** 1.3
+        right = np.stack([sh_x, sh_y], 1)
+        right = np.concatenate([right, [[0.915, 0.96], [0.905, 1.02]]])
+        left = right[::-1].copy()
+        left[:, 0] = 1 - left[:, 0]
+        collar_y = 0.80
+        shoulders = np.concatenate([left, [[cx - 0.05, collar_y + 0.02], [cx, collar_y + 0.06],
+                                           [cx + 0.05, collar_y + 0.02]], right])
+        sh_cov = R.poly(shoulders)
+        cloth = p["cloth"]
+        sh_col = _lit(sh_cov, S, 0.05, cloth, shadow=shadow_mul * 0.8, light=_rgb(1.45, 1.4, 1.3),
+                      rim=rim * 0.6, side=(F.x, 0.55))
+        folds = self.hair_tex * 0.08
+        sh_col = sh_col * (1 + folds[..., None])
+        body_rgb, body_a = _over(body_rgb, body_a, sh_col, sh_cov)
+        # a little collar line
+        col_line = R.stroke(np.array([[cx - 0.075, collar_y - 0.005], [cx - 0.03, collar_y + 0.035],
+                                      [cx, collar_y + 0.06], [cx + 0.03, collar_y + 0.035],
+                                      [cx + 0.075, collar_y - 0.005]]), 0.006)
+        body_rgb, body_a = _over(body_rgb, body_a, np.broadcast_to(cloth * 0.5, (S, S, 3)), col_line * 0.6 * sh_cov)
+        self.body = _to_image_pm(body_rgb * self.tex, body_a)
+
+        # ---- head: back hair, ears, face, features
+        rgb = np.zeros((S, S, 3), _F32)
+        a = np.zeros((S, S), _F32)
+        hair = p["hair"]
+        vol = p["hair_vol"]
+        L = p["hair_len"]
+        hair_shadow = _rgb(0.45, 0.45, 0.55)
+        hair_light = _rgb(1.45, 1.35, 1.25)
+        streak = (1 + 0.22 * self.hair_tex)[..., None]
+        if L > 0.3:
+            y_end = cy + hh * (0.2 + 1.9 * (L - 0.3) / 0.7)
+            top = _head_outline(p, vol)
+            top = top[(top[:, 1] < cy + 0.1 * hh)]
+            # sort by angle around centre to keep a clean outline, then fall down the sides
+            ang = np.arctan2(top[:, 0] - cx, -(top[:, 1] - cy))
+            top = top[np.argsort(ang)]
+            w_end = hw + vol + 0.02 + 0.03 * L
+            k = np.linspace(0, 1, 12)
+            right_side = np.stack([cx + hw + vol + (w_end - hw - vol) * k,
+                                   cy + 0.1 * hh + (y_end - cy - 0.1 * hh) * k], 1)
+            bottom = np.stack([np.linspace(cx + w_end, cx - w_end, 24),
+                               y_end + 0.012 * np.sin(np.linspace(0, 9, 24) + p["part"] * 3)], 1)
+            left_side = right_side[::-1].copy()
+            left_side[:, 0] = 2 * cx - left_side[:, 0]
+            back = np.concatenate([top[top[:, 0] >= cx], right_side, bottom, left_side, top[top[:, 0] < cx]])
+            back_cov = R.poly(back, wobble=0.006)
+            back_col = _lit(back_cov, S, 0.05, hair * 0.8, shadow=hair_shadow, light=hair_light, rim=rim,
+                            side=(sx, 0.5)) * streak
+            rgb, a = _over(rgb, a, back_col, back_cov)
+        # ears
+        for sgn in (-1, 1):
+            ear = _ellipse(cx + sgn * (hw * 0.97), p["eye_y"] + 0.03, 0.022, 0.042, 32, rot=sgn * 0.2)
+            ear_cov = R.poly(ear)
+            ear_col = _lit(ear_cov, S, 0.01, skin * _rgb(0.97, 0.88, 0.84), shadow=shadow_mul, light=light_mul,
+                           side=(sx, 0.5))
+            rgb, a = _over(rgb, a, ear_col, ear_cov)
+        # face
+        face_cov = R.poly(_head_outline(p))
+        self.face_cov = face_cov
+        face_col = _lit(face_cov, S, 0.07, skin, shadow=shadow_mul, light=light_mul, rim=rim, side=(sx, 0.5))
+        # soft painted modelling: cheeks, eye sockets, under-nose, chin, temples
+        soft = np.zeros((S, S), _F32)
+        soft_col = np.zeros((S, S, 3), _F32)
+
+        def blob(x: float, y: float, rx: float, ry: float, colour: np.ndarray, amount: float, blur: float) -> None:
+            nonlocal soft, soft_col
+            m = ndimage.gaussian_filter(R.poly(_ellipse(x, y, rx, ry, 40), wobble=0), blur * S) * amount
+            soft_col = soft_col * (1 - m[..., None]) + colour * m[..., None]
+            soft = soft * (1 - m) + m
+
+        sock = skin * _mix(_rgb(0.62, 0.56, 0.64), cool, 0.2)
+        for sgn in (-1, 1):
+            ex = cx + sgn * p["eye_dx"]
+            blob(ex, p["eye_y"] - 0.004, p["eye_r"] * 1.7, p["eye_r"] * 1.1, sock, 0.28, 0.014)
+            blob(ex + sgn * 0.004, p["eye_y"] + p["eye_r"] * 1.05, p["eye_r"] * 1.1, p["eye_r"] * 0.42,
+                 sock * 0.95, 0.25, 0.008)  # tired under-eyes
+            blob(cx + sgn * hw * 0.58, p["eye_y"] + 0.075, 0.04, 0.028, skin * _rgb(1.05, 0.76, 0.74), 0.4, 0.02)
+        blob(cx + 0.012, p["nose_tip"] + 0.012, p["nose_w"] * 1.3, 0.01, skin * _rgb(0.62, 0.55, 0.58), 0.55, 0.008)
+        blob(cx, p["mouth"][1] + 0.045, 0.03, 0.012, skin * _rgb(0.7, 0.64, 0.68), 0.4, 0.012)  # under lip
+        blob(cx - hw * 0.3, cy - hh * 0.45, hw * 0.5, hh * 0.2, skin * _rgb(1.12, 1.07, 1.0), 0.35, 0.03)  # brow light
+        face_col = face_col * (1 - soft[..., None]) + soft_col * _shade_mul(face_col, skin)[..., None] * soft[..., None]
+        # nose: bridge light, shadow side, nostrils
+        nt = p["nose_tip"]
+        bridge = np.array([[cx - 0.006, p["eye_y"] + 0.01], [cx - 0.004, nt - 0.02], [cx - 0.009, nt - 0.004]])
+        face_col = _paint(face_col, ndimage.gaussian_filter(R.stroke(bridge, 0.01), 0.004 * S) * 0.35, skin * 1.15)
+        side_sh = np.array([[cx + 0.012, p["eye_y"] + 0.005], [cx + 0.014, nt - 0.025],
+                            [cx + p["nose_w"] * 0.9, nt - 0.004]])
+        face_col = _paint(face_col, ndimage.gaussian_filter(R.stroke(side_sh, 0.012), 0.004 * S) * 0.5,
+                          skin * _rgb(0.6, 0.55, 0.62))
+        tip = np.array([[cx - p["nose_w"], nt - 0.006], [cx - p["nose_w"] * 0.5, nt + 0.004], [cx, nt + 0.006],
+                        [cx + p["nose_w"] * 0.5, nt + 0.004], [cx + p["nose_w"], nt - 0.006]])
+        face_col = _paint(face_col, R.stroke(tip, 0.005) * 0.45, skin * _rgb(0.5, 0.4, 0.42))
+        for sgn in (-1, 1):
+            nos = _ellipse(cx + sgn * p["nose_w"] * 0.48, nt + 0.001, 0.0065, 0.0032, 20, rot=-sgn * 0.3)
+            face_col = _paint(face_col, R.poly(nos, wobble=0) * 0.7, skin * _rgb(0.35, 0.26, 0.28))
+        # faint contour line on the shadow side: painted edge
+        edge = np.clip(face_cov - ndimage.gaussian_filter(face_cov, 0.006 * S), 0, 1) * 2.0
+        edge = edge * _smoothstep(0.35, 0.75, F.x)
+        face_col = _paint(face_col, np.clip(edge, 0, 1) * 0.5, skin * _rgb(0.4, 0.33, 0.4))
+        rgb, a = _over(rgb, a, face_col, face_cov)
+        self.skin_col = face_col
+
+        # brows
+        for sgn in (-1, 1):
+            ex = cx + sgn * p["eye_dx"]
+            by = p["eye_y"] - p["eye_r"] * 1.45
+            t = np.linspace(0, 1, 16)
+            bx = ex + sgn * (-0.045 + 0.09 * t)
+            lift = p["brow_sad"] * 0.016 * (1 - t) ** 1.5
+            byy = by - lift - 0.01 * np.sin(np.pi * t) * (1 - 0.5 * p["brow_sad"]) + 0.006 * t
+            bm = R.stroke(np.stack([bx, byy], 1), p["brow_w"] * 1.2, p["brow_w"] * 0.6)
+            rgb = _paint_pm(rgb, bm * 0.85 * face_cov, _mix(hair, skin * 0.5, 0.35))
+
+        # front hair / fringe
+        outer = _head_outline(p, vol)
+        ang = np.arctan2(outer[:, 0] - cx, -(outer[:, 1] - cy))
+        outer = outer[np.argsort(ang)]
+        side_drop = 0.25 + 0.6 * L
+        keep = outer[:, 1] < cy + hh * side_drop * 0.9
+        arc = outer[keep]
+        xs = np.linspace(arc[-1, 0], arc[0, 0], 48)  # right to left along the hairline
+        u = (xs - cx) / (hw + vol)
+        part = p["part"]
+        top_y = cy - hh * (0.62 - 0.3 * p["fringe"])
+        locks = np.abs(np.sin(u * (6 + 2 * p["fringe"]) + part * 4))
+        hl = top_y + hh * side_drop * np.abs(u) ** 4 + 0.05 * part * u * p["fringe"] \
+            + 0.035 * u * u + (0.012 + 0.012 * p["fringe"]) * locks ** 0.6 - 0.01
+        hl = np.minimum(hl, cy + hh * side_drop)
+        hairline = np.stack([xs, hl], 1)
+        front = np.concatenate([arc, hairline])
+        front_cov = R.poly(front, wobble=0.006)
+        hair_col = _lit(front_cov, S, 0.035, hair, shadow=hair_shadow, light=hair_light, rim=rim,
+                        side=(sx, 0.5)) * streak
+        # the fringe casts a soft shadow on the forehead
+        cast = ndimage.shift(ndimage.gaussian_filter(front_cov, 0.012 * S), (0.012 * S, 0.006 * S), order=1)
+        rgb = rgb * (1 - 0.35 * cast * face_cov)[..., None]
+        rgb, a = _over(rgb, a, hair_col, front_cov)
+
+        self.head_rgb, self.head_a = rgb, a  # premultiplied, without eyes and mouth
+
+    # ---------------------------------------------------------------- features
+    def _eyes(self, rgb: np.ndarray, blink: float) -> np.ndarray:
+        p, R = self.p, self.R
+        cx = p["cx"]
+        r = p["eye_r"]
+        for sgn in (-1, 1):
+            ex, ey = cx + sgn * p["eye_dx"], p["eye_y"]
+            t = np.linspace(-1, 1, 25)
+            xs = ex + sgn * t * r * 1.05
+            droop = 0.18 * r * np.clip(t, 0, 1)  # outer corner droops a little: melancholy
+            up = ey - r * 0.62 * (1 - t ** 2) ** 0.8 + droop - 0.1 * r * t
+            lo = ey + r * 0.42 * (1 - t ** 2) ** 1.1 + droop * 0.5
+            lid = up + (lo - up) * (0.2 + 0.8 * blink)
+            almond = np.concatenate([np.stack([xs, up], 1), np.stack([xs, lo], 1)[::-1]])
+            white_cov = R.poly(almond, wobble=0)
+            white = p["skin"] * 0.35 + _rgb(0.62, 0.62, 0.64) * 0.6
+            white_col = np.broadcast_to(white, rgb.shape) * (0.8 + 0.2 * _smoothstep(ey - r * 0.6, ey + r * 0.3, self._fy))[..., None]
+            rgb = _paint_pm(rgb, white_cov, white_col)
+            ix = ex + sgn * 0.1 * r - 0.05 * r  # gaze slightly down and aside
+            iy = ey + 0.05 * r
+            iris_cov = R.poly(_ellipse(ix, iy, r * 0.5, r * 0.52, 40), wobble=0) * white_cov
+            iris_col = p["iris"] * (0.7 + 0.5 * _smoothstep(iy - r * 0.5, iy + r * 0.5, self._fy))[..., None]
+            rgb = _paint_pm(rgb, iris_cov, iris_col)
+            pupil = R.poly(_ellipse(ix, iy, r * 0.2, r * 0.21, 24), wobble=0) * white_cov
+            rgb = _paint_pm(rgb, pupil, _rgb(0.06, 0.05, 0.06))
+            hi = R.poly(_ellipse(ix - 0.18 * r, iy - 0.2 * r, r * 0.085, r * 0.085, 16), wobble=0) * white_cov
+            rgb = _paint_pm(rgb, hi * 0.85, _rgb(0.9, 0.9, 0.88))
+            # upper-lid shadow on the eye white
+            lid_sh = R.poly(np.concatenate([np.stack([xs, lid - r * 0.05], 1),
+                                            np.stack([xs, lid + r * 0.28], 1)[::-1]]), wobble=0) * white_cov
+            rgb = _paint_pm(rgb, ndimage.gaussian_filter(lid_sh, 0.002 * self.size + 0.4) * 0.35, _rgb(0.2, 0.15, 0.18))
+            # eyelid (skin) from the upper arc down to `lid`
+            if True:
+                lid_poly = np.concatenate([np.stack([xs, up - r * 0.12], 1), np.stack([xs, lid], 1)[::-1]])
+                lcov = R.poly(lid_poly, wobble=0)
+                rgb = _paint_pm(rgb, lcov, self._skin * _rgb(0.9, 0.84, 0.86))
+            # lash line along the lid edge, crease above
+            lash = R.stroke(np.stack([xs, lid], 1), r * 0.16, r * 0.11)
+            rgb = _paint_pm(rgb, lash * 0.9, _rgb(0.12, 0.09, 0.1))
+            crease = R.stroke(np.stack([xs, up - r * 0.38 * (1 - t ** 2) - r * 0.12], 1), r * 0.07)
+            rgb = _paint_pm(rgb, crease * 0.35, p["skin"] * _rgb(0.45, 0.38, 0.42))
+            lower = R.stroke(np.stack([xs, lo + r * 0.06], 1), r * 0.06)
+            rgb = _paint_pm(rgb, lower * 0.25, p["skin"] * _rgb(0.5, 0.4, 0.45))
+        return rgb
+
+    def _mouth(self, rgb: np.ndarray, m: float) -> np.ndarray:
+        p, R = self.p, self.R
+        mx, my = p["mouth"]
+        w = p["lip_w"]
+        full = p["lip_full"]
+        open_h = 0.048 * m
+        t = np.linspace(-1, 1, 33)
+        xs = mx + w * t * (1 - 0.2 * m)
+        corner = 0.004 + 0.002 * (1 - m)  # corners a touch down: melancholy
+        # the parting line: upper edge of the cavity / lower edge of the upper lip
+        part_up = my - 0.2 * open_h * (1 - t ** 2) + corner * t ** 2
+        part_lo = my + open_h * (1 - t ** 2) ** 0.9 + corner * t ** 2
+        lip = p["lip"]
+        # upper lip with a cupid's bow
+        bow = 0.005 * np.exp(-((t * 6) ** 2))
+        up_top = my - full * 0.9 * (1 - t ** 2) ** 0.6 - 0.002 + corner * t ** 2 + bow * 0.8 \
+            - 0.003 * np.exp(-((np.abs(t) - 0.3) * 6) ** 2) - 0.2 * open_h * (1 - t ** 2)
+        upper = np.concatenate([np.stack([xs, up_top], 1), np.stack([xs, part_up], 1)[::-1]])
+        lo_bot = part_lo + full * 1.25 * (1 - t ** 2) ** 0.7
+        lower = np.concatenate([np.stack([xs, part_lo], 1), np.stack([xs, lo_bot], 1)[::-1]])
+        if m > 0.02:
+            cav = np.concatenate([np.stack([xs, part_up], 1), np.stack([xs, part_lo], 1)[::-1]])
+            cav_cov = R.poly(cav, wobble=0)
+            rgb = _paint_pm(rgb, cav_cov, _rgb(0.10, 0.04, 0.05))
+            # teeth hint along the top, tongue at the bottom
+            teeth = np.concatenate([np.stack([xs * 0.9 + mx * 0.1, part_up - 0.002], 1),
+                                    np.stack([xs * 0.85 + mx * 0.15, part_up + 0.2 * open_h * (1 - t ** 2) ** 0.5], 1)[::-1]])
+            rgb = _paint_pm(rgb, R.poly(teeth, wobble=0) * cav_cov * 0.6 * min(1.0, m * 3), _rgb(0.58, 0.55, 0.52))
+            tongue = _ellipse(mx, part_lo[16] - 0.05 * open_h, w * 0.45, open_h * 0.3, 32)
+            rgb = _paint_pm(rgb, R.poly(tongue, wobble=0) * cav_cov * 0.7, lip * _rgb(0.6, 0.38, 0.42))
+        ucov = R.poly(upper, wobble=0)
+        rgb = _paint_pm(rgb, ucov * 0.9, lip * 0.78)
+        lcov = R.poly(lower, wobble=0)
+        lcol = lip * (0.85 + 0.35 * _smoothstep(my + 0.02 + open_h, my + open_h, self._fy))[..., None]
+        rgb = _paint_pm(rgb, lcov * 0.9, lcol)
+        hl = R.poly(_ellipse(mx - 0.012, part_lo[16] + full * 0.55, w * 0.28, full * 0.22, 20), wobble=0)
+        rgb = _paint_pm(rgb, ndimage.gaussian_filter(hl, 0.3 + 0.002 * self.size) * 0.35, lip * 1.5 + 0.1)
+        line = R.stroke(np.stack([xs, part_up + 0.0015 * (1 - m)], 1), 0.0045 + 0.002 * (1 - m))
+        rgb = _paint_pm(rgb, line * 0.75, _rgb(0.22, 0.1, 0.11))
+        return rgb
+
+    # ---------------------------------------------------------------- states
+    def head(self, mouth_open: float, blink: float) -> Image.Image:
+        """The head layer (PIL ``RGBa``, premultiplied) in this mouth/eye state, memoised."""
+        key = (round(float(np.clip(mouth_open, 0, 1)), 4), round(float(np.clip(blink, 0, 1)), 4))
+        hit = self._states.get(key)
+        if hit is not None:
+            self._states.move_to_end(key)
+            return hit
+        m, b = key
+        rgb = self.head_rgb.copy()
+        a = self.head_a
+        if m > 0:
+            rgb, a = _jaw_drop(rgb, a, self.p["mouth"], m * 0.018, self.size, self.p["hh"])
+        # features are painted in a window around eyes and mouth only (fast)
+        p, S = self.p, self.size
+        wx0 = int(max(0, math.floor((p["cx"] - p["eye_dx"] - 2.2 * p["eye_r"]) * S) - 2))
+        wx1 = int(min(S, math.ceil((p["cx"] + p["eye_dx"] + 2.2 * p["eye_r"]) * S) + 2))
+        wy0 = int(max(0, math.floor((p["eye_y"] - 2.0 * p["eye_r"]) * S) - 2))
+        wy1 = int(min(S, math.ceil((p["mouth"][1] + 0.085) * S) + 2))
+        win = (wx0, wy0, wx1, wy1)
+        self.R.window = win
+        self._fy = self.F.y[wy0:wy1, wx0:wx1]
+        self._skin = self.skin_col[wy0:wy1, wx0:wx1]
+        try:
+            crop = rgb[wy0:wy1, wx0:wx1].copy()
+            crop = self._eyes(crop, b)
+            crop = self._mouth(crop, m)
+            rgb[wy0:wy1, wx0:wx1] = crop
+        finally:
+            self.R.window = None
+        img = _to_image_pm(rgb * self.tex, a)
+        self._states[key] = img
+        while len(self._states) > 256:
+            self._states.popitem(last=False)
+        return img
+
+    def frame(self, mouth_open: float, blink: float, head: tuple[float, float, float, float],
+              breath: float = 0.0) -> np.ndarray:
+        dx, dy, ang, sc = head
+        S = self.size
+        pivot = (self.p["cx"] * S, (self.p["cy"] + self.p["hh"] * 0.9) * S)
+        body = _affine(self.body, dx, dy * 0.7, 0.0, 1.0 + breath, (S / 2, S))
+        hd = _affine(self.head(mouth_open, blink), dx, dy - breath * S * 0.6, ang, sc, pivot)
+        out = Image.alpha_composite(body.convert("RGBA"), hd.convert("RGBA"))
+        return np.asarray(out, dtype=np.uint8).copy()
+
+
+def _shade_mul(face_col: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """How lit each pixel of ``face_col`` is relative to the flat skin colour."""
+    return np.clip(face_col.mean(-1) / max(float(skin.mean()), 1e-3), 0.3, 1.3).astype(_F32)
+
+
+def _over(rgb: np.ndarray, a: np.ndarray, col: np.ndarray, cov: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Premultiplied 'over'."""
+    c = cov[..., None]
+    return (rgb * (1 - c) + col * c).astype(_F32), (a * (1 - cov) + cov).astype(_F32)
+
+
+def _paint(col: np.ndarray, cov: np.ndarray, paint: np.ndarray) -> np.ndarray:
+    c = cov[..., None]
+    return (col * (1 - c) + paint * c).astype(_F32)
+
+
+def _paint_pm(rgb: np.ndarray, cov: np.ndarray, paint: np.ndarray) -> np.ndarray:
+    """Paint inside an existing (opaque) region of a premultiplied layer."""
+    c = cov[..., None]
+    return (rgb * (1 - c) + paint * c).astype(_F32)
+
+
+def _to_image_pm(rgb_pm: np.ndarray, a: np.ndarray) -> Image.Image:
+    """A premultiplied float layer as a Pillow ``RGBa`` image."""
+    arr = np.concatenate([np.clip(rgb_pm, 0, 1), np.clip(a, 0, 1)[..., None]], -1)
+    arr = np.minimum(arr, arr[..., 3:4])  # premultiplied colour never exceeds alpha
+    u8 = np.round(arr * 255).astype(np.uint8)
+    return Image.frombytes("RGBa", (a.shape[1], a.shape[0]), u8.tobytes())
+
+
+def _affine(img: Image.Image, dx: float, dy: float, angle_deg: float, scale: float,
+            pivot: tuple[float, float]) -> Image.Image:
+    """Rotate/scale about ``pivot`` then translate; ``img`` is ``RGBa`` (premultiplied)."""
+    if abs(dx) < 1e-4 and abs(dy) < 1e-4 and abs(angle_deg) < 1e-4 and abs(scale - 1) < 1e-6:
+        return img
+    th = math.radians(angle_deg)
+    c, s = math.cos(th) / scale, math.sin(th) / scale
+    px, py = pivot
+    # output (u, v) -> input (x, y): inverse of  x' = R*S*(x - p) + p + d
+    ux, uy = -px - dx, -py - dy
+    a, b, e = c, -s, 0.0
+    d_, e_ = s, c
+    x0 = a * ux + b * uy + px
+    y0 = d_ * ux + e_ * uy + py
+    # Pillow's data = (a, b, c, d, e, f): x = a*u + b*v + c, y = d*u + e*v + f
+    return img.transform(img.size, Image.Transform.AFFINE, (a, b, x0, d_, e_, y0),
+                         resample=Image.Resampling.BILINEAR)
+
+
+def _jaw_drop(rgb: np.ndarray, a: np.ndarray, mouth: tuple[float, float], amount: float, size: int,
+              hh: float) -> tuple[np.ndarray, np.ndarray]:
+    """Stretch the region below the mouth down by ``amount`` (unit coords), fading out at the chin."""
+    S = size
+    mx, my = mouth[0] * S, mouth[1] * S
+    shift = amount * S
+    if shift < 0.05:
+        return rgb, a
+    y0, y1 = int(max(0, my - 2)), int(min(S, my + 0.7 * hh * S + shift + 4))
+    x0, x1 = int(max(0, mx - 0.42 * hh * S)), int(min(S, mx + 0.42 * hh * S))
+    yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float64)
+    wx = np.clip(1 - ((xx - mx) / (0.42 * hh * S)) ** 2, 0, 1) ** 1.5
+    # displacement grows from the mouth line to full at the chin, then stays (chin moves down)
+    prog = np.clip((yy - my) / (0.45 * hh * S), 0, 1)
+    disp = shift * _smoothstep(0, 1, prog) * wx
+    src_y = yy - disp
+    out_rgb = rgb.copy()
+    out_a = a.copy()
+    for ch in range(3):
+        out_rgb[y0:y1, x0:x1, ch] = ndimage.map_coordinates(rgb[..., ch], [src_y, xx], order=1, mode="nearest")
+    out_a[y0:y1, x0:x1] = ndimage.map_coordinates(a, [src_y, xx], order=1, mode="nearest")
+    return out_rgb, out_a
+
+
+# --------------------------------------------------------------------------- public drawing API
+
+_RIGS: OrderedDict[tuple[bytes, int], _Rig] = OrderedDict()
+
+
+def _rig(latent: np.ndarray, size: int) -> _Rig:
+    lat = np.asarray(latent, dtype=_F32).ravel()
+    key = (lat.tobytes(), int(size))
+    r = _RIGS.get(key)
+    if r is None:
+        r = _Rig(lat, int(size))
+        _RIGS[key] = r
+        while len(_RIGS) > 8:
+            _RIGS.popitem(last=False)
+    else:
+        _RIGS.move_to_end(key)
+    return r
+
+
+def draw_face(latent: np.ndarray, size: int, mouth_open: float = 0.0, blink: float = 0.0,
+              head: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 1.0),
+              breath: float = 0.0) -> np.ndarray:
+    """The puppet for ``latent`` as ``uint8 (size, size, 4)`` straight-alpha RGBA.
+
+    ``mouth_open`` in [0, 1]: closed line -> open dark mouth with teeth and tongue hints.
+    ``blink`` in [0, 1]: 1 = eyelids shut. ``head = (dx, dy, angle_deg, scale)`` moves the head
+    (pixels, degrees counter-clockwise, factor) about the neck; the shoulders follow ``dx, dy``.
+    ``breath`` (a small fraction, ~0.005) swells the shoulders and lifts the head.
+    """
+    return _rig(latent, size).frame(mouth_open, blink, head, breath)
+
+
+def face_geometry(latent: np.ndarray, size: int) -> tuple[tuple[float, float], tuple[float, float, float, float]]:
+    """``(mouth, face_box)`` in pixels for the rest pose of ``latent`` at ``size``."""
+    p = _params(latent)
+    mx, my = p["mouth"]
+    box = (p["cx"] - p["hw"], p["cy"] - p["hh"], p["cx"] + p["hw"], p["cy"] + p["hh"])
+    return (mx * size, my * size), tuple(float(v * size) for v in box)  # type: ignore[return-value]
+
+
+# --------------------------------------------------------------------------- audio envelope
+
+
+def envelope(voice: np.ndarray, fps: float, frames: int, *, attack: float = 0.02, release: float = 0.09,
+             gate_db: float = -50.0, range_db: float = 30.0) -> np.ndarray:
+    """Per-frame mouth drive in [0, 1] from ``voice`` (``float32 (N, 1)`` or ``(N,)`` at
+    ``SAMPLE_RATE``): RMS over each frame's samples, in dB, normalised to the loud frames,
+    gated (silence -> exactly 0), compressed, then smoothed with attack/release."""
+    v = np.asarray(voice, dtype=np.float64)
+    if v.ndim == 2:
+        v = v.mean(axis=1)
+    v = v.ravel()
+    frames = int(frames)
+    if frames <= 0:
+        return np.zeros(0, _F32)
+    edges = np.round(np.arange(frames + 1) * SAMPLE_RATE / float(fps)).astype(np.int64)
+    need = int(edges[-1])
+    if v.size < need:
+        v = np.concatenate([v, np.zeros(need - v.size)])
+    sq = np.concatenate([[0.0], np.cumsum(v[:need] ** 2)])
+    n = np.maximum(edges[1:] - edges[:-1], 1)
+    rms = np.sqrt(np.maximum(sq[edges[1:]] - sq[edges[:-1]], 0.0) / n)
+    db = 20 * np.log10(rms + 1e-12)
+    voiced = db > gate_db
+    if not voiced.any():
+        return np.zeros(frames, _F32)
+    ref = float(np.percentile(db[voiced], 90))
+    x = np.clip((db - (ref - range_db)) / range_db, 0.0, 1.0)
+    x = np.where(voiced, x, 0.0) ** 1.4  # compress the low end: quiet -> barely open
+    # attack / release smoothing (one-pole, per frame)
+    ka = 1 - math.exp(-1.0 / max(fps * attack, 1e-6))
+    kr = 1 - math.exp(-1.0 / max(fps * release, 1e-6))
+    out = np.empty(frames)
+    y = 0.0
+    for i in range(frames):
+        k = ka if x[i] > y else kr
+        y += k * (x[i] - y)
+        out[i] = y
+    out[out < 0.02] = 0.0
+    return np.clip(out, 0.0, 1.0).astype(_F32)
+
+
+# --------------------------------------------------------------------------- idle motion
+
+
+def _smooth_noise(rng: np.random.Generator, t: np.ndarray, freqs: tuple[float, float], n: int = 4) -> np.ndarray:
+    """Sum of ``n`` slow sinusoids, unit-ish amplitude."""
+    out = np.zeros_like(t)
+    for _ in range(n):
+        f = rng.uniform(*freqs)
+        ph = rng.uniform(0, 2 * np.pi)
+        out += np.sin(2 * np.pi * f * t + ph) * rng.uniform(0.5, 1.0)
+    return out / math.sqrt(n * 0.6)
+
+
+def blinks(fps: float, frames: int, seed: int) -> np.ndarray:
+    """Per-frame blink amount in [0, 1]: blinks every 2-6 s (from ``seed``), ~150 ms each."""
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0xB1])
+    out = np.zeros(frames, _F32)
+    t = rng.uniform(0.6, 3.0)
+    dur = max(3, int(round(0.15 * fps)))
+    peak = max(1, dur // 3)
+    prof = np.array([1 - abs(k - peak) / (peak + 1) if k <= peak else 1 - (k - peak) / (dur - peak)
+                     for k in range(dur)])
+    prof = np.clip(prof, 0, 1)
+    while True:
+        f0 = int(round(t * fps))
+        if f0 >= frames:
+            break
+        seg = out[f0:f0 + dur]
+        out[f0:f0 + dur] = np.maximum(seg, prof[: len(seg)])
+        t += rng.uniform(2.0, 6.0)
+    return out
+
+
+def _head_motion(fps: float, frames: int, seed: int, size: int, env: np.ndarray | None = None,
+                 amount: float = 1.0) -> np.ndarray:
+    """``(frames, 4)`` of ``(dx, dy, angle, scale)``: slow drift plus a nod while speaking."""
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0x4EAD])
+    t = np.arange(frames) / float(fps)
+    px = size / 256.0
+    dx = _smooth_noise(rng, t, (0.05, 0.25)) * 2.2 * px * amount
+    dy = _smooth_noise(rng, t, (0.05, 0.25)) * 1.2 * px * amount
+    ang = _smooth_noise(rng, t, (0.04, 0.2)) * 1.3 * amount
+    sc = 1 + _smooth_noise(rng, t, (0.03, 0.1)) * 0.004 * amount
+    if env is not None and len(env):
+        k = max(1, int(round(fps * 0.25)))
+        speak = ndimage.uniform_filter1d(env.astype(np.float64), k, mode="nearest")
+        dy = dy + speak * 2.0 * px * amount
+        ang = ang + speak * 0.6 * np.sin(2 * np.pi * 0.7 * t) * amount
+    return np.stack([dx, dy, ang, sc], 1)
+
+
+def _breath(fps: float, frames: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, 0xB4EA])
+    t = np.arange(frames) / float(fps)
+    rate = rng.uniform(0.2, 0.27)
+    return (0.5 - 0.5 * np.cos(2 * np.pi * rate * t + rng.uniform(0, 2 * np.pi))) * 0.006
+
+
+# --------------------------------------------------------------------------- photos
+
+
+def _photo_mouth_estimate(img: np.ndarray) -> tuple[float, float]:
+    """Mouth as fractions: 0.5 width, ~0.7 height, refined by the darkest band lower-middle."""
+    S = img.shape[0]
+    g = img[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    y0, y1 = int(0.58 * S), int(0.82 * S)
+    x0, x1 = int(0.40 * S), int(0.60 * S)
+    rows = g[y0:y1, x0:x1].mean(axis=1)
+    if rows.size < 5:
+        return 0.5, 0.7
+    rows = ndimage.uniform_filter1d(rows, max(1, S // 64), mode="nearest")
+    i = int(np.argmin(rows))
+    if np.median(rows) - rows[i] > 12.0:
+        return 0.5, (y0 + i + 0.5) / S
+    return 0.5, 0.7
+
+
+# --------------------------------------------------------------------------- backends
+
+
+class PuppetPortrait:
+    """Procedural painted portraits (the animatic stand-in for StyleGAN2-FFHQ)."""
+
+    id = "portrait.procedural"
+    version = "1"
+    modality = "portrait"
+    # measured on the 2-core dev box: ~0.38 s per cold 256 px portrait (~1.4 s at 512), i.e. about
+    # 5 s per 720p-sized frame; estimate with ``cost.estimate(frames=1, pixels=size * size)``
+    cost = CostModel(device="cpu", per_call=0.05, per_frame=5.0)
+    latent_dim = LATENT_DIM
+
+    def __init__(self, *, latent_dim: int = LATENT_DIM):
+        if latent_dim != LATENT_DIM:
+            raise BackendError(f"portrait.procedural has a fixed latent_dim of {LATENT_DIM}")
+        self.latent_dim = latent_dim
+
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        return {"latent_dim": self.latent_dim}
+
+    def sample(self, seed: int, truncation: float = 1.0) -> np.ndarray:
+        rng = np.random.default_rng([int(seed) & 0xFFFFFFFFFFFF, 0xFACE])
+        return (rng.standard_normal(self.latent_dim) * float(truncation)).astype(_F32)
+
+    def blend(self, a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+        a = np.asarray(a, dtype=np.float64)
+        b = np.asarray(b, dtype=np.float64)
+        t = float(t)
+        na, nb = np.linalg.norm(a), np.linalg.norm(b)
+        if na < 1e-8 or nb < 1e-8:
+            return (a + (b - a) * t).astype(_F32)
+        cos = float(np.clip(a @ b / (na * nb), -1.0, 1.0))
+        om = math.acos(cos)
+        if om < 1e-4 or abs(math.pi - om) < 1e-4:
+            return (a + (b - a) * t).astype(_F32)
+        so = math.sin(om)
+        return (math.sin((1 - t) * om) / so * a + math.sin(t * om) / so * b).astype(_F32)
+
+    def portrait(self, latent: np.ndarray, size: int) -> Portrait:
+        lat = np.asarray(latent, dtype=_F32).ravel()
+        image = draw_face(lat, int(size))
+        mouth, box = face_geometry(lat, int(size))
+        return Portrait(image=image, mouth=mouth, face_box=box, latent=lat.copy(), source="generated")
+
+    def from_image(self, image: np.ndarray, size: int, mouth: tuple[float, float] | None = None) -> Portrait:
+        arr = np.asarray(image)
+        if arr.ndim == 2:
+            arr = np.stack([arr] * 3, -1)
+        if arr.ndim != 3 or arr.shape[2] not in (3, 4):
+            raise BackendError(f"from_image needs uint8 (H, W, 3|4), got {arr.shape}")
+        if arr.dtype != np.uint8:
+            arr = np.clip(arr, 0, 255).astype(np.uint8)
+        h, w = arr.shape[:2]
+        side = min(h, w)
+        y0, x0 = (h - side) // 2, (w - side) // 2
+        crop = arr[y0:y0 + side, x0:x0 + side]
+        if crop.shape[2] == 3:
+            crop = np.concatenate([crop, np.full(crop.shape[:2] + (1,), 255, np.uint8)], -1)
+        img = Image.fromarray(np.ascontiguousarray(crop), "RGBA")
+        if side != size:
+            img = img.convert("RGBa").resize((size, size), Image.Resampling.LANCZOS).convert("RGBA")
+        out = np.asarray(img, dtype=np.uint8).copy()
+        if mouth is None:
+            fx, fy = _photo_mouth_estimate(out)
+        else:
+            # fractions of the *original* picture -> fractions of the crop
+            fx = (float(mouth[0]) * w - x0) / side
+            fy = (float(mouth[1]) * h - y0) / side
+        mx, my = fx * size, fy * size
+        box = (max(0.0, mx - 0.28 * size), max(0.0, my - 0.52 * size),
+               min(float(size), mx + 0.28 * size), min(float(size), my + 0.2 * size))
+        return Portrait(image=out, mouth=(mx, my), face_box=box, latent=None, source="file")
+
+
+class PuppetMotion:
+    """Animates portraits: re-renders the puppet, or warps a photo (stand-in for Wav2Lip/FOMM)."""
+
+    id = "motion.procedural"
+    version = "1"
+    modality = "motion"
+    # measured on the 2-core dev box: rig + memoised states ~0.4-1 s per call, then ~4.5 ms per
+    # 256 px frame (~20 ms at 512), i.e. ~0.07 s per 720p-sized frame; 0.1 covers cold states
+    cost = CostModel(device="cpu", per_call=0.5, per_frame=0.1)
+
+    def __init__(self, *, mouth_levels: int = 16, blink_levels: int = 4, head_motion: float = 1.0):
+        if mouth_levels < 2 or blink_levels < 2:
+            raise BackendError("mouth_levels and blink_levels must be at least 2")
+        self.mouth_levels = int(mouth_levels)
+        self.blink_levels = int(blink_levels)
+        self.head_motion = float(head_motion)
+
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        return {"mouth_levels": self.mouth_levels, "blink_levels": self.blink_levels,
+                "head_motion": self.head_motion}
+
+    # ---------------------------------------------------------------- shared
+    def _q(self, x: float, levels: int) -> float:
+        return round(float(np.clip(x, 0, 1)) * (levels - 1)) / (levels - 1)
+
+    def _render(self, portrait: Portrait, mouth: np.ndarray, blink: np.ndarray, head: np.ndarray,
+                breath: np.ndarray, progress: ProgressFn | None) -> np.ndarray:
+        S = portrait.image.shape[0]
+        n = len(mouth)
+        out = np.empty((n, S, S, 4), np.uint8)
+        if portrait.latent is not None:
+            rig = _rig(portrait.latent, S)
+            render = lambda m, b, h, br: rig.frame(m, b, h, br)  # noqa: E731
+        else:
+            photo = _PhotoRig(portrait)
+            render = photo.frame
+        step = max(1, n // 20)
+        for i in range(n):
+            m = self._q(mouth[i], self.mouth_levels)
+            b = self._q(blink[i], self.blink_levels)
+            out[i] = render(m, b, tuple(float(v) for v in head[i]), float(breath[i]))
+            if progress is not None and (i % step == 0 or i == n - 1):
+                progress((i + 1) / n)
+        return out
+
+    @staticmethod
+    def _check(portrait: Portrait, frames: int, fps: float) -> None:
+        if frames < 0:
+            raise BackendError(f"frames must be >= 0 (got {frames})")
+        if fps <= 0:
+            raise BackendError(f"fps must be > 0 (got {fps})")
+        im = portrait.image
+        if im.ndim != 3 or im.shape[0] != im.shape[1] or im.shape[2] != 4:
+            raise BackendError(f"portrait image must be (S, S, 4), got {im.shape}")
+
+    # ---------------------------------------------------------------- protocol
+    def lipsync(self, portrait: Portrait, voice: np.ndarray, fps: float, frames: int,
+                seed: int, progress: ProgressFn | None = None) -> np.ndarray:
+        self._check(portrait, frames, fps)
+        S = portrait.image.shape[0]
+        env = envelope(voice, fps, frames)
+        mouth = np.clip(env * 1.1, 0, 1)
+        blink = blinks(fps, frames, seed)
+        head = _head_motion(fps, frames, seed, S, env, self.head_motion)
+        breath = _breath(fps, frames, seed) * 0.5
+        return self._render(portrait, mouth, blink, head, breath, progress)
+
+    def still(self, portrait: Portrait, fps: float, frames: int, seed: int) -> np.ndarray:
+        self._check(portrait, frames, fps)
+        S = portrait.image.shape[0]
+        mouth = np.zeros(frames, _F32)
+        blink = blinks(fps, frames, seed)
+        head = _head_motion(fps, frames, seed, S, None, self.head_motion * 0.6)
+        breath = _breath(fps, frames, seed)
+        return self._render(portrait, mouth, blink, head, breath, None)
+
+    def drive(self, portrait: Portrait, driving: np.ndarray, driving_fps: float,
+              audio: np.ndarray | None, fps: float, frames: int, seed: int,
+              progress: ProgressFn | None = None) -> np.ndarray:
+        self._check(portrait, frames, fps)
+        if driving_fps <= 0:
+            raise BackendError(f"driving_fps must be > 0 (got {driving_fps})")
+        S = portrait.image.shape[0]
+        drv = np.asarray(driving)
+        if drv.ndim != 4 or drv.shape[0] < 1:
+            raise BackendError(f"driving video must be uint8 (M, H, W, 3), got {drv.shape}")
+        M, H, W = drv.shape[:3]
+        motion = track_motion(drv)  # (M, 4): dx, dy (driving px), angle, scale — relative to frame 0
+        k = S / float(max(H, W))
+        t_out = np.arange(frames) / float(fps)
+        t_in = np.arange(M) / float(driving_fps)
+        head = np.empty((frames, 4))
+        for j in range(4):
+            head[:, j] = np.interp(t_out, t_in, motion[:, j])
+        head[:, 0:2] *= k
+        if audio is not None:
+            mouth = np.clip(envelope(audio, fps, frames) * 1.1, 0, 1)
+        else:
+            act = _mouth_activity(drv)
+            mouth = np.interp(t_out, t_in, act)
+        blink = blinks(fps, frames, seed)
+        breath = np.zeros(frames)
+        return self._render(portrait, mouth, blink, head, breath, progress)
+
+
+class _PhotoRig:
+    """A photo portrait animated by affine warps and a painted-in mouth."""
+
+    def __init__(self, portrait: Portrait):
+        self.img = portrait.image
+        self.S = self.img.shape[0]
+        self.mouth = portrait.mouth
+        x0, y0, x1, y1 = portrait.face_box
+        self.face_w = max(8.0, x1 - x0)
+        self.pad = max(4, self.S // 10)
+        self._states: dict[float, Image.Image] = {}
+
+    def _state(self, m: float) -> Image.Image:
+        hit = self._states.get(m)
+        if hit is not None:
+            return hit
+        S = self.S
+        rgb = self.img[..., :3].astype(_F32) / 255.0
+        a = self.img[..., 3].astype(_F32) / 255.0
+        mx, my = self.mouth
+        if m > 0:
+            hh = self.face_w / S * 0.75
+            rgb_pm, a2 = _jaw_drop(rgb * a[..., None], a, (mx / S, my / S), m * 0.035 * self.face_w / S, S, hh)
+            rgb = rgb_pm / np.maximum(a2, 1e-6)[..., None]
+            a = a2
+            f = _Field(S)
+            rx = 0.12 * self.face_w / S
+            ry = max(0.5 / S, m * 0.075 * self.face_w / S)
+            cy = my / S + ry * 0.5
+            d = ((f.x - mx / S) / rx) ** 2 + ((f.y - cy) / ry) ** 2
+            feather = 1.5 / (S * min(rx, ry)) + 0.25
+            cov = np.clip((1 - d) / feather, 0, 1) ** 1.2
+            cav = rgb * np.array([0.22, 0.12, 0.12], _F32) + np.array([0.05, 0.01, 0.01], _F32)
+            rgb = rgb * (1 - cov[..., None]) + cav * cov[..., None]
+        pad = self.pad
+        arr = np.concatenate([np.clip(rgb, 0, 1), a[..., None]], -1)
+        arr = np.pad(arr, ((pad, pad), (pad, pad), (0, 0)), mode="edge")
+        u8 = np.round(arr * 255).astype(np.uint8)
+        img = Image.fromarray(u8, "RGBA").convert("RGBa")
+        if len(self._states) < 64:
+            self._states[m] = img
+        return img
+
+    def frame(self, m: float, b: float, head: tuple[float, float, float, float], breath: float) -> np.ndarray:
+        del b  # a photo cannot blink without a face model
+        dx, dy, ang, sc = head
+        sc = sc * (1 + breath * 0.5)
+        img = self._state(m)
+        pad = self.pad
+        pivot = (self.mouth[0] + pad, self.mouth[1] + pad + 0.15 * self.face_w)
+        w = _affine(img, dx, dy, ang, sc, pivot)
+        w = w.crop((pad, pad, pad + self.S, pad + self.S)).convert("RGBA")
+        return np.asarray(w, dtype=np.uint8).copy()
+
+
+# --------------------------------------------------------------------------- motion tracking
+
+
+def _gray_small(frame: np.ndarray, n: int) -> np.ndarray:
+    g = frame[..., :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114]) if frame.ndim == 3 else frame.astype(np.float64)
+    img = Image.fromarray(np.clip(g, 0, 255).astype(np.uint8), "L").resize((n, n), Image.Resampling.BILINEAR)
+    return np.asarray(img, dtype=np.float64) / 255.0
+
+
+def _phase_corr(a: np.ndarray, b: np.ndarray) -> tuple[float, float, float]:
+    """Shift ``(dy, dx)`` that moves ``a`` onto ``b`` (sub-pixel), plus peak strength."""
+    Fa = np.fft.fft2(a)
+    Fb = np.fft.fft2(b)
+    R = Fb * np.conj(Fa)
+    R /= np.abs(R) + 1e-9
+    r = np.fft.ifft2(R).real
+    iy, ix = np.unravel_index(int(np.argmax(r)), r.shape)
+    h, w = r.shape
+
+    def sub(c: int, n: int, line: np.ndarray) -> float:
+        l, m0, rr = line[(c - 1) % n], line[c], line[(c + 1) % n]
+        den = l - 2 * m0 + rr
+        return 0.0 if abs(den) < 1e-12 else 0.5 * (l - rr) / den
+
+    dy = iy + sub(iy, h, r[:, ix])
+    dx = ix + sub(ix, w, r[iy, :])
+    if dy > h / 2:
+        dy -= h
+    if dx > w / 2:
+        dx -= w
+    return float(dy), float(dx), float(r[iy, ix])
+
+
+def _logpolar_mag(img: np.ndarray, n_ang: int, n_rad: int) -> tuple[np.ndarray, float]:
+    F = np.abs(np.fft.fftshift(np.fft.fft2(img)))
+    h, w = F.shape
+    # high-pass emphasis to suppress the DC blob
+    yy, xx = np.mgrid[0:h, 0:w]
+    fy = (yy - h / 2) / h
+    fx = (xx - w / 2) / w
+    F = F * (fx * fx + fy * fy) ** 0.5
+    rmax = min(h, w) / 2 - 1
+    log_base = math.log(rmax) / n_rad
+    th = np.linspace(0, np.pi, n_ang, endpoint=False)
+    rad = np.exp(np.arange(n_rad) * log_base)
+    ys = h / 2 + rad[None, :] * np.sin(th)[:, None]
+    xs = w / 2 + rad[None, :] * np.cos(th)[:, None]
+    return ndimage.map_coordinates(F, [ys, xs], order=1, mode="constant"), log_base
+
+
+def track_motion(video: np.ndarray, n: int = 96, rotation: bool = True) -> np.ndarray:
+    """Global motion of ``video`` (``(M, H, W, 3)``) relative to its first frame.
+
+    Returns ``float64 (M, 4)``: ``dx, dy`` in source pixels (positive = content moved right /
+    down), ``angle`` in degrees (positive = counter-clockwise), ``scale``. Frame-to-frame phase
+    correlation (Hann-windowed, downsampled to ``n``), rotation/scale from log-polar phase
+    correlation of the magnitude spectra, accumulated.
+    """
+    M, H, W = video.shape[:3]
+    out = np.zeros((M, 4))
+    out[:, 3] = 1.0
+    if M < 2:
+        return out
+    win = np.outer(np.hanning(n), np.hanning(n))
+    kx, ky = W / float(n), H / float(n)
+    prev = _gray_small(video[0], n)
+    prev_w = (prev - prev.mean()) * win
+    n_ang, n_rad = 180, n // 2
+    prev_lp = _logpolar_mag(prev_w, n_ang, n_rad) if rotation else None
+    acc = np.array([0.0, 0.0, 0.0, 1.0])
+    for i in range(1, M):
+        cur = _gray_small(video[i], n)
+        cur_w = (cur - cur.mean()) * win
+        dang, dsc = 0.0, 1.0
+        if rotation:
+            cur_lp = _logpolar_mag(cur_w, n_ang, n_rad)
+            da, dr, strength = _phase_corr(prev_lp[0], cur_lp[0])
+            # only trust clear, small rotations/scales
+            ang = -da * 180.0 / n_ang
+            sc = math.exp(dr * prev_lp[1])
+            if strength > 0.15 and abs(ang) < 10 and 0.9 < sc < 1.1:
+                dang, dsc = ang, sc
+            prev_lp = cur_lp
+        dy, dx, _ = _phase_corr(prev_w, cur_w)
+        acc[0] += dx * kx
+        acc[1] += dy * ky
+        acc[2] += dang
+        acc[3] *= dsc
+        out[i] = acc
+        prev_w = cur_w
+    return out
+
+
+def _mouth_activity(video: np.ndarray) -> np.ndarray:
+    """Mouth drive from the lower-centre region of a driving video: normalised darkness/variance."""
+    M, H, W = video.shape[:3]
+    y0, y1 = int(0.6 * H), int(0.85 * H)
+    x0, x1 = int(0.35 * W), int(0.65 * W)
+    reg = video[:, y0:y1, x0:x1, :3].astype(np.float64).mean(-1)
+    f = reg.std(axis=(1, 2)) + (255 - reg.mean(axis=(1, 2))) * 0.25
+    lo, hi = np.percentile(f, 10), np.percentile(f, 95)
+    if hi - lo < 1.0:
+        return np.zeros(M)
+    return np.clip((f - lo) / (hi - lo), 0, 1)
