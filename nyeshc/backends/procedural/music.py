@@ -1,0 +1,696 @@
+"""AmbientMusic: the embedded music backend, a small seeded ambient synthesiser.
+
+It stands in for JukeBox. A cue is composed from ``(genre, artist, seed)`` -- key, mode, tempo,
+meter and a chord progression -- and played by a handful of instruments whose choice and
+behaviour depend on the genre profile (:data:`PROFILES`):
+
+* **pad**: detuned polyBLEP saws through a slowly moving resonant low-pass (``ambient``,
+  ``electronic`` with a side-chain pump), a formant-filtered "aah/ooh" choir (``choral``),
+  slowly beating additive partials (``drone``) or a soft reed organ (``folk``);
+* **bass**: a sine sub following the chords, a held drone, plucked roots or an 8th-note synth bass;
+* **melody**: a sparse seeded random walk on the scale, played by an FM bell, an FM electric
+  piano or an additive plucked string; ``folk`` adds a plucked arpeggio, ``electronic`` a soft
+  kick and hats;
+* **voice**: with ``lyrics``, an asemic singer (:mod:`~nyeshc.backends.procedural.formant`)
+  sings each lyric line as a phrase on its own melody -- one syllable per note, vibrato, legato
+  formant glides, a breath between phrases;
+* **space**: a stereo reverb (decaying-noise impulse responses, different left and right,
+  convolved with ``scipy.signal.oaconvolve``), short fades at both ends (so the cue can be
+  trimmed), a DC-blocking high-pass and a soft-knee limiter that keeps peaks under -1 dBFS.
+
+Pads and bass are rendered at 12 kHz and resampled (they hold nothing above ~4 kHz); bells,
+plucks, drums and the voice at the full rate. Every random choice comes from
+``numpy.random.default_rng`` seeded through blake2b (:func:`formant.sub_seed`), so the same
+arguments give byte-identical arrays, and the instrumental part does not depend on ``lyrics``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import signal
+
+from nyeshc.backends.base import SAMPLE_RATE, BackendError, CostModel, ProgressFn
+from nyeshc.backends.procedural import formant
+from nyeshc.backends.procedural.formant import BREATH, Event, sub_seed
+
+SR = SAMPLE_RATE
+LOW = 4  # pads and bass are rendered at SR / LOW
+LSR = SR // LOW
+CEILING = 10 ** (-1 / 20)  # -1 dBFS
+
+MODES: dict[str, tuple[int, ...]] = {
+    "ionian": (0, 2, 4, 5, 7, 9, 11),
+    "dorian": (0, 2, 3, 5, 7, 9, 10),
+    "phrygian": (0, 1, 3, 5, 7, 8, 10),
+    "lydian": (0, 2, 4, 6, 7, 9, 11),
+    "mixolydian": (0, 2, 4, 5, 7, 9, 10),
+    "aeolian": (0, 2, 3, 5, 7, 8, 10),
+}
+
+PROGRESSIONS = ((0, 5, 2, 6), (0, 3, 5, 4), (0, 5, 3, 4), (0, 2, 5, 3), (0, 6, 5, 6), (0, 3, 0, 4),
+                (0, 4, 5, 3), (0, 5, 0, 3))
+DRONE_PROGRESSIONS = ((0,), (0, 5), (0, 6), (0, 3))
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    name: str
+    tempo: tuple[float, float]
+    meters: tuple[int, ...]
+    chord_bars: tuple[int, ...]
+    modes: tuple[str, ...]
+    pad: str  # saw | choir | additive | organ
+    cutoff: tuple[float, float]  # pad low-pass range (Hz)
+    bass: str  # sine | drone | pluck | synth
+    melody: str  # bell | epiano | pluck | lowbell
+    density: float  # melody note probability per grid step
+    grid: float  # melody grid in beats
+    reverb: float  # T60 seconds
+    wet: float
+    arp: bool = False
+    drums: bool = False
+    sevenths: float = 0.3
+
+
+PROFILES: dict[str, Profile] = {
+    "ambient": Profile("ambient", (60, 76), (4,), (2,), ("aeolian", "dorian", "lydian", "ionian"), "saw",
+                       (350.0, 2600.0), "sine", "bell", 0.32, 1.0, 4.5, 0.42, sevenths=0.5),
+    "drone": Profile("drone", (40, 50), (4,), (4, 8), ("aeolian", "phrygian", "dorian"), "additive",
+                     (250.0, 1400.0), "drone", "lowbell", 0.1, 2.0, 7.0, 0.5, sevenths=0.0),
+    "choral": Profile("choral", (54, 66), (4, 3), (1, 2), ("aeolian", "dorian", "ionian"), "choir",
+                      (600.0, 3000.0), "sine", "bell", 0.16, 1.0, 5.5, 0.5, sevenths=0.15),
+    "folk": Profile("folk", (84, 104), (3, 4), (1,), ("dorian", "mixolydian", "aeolian", "ionian"), "organ",
+                    (700.0, 1800.0), "pluck", "pluck", 0.45, 0.5, 1.6, 0.22, arp=True, sevenths=0.1),
+    "electronic": Profile("electronic", (100, 122), (4,), (2,), ("aeolian", "dorian", "phrygian"), "saw",
+                          (500.0, 4000.0), "synth", "epiano", 0.38, 0.25, 2.6, 0.3, drums=True, sevenths=0.6),
+}
+
+_ALIASES = (("drone", "drone"), ("choir", "choral"), ("choral", "choral"), ("hymn", "choral"),
+            ("sacred", "choral"), ("folk", "folk"), ("acoustic", "folk"), ("electr", "electronic"),
+            ("techno", "electronic"), ("synth", "electronic"), ("house", "electronic"), ("ambient", "ambient"))
+
+
+def profile_for(genre: str) -> Profile:
+    """The instrument profile for ``genre`` (keywords; anything unknown plays ``ambient``)."""
+    g = genre.strip().lower()
+    for key, name in _ALIASES:
+        if key in g:
+            return PROFILES[name]
+    return PROFILES["ambient"]
+
+
+def hz(midi: float | np.ndarray) -> float | np.ndarray:
+    return 440.0 * 2.0 ** ((np.asarray(midi, dtype=np.float64) - 69.0) / 12.0)
+
+
+# --------------------------------------------------------------------------- composition
+
+
+@dataclass(frozen=True, slots=True)
+class Chord:
+    start: int  # samples at SR
+    end: int
+    degree: int
+    notes: tuple[int, ...]  # pad voicing (midi)
+    root: int  # bass root (midi)
+
+
+@dataclass(frozen=True, slots=True)
+class Song:
+    tonic: int
+    scale: tuple[int, ...]
+    tempo: float
+    meter: int
+    beat: float  # seconds
+    chords: tuple[Chord, ...]
+
+    def scale_note(self, degree: int, base_octave: int = 5) -> int:
+        octave, step = divmod(degree, len(self.scale))
+        return self.tonic + 12 * (base_octave - 4 + octave) + self.scale[step]
+
+    def chord_at(self, sample: int) -> Chord:
+        for c in self.chords:
+            if c.start <= sample < c.end:
+                return c
+        return self.chords[-1]
+
+
+def compose(prof: Profile, rng: np.random.Generator, n: int) -> Song:
+    tonic = 48 + int(rng.integers(0, 12))  # the key's tonic at octave 3 (C3..B3)
+    mode = MODES[str(rng.choice(prof.modes))]
+    tempo = float(rng.uniform(*prof.tempo))
+    meter = int(rng.choice(prof.meters))
+    beat = 60.0 / tempo
+    bars = int(rng.choice(prof.chord_bars))
+    seg = max(1, int(round(bars * meter * beat * SR)))
+    prog = DRONE_PROGRESSIONS if prof.name == "drone" else PROGRESSIONS
+    pattern = prog[int(rng.integers(0, len(prog)))]
+    chords: list[Chord] = []
+    prev: list[int] | None = None
+    start = 0
+    i = 0
+    while start < n:
+        degree = pattern[i % len(pattern)]
+        if i >= len(pattern) and rng.random() < 0.2 and prof.name != "drone":  # small variations
+            degree = int(rng.choice((0, 2, 3, 4, 5)))
+        tones = [mode[(degree + k) % 7] + 12 * ((degree + k) // 7) for k in (0, 2, 4)]
+        if rng.random() < prof.sevenths:
+            tones.append(mode[(degree + 6) % 7] + 12 * ((degree + 6) // 7))
+        pcs = [(tonic + t) % 12 for t in tones]
+        voicing = _voice_lead(pcs, prev, lo=53 if prof.pad != "additive" else 45)
+        prev = voicing
+        root = 36 + (tonic + tones[0]) % 12
+        if root > 45:
+            root -= 12
+        chords.append(Chord(start, min(n, start + seg), degree, tuple(voicing), root))
+        start += seg
+        i += 1
+    return Song(tonic, mode, tempo, meter, beat, tuple(chords))
+
+
+def _voice_lead(pcs: list[int], prev: list[int] | None, lo: int) -> list[int]:
+    """Chord tones (pitch classes) placed near the previous voicing (minimal movement)."""
+    if prev is None:
+        notes, last = [], lo - 1
+        for pc in pcs:
+            m = last + 1 + ((pc - (last + 1)) % 12)
+            notes.append(m)
+            last = m
+        return notes
+    centre = float(np.mean(prev))
+    out = []
+    for pc in pcs:
+        cands = [pc + 12 * o for o in range(3, 7)]
+        out.append(min(cands, key=lambda m: (abs(m - centre), m)))
+    out = sorted(set(out))
+    while len(out) < len(pcs):
+        out.append(out[-1] + 12)
+    return out
+
+
+# --------------------------------------------------------------------------- instruments
+
+
+def _add(buf: np.ndarray, start: int, sig: np.ndarray) -> None:
+    """Mix ``sig`` into ``buf`` (1-D or (n, C)) at ``start``, clipped to the buffer."""
+    if start >= buf.shape[0] or start + sig.shape[0] <= 0:
+        return
+    s0 = max(0, start)
+    off = s0 - start
+    m = min(buf.shape[0] - s0, sig.shape[0] - off)
+    buf[s0:s0 + m] += sig[off:off + m]
+
+
+def _add_st(buf: np.ndarray, start: int, sig: np.ndarray, gl: float, gr: float) -> None:
+    """Mix mono ``sig`` into stereo ``buf`` at ``start`` with channel gains (no big temporaries)."""
+    if start >= buf.shape[0] or start + sig.shape[0] <= 0:
+        return
+    s0 = max(0, start)
+    off = s0 - start
+    m = min(buf.shape[0] - s0, sig.shape[0] - off)
+    part = sig[off:off + m]
+    buf[s0:s0 + m, 0] += gl * part
+    buf[s0:s0 + m, 1] += gr * part
+
+
+def _pan(p: float) -> tuple[float, float]:
+    a = (p + 1.0) * np.pi / 4.0
+    return float(np.cos(a)), float(np.sin(a))
+
+
+def _saw(freq: float, m: int, phase0: float, fs: float) -> np.ndarray:
+    """A polyBLEP (band-limited) sawtooth of constant ``freq``, ``m`` samples at ``fs``."""
+    dt = freq / fs
+    ph = phase0 + dt * np.arange(m)
+    ph -= np.floor(ph)
+    y = 2.0 * ph - 1.0
+    i = np.flatnonzero(ph < dt)
+    t = ph[i] / dt
+    y[i] -= t + t - t * t - 1.0
+    j = np.flatnonzero(ph > 1.0 - dt)
+    t = (ph[j] - 1.0) / dt
+    y[j] -= t * t + t + t + 1.0
+    return y
+
+
+def _envelope(m: int, attack: int, release_at: int, release: int) -> np.ndarray:
+    """Raised-cosine attack, hold, raised-cosine release starting at ``release_at``."""
+    t = np.arange(m, dtype=np.float64)
+    env = np.ones(m)
+    if attack > 0:
+        a = t < attack
+        env[a] = 0.5 - 0.5 * np.cos(np.pi * t[a] / attack)
+    if release > 0:
+        r = t >= release_at
+        x = np.clip((t[r] - release_at) / release, 0.0, 1.0)
+        env[r] *= 0.5 + 0.5 * np.cos(np.pi * x)
+    return env
+
+
+def _tv_lowpass(x: np.ndarray, cutoff: np.ndarray, fs: float, q: float = 0.9, block: int = 256) -> np.ndarray:
+    """A resonant low-pass whose cutoff (one value per ``block`` samples) moves slowly."""
+    y = np.array(x, dtype=np.float64, order="C")
+    zi = np.zeros((1, 2))
+    nb = -(-x.shape[0] // block)
+    w = 2.0 * np.pi * np.minimum(cutoff[np.minimum(np.arange(nb), cutoff.size - 1)], 0.45 * fs) / fs
+    alpha = np.sin(w) / (2.0 * q)
+    cw = np.cos(w)
+    a0 = 1.0 + alpha
+    sos = np.zeros((nb, 1, 6))
+    sos[:, 0, 0] = sos[:, 0, 2] = (1 - cw) / 2 / a0
+    sos[:, 0, 1] = (1 - cw) / a0
+    sos[:, 0, 3] = 1.0
+    sos[:, 0, 4] = -2 * cw / a0
+    sos[:, 0, 5] = (1 - alpha) / a0
+    for b in range(nb):
+        formant.sosfilt_inplace(sos[b], y[b * block:(b + 1) * block], zi)
+    return y
+
+
+def _bell(freq: float, ratio: float, index: float, decay: float, fs: float = SR) -> np.ndarray:
+    m = int(min(5.0, decay * 4.0) * fs)
+    t = np.arange(m) / fs
+    env = np.minimum(1.0, t / 0.003) * np.exp(-t / decay)
+    env *= _envelope(m, 0, m - int(0.05 * fs), int(0.05 * fs))
+    mod = index * np.exp(-t / (decay * 0.3)) * np.sin(2 * np.pi * freq * ratio * t)
+    y = np.sin(2 * np.pi * freq * t + mod) + 0.25 * np.sin(2 * np.pi * freq * 2.0 * t) * np.exp(-t / (decay * 0.4))
+    return y * env
+
+
+def _pluck(freq: float, decay: float, fs: float = SR, position: float = 0.21) -> np.ndarray:
+    m = int(min(4.0, decay * 4.0) * fs)
+    t = np.arange(m) / fs
+    y = np.zeros(m)
+    for k in range(1, 16):
+        fk = k * freq * np.sqrt(1.0 + 0.00015 * k * k)
+        if fk > 0.42 * fs:
+            break
+        amp = abs(np.sin(np.pi * k * position)) / k ** 1.1
+        rate = (1.0 + 0.45 * (k - 1)) / decay
+        life = min(m, int(7.0 / rate * fs))  # each partial only while it is above -60 dB
+        tk = t[:life]
+        y[:life] += amp * np.exp(-tk * rate) * np.sin(2 * np.pi * fk * tk)
+    y *= np.minimum(1.0, t / 0.0015)
+    y *= _envelope(m, 0, m - int(0.05 * fs), int(0.05 * fs))
+    return y
+
+
+class _Cache:
+    """Per-call memo of note waveforms (same pitch, same timbre => same samples)."""
+
+    def __init__(self) -> None:
+        self.d: dict[tuple, np.ndarray] = {}
+
+    def get(self, key: tuple, make) -> np.ndarray:  # type: ignore[no-untyped-def]
+        if key not in self.d:
+            self.d[key] = make()
+        return self.d[key]
+
+
+# --------------------------------------------------------------------------- backend
+
+
+class AmbientMusic:
+    """Seeded ambient music with optional asemic singing (see the module docstring).
+
+    Settings: ``language`` (seed of the singer's invented phonology, perturbed by ``artist``),
+    ``voice_level`` (singer loudness relative to the band), ``reverb`` (multiplier on the
+    genre's reverb send), ``fade`` (seconds of fade in/out at the ends).
+    """
+
+    id = "music.procedural"
+    version = "1"
+    modality = "music"
+    cost = CostModel(device="cpu", per_call=0.05, per_audio_second=0.07)
+
+    def __init__(self, *, language: int = 0, voice_level: float = 1.0, reverb: float = 1.0,
+                 fade: float = 0.5) -> None:
+        if voice_level < 0 or reverb < 0 or fade < 0:
+            raise BackendError("music.procedural: voice_level, reverb and fade must be >= 0")
+        self.language = int(language)
+        self.voice_level = float(voice_level)
+        self.reverb = float(reverb)
+        self.fade = float(fade)
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        return {"language": self.language, "voice_level": self.voice_level, "reverb": self.reverb,
+                "fade": self.fade}
+
+    # ------------------------------------------------------------------ protocol
+
+    def generate(self, *, genre: str, artist: str, lyrics: str, seconds: float, seed: int,
+                 progress: ProgressFn | None = None) -> np.ndarray:
+        """``float32 (round(seconds * SAMPLE_RATE), 2)``, peaks at most -1 dBFS."""
+        if not np.isfinite(seconds) or seconds < 0:
+            raise BackendError(f"music.procedural: seconds must be >= 0 (got {seconds})")
+        n = int(round(seconds * SR))
+        report = progress or (lambda _f: None)
+        if n == 0:
+            report(1.0)
+            return np.zeros((0, 2), dtype=np.float32)
+        prof = profile_for(genre)
+        base = sub_seed("music.procedural", genre.strip().lower(), artist, seed)
+
+        def rng(part: str) -> np.random.Generator:
+            return np.random.default_rng(sub_seed(base, part))
+
+        song = compose(prof, rng("compose"), n)
+        m_low = -(-n // LOW) + 64
+        low = np.zeros((m_low, 2))
+        self._pad(low, song, prof, rng("pad"))
+        report(0.25)
+        self._bass(low, song, prof, rng("bass"))
+        full = np.zeros((n, 2))
+        up = signal.resample_poly(low, LOW, 1, axis=0)[:n]
+        full += up
+        report(0.4)
+        cache = _Cache()
+        sung = bool(lyrics and lyrics.strip() and formant.asemic_syllables(lyrics, 0))
+        self._melody(full, song, prof, rng("melody"), cache, 0.55 if sung else 1.0)
+        if prof.arp:
+            self._arpeggio(full, song, rng("arp"), cache)
+        if prof.drums:
+            self._drums(full, song, rng("drums"))
+        report(0.55)
+        if sung:
+            band_rms = float(np.sqrt(np.mean(full ** 2))) or 1e-3
+            vox = self._sing(lyrics, artist, song, prof, rng("voice"), n)
+            active = np.abs(vox) > 1e-4
+            vrms = float(np.sqrt(np.mean(vox[active] ** 2))) if active.any() else 0.0
+            if vrms > 0:
+                full += (vox * (1.1 * self.voice_level * band_rms / vrms))[:, None] * np.array([0.72, 0.69])
+        report(0.75)
+        out = self._master(full, prof, rng("space"), n)
+        report(1.0)
+        return out
+
+    # ------------------------------------------------------------------ stems
+
+    def _pad(self, low: np.ndarray, song: Song, prof: Profile, rng: np.random.Generator) -> None:
+        m = low.shape[0]
+        pad = np.zeros((m, 2))
+        beat = song.beat
+        for ci, ch in enumerate(song.chords):
+            s0 = ch.start // LOW
+            seg = (ch.end - ch.start) // LOW
+            attack = int(min(1.6 if prof.name != "electronic" else 0.4, 0.45 * seg / LSR) * LSR)
+            release = int((2.5 if prof.name in ("drone", "choral") else 1.4) * LSR)
+            length = min(m - s0, seg + release)
+            if length <= 0:
+                continue
+            env = _envelope(length, attack, seg, release)
+            notes = ch.notes
+            if prof.pad == "additive":  # root, fifth, octave with beating partials
+                r = ch.root + 12
+                notes = (r, r + 7, r + 12, ch.notes[1] + 12)
+            for k, note in enumerate(notes):
+                f = float(hz(note))
+                if prof.pad == "additive":
+                    t = np.arange(length) / LSR
+                    coarse = t[::256]
+                    for side in (0, 1):
+                        y = np.zeros(length)
+                        for p in range(1, 8):
+                            fp = f * p * (1.0 + (0.0009 if side else -0.0009) * rng.random())
+                            if fp > 0.45 * LSR:
+                                break
+                            lfo = 0.55 + 0.45 * np.sin(2 * np.pi * rng.uniform(0.03, 0.2) * coarse + rng.uniform(0, 6.3))
+                            lfo = np.interp(t, coarse, lfo)
+                            y += lfo * np.sin(2 * np.pi * fp * t + rng.uniform(0, 6.3)) / p ** 1.3
+                        pad[s0:s0 + length, side] += y * env * (0.55 if k == 3 else 1.0)
+                else:
+                    detunes = (-9.0, 0.0, 8.0) if prof.pad != "organ" else (-3.0, 3.0)
+                    pans = (-0.7, 0.0, 0.7) if prof.pad != "organ" else (-0.4, 0.4)
+                    for cents, p in zip(detunes, pans, strict=True):
+                        fd = f * 2 ** ((cents + rng.normal(0, 2.0)) / 1200.0)
+                        if prof.pad == "organ":  # soft reed: sine + a few odd partials
+                            t = np.arange(length) / LSR
+                            ph = rng.uniform(0, 6.3)
+                            y = np.sin(2 * np.pi * fd * t + ph) + 0.3 * np.sin(6 * np.pi * fd * t + ph) \
+                                + 0.12 * np.sin(10 * np.pi * fd * t + ph)
+                        else:
+                            y = _saw(fd, length, float(rng.random()), LSR)
+                        gl, gr = _pan(p)
+                        pad[s0:s0 + length, 0] += gl * y * env
+                        pad[s0:s0 + length, 1] += gr * y * env
+        nblocks = m // 256 + 1
+        tb = np.arange(nblocks) * 256 / LSR
+        lo_c, hi_c = prof.cutoff
+        if prof.pad == "choir":
+            vowels = [str(v) for v in rng.choice(["a", "o", "u", "ə"], size=2, replace=False)]
+            morph = 0.5 + 0.5 * np.sin(2 * np.pi * tb / rng.uniform(9, 17) + rng.uniform(0, 6.3))
+            morph = np.interp(np.arange(m) / 256.0, np.arange(nblocks), morph)[:, None]
+            a = signal.sosfilt(formant.vowel_sos(vowels[0], 1.1, 1.6, LSR), pad, axis=0)
+            b = signal.sosfilt(formant.vowel_sos(vowels[1], 1.1, 1.6, LSR), pad, axis=0)
+            pad = (a * morph + b * (1 - morph))
+            pad = signal.lfilter([1.0, -0.7], [1.0], pad, axis=0)
+        else:
+            period = rng.uniform(8.0, 20.0)
+            for side in (0, 1):
+                sweep = 0.5 + 0.5 * np.sin(2 * np.pi * tb / period + rng.uniform(0, 6.3) + side * 0.6)
+                cutoff = lo_c * (hi_c / lo_c) ** sweep
+                pad[:, side] = _tv_lowpass(pad[:, side], cutoff, LSR, q=1.1 if prof.pad == "saw" else 0.7)
+        if prof.name == "electronic":  # side-chain pump on the beat
+            beat_n = song.beat * LSR
+            ph = (np.arange(m) % beat_n) / LSR
+            pad *= (1.0 - 0.6 * np.exp(-ph / 0.12))[:, None]
+        rms = float(np.sqrt(np.mean(pad ** 2))) or 1.0
+        level = {"saw": 0.2, "choir": 0.22, "additive": 0.22, "organ": 0.08}[prof.pad]
+        low += pad * (level / rms)
+
+    def _bass(self, low: np.ndarray, song: Song, prof: Profile, rng: np.random.Generator) -> None:
+        m = low.shape[0]
+        bass = np.zeros(m)
+        beat_n = int(round(song.beat * SR))
+        for ch in song.chords:
+            f = float(hz(ch.root))
+            s0 = ch.start // LOW
+            seg = (ch.end - ch.start) // LOW
+            if prof.bass in ("sine", "drone"):
+                release = int((2.5 if prof.bass == "drone" else 0.8) * LSR)
+                length = min(m - s0, seg + release)
+                if length <= 0:
+                    continue
+                t = np.arange(length) / LSR
+                att = int(min(0.6 if prof.bass == "sine" else 2.0, 0.4 * seg / LSR) * LSR)
+                env = _envelope(length, att, seg, release)
+                y = np.sin(2 * np.pi * f * t) + 0.18 * np.sin(4 * np.pi * f * t)
+                if prof.bass == "drone":
+                    y += 0.5 * np.sin(2 * np.pi * f * 1.5 * t * 1.001) + 0.3 * np.sin(2 * np.pi * f * 0.5 * t)
+                bass[s0:s0 + length] += y * env
+            else:
+                step = beat_n if prof.bass == "pluck" else beat_n // 2
+                k = 0
+                for start in range(ch.start, ch.end, step):
+                    if prof.bass == "pluck":
+                        if k % song.meter not in (0, 2) or (song.meter == 3 and k % 3 == 2):
+                            k += 1
+                            continue
+                        note = ch.root + (7 if (k % song.meter) == 2 else 0)
+                        y = _pluck(float(hz(note)), 0.9, LSR, 0.3) * 1.2
+                    else:
+                        note = ch.root + (12 if k % 4 == 3 else 0)
+                        fb = float(hz(note))
+                        length = int(0.9 * step / LOW)
+                        t = np.arange(length) / LSR
+                        y = np.zeros(length)
+                        for h in range(1, 9):
+                            y += np.sin(2 * np.pi * fb * h * t) * np.exp(-t * h * 6.0) / h
+                        y *= _envelope(length, int(0.004 * LSR), length - int(0.03 * LSR), int(0.03 * LSR))
+                        y *= 0.9 if k % 2 == 0 else 0.65
+                    _add(bass, start // LOW, y)
+                    k += 1
+        rms = float(np.sqrt(np.mean(bass ** 2))) or 1.0
+        level = {"sine": 0.13, "drone": 0.15, "pluck": 0.12, "synth": 0.14}[prof.bass]
+        low += (bass * (level / rms))[:, None] * np.array([0.707, 0.707])
+
+    def _melody(self, full: np.ndarray, song: Song, prof: Profile, rng: np.random.Generator,
+                cache: _Cache, gain: float) -> None:
+        n = full.shape[0]
+        step = int(round(prof.grid * song.beat * SR))
+        degree = int(rng.integers(0, 5))
+        octave = 4 if prof.melody == "lowbell" else 5
+        level = {"bell": 0.09, "lowbell": 0.08, "epiano": 0.08, "pluck": 0.1}[prof.melody]
+        g = level / 0.06 * 0.25 * gain  # a fixed note level, not rms-normalised: sparse stays sparse
+        k = 0
+        for start in range(int(song.beat * SR * rng.choice((0, 1, 2))), n - int(0.3 * SR), step):
+            beat_pos = (k * prof.grid) % song.meter
+            p = prof.density * (1.6 if beat_pos == 0 else 1.0)
+            k += 1
+            if rng.random() >= p:
+                continue
+            ch = song.chord_at(start)
+            degree += int(rng.choice((-2, -1, -1, 0, 1, 1, 2, 3, -3)))
+            degree = int(np.clip(degree, -2, 9))
+            if beat_pos == 0:  # land on a chord tone
+                tones = [(ch.degree + j) % 7 for j in (0, 2, 4)]
+                while degree % 7 not in tones:
+                    degree += 1 if rng.random() < 0.5 else -1
+            note = song.scale_note(degree, octave)
+            f = float(hz(note))
+            vel = float(rng.uniform(0.5, 1.0))
+            if prof.melody == "bell":
+                y = cache.get(("bell", note), lambda f=f: _bell(f, 3.5, 2.2, 1.8))
+            elif prof.melody == "lowbell":
+                y = cache.get(("lowbell", note), lambda f=f: _bell(f, 1.414, 1.6, 3.0))
+            elif prof.melody == "epiano":
+                y = cache.get(("ep", note), lambda f=f: _bell(f, 1.0, 1.8, 0.7))
+            else:
+                y = cache.get(("pluck", note), lambda f=f: _pluck(f, 1.1))
+            gl, gr = _pan(float(rng.uniform(-0.55, 0.55)))
+            _add_st(full, start, y, gl * vel * g, gr * vel * g)
+
+    def _arpeggio(self, full: np.ndarray, song: Song, rng: np.random.Generator, cache: _Cache) -> None:
+        step = int(round(song.beat * SR / 2))
+        pattern = [(0, 1, 2, 1), (0, 2, 1, 2), (0, 1, 2, 3)][int(rng.integers(0, 3))]
+        for ch in song.chords:
+            tones = sorted(ch.notes)[:3]
+            for k, start in enumerate(range(ch.start, ch.end, step)):
+                idx = pattern[k % len(pattern)]
+                note = tones[idx % len(tones)] + (12 if idx == 3 else 0)
+                y = cache.get(("pluck", note, "arp"), lambda note=note: _pluck(float(hz(note)), 0.45))
+                gl, gr = _pan(-0.35 if k % 2 == 0 else 0.35)
+                vel = (0.9 if k % song.meter == 0 else 0.6) * 0.045
+                _add_st(full, start, y, gl * vel, gr * vel)
+
+    def _drums(self, full: np.ndarray, song: Song, rng: np.random.Generator) -> None:
+        beat_n = song.beat * SR
+        kl = int(0.45 * SR)
+        t = np.arange(kl) / SR
+        freq = 46.0 + 70.0 * np.exp(-t / 0.035)
+        kick = np.sin(2 * np.pi * np.cumsum(freq) / SR) * np.exp(-t / 0.16) * np.minimum(1, t / 0.001)
+        kick *= _envelope(kl, 0, kl - 2000, 2000) * 0.22
+        hl = int(0.06 * SR)
+        th = np.arange(hl) / SR
+        hat_sos = signal.butter(2, 7000.0, btype="highpass", fs=SR, output="sos")
+        hats = [signal.sosfilt(hat_sos, rng.standard_normal(hl)) * np.exp(-th / 0.015) *
+                np.minimum(1, th / 0.0005) * 0.03 for _ in range(3)]
+        start_beat = 0 if rng.random() < 0.5 else song.meter
+        b = start_beat
+        while b * beat_n < full.shape[0]:
+            s = int(round(b * beat_n))
+            _add_st(full, s, kick, 0.7, 0.7)
+            _add_st(full, int(round((b + 0.5) * beat_n)), hats[b % 3], 0.5, 0.8)
+            b += 1
+
+    def _sing(self, lyrics: str, artist: str, song: Song, prof: Profile, rng: np.random.Generator,
+              n: int) -> np.ndarray:
+        language = sub_seed("music.language", self.language, artist) % (2 ** 31) if artist else self.language
+        lines = []
+        for raw in lyrics.splitlines():
+            for sent in formant.asemic_sentences(raw, language):
+                syl = list(sent.syllables)
+                while len(syl) > 12:  # long sentences: phrases of at most 12 syllables
+                    lines.append(syl[:8])
+                    syl = syl[8:]
+                if syl:
+                    lines.append(syl)
+        beat_n = song.beat * SR
+        register = 64 if sub_seed("register", artist) % 3 else 57
+        events: list[Event] = []
+        pitch_pts: list[tuple[int, float]] = []
+        note_starts: list[int] = []
+        intro = min(song.meter * song.beat, 0.12 * n / SR)
+        pos = int(round(intro * SR))
+        li = 0
+        degree = 2
+        gap_after_all = song.meter * 2
+        while lines and pos < n - int(0.8 * SR):
+            syls = lines[li % len(lines)]
+            values = [1.0] * len(syls) if len(syls) <= 6 else [0.5] * len(syls)
+            values[-1] = 2.0 if len(syls) > 1 else 3.0
+            if len(syls) > 3 and values[0] == 1.0:
+                values[len(syls) // 2] = 1.5
+            # phrase contour: arch up then resolve onto a chord tone
+            peak = len(syls) * 0.45
+            for i, (syl, v) in enumerate(zip(syls, values, strict=True)):
+                length = int(round(v * beat_n))
+                if pos + length > n:
+                    length = n - pos
+                if length <= int(0.05 * SR):
+                    break
+                up = 1 if i < peak else -1
+                degree += int(rng.choice((0, up, up, 2 * up, -up)))
+                degree = int(np.clip(degree, -3, 8))
+                if i == len(syls) - 1:
+                    ch = song.chord_at(pos)
+                    tones = [(ch.degree + j) % 7 for j in (0, 2, 4)]
+                    while degree % 7 not in tones:
+                        degree -= 1
+                note = register - 57 + song.scale_note(degree, 4)
+                note_starts.append(pos)
+                onset, vowel, coda = formant.syllable_phones(syl)
+                t = pos
+                for sym, sec in onset:
+                    cl = min(int(sec * SR * 0.8), length // 3)
+                    events.append(Event(sym, t, cl, 0.8))
+                    t += cl
+                coda_len = sum(min(int(sec * SR), length // 4) for _, sec in coda)
+                vl = pos + length - t - coda_len
+                arc = 0.75 + 0.25 * np.sin(np.pi * (i + 0.5) / len(syls))
+                events.append(Event(vowel, t, vl, float(arc)))
+                t += vl
+                for sym, sec in coda:
+                    cl = min(int(sec * SR), length // 4)
+                    events.append(Event(sym, t, cl, 0.7))
+                    t += cl
+                pitch_pts.append((pos, float(note)))
+                pitch_pts.append((pos + length - 1, float(note)))
+                pos += length
+            # breath before the next phrase
+            rest = int(round(beat_n * (1.0 + (gap_after_all if (li + 1) % len(lines) == 0 else 0))))
+            bl = int(min(0.45 * SR, rest * 0.6))
+            if pos + rest < n - int(0.8 * SR):
+                events.append(Event(BREATH, pos + rest - bl, bl, 0.9))
+            pos += rest
+            li += 1
+        if not pitch_pts:
+            return np.zeros(n)
+        # f0: notes with portamento, delayed vibrato
+        pts = np.array([p[0] for p in pitch_pts], dtype=np.float64)
+        notes = np.array([p[1] for p in pitch_pts])
+        midi = np.interp(np.arange(n), pts, notes)
+        midi = formant.smooth(midi, int(0.045 * SR))
+        since = np.arange(n) - np.array(note_starts)[np.clip(np.searchsorted(note_starts, np.arange(n),
+                                                                             side="right") - 1, 0, None)]
+        since = since / SR
+        vib_rate = rng.uniform(4.8, 5.8)
+        vib = 0.38 * np.clip((since - 0.18) / 0.35, 0.0, 1.0) * np.sin(2 * np.pi * vib_rate * np.arange(n) / SR)
+        f0 = hz(midi + vib)
+        scale = 1.12 if register >= 60 else 1.0
+        vox = formant.render(events, np.asarray(f0), rng, formant_scale=scale, breathiness=0.35, tilt=0.2,
+                             jitter=0.004, shimmer=0.04, smooth_ms=60.0, presence=0.75)
+        return vox
+
+    # ------------------------------------------------------------------ master
+
+    def _master(self, full: np.ndarray, prof: Profile, rng: np.random.Generator, n: int) -> np.ndarray:
+        wet_level = prof.wet * self.reverb
+        if wet_level > 0:
+            t60 = prof.reverb
+            irs = [formant.reverb_ir(t60, rng, predelay=0.02 + 0.007 * side, damping=0.55) for side in (0, 1)]
+            for side in (0, 1):
+                send = full[:, side] + 0.25 * full[:, 1 - side]
+                wet = signal.oaconvolve(send, irs[side])[:n]
+                full[:, side] = full[:, side] * (1 - 0.4 * wet_level) + wet * wet_level * 1.6
+        full = signal.sosfilt(signal.butter(2, 22.0, btype="highpass", fs=SR, output="sos"), full, axis=0)
+        fade = int(min(self.fade, n / SR / 4) * SR)
+        if fade > 1:
+            ramp = 0.5 - 0.5 * np.cos(np.pi * np.arange(fade) / fade)
+            full[:fade] *= ramp[:, None]
+            full[n - fade:] *= ramp[::-1, None]
+        rms = float(np.sqrt(np.mean(full ** 2)))
+        peak = float(np.max(np.abs(full)))
+        if rms > 0:
+            gain = min(0.13 / rms, 1.4 / peak)
+            full *= gain
+        # soft knee: linear below 0.6, tanh into the -1 dBFS ceiling above
+        thr = 0.6
+        a = np.abs(full)
+        over = a > thr
+        full[over] = np.sign(full[over]) * (thr + (CEILING - thr) * np.tanh((a[over] - thr) / (CEILING - thr)))
+        return np.clip(full, -CEILING, CEILING).astype(np.float32)
