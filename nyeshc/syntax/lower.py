@@ -85,10 +85,14 @@ class Lowerer:
     def nspan(self, node: Tree | Token) -> Span:
         if isinstance(node, Token):
             return self.tspan(node)
-        meta = node.meta
-        if getattr(meta, "empty", True):
-            return Span(self.file, 0, 0)
-        return Span(self.file, meta.start_pos, meta.end_pos)
+        first = last = node
+        while isinstance(first, Tree):
+            if not first.children:
+                return Span(self.file, 0, 0)
+            first = first.children[0]
+        while isinstance(last, Tree):
+            last = last.children[-1]
+        return Span(self.file, first.start_pos or 0, last.end_pos or 0)
 
     def join(self, a: Span, b: Span) -> Span:
         return Span(self.file, min(a.start, b.start), max(a.end, b.end))

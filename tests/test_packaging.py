@@ -1,0 +1,55 @@
+"""The wheel ships the grammar and works outside the source tree; stages keep their layers."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_wheel_installs_and_parses_examples(tmp_path: Path) -> None:
+    dist = tmp_path / "dist"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(dist), str(ROOT)],
+                   check=True, cwd=tmp_path)
+    wheels = list(dist.glob("nyeshc-*.whl"))
+    assert len(wheels) == 1
+    env_dir = tmp_path / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    py = env_dir / "bin" / "python"
+    subprocess.run([str(py), "-m", "pip", "install", "-q", str(wheels[0])], check=True, cwd=tmp_path)
+    examples = tmp_path / "examples"
+    shutil.copytree(ROOT / "examples", examples)
+    code = (
+        "import glob, nyeshc\n"
+        "from importlib import resources\n"
+        "from nyeshc.syntax import load\n"
+        "assert 'site-packages' in nyeshc.__file__, nyeshc.__file__\n"
+        "assert (resources.files('nyeshc') / 'grammar' / 'nysh.lark').is_file()\n"
+        "for f in sorted(glob.glob('examples/*.nysh')):\n"
+        "    loaded = load(f)\n"
+        "    assert not loaded.diagnostics, (f, loaded.diagnostics)\n"
+        "    assert loaded.film.scenes, f\n"
+        "print('ok')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run([str(py), "-c", code], cwd=tmp_path, capture_output=True, text=True, env=env)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-3000:]
+    # the console script is installed too
+    version = subprocess.run([str(env_dir / "bin" / "nyeshc"), "--version"], capture_output=True, text=True, env=env)
+    assert version.returncode == 0 and "nyeshc" in version.stdout
+
+
+def test_stages_import_only_earlier_stages() -> None:
+    """The import-linter contract in pyproject.toml: no stage imports a later one."""
+    exe = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which("lint-imports")
+    assert exe, "import-linter is part of the test extra"
+    result = subprocess.run([exe, "--config", str(ROOT / "pyproject.toml")], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
