@@ -1,0 +1,99 @@
+"""The real :class:`nyeshc.plan.services.Services`: facts from the backend registry and files.
+
+The planner may not import backends; this command-layer object does, lazily, and reports
+what the planner needs: a backend's id, version, settings and cost model, the exact length of
+a synthesised line (``VoiceBackend.duration``), the length of a recording or a video, and a
+file's SHA-256.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import subprocess
+import wave
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from nyeshc.config import Profile
+from nyeshc.plan.services import BackendInfo, CostInfo
+
+_DURATION = re.compile(r"Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
+
+
+class RegistryServices:
+    """Services backed by :func:`nyeshc.backends.registry.load` for ``profile``."""
+
+    def __init__(self, profile: Profile) -> None:
+        self.profile = profile
+        self._objects: dict[str, Any] = {}
+        self._media: dict[str, Fraction | None] = {}
+        self._sha: dict[str, str] = {}
+
+    def _load(self, modality: str) -> Any:
+        if modality not in self._objects:
+            from nyeshc.backends import registry
+
+            choice = self.profile.choice(modality)
+            self._objects[modality] = registry.load(choice.id, choice.settings)
+        return self._objects[modality]
+
+    def backend(self, modality: str) -> BackendInfo:
+        b = self._load(modality)
+        c = getattr(b, "cost", None)
+        cost = CostInfo(getattr(c, "device", "cpu"), float(getattr(c, "per_call", 0.0)),
+                        float(getattr(c, "per_frame", 0.0)), float(getattr(c, "per_audio_second", 0.0)))
+        return BackendInfo(str(b.id), str(b.version), dict(b.settings), cost)
+
+    def voice_duration(self, backend: BackendInfo, text: str, pitch: float, rate: float, lang: str) -> float:
+        voice = self._load("voice")
+        return float(voice.duration(text, pitch=pitch, rate=rate, lang=lang))
+
+    def media_duration(self, path: str) -> Fraction | None:
+        if path not in self._media:
+            self._media[path] = _media_duration(Path(path))
+        return self._media[path]
+
+    def file_sha256(self, path: str) -> str:
+        if path not in self._sha:
+            h = hashlib.sha256()
+            with open(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 22), b""):
+                    h.update(block)
+            self._sha[path] = h.hexdigest()
+        return self._sha[path]
+
+
+def _media_duration(path: Path) -> Fraction | None:
+    """Exact for WAV (frames / rate); otherwise what ffmpeg reports (``Duration:``, to 10 ms),
+    refined by decoding the video stream with ``count_frames_and_secs`` when there is one."""
+    if not path.is_file():
+        return None
+    if path.suffix.lower() in (".wav", ".wave"):
+        try:
+            with wave.open(str(path), "rb") as w:
+                return Fraction(w.getnframes(), w.getframerate())
+        except (wave.Error, EOFError, OSError):
+            pass  # e.g. float WAV: let ffmpeg read it
+    try:
+        import imageio_ffmpeg
+
+        exe = imageio_ffmpeg.get_ffmpeg_exe()
+        proc = subprocess.run([exe, "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True,
+                              text=True, errors="replace", timeout=60)
+    except (OSError, subprocess.SubprocessError, RuntimeError):
+        return None
+    m = _DURATION.search(proc.stderr)
+    if m is None:
+        return None
+    h, mi, s = m.groups()
+    secs = int(h) * 3600 + int(mi) * 60 + Fraction(s)
+    if "Video:" in proc.stderr and "Audio:" not in proc.stderr:
+        try:
+            frames, video_secs = imageio_ffmpeg.count_frames_and_secs(str(path))
+            if frames > 0 and video_secs > 0:
+                return Fraction(video_secs).limit_denominator(1_000_000)
+        except (RuntimeError, OSError, ValueError):
+            pass
+    return secs

@@ -1,0 +1,669 @@
+"""The job graph and the timeline's layers: what to generate, and where it goes.
+
+:func:`build` walks the laid-out film (:mod:`nyeshc.plan.layout`) and emits one
+:class:`~nyeshc.plan.model.Job` per model invocation (kinds, params and inputs exactly as in
+``docs/dev/jobs.md``), deduplicated by content key and in topological order (a job is added
+only after its inputs), plus the :class:`~nyeshc.plan.model.SceneTrack` layers, audio clips
+and subtitles that refer to the jobs' artifacts by key.
+
+Definitions (looks, portraits, alphabets, music) are film-wide jobs (``Job.scene`` None);
+everything a scene places (backdrop renders and morphs, voice lines, motion, text) belongs to
+its scene. Seeds come from :func:`nyeshc.plan.seeds.derive`; sizes from the canvas.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from nyeshc import ir
+from nyeshc.plan import keys
+from nyeshc.plan.layout import (
+    SAMPLE_RATE,
+    BeatLayout,
+    Context,
+    Layout,
+    TrackLayout,
+    has_flag,
+    num,
+    opt_seconds,
+    opt_value,
+    prop,
+    timing,
+)
+from nyeshc.plan.model import (
+    AudioClip,
+    Box,
+    Fade,
+    Job,
+    Layer,
+    Output,
+    Overlap,
+    SceneTrack,
+    SequenceLayer,
+    StillLayer,
+    Subtitle,
+    TextLayer,
+    Timeline,
+)
+from nyeshc.plan.seeds import derive
+from nyeshc.plan.services import CostInfo
+
+OPS_VERSION = "1"
+"""Version of the built-in operations (``backend == ""``): bump it when decoding or text
+setting changes what they produce."""
+
+BUILTIN_COST: dict[str, CostInfo] = {
+    "asset.image": CostInfo("cpu", per_call=0.05),
+    "asset.audio": CostInfo("cpu", per_call=0.05, per_audio_second=0.002),
+    "asset.video": CostInfo("cpu", per_call=0.2, per_frame=0.004),
+    "voice.track": CostInfo("cpu", per_call=0.01, per_audio_second=0.0005),
+    "text.plain": CostInfo("cpu", per_call=0.02),
+}
+
+SHOT_HEIGHT = {"wide": Fraction(45, 100), "medium": Fraction(70, 100), "close-up": Fraction(95, 100)}
+SHOT_ORDER = {"wide": 0, "medium": 1, "close-up": 2}
+SIDE_CENTRE = {"left": Fraction(1, 4), "center": Fraction(1, 2), "right": Fraction(3, 4)}
+CAPTION_HEIGHT = Fraction(1, 14)
+SUBTITLE_HEIGHT = Fraction(1, 20)
+CREDITS_HEIGHT = Fraction(1, 12)
+TEXT_WIDTH = Fraction(8, 10)
+PAN_MARGIN = Fraction(11, 10)
+DRIVING_SIZE = 256
+DEFAULT_INK = (0xEF, 0xE6, 0xD2)
+PLAIN_COLOUR = (255, 255, 255)
+DEFAULT_GLYPHS = 28
+DEFAULT_STROKES = (2, 5)
+
+
+def even(x: Fraction | float | int) -> int:
+    """The nearest even integer ≥ 2 (video encoders want even sizes)."""
+    return max(2, 2 * math.floor(Fraction(x) / 2 + Fraction(1, 2)))
+
+
+def db(value: ir.Value | None) -> float:
+    return float(value.db) if isinstance(value, ir.Gain) else 0.0
+
+
+@dataclass
+class Scene:
+    """What one track contributes to the timeline."""
+
+    layers: list[tuple[int, int, Layer]] = field(default_factory=list)  # (group, order, layer)
+    audio: list[AudioClip] = field(default_factory=list)
+    subtitles: list[Subtitle] = field(default_factory=list)
+    first_latent: str | None = None
+    last_latent: str | None = None
+
+
+class Graph:
+    """Jobs by key (insertion order is topological), seeds by name path."""
+
+    def __init__(self, ctx: Context, layout: Layout) -> None:
+        self.ctx = ctx
+        self.layout = layout
+        self.jobs: dict[str, Job] = {}
+        self.seeds: dict[str, int] = {}
+        self.scene: int | None = None  # the scene that owns jobs added now
+        self.music_need = self._music_needs()
+        self._sizes = self._portrait_sizes()
+
+    # ------------------------------------------------------------------ primitives
+
+    def seed(self, name_path: str, explicit: int | None = None) -> int:
+        s = derive(self.ctx.film_seed, name_path, explicit)
+        self.seeds[name_path] = s
+        return s
+
+    def add(self, kind: str, modality: str | None, params: dict[str, Any], inputs: list[str], *,
+            output: Output, name: str, seed: int = 0, film_wide: bool = False, frames: int = 0,
+            pixels: int = 1280 * 720, audio_seconds: float = 0.0) -> str:
+        if modality is None:
+            backend, version, settings = "", OPS_VERSION, {}
+            cost = BUILTIN_COST.get(kind, CostInfo())
+        else:
+            info = self.ctx.backend(modality)
+            backend, version, settings = info.id, info.version, keys.normalise(dict(info.settings))
+            cost = info.cost
+        params = keys.normalise(params)
+        key = keys.job_key(kind=kind, backend=backend, backend_version=version, settings=settings,
+                           params=params, inputs=inputs, seed=seed, output=output)
+        if key not in self.jobs:
+            self.jobs[key] = Job(key=key, kind=kind, backend=backend, backend_version=version,
+                                 settings=settings, params=params, inputs=tuple(inputs), seed=seed,
+                                 output=output, name=name, scene=None if film_wide else self.scene,
+                                 cost_seconds=round(cost.estimate(frames=frames, pixels=pixels,
+                                                                  audio_seconds=audio_seconds), 6),
+                                 device=cost.device)
+        return key
+
+    def asset(self, kind: str, path: ir.Str, output: Output, name: str, film_wide: bool = True,
+              **extra: Any) -> str:
+        absolute = self.ctx.asset(path)
+        params = {"path": absolute, "sha256": self.ctx.sha256(absolute), **extra}
+        frames = int(extra.get("frames", 0))
+        seconds = 0.0
+        if kind == "asset.audio":
+            seconds = float(self.ctx.media_seconds(absolute) or 0)
+        pixels = int(extra.get("width", 1280)) * int(extra.get("height", 720))
+        return self.add(kind, None, params, [], output=output, name=name, film_wide=film_wide,
+                        frames=frames, pixels=pixels, audio_seconds=seconds)
+
+    # ------------------------------------------------------------------ looks
+
+    def look_latent(self, name: str) -> str | None:
+        """The latent of a generated look, or None (a file, or unknown)."""
+        p = prop(self.ctx.film.defs("look").get(name), "image")
+        if p is None or not (isinstance(p.value, ir.Word) and p.value.word == "generate"):
+            return None
+        explicit = num(opt_value(p.options, "seed"))
+        trunc = num(opt_value(p.options, "truncation"), Fraction(1))
+        path = f"look {name}"
+        seed = self.seed(path, None if explicit is None else int(explicit))
+        return self.add("image.latent", "image", {"truncation": float(trunc or 1)}, [], output="latent",
+                        name=path, seed=seed, film_wide=True)
+
+    def seed_latent(self, value: int, truncation: Fraction) -> str:
+        path = f"image / seed {value}"
+        seed = self.seed(path, value)
+        return self.add("image.latent", "image", {"truncation": float(truncation)}, [], output="latent",
+                        name=path, seed=seed, film_wide=True)
+
+    def look_image(self, name: str, width: int, height: int, label: str) -> str | None:
+        latent = self.look_latent(name)
+        if latent is not None:
+            return self.add("image.render", "image", {"width": width, "height": height}, [latent],
+                            output="image", name=label, frames=1, pixels=width * height)
+        p = prop(self.ctx.film.defs("look").get(name), "image")
+        if p is not None and isinstance(p.value, ir.Str):
+            return self.asset("asset.image", p.value, "image", label, film_wide=False,
+                              width=width, height=height)
+        return None
+
+    # ------------------------------------------------------------------ portraits
+
+    def _portrait_sizes(self) -> dict[str, int]:
+        best: dict[str, int] = {}
+        for t in self.layout.tracks:
+            for b in t.beats:
+                h = even(SHOT_HEIGHT[b.shot] * self.ctx.height)
+                best[b.character] = max(best.get(b.character, 0), h)
+        return best
+
+    def portrait(self, character: str) -> str | None:
+        size = self._sizes.get(character, even(SHOT_HEIGHT["medium"] * self.ctx.height))
+        p = prop(self.ctx.film.defs("character").get(character), "portrait")
+        path = f"character {character} / portrait"
+        if p is None or (isinstance(p.value, ir.Word) and p.value.word == "generate"):
+            options = p.options if p is not None else ()
+            explicit = num(opt_value(options, "seed"))
+            trunc = num(opt_value(options, "truncation"), Fraction(1)) or Fraction(1)
+            seed = self.seed(path, None if explicit is None else int(explicit))
+            latent = self.add("portrait.latent", "portrait", {"truncation": float(trunc)}, [],
+                              output="latent", name=path, seed=seed, film_wide=True)
+        elif isinstance(p.value, ir.Call) and p.value.name == "blend":
+            seeds = [a for a in p.value.args if isinstance(a, ir.Seed)]
+            t = next((a.value for a in p.value.args if isinstance(a, ir.Num)), Fraction(1, 2))
+            if not seeds:
+                return None
+            latents = []
+            for s in seeds[:2]:
+                sp = f"portrait / seed {s.value}"
+                latents.append(self.add("portrait.latent", "portrait", {"truncation": 1.0}, [],
+                                        output="latent", name=sp, seed=self.seed(sp, s.value),
+                                        film_wide=True))
+            latent = latents[0]
+            if len(latents) == 2:
+                latent = self.add("portrait.blend", "portrait", {"t": float(t)}, latents, output="latent",
+                                  name=path, film_wide=True)
+        elif isinstance(p.value, ir.Str):
+            image = self.asset("asset.image", p.value, "image", f"{path} / image", width=size, height=size)
+            return self.add("portrait.file", "portrait", {"size": size, "mouth": None}, [image],
+                            output="portrait", name=path, film_wide=True, frames=1, pixels=size * size)
+        else:
+            return None
+        return self.add("portrait.make", "portrait", {"size": size}, [latent], output="portrait",
+                        name=path, film_wide=True, frames=1, pixels=size * size)
+
+    # ------------------------------------------------------------------ alphabets and text
+
+    def alphabet(self, name: str) -> tuple[str, tuple[int, int, int]] | None:
+        defn = self.ctx.film.defs("alphabet").get(name)
+        if defn is None:
+            return None
+        count = num(prop(defn, "glyphs").value if prop(defn, "glyphs") else None, Fraction(DEFAULT_GLYPHS))
+        strokes = DEFAULT_STROKES
+        sp = prop(defn, "strokes")
+        if sp is not None and isinstance(sp.value, ir.Range):
+            lo, hi = num(sp.value.lo), num(sp.value.hi)
+            if lo is not None and hi is not None:
+                strokes = (int(lo), int(hi))
+        elif sp is not None and isinstance(sp.value, ir.Num):
+            strokes = (int(sp.value.value), int(sp.value.value))
+        seed_p = prop(defn, "seed")
+        explicit = num(seed_p.value) if seed_p is not None else None
+        ink_p = prop(defn, "ink")
+        ink = ink_p.value.rgb if ink_p is not None and isinstance(ink_p.value, ir.Colour) else DEFAULT_INK
+        path = f"alphabet {name}"
+        seed = self.seed(path, None if explicit is None else int(explicit))
+        key = self.add("glyphs.alphabet", "glyphs", {"count": int(count or DEFAULT_GLYPHS),
+                                                     "strokes": list(strokes)}, [],
+                       output="alphabet", name=path, seed=seed, film_wide=True)
+        return key, ink
+
+    def text(self, text: str, alphabet: str | None, height: Fraction, name: str,
+             colour: tuple[int, int, int] | None = None) -> str:
+        h = max(8, round(height * self.ctx.height))
+        max_width = round(TEXT_WIDTH * self.ctx.width)
+        if alphabet is not None:
+            found = self.alphabet(alphabet)
+            if found is not None:
+                key, ink = found
+                return self.add("glyphs.text", "glyphs", {"text": text, "height": h, "ink": list(colour or ink),
+                                                         "max_width": max_width}, [key],
+                                output="image", name=name)
+        return self.add("text.plain", None, {"text": text, "height": h, "colour": list(colour or PLAIN_COLOUR),
+                                             "max_width": max_width}, [], output="image", name=name)
+
+    # ------------------------------------------------------------------ music
+
+    def _music_needs(self) -> dict[str, Fraction]:
+        """Seconds of each cue the film uses (its longest use, from its ``from`` offset)."""
+        ctx, need = self.ctx, {}
+
+        def use(cue: str, seconds: Fraction) -> None:
+            need[cue] = max(need.get(cue, Fraction(0)), seconds)
+
+        st = ctx.film.header.get("soundtrack")
+        if st is not None and isinstance(st.value, ir.Word):
+            use(st.value.word, self.layout.duration)
+        for t in self.layout.tracks:
+            if t.is_credits:
+                continue
+            assert isinstance(t.item, ir.Scene)
+            for d in t.item.directives:
+                if d.key in ("music", "sound") and isinstance(d.value, ir.Word):
+                    at, dur = timing(d.options, ctx.fps)
+                    src = opt_seconds(d.options, "from", ctx.fps) or Fraction(0)
+                    use(d.value.word, src + (dur if dur is not None else max(Fraction(0), t.duration - at)))
+            for b in t.beats:
+                span = (b.end or b.at) - b.at
+                for s in b.sings:
+                    length = Fraction(s.samples, SAMPLE_RATE) if s.samples is not None else span
+                    use(s.cue, Fraction(s.source_offset, SAMPLE_RATE) + length)
+        return need
+
+    def music(self, cue: str) -> tuple[str, int | None] | None:
+        """``(audio key, length in samples or None when unknown)`` for a music cue."""
+        defn = self.ctx.film.defs("music").get(cue)
+        p = prop(defn, "source")
+        if p is None:
+            return None
+        if isinstance(p.value, ir.Str):
+            key = self.asset("asset.audio", p.value, "audio", f"music {cue}")
+            secs = self.ctx.media_seconds(self.ctx.asset(p.value))
+            return key, None if secs is None else self.ctx.sample(secs)
+        if not (isinstance(p.value, ir.Word) and p.value.word == "generate"):
+            return None
+        length = opt_seconds(p.options, "length", self.ctx.fps)
+        if length is None:
+            length = self.music_need.get(cue, Fraction(0))
+        samples = max(1, self.ctx.sample(length))
+        text = {k: (v.text if isinstance(v := opt_value(p.options, k), ir.Str) else "") for k in ("genre", "artist")}
+        lyrics_p = prop(defn, "lyrics")
+        lyrics = lyrics_p.value.text if lyrics_p is not None and isinstance(lyrics_p.value, ir.Str) else ""
+        explicit = num(opt_value(p.options, "seed"))
+        path = f"music {cue}"
+        seed = self.seed(path, None if explicit is None else int(explicit))
+        seconds = samples / SAMPLE_RATE
+        key = self.add("music.generate", "music", {**text, "lyrics": lyrics, "seconds": seconds}, [],
+                       output="audio", name=path, seed=seed, film_wide=True, audio_seconds=seconds)
+        return key, samples
+
+    # ------------------------------------------------------------------ tracks
+
+    def span(self, track: TrackLayout, at: Fraction, dur: Fraction | None) -> tuple[int, int]:
+        """Absolute frames of an element at scene time ``at`` lasting ``dur`` (None: to the end),
+        cut to the scene."""
+        f0, f1 = self.ctx.frame(track.start), self.ctx.frame(track.end)
+        s = min(max(self.ctx.frame(track.start + at), f0), f1)
+        e = f1 if dur is None else min(max(self.ctx.frame(track.start + at + dur), s), f1)
+        return s, e
+
+    def fade(self, options: tuple[ir.Option, ...]) -> Fade:
+        fi = opt_seconds(options, "fade in", self.ctx.fps) or Fraction(0)
+        fo = opt_seconds(options, "fade out", self.ctx.fps) or Fraction(0)
+        return Fade(self.ctx.frame(fi), self.ctx.frame(fo))
+
+    def backdrop(self, track: TrackLayout, d: ir.Property, n: int, out: Scene) -> None:
+        ctx = self.ctx
+        at, dur = timing(d.options, ctx.fps)
+        s, e = self.span(track, at, dur)
+        if e <= s:
+            return
+        label = f"{track.identity} / backdrop" + (f" {n}" if n > 1 else "")
+        ease = opt_value(d.options, "ease")
+        ease_w = ease.word if isinstance(ease, ir.Word) and ease.word in ("linear", "smooth") else "smooth"
+        fade = self.fade(d.options)
+        if isinstance(d.value, ir.Morph):
+            trunc = num(opt_value(d.options, "truncation"), Fraction(1)) or Fraction(1)
+            latents: list[str] = []
+            for stop in d.value.stops:
+                if isinstance(stop, ir.Word):
+                    k = self.look_latent(stop.word)
+                elif isinstance(stop, ir.Seed):
+                    k = self.seed_latent(stop.value, trunc)
+                else:
+                    k = None
+                if k is not None:
+                    latents.append(k)
+            if len(latents) >= 2:
+                key = self.add("image.morph", "image", {"width": ctx.width, "height": ctx.height,
+                                                        "frames": e - s, "ease": ease_w}, latents,
+                               output="frames", name=label, frames=e - s, pixels=ctx.width * ctx.height)
+                out.layers.append((0, len(out.layers), SequenceLayer(s, e, key, fade=fade, role="morph")))
+                out.first_latent = out.first_latent or latents[0]
+                out.last_latent = latents[-1]
+                return
+            first = next((st for st in d.value.stops if isinstance(st, ir.Word)), None)
+            if first is None:
+                if latents:
+                    key = self.add("image.render", "image", {"width": ctx.width, "height": ctx.height},
+                                   latents, output="image", name=label, frames=1,
+                                   pixels=ctx.width * ctx.height)
+                    out.layers.append((0, len(out.layers), StillLayer(s, e, key, ease=ease_w, fade=fade)))
+                return
+            value: ir.Value | None = first
+        else:
+            value = d.value
+        zoom_v = opt_value(d.options, "zoom")
+        zooms = [Fraction(1), Fraction(1)]
+        if isinstance(zoom_v, ir.Ramp):
+            stops = [num(z) for z in zoom_v.stops]
+            stops = [z for z in stops if z is not None and z > 0]
+            if stops:
+                zooms = [stops[0], stops[-1]]
+        elif (z := num(zoom_v)) is not None and z > 0:
+            zooms = [z, z]
+        pan_v = opt_value(d.options, "pan")
+        pan = pan_v.word if isinstance(pan_v, ir.Word) and pan_v.word in ("left", "right", "up", "down") else None
+        factor = max(Fraction(1), *zooms) * (PAN_MARGIN if pan else 1)
+        w, h = (2 * math.ceil(factor * ctx.width / 2), 2 * math.ceil(factor * ctx.height / 2))  # even, never short
+        latent = None
+        if isinstance(value, ir.Word):
+            latent = self.look_latent(value.word)
+            key = self.look_image(value.word, w, h, label)
+        elif isinstance(value, ir.Str):
+            key = self.asset("asset.image", value, "image", label, film_wide=False, width=w, height=h)
+        else:
+            key = None
+        if key is None:
+            return
+        layer = StillLayer(s, e, key, zoom=(float(zooms[0]), float(zooms[1])), pan=pan, ease=ease_w, fade=fade)
+        out.layers.append((0, len(out.layers), layer))
+        if out.first_latent is None and not any(g == 0 for g, _, _ in out.layers[:-1]):
+            out.first_latent = latent
+        out.last_latent = latent
+
+    def show(self, track: TrackLayout, d: ir.Property, n: int, out: Scene) -> None:
+        if not isinstance(d.value, ir.Str):
+            return
+        ctx = self.ctx
+        at, dur = timing(d.options, ctx.fps)
+        s, e = self.span(track, at, dur)
+        if e <= s:
+            return
+        offset = ctx.frame(opt_seconds(d.options, "from", ctx.fps) or Fraction(0))
+        key = self.asset("asset.video", d.value, "frames", f"{track.identity} / show {n}", film_wide=False,
+                         width=ctx.width, height=ctx.height, fps=float(ctx.fps), frames=offset + e - s)
+        out.layers.append((1, len(out.layers), SequenceLayer(s, e, key, offset=offset, loop=has_flag(d.options, "loop"),
+                                                             fade=self.fade(d.options), role="video")))
+
+    def caption(self, track: TrackLayout, d: ir.Property, n: int, out: Scene) -> None:
+        ctx = self.ctx
+        at, dur = timing(d.options, ctx.fps)
+        s, e = self.span(track, at, dur)
+        if e <= s:
+            return
+        if isinstance(d.value, ir.Styled):
+            alphabet, text = d.value.alphabet.word, d.value.text.text
+        elif isinstance(d.value, ir.Str):
+            alphabet, text = None, d.value.text
+        else:
+            return
+        ink = opt_value(d.options, "ink") or opt_value(d.options, "colour")
+        colour = ink.rgb if isinstance(ink, ir.Colour) else None
+        key = self.text(text, alphabet, CAPTION_HEIGHT, f"{track.identity} / caption {n}", colour)
+        position = next((o.key for o in d.options if o.value is None
+                         and o.key in ("top", "center", "bottom", "left", "right")), "bottom")
+        out.layers.append((3, len(out.layers), TextLayer(s, e, key, position=position, fade=self.fade(d.options),
+                                                         role="caption")))
+
+    def cue(self, track: TrackLayout, d: ir.Property, out: Scene) -> None:
+        if not isinstance(d.value, ir.Word):
+            return
+        ctx = self.ctx
+        found = self.music(d.value.word)
+        if found is None:
+            return
+        key, source = found
+        at, dur = timing(d.options, ctx.fps)
+        start = ctx.sample(track.start + min(at, track.duration))
+        scene_end = ctx.frame_to_sample(ctx.frame(track.end))
+        offset = ctx.sample(opt_seconds(d.options, "from", ctx.fps) or Fraction(0))
+        loop = has_flag(d.options, "loop")
+        length = scene_end - start if dur is None else min(ctx.sample(dur), scene_end - start)
+        if source is not None and not loop:
+            length = min(length, source - offset)
+        if length <= 0:
+            return
+        music = d.key == "music"
+        out.audio.append(AudioClip(start, length, key, offset=offset, gain_db=db(opt_value(d.options, "gain")),
+                                   fade_in=ctx.sample(opt_seconds(d.options, "fade in", ctx.fps) or Fraction(0)),
+                                   fade_out=ctx.sample(opt_seconds(d.options, "fade out", ctx.fps) or Fraction(0)),
+                                   duck=music, loop=loop, role="music" if music else "sound",
+                                   name=f"{track.identity} / {d.key} {d.value.word}"))
+
+    def beat(self, track: TrackLayout, b: BeatLayout, subtitles: tuple[str, str | None] | None, out: Scene) -> None:
+        ctx = self.ctx
+        s, e = self.span(track, b.at, (b.end or b.at) - b.at)
+        scene_end = ctx.frame_to_sample(ctx.frame(track.end))
+        track0 = ctx.frame_to_sample(s)
+        length = max(0, ctx.frame_to_sample(e) - track0)
+        head = f"{track.identity} / {b.character}"
+        inputs: list[str] = []
+        offsets: list[int] = []
+        clips: list[list[int]] = []
+        for line in b.lines:
+            name = f"{head} / line {line.number}"
+            if line.recording is not None:
+                key = self.asset("asset.audio", line.recording, "audio", name, film_wide=False)
+            else:
+                v = line.voice
+                seconds = line.samples / SAMPLE_RATE
+                key = self.add("voice.speak", "voice", {"text": line.text, "pitch": v.pitch, "rate": v.rate,
+                                                        "lang": v.lang}, [], output="audio", name=name,
+                               seed=self.seed(name), audio_seconds=seconds)
+            inputs.append(key)
+            offsets.append(line.offset)
+            clips.append([0, line.samples])
+            start = track0 + line.offset
+            n = min(line.samples, scene_end - start)
+            if n <= 0:
+                continue
+            out.audio.append(AudioClip(start, n, key, role="dialogue", name=name))
+            t0, t1 = Fraction(start, SAMPLE_RATE), Fraction(start + n, SAMPLE_RATE)
+            out.subtitles.append(Subtitle(t0, t1, line.text, b.character))
+            if subtitles is not None:
+                mode, alphabet = subtitles
+                f0, f1 = ctx.frame(t0), ctx.frame(t1)
+                if f1 > f0:
+                    tkey = self.text(line.text, alphabet if mode == "alphabet" else None, SUBTITLE_HEIGHT,
+                                     f"{name} / subtitle")
+                    out.layers.append((4, len(out.layers), TextLayer(f0, f1, tkey, position="bottom",
+                                                                     role="subtitle")))
+        for sing in b.sings:
+            found = self.music(sing.cue)
+            if found is None:
+                continue
+            key, source = found
+            n = sing.samples if sing.samples is not None else length - sing.offset
+            if source is not None:
+                n = min(n, source - sing.source_offset)
+            n = min(n, scene_end - (track0 + sing.offset))
+            if n <= 0:
+                continue
+            inputs.append(key)
+            offsets.append(sing.offset)
+            clips.append([sing.source_offset, n])
+            out.audio.append(AudioClip(track0 + sing.offset, n, key, offset=sing.source_offset, role="music",
+                                       name=f"{head} / sings {sing.cue}"))
+        if e <= s:
+            return
+        portrait = self.portrait(b.character)
+        if portrait is None:
+            return
+        frames = e - s
+        fps = float(ctx.fps)
+        audio: str | None = None
+        if inputs and length > 0:
+            params: dict[str, Any] = {"length": length, "offsets": offsets}
+            if b.sings:
+                params["clips"] = clips
+            audio = self.add("voice.track", None, params, inputs, output="audio", name=f"{head} / beat {b.number}",
+                             audio_seconds=length / SAMPLE_RATE)
+        mp = prop(ctx.film.defs("character").get(b.character), "motion")
+        motion = mp.value if mp is not None else None
+        mseed = self.seed(f"{head} / beat {b.number}")
+        size = self._sizes.get(b.character, 0)
+        px = size * size
+        label = f"{head} / beat {b.number}"
+        if isinstance(motion, ir.Driven):
+            driving = self.asset("asset.video", motion.path, "frames", f"{label} / driving", film_wide=False,
+                                 width=DRIVING_SIZE, height=DRIVING_SIZE, fps=fps, frames=frames)
+            key = self.add("motion.drive", "motion", {"fps": fps, "frames": frames, "driving_fps": fps},
+                           [portrait, driving] + ([audio] if audio else []), output="frames", name=label,
+                           seed=mseed, frames=frames, pixels=px)
+        elif audio is not None and not (isinstance(motion, ir.Word) and motion.word == "still"):
+            key = self.add("motion.lipsync", "motion", {"fps": fps, "frames": frames}, [portrait, audio],
+                           output="frames", name=label, seed=mseed, frames=frames, pixels=px)
+        else:
+            key = self.add("motion.still", "motion", {"fps": fps, "frames": frames}, [portrait],
+                           output="frames", name=label, seed=mseed, frames=frames, pixels=px)
+        h = even(SHOT_HEIGHT[b.shot] * ctx.height)
+        x = round(SIDE_CENTRE[b.side] * ctx.width - Fraction(h, 2))
+        box = Box(x, ctx.height - h, h, h)
+        out.layers.append((2, SHOT_ORDER[b.shot] * 10_000 + len(out.layers),
+                           SequenceLayer(s, e, key, box=box, role="portrait")))
+
+    def subtitle_mode(self) -> tuple[str, str | None] | None:
+        p = self.ctx.film.header.get("subtitles")
+        if p is None or not isinstance(p.value, (ir.Word, ir.Str)):
+            return None
+        word = p.value.word if isinstance(p.value, ir.Word) else p.value.text
+        if word == "off":
+            return None
+        if word == "plain":
+            return ("plain", None)
+        return ("alphabet", word)
+
+    def track(self, track: TrackLayout) -> tuple[SceneTrack, Scene]:
+        ctx = self.ctx
+        self.scene = track.index
+        out = Scene()
+        if isinstance(track.item, ir.Credits):
+            s, e = self.span(track, Fraction(0), None)
+            text = "\n".join(line.text for line in track.item.lines)
+            key = self.text(text, track.item.alphabet, CREDITS_HEIGHT, f"{track.identity} / roll")
+            out.layers.append((5, 0, TextLayer(s, e, key, position="center", roll=True, role="credits")))
+        else:
+            counts: dict[str, int] = {}
+            subtitles = self.subtitle_mode()
+            for item in track.item.items:
+                if isinstance(item, ir.Property):
+                    counts[item.key] = counts.get(item.key, 0) + 1
+                    n = counts[item.key]
+                    if item.key == "backdrop":
+                        self.backdrop(track, item, n, out)
+                    elif item.key == "show":
+                        self.show(track, item, n, out)
+                    elif item.key == "caption":
+                        self.caption(track, item, n, out)
+                    elif item.key in ("music", "sound"):
+                        self.cue(track, item, out)
+            for b in track.beats:
+                self.beat(track, b, subtitles, out)
+        self.scene = None
+        f0, f1 = ctx.frame(track.start), ctx.frame(track.end)
+        layers = tuple(layer for _, _, layer in sorted(out.layers, key=lambda t: (t[0], t[1])))
+        fade_in, fade_out = ctx.frame(track.fade_in), ctx.frame(track.fade_out)
+        seg = keys.sha256_hex({
+            "canvas": [ctx.width, ctx.height], "fps": ctx.fps, "frames": f1 - f0,
+            "fade_in": fade_in, "fade_out": fade_out,
+            "layers": [_relative(layer, f0) for layer in layers],
+        })
+        return SceneTrack(track.index, track.title, f0, f1, layers, fade_in, fade_out, seg), out
+
+
+def _relative(layer: Layer, f0: int) -> Any:
+    data = ir.to_data(layer)
+    data["start"] -= f0
+    data["end"] -= f0
+    return data
+
+
+def build(ctx: Context, layout: Layout) -> tuple[Timeline, dict[str, Job], dict[str, int]]:
+    """The timeline and the job graph for a laid-out film."""
+    g = Graph(ctx, layout)
+    scenes: list[SceneTrack] = []
+    parts: list[Scene] = []
+    for t in layout.tracks:
+        st, part = g.track(t)
+        scenes.append(st)
+        parts.append(part)
+    frames = max((s.end for s in scenes), default=0)
+    samples = ctx.frame_to_sample(frames)
+    overlaps: list[Overlap] = []
+    for o in layout.overlaps:
+        a, b = layout.tracks[o.a], layout.tracks[o.b]
+        start, end = ctx.frame(b.start), ctx.frame(a.end)
+        if end <= start:
+            continue
+        la, lb = parts[o.a].last_latent, parts[o.b].first_latent
+        if o.kind == "morph" and la is not None and lb is not None:
+            g.scene = o.b
+            key = g.add("image.morph", "image", {"width": ctx.width, "height": ctx.height, "frames": end - start,
+                                                 "ease": "smooth"}, [la, lb], output="frames",
+                        name=f"{a.identity} -> {b.identity} / morph", frames=end - start,
+                        pixels=ctx.width * ctx.height)
+            g.scene = None
+            overlaps.append(Overlap("morph", o.a, o.b, start, end, key))
+        else:
+            overlaps.append(Overlap("crossfade", o.a, o.b, start, end))
+    audio: list[AudioClip] = []
+    st = ctx.film.header.get("soundtrack")
+    if st is not None and isinstance(st.value, ir.Word) and samples > 0:
+        found = g.music(st.value.word)
+        if found is not None:
+            key, source = found
+            loop = has_flag(st.options, "loop")
+            length = samples if source is None or loop else min(samples, source)
+            fi = opt_seconds(st.options, "fade in", ctx.fps) or Fraction(0)
+            fo = opt_seconds(st.options, "fade out", ctx.fps) or Fraction(0)
+            audio.append(AudioClip(0, length, key, gain_db=db(opt_value(st.options, "gain")),
+                                   fade_in=ctx.sample(fi), fade_out=ctx.sample(fo), duck=True,
+                                   loop=loop, role="music",
+                                   name=f"soundtrack {st.value.word}"))
+    subtitles: list[Subtitle] = []
+    for part in parts:
+        audio.extend(part.audio)
+        subtitles.extend(part.subtitles)
+    audio.sort(key=lambda c: (c.start, c.role, c.name))
+    subtitles.sort(key=lambda s: (s.start, s.end))
+    duck = ctx.film.header.get("duck")
+    duck_db = float(duck.value.db) if duck is not None and isinstance(duck.value, ir.Gain) else -8.0
+    timeline = Timeline(ctx.width, ctx.height, ctx.fps, frames, SAMPLE_RATE, samples, tuple(scenes),
+                        tuple(overlaps), tuple(audio), tuple(subtitles), duck_db=duck_db)
+    return timeline, g.jobs, g.seeds

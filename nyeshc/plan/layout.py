@@ -1,0 +1,479 @@
+"""Timeline layout: when every scene, line and cue starts and ends, in exact time.
+
+Everything is computed in exact :class:`~fractions.Fraction` seconds and converted to integer
+frames (at the film's ``fps``) and samples (at ``SAMPLE_RATE``) once, at absolute boundaries,
+so nothing drifts however long the film is.
+
+The rules (LANGUAGE.md, "Time semantics"):
+
+* Scenes follow one another. ``CROSSFADE TO: D`` and ``MORPH TO: D`` overlap the two scenes
+  by ``D`` (the next scene starts ``D`` before the previous one ends). ``FADE IN: D`` darkens
+  the start of the next scene, ``FADE OUT: D``/``FADE TO BLACK: D`` the end of the previous
+  one; they add no time. ``CUT TO`` is nothing.
+* A scene lasts its explicit duration, or else the latest end of its timed elements (dialogue
+  audio, captions/cues/videos with ``for`` or a range, ``sings`` with ``for``), rounded up to a
+  whole frame, at least 1 s. Untimed elements never lengthen a scene; elements outlasting an
+  explicit duration are cut (the checker warns).
+* A beat starts at its ``at`` (default 0); its lines play one after another, ``(pause D)``
+  inserting silence; other parentheticals are direction notes. A line lasts as long as its
+  audio: the voice backend's exact duration, or the length of its recording (a line's
+  ``voice "file"`` or the character's ``voice: "file"``).
+* ``CREDITS [ALPHABET][, D]`` lasts ``D``, or 2 s a line and at least 4 s.
+
+A beat's *span* (where the character is on screen and animated) runs from its start to the
+start of the same character's next beat in the scene, or the scene's end.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+from nyeshc import ir
+from nyeshc.plan.services import BackendInfo, Services
+
+SAMPLE_RATE = 48_000  # == nyeshc.backends.base.SAMPLE_RATE (the planner may not import it)
+DEFAULT_FPS = Fraction(24)
+DEFAULT_CANVAS = (1280, 720)
+MIN_SCENE = Fraction(1)
+CREDIT_LINE = Fraction(2)
+MIN_CREDITS = Fraction(4)
+DEFAULT_TRANSITION = Fraction(1)
+OVERLAP_KINDS = {"CROSSFADE TO": "crossfade", "MORPH TO": "morph"}
+FADE_IN_KINDS = {"FADE IN"}
+FADE_OUT_KINDS = {"FADE OUT", "FADE TO BLACK"}
+
+
+# --------------------------------------------------------------------------- reading values
+
+
+def half_up(x: Fraction) -> int:
+    """Round half up (not half-even): one rule for every boundary."""
+    return math.floor(x + Fraction(1, 2))
+
+
+def num(value: ir.Value | None, default: Fraction | None = None) -> Fraction | None:
+    if isinstance(value, ir.Num):
+        return value.value
+    if isinstance(value, ir.Percent):
+        return value.value / 100
+    return default
+
+
+def option(options: tuple[ir.Option, ...], key: str) -> ir.Option | None:
+    for o in options:
+        if o.key == key:
+            return o
+    return None
+
+
+def has_flag(options: tuple[ir.Option, ...], key: str) -> bool:
+    return option(options, key) is not None
+
+
+def opt_value(options: tuple[ir.Option, ...], key: str) -> ir.Value | None:
+    o = option(options, key)
+    return o.value if o is not None else None
+
+
+def seconds(value: ir.Value | None, fps: Fraction) -> Fraction | None:
+    if isinstance(value, ir.Time):
+        return value.seconds(fps)
+    return None
+
+
+def opt_seconds(options: tuple[ir.Option, ...], key: str, fps: Fraction) -> Fraction | None:
+    return seconds(opt_value(options, key), fps)
+
+
+def timing(options: tuple[ir.Option, ...], fps: Fraction) -> tuple[Fraction, Fraction | None]:
+    """``(at, for)`` from ``at T``, ``for D`` or a range ``T1..T2`` (``for`` None: untimed)."""
+    at = opt_seconds(options, "at", fps) or Fraction(0)
+    dur = opt_seconds(options, "for", fps)
+    for o in options:
+        if o.key is None and isinstance(o.value, ir.Range):
+            lo, hi = seconds(o.value.lo, fps), seconds(o.value.hi, fps)
+            if lo is not None and hi is not None:
+                at, dur = lo, max(Fraction(0), hi - lo)
+    return at, dur
+
+
+def prop(defn: ir.Definition | None, key: str) -> ir.Property | None:
+    if defn is None:
+        return None
+    for p in defn.props:
+        if p.key == key:
+            return p
+    return None
+
+
+# --------------------------------------------------------------------------- context
+
+
+@dataclass
+class Context:
+    """The film, its canvas and the injected services, shared by layout and graph."""
+
+    film: ir.Film
+    services: Services
+    root: Path  # the main script's folder
+    width: int = DEFAULT_CANVAS[0]
+    height: int = DEFAULT_CANVAS[1]
+    fps: Fraction = DEFAULT_FPS
+    film_seed: int = 0
+    _backends: dict[str, BackendInfo] = field(default_factory=dict)
+    _durations: dict[str, Fraction | None] = field(default_factory=dict)
+
+    @classmethod
+    def make(cls, film: ir.Film, services: Services, root: Path | None = None) -> Context:
+        root = Path(root) if root is not None else Path(film.path).resolve().parent
+        ctx = cls(film, services, root)
+        canvas = film.header.get("canvas")
+        if canvas is not None:
+            if isinstance(canvas.value, ir.Size):
+                ctx.width, ctx.height = canvas.value.width, canvas.value.height
+            elif isinstance(canvas.value, ir.Rate):
+                ctx.fps = canvas.value.fps
+            for o in canvas.options:
+                if isinstance(o.value, ir.Rate) and o.value.fps > 0:
+                    ctx.fps = o.value.fps
+                elif isinstance(o.value, ir.Size):
+                    ctx.width, ctx.height = o.value.width, o.value.height
+        seed = film.header.get("seed")
+        if seed is not None and isinstance(seed.value, ir.Num):
+            ctx.film_seed = int(seed.value.value)
+        return ctx
+
+    def backend(self, modality: str) -> BackendInfo:
+        if modality not in self._backends:
+            self._backends[modality] = self.services.backend(modality)
+        return self._backends[modality]
+
+    @property
+    def backends(self) -> dict[str, BackendInfo]:
+        return dict(self._backends)
+
+    # ------------------------------------------------------------------ assets
+
+    def asset(self, path: ir.Str) -> str:
+        """The absolute path of a file a script names: relative to the file that wrote it (an
+        included file's own folder), else to :attr:`root`. Job params carry this absolute path
+        (the executor opens it as is); the file's SHA-256 goes beside it."""
+        base = Path(path.span.file).resolve().parent if path.span.file else self.root
+        return os.path.normpath(base / path.text)
+
+    def media_seconds(self, absolute: str) -> Fraction | None:
+        if absolute not in self._durations:
+            try:
+                self._durations[absolute] = self.services.media_duration(absolute)
+            except OSError:
+                self._durations[absolute] = None
+        return self._durations[absolute]
+
+    def sha256(self, absolute: str) -> str:
+        try:
+            return self.services.file_sha256(absolute)
+        except OSError:
+            return "missing"
+
+    # ------------------------------------------------------------------ time
+
+    def frame(self, t: Fraction) -> int:
+        return half_up(t * self.fps)
+
+    def sample(self, t: Fraction) -> int:
+        return half_up(t * SAMPLE_RATE)
+
+    def frame_to_sample(self, frame: int) -> int:
+        return round(Fraction(frame) * SAMPLE_RATE / self.fps)
+
+
+# --------------------------------------------------------------------------- voices
+
+
+@dataclass(frozen=True)
+class Voice:
+    """How a character speaks: synthesised (``asemic``/``tts``) or a recording."""
+
+    mode: str  # "asemic" | "tts" | "file"
+    pitch: float = 1.0
+    rate: float = 1.0
+    lang: str = ""
+    path: ir.Str | None = None
+
+
+def voice_of(defn: ir.Definition | None) -> Voice:
+    p = prop(defn, "voice")
+    if p is None:
+        return Voice("asemic", lang="asemic")
+    if isinstance(p.value, ir.Str):
+        return Voice("file", path=p.value)
+    mode = p.value.word if isinstance(p.value, ir.Word) else "asemic"
+    mode = "tts" if mode == "tts" else "asemic"
+    pitch = float(num(opt_value(p.options, "pitch"), Fraction(1)) or 1)
+    rate = float(num(opt_value(p.options, "rate"), Fraction(1)) or 1)
+    lang_v = opt_value(p.options, "lang")
+    lang = lang_v.text if isinstance(lang_v, ir.Str) else ("en" if mode == "tts" else "asemic")
+    return Voice(mode, pitch, rate, lang)
+
+
+# --------------------------------------------------------------------------- placed elements
+
+
+@dataclass
+class Line:
+    """A dialogue line placed in its beat's track (offsets and lengths in samples)."""
+
+    text: str
+    character: str
+    number: int  # 1-based: the character's n-th line in the scene
+    offset: int
+    samples: int
+    voice: Voice
+    recording: ir.Str | None  # the line's own or the character's recording
+
+
+@dataclass
+class Sing:
+    """``sings CUE``: ``source_offset`` samples into the cue, ``samples`` long (None: to the
+    beat span's end), at ``offset`` samples into the beat's track."""
+
+    cue: str
+    offset: int
+    source_offset: int
+    samples: int | None
+
+
+@dataclass
+class BeatLayout:
+    beat: ir.Beat
+    character: str
+    number: int  # the character's n-th beat in the scene
+    at: Fraction  # scene-relative start
+    lines: list[Line]
+    sings: list[Sing]
+    audio: int  # samples of timed content (lines, pauses, timed sings)
+    shot: str
+    side: str
+    end: Fraction | None = None  # scene-relative end of the span (set after the scene's length)
+
+
+@dataclass
+class TrackLayout:
+    """A scene or the credits on the timeline (exact seconds)."""
+
+    index: int
+    item: ir.Scene | ir.Credits
+    identity: str  # the scene's name-path head, e.g. "scene 1"
+    title: str
+    start: Fraction
+    duration: Fraction
+    beats: list[BeatLayout] = field(default_factory=list)
+    fade_in: Fraction = Fraction(0)
+    fade_out: Fraction = Fraction(0)
+
+    @property
+    def end(self) -> Fraction:
+        return self.start + self.duration
+
+    @property
+    def is_credits(self) -> bool:
+        return isinstance(self.item, ir.Credits)
+
+
+@dataclass
+class OverlapLayout:
+    kind: str  # "crossfade" | "morph"
+    a: int
+    b: int
+    duration: Fraction
+
+
+@dataclass
+class Layout:
+    tracks: list[TrackLayout]
+    overlaps: list[OverlapLayout]
+
+    @property
+    def duration(self) -> Fraction:
+        return max((t.end for t in self.tracks), default=Fraction(0))
+
+
+# --------------------------------------------------------------------------- scenes
+
+
+def scene_identities(scenes: list[ir.Scene]) -> list[str]:
+    """Each scene's name-path head: ``scene <number>``, else ``scene <heading>``, else
+    ``scene #<n>`` (the n-th scene with neither); a repeated identity gets `` (2)``, `` (3)``."""
+    out: list[str] = []
+    seen: dict[str, int] = {}
+    anonymous = 0
+    for s in scenes:
+        h = s.heading
+        if h.number:
+            ident = f"scene {h.number}"
+        elif h.title.strip():
+            ident = f"scene {' '.join(h.title.split())}"
+        else:
+            anonymous += 1
+            ident = f"scene #{anonymous}"
+        seen[ident] = seen.get(ident, 0) + 1
+        out.append(ident if seen[ident] == 1 else f"{ident} ({seen[ident]})")
+    return out
+
+
+def scene_title(scene: ir.Scene) -> str:
+    h = scene.heading
+    if h.style == "scene":
+        head = "SCENE" + (f" {h.number}" if h.number else "")
+        return f"{head} \"{h.title}\"" if h.title else head
+    return h.title
+
+
+def shot_and_side(beat: ir.Beat) -> tuple[str, str]:
+    shot, side = "medium", "center"
+    for o in beat.options:
+        if o.value is None and o.key in ("close-up", "medium", "wide"):
+            shot = o.key
+        elif o.value is None and o.key in ("left", "center", "right"):
+            side = o.key
+    return shot, side
+
+
+def layout_beats(ctx: Context, scene: ir.Scene) -> list[BeatLayout]:
+    chars = ctx.film.defs("character")
+    fps = ctx.fps
+    beats: list[BeatLayout] = []
+    beat_count: dict[str, int] = {}
+    line_count: dict[str, int] = {}
+    for beat in scene.beats:
+        name = beat.character
+        beat_count[name] = beat_count.get(name, 0) + 1
+        at, _ = timing(beat.options, fps)
+        voice = voice_of(chars.get(name))
+        cursor = 0
+        lines: list[Line] = []
+        sings: list[Sing] = []
+        for item in beat.lines:
+            if isinstance(item, ir.Parenthetical):
+                if item.pause is not None:
+                    cursor += ctx.sample(item.pause.seconds(fps))
+            elif isinstance(item, ir.Dialogue):
+                line_count[name] = line_count.get(name, 0) + 1
+                own = opt_value(item.options, "voice")
+                recording = own if isinstance(own, ir.Str) else voice.path if voice.mode == "file" else None
+                if recording is not None:
+                    secs = ctx.media_seconds(ctx.asset(recording)) or Fraction(0)
+                    n = ctx.sample(secs)
+                else:
+                    d = ctx.services.voice_duration(ctx.backend("voice"), item.text.text,
+                                                    voice.pitch, voice.rate, voice.lang)
+                    n = round(d * SAMPLE_RATE)
+                lines.append(Line(item.text.text, name, line_count[name], cursor, n, voice, recording))
+                cursor += n
+            elif isinstance(item, ir.Action) and item.verb == "sings" and isinstance(item.target, ir.Word):
+                rel_at, dur = timing(item.options, fps)
+                start = cursor + ctx.sample(rel_at)
+                src = opt_seconds(item.options, "from", fps) or Fraction(0)
+                length = ctx.sample(dur) if dur is not None else None
+                sings.append(Sing(item.target.word, start, ctx.sample(src), length))
+                if length is not None:
+                    cursor = start + length
+        shot, side = shot_and_side(beat)
+        beats.append(BeatLayout(beat, name, beat_count[name], at, lines, sings, cursor, shot, side))
+    return beats
+
+
+def natural_end(ctx: Context, scene: ir.Scene, beats: list[BeatLayout]) -> Fraction:
+    """The latest end of the scene's timed elements (0 when none is timed)."""
+    end = Fraction(0)
+    for d in scene.directives:
+        at, dur = timing(d.options, ctx.fps)
+        if dur is not None:
+            end = max(end, at + dur)
+    for b in beats:
+        if b.audio:
+            end = max(end, b.at + Fraction(b.audio, SAMPLE_RATE))
+    return end
+
+
+def scene_duration(ctx: Context, scene: ir.Scene, beats: list[BeatLayout]) -> Fraction:
+    explicit = seconds(scene.duration, ctx.fps) if scene.duration is not None else None
+    if explicit is not None and explicit > 0:
+        return explicit
+    end = natural_end(ctx, scene, beats)
+    end = Fraction(math.ceil(end * ctx.fps), 1) / ctx.fps  # whole frames: never cut the last sample
+    return max(MIN_SCENE, end)
+
+
+def credits_duration(ctx: Context, credits: ir.Credits) -> Fraction:
+    explicit = seconds(credits.duration, ctx.fps) if credits.duration is not None else None
+    if explicit is not None and explicit > 0:
+        return explicit
+    return max(MIN_CREDITS, CREDIT_LINE * len(credits.lines))
+
+
+def assign_spans(tracks: list[TrackLayout]) -> None:
+    """A beat's span ends where the same character's next beat starts, or at the scene's end."""
+    for t in tracks:
+        for i, b in enumerate(t.beats):
+            end = t.duration
+            for later in t.beats[i + 1:]:
+                if later.character == b.character and later.at > b.at:
+                    end = min(end, later.at)
+                    break
+            b.end = max(b.at, min(end, t.duration))
+
+
+def layout(ctx: Context) -> Layout:
+    """Place every scene, transition and the credits on the timeline."""
+    body = ctx.film.body
+    scenes = [i for i in body if isinstance(i, ir.Scene)]
+    idents = dict(zip(map(id, scenes), scene_identities(scenes), strict=True))
+    tracks: list[TrackLayout] = []
+    overlaps: list[OverlapLayout] = []
+    pending_fade_in = Fraction(0)
+    pending_overlap: tuple[str, Fraction] | None = None
+    credits_n = 0
+    for item in body:
+        if isinstance(item, ir.Transition):
+            kind = " ".join(item.kind.upper().split())
+            d = seconds(item.duration, ctx.fps) if item.duration is not None else None
+            d = DEFAULT_TRANSITION if d is None else d
+            if kind in FADE_IN_KINDS:
+                pending_fade_in = d
+            elif kind in FADE_OUT_KINDS:
+                if tracks:
+                    tracks[-1].fade_out = min(d, tracks[-1].duration)
+            elif kind in OVERLAP_KINDS and tracks:
+                pending_overlap = (OVERLAP_KINDS[kind], d)
+            continue
+        if isinstance(item, ir.Scene):
+            beats = layout_beats(ctx, item)
+            track = TrackLayout(len(tracks), item, idents[id(item)], scene_title(item), Fraction(0),
+                                scene_duration(ctx, item, beats), beats)
+        elif isinstance(item, ir.Credits):
+            credits_n += 1
+            ident = "credits" if credits_n == 1 else f"credits ({credits_n})"
+            track = TrackLayout(len(tracks), item, ident, "CREDITS" + (f" {item.alphabet}" if item.alphabet else ""),
+                                Fraction(0), credits_duration(ctx, item))
+        else:
+            continue
+        if tracks:
+            prev = tracks[-1]
+            track.start = prev.end
+            if pending_overlap is not None:
+                kind, d = pending_overlap
+                d = min(d, prev.duration, track.duration)  # longer is an error (checker)
+                track.start = prev.end - d
+                if d > 0:
+                    overlaps.append(OverlapLayout(kind, prev.index, track.index, d))
+        track.fade_in = min(pending_fade_in, track.duration)
+        pending_fade_in = Fraction(0)
+        pending_overlap = None
+        tracks.append(track)
+    assign_spans(tracks)
+    return Layout(tracks, overlaps)

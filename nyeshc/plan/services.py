@@ -1,0 +1,68 @@
+"""What the planner needs to know about the outside world, behind one injected object.
+
+The planner never imports a backend (see the layers contract in ``pyproject.toml``): the
+facts it needs — which backend serves a modality, at what version, with which settings, how
+long a synthesised line will be, how long a recording is, what a file's checksum is — reach it
+through a :class:`Services` object. ``nyeshc.commands.services.RegistryServices`` is the real
+one (backed by the backend registry); tests pass a deterministic fake.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any, Literal, Protocol, runtime_checkable
+
+Device = Literal["cpu", "gpu"]
+
+
+@dataclass(frozen=True, slots=True)
+class CostInfo:
+    """A backend's cost model as plain data (mirrors ``nyeshc.backends.base.CostModel``).
+
+    ``per_frame`` is seconds per 1280×720 frame, scaled by pixel count."""
+
+    device: Device = "cpu"
+    per_call: float = 0.0
+    per_frame: float = 0.0
+    per_audio_second: float = 0.0
+
+    def estimate(self, *, frames: int = 0, pixels: int = 1280 * 720, audio_seconds: float = 0.0) -> float:
+        scale = pixels / (1280 * 720)
+        return self.per_call + self.per_frame * frames * scale + self.per_audio_second * audio_seconds
+
+
+@dataclass(frozen=True, slots=True)
+class BackendInfo:
+    """What the planner records about one configured backend."""
+
+    id: str
+    version: str
+    settings: dict[str, Any] = field(default_factory=dict)
+    cost: CostInfo = CostInfo()
+
+    @property
+    def device(self) -> Device:
+        return self.cost.device
+
+
+@runtime_checkable
+class Services(Protocol):
+    """The planner's window on backends and files. Paths are absolute (already resolved)."""
+
+    def backend(self, modality: str) -> BackendInfo:
+        """The backend configured for ``modality`` (``image``, ``portrait``, ``motion``,
+        ``music``, ``voice``, ``glyphs``)."""
+        ...
+
+    def voice_duration(self, backend: BackendInfo, text: str, pitch: float, rate: float, lang: str) -> float:
+        """Exact seconds the voice backend will produce for this line."""
+        ...
+
+    def media_duration(self, path: str) -> Fraction | None:
+        """Seconds of an audio or video file; ``None`` when it cannot be read."""
+        ...
+
+    def file_sha256(self, path: str) -> str:
+        """Hex SHA-256 of a file's bytes (raises ``OSError`` when it cannot be read)."""
+        ...

@@ -1,0 +1,47 @@
+"""A deterministic stand-in for the backend registry, so plan goldens never depend on
+backend internals."""
+
+from __future__ import annotations
+
+import hashlib
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from nyeshc.config import Profile, animatic_profile
+from nyeshc.plan.services import BackendInfo, CostInfo
+
+COSTS = {
+    "image": CostInfo("cpu", per_call=0.002, per_frame=0.065),
+    "portrait": CostInfo("cpu", per_call=0.05, per_frame=3.0),
+    "motion": CostInfo("cpu", per_call=0.4, per_frame=0.06),
+    "music": CostInfo("cpu", per_call=0.05, per_audio_second=0.06),
+    "voice": CostInfo("cpu", per_call=0.005, per_audio_second=0.02),
+    "glyphs": CostInfo("cpu", per_call=0.25),
+}
+
+
+class FakeServices:
+    """Voice: 0.08 s a character + 0.3 s. Media: 3 s per file unless ``durations`` says.
+    Checksums: of the path text (files need not exist)."""
+
+    def __init__(self, profile: Profile | None = None, *, versions: dict[str, str] | None = None,
+                 durations: dict[str, Fraction] | None = None) -> None:
+        self.profile = profile or animatic_profile()
+        self.versions = versions or {}
+        self.durations = durations or {}
+        self.calls: list[tuple[Any, ...]] = []
+
+    def backend(self, modality: str) -> BackendInfo:
+        choice = self.profile.choice(modality)
+        return BackendInfo(choice.id, self.versions.get(modality, "1"), dict(choice.settings), COSTS[modality])
+
+    def voice_duration(self, backend: BackendInfo, text: str, pitch: float, rate: float, lang: str) -> float:
+        self.calls.append(("voice", text, pitch, rate, lang))
+        return round((0.08 * len(text) + 0.3) / rate, 4)
+
+    def media_duration(self, path: str) -> Fraction | None:
+        return self.durations.get(Path(path).name, Fraction(3))
+
+    def file_sha256(self, path: str) -> str:
+        return hashlib.sha256(("fake:" + Path(path).name).encode()).hexdigest()
