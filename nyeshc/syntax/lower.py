@@ -190,8 +190,8 @@ class Lowerer:
         if not rest and len(terms) == 1:
             return ir.Option(key, None, span, key_span)
         rest_span = self.join(rest[0].span, rest[-1].span) if rest else key_span
-        if not rest:  # "zoom -> 2" has no first stop: keep the arrow chain as written
-            return ir.Option(key, self.chain([], rest_span, list(terms[1:]), span), span, key_span)
+        if not rest:  # "fade in -> 2s" has no first stop: keep the run as a bare value, as "zoom -> 2" is
+            return ir.Option(None, self.value(node), span)
         value_span = Span(self.file, rest_span.start, span.end)
         return ir.Option(key, self.chain(rest, rest_span, list(terms[1:]), value_span), span, key_span)
 
@@ -288,7 +288,7 @@ class Lowerer:
         duration, opts = self._split_duration(self.options(values))
         items: list[ir.SceneItem] = []
         for item in rest:
-            if item.data == "prop":
+            if item.data in ("prop", "bare_prop"):
                 items.append(self.prop(item))
             elif item.data == "beat":
                 items.append(self.beat(item))

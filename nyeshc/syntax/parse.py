@@ -153,6 +153,10 @@ def _parser() -> Lark:
                 propagate_positions=False, maybe_placeholders=False, cache=False)
 
 
+def _postlexer() -> Indenter:
+    return _parser().options.postlex  # type: ignore[no-any-return]
+
+
 # --------------------------------------------------------------------------- words
 
 
@@ -196,9 +200,11 @@ def _word(terminal: str) -> str:
 
 
 def _expected_words(expected: set[str] | frozenset[str]) -> list[str]:
-    words = sorted({_word(t) for t in expected if not t.startswith("__ANON") or True})
-    # put the most helpful ones first: punctuation and end of line read best last
-    return sorted(words, key=lambda w: (w.startswith('"'), w.startswith("the end"), w))
+    words = {_word(t) for t in expected}
+    # the most helpful first (what writers type most), punctuation and line ends last
+    common = ["a name", "a quoted string", "a time such as 2s", "a number"]
+    return sorted(words, key=lambda w: (common.index(w) if w in common else len(common),
+                                        w.startswith('"'), w.startswith("the end"), w))
 
 
 def _join(words: list[str]) -> str:
@@ -213,7 +219,7 @@ def _describe(token: Token) -> str:
     if token.type == "$END":
         return "the end of the file"
     if token.type == "_NL":
-        return "the end of the line"
+        return "end of the line"  # "unexpected end of the line"
     if token.type == "_INDENT":
         return "an indented line"
     if token.type == "_DEDENT":
@@ -306,9 +312,8 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str, lines: _Lines
             d = error("E005", "this string is never closed", Span(file, pos, lines.bounds(line)[1]),
                       'end it with a " on the same line, or use """…""" for text over several lines')
         else:
-            expected = _join(_expected_words(set(exc.allowed or ())))
-            hint = f"expected {expected}" if expected else ""
-            d = error("E001", f"unexpected character {ch!r}", Span(file, pos, pos + 1), hint)
+            d = error("E001", f"unexpected character {ch!r}", Span(file, pos, pos + 1),
+                      "text belongs in quotes (\"…\"); a comment starts with '# '")
         return d, line, line
 
     if isinstance(exc, UnexpectedEOF):
@@ -344,6 +349,12 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str, lines: _Lines
                   Span(file, s + lines.indent(hl), e),
                   "indent the lines that belong to it (4 spaces), or remove the ':' at the end")
         return d, hl, hl
+
+    if token.type == "_INDENT" and any(off == pos for off, _ in _postlexer().problems):
+        s, e = lines.bounds(line)
+        d = error("E004", "this line's indentation matches no enclosing block", Span(file, s, s + lines.indent(line)),
+                  "indent it exactly as far as the lines of the block it belongs to")
+        return d, line, lines.block_end(line)
 
     if token.type == "_INDENT":
         s, e = lines.bounds(line)
