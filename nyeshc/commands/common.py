@@ -6,7 +6,7 @@ import argparse
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from rich.console import Console
 
@@ -70,3 +70,111 @@ def print_diagnostics(diagnostics: list[Diagnostic], sources: dict[str, str], fm
     if diagnostics:
         console.print(f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}",
                       style="bold red" if errors else "bold yellow", markup=False)
+
+
+# --------------------------------------------------------------------------- planning
+
+
+class Stop(Exception):
+    """Ends a command with ``code`` after its message has been printed."""
+
+    def __init__(self, code: int) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+def add_plan_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--profile", metavar="P", help="the nysh.toml profile (default: the config's default)")
+    p.add_argument("--config", metavar="PATH", help="the config file (default: nysh.toml beside the script)")
+    p.add_argument("--cache", metavar="DIR", help="the artifact cache (default: .nyeshc-cache beside the script)")
+
+
+def add_build_arguments(p: argparse.ArgumentParser) -> None:
+    add_plan_arguments(p)
+    p.add_argument("--no-cache", action="store_true",
+                   help="neither read nor write the cache (a temporary one is used and deleted)")
+    p.add_argument("--jobs", "-j", type=int, metavar="N", help="parallel jobs (default: the number of cores)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, only errors")
+    p.add_argument("-v", "--verbose", action="store_true", help="print each stage's timing and the plan summary")
+
+
+@dataclass
+class Prepared:
+    script: Path
+    checked: Checked
+    plan: Any  # nyeshc.plan.model.Plan
+    cache_dir: Path
+    profile: Any  # nyeshc.config.Profile
+
+    @property
+    def profile_name(self) -> str:
+        return str(self.profile.name)
+
+
+def _with_canvas_scaled(film: Any, factor: float) -> Any:
+    """``film`` with its canvas scaled by ``factor`` (even sizes, as H.264 needs)."""
+    from dataclasses import replace
+
+    from nyeshc import ir
+
+    prop = film.header.get("canvas")
+    size = prop.value if prop is not None and isinstance(prop.value, ir.Size) else ir.Size(1280, 720)
+    w = max(16, int(size.width * factor) // 2 * 2)
+    h = max(16, int(size.height * factor) // 2 * 2)
+    new_value = replace(size, width=w, height=h)
+    if prop is None:
+        fields = (*film.header.fields, ir.Property("canvas", new_value))
+    else:
+        fields = tuple(replace(f, value=new_value) if f is prop else f for f in film.header.fields)
+    return replace(film, header=replace(film.header, fields=fields))
+
+
+def prepare(args: argparse.Namespace, command: str, *, canvas_scale: float | None = None) -> Prepared:
+    """Config, load, check and plan ``args.script``; prints problems and raises :class:`Stop`
+    with the exit code (1 script errors, 2 usage, 3 a backend could not be loaded)."""
+    from nyeshc.backends.base import BackendError
+    from nyeshc.commands.services import RegistryServices
+    from nyeshc.config import ConfigError, load_config
+    from nyeshc.plan import plan
+
+    script = Path(args.script)
+    if not script.is_file():
+        print(f"nyeshc {command}: {script} not found", file=sys.stderr)
+        raise Stop(2)
+    try:
+        config = load_config(script, getattr(args, "config", None))
+        profile = config.profile(getattr(args, "profile", None))
+    except ConfigError as exc:
+        print(f"nyeshc {command}: {exc}", file=sys.stderr)
+        raise Stop(2) from exc
+    checked = load_and_check(str(script), allow_outside=getattr(args, "allow_outside", False))
+    if checked.diagnostics and not (getattr(args, "quiet", False) and not checked.has_errors):
+        print_diagnostics(checked.diagnostics, checked.loaded.sources)
+    if checked.has_errors:
+        raise Stop(1)
+    film = checked.loaded.film
+    if canvas_scale is not None:
+        film = _with_canvas_scaled(film, canvas_scale)
+    try:
+        result = plan(film, profile, RegistryServices(profile), root=script.resolve().parent)
+    except BackendError as exc:
+        print(f"nyeshc {command}: {exc}", file=sys.stderr)
+        raise Stop(3) from exc
+    cache_dir = Path(args.cache) if getattr(args, "cache", None) else script.resolve().parent / ".nyeshc-cache"
+    return Prepared(script, checked, result, cache_dir, profile)
+
+
+def run_jobs(prepared: Prepared, args: argparse.Namespace, plan: Any, command: str) -> Any:
+    """Execute ``plan``'s jobs (the cache, or a temporary one with ``--no-cache``); returns
+    the :class:`~nyeshc.execute.Artifacts`. A failed job prints its name, backend and cause and
+    raises :class:`Stop` (3)."""
+    from nyeshc.execute import Cache, JobFailed, execute
+
+    cache = None if getattr(args, "no_cache", False) else Cache(prepared.cache_dir)
+    try:
+        return execute(plan, cache, jobs=getattr(args, "jobs", None), progress=not getattr(args, "quiet", False))
+    except JobFailed as exc:
+        print(f"nyeshc {command}: {exc}", file=sys.stderr)
+        if getattr(args, "verbose", False) and exc.traceback:
+            print(exc.traceback, file=sys.stderr)
+        raise Stop(3) from exc

@@ -20,12 +20,12 @@ from pathlib import Path
 
 from nyeshc import ir
 from nyeshc.config import Profile
-from nyeshc.plan.graph import build
+from nyeshc.plan.graph import Graph, build
 from nyeshc.plan.layout import Context, layout
 from nyeshc.plan.model import Job, Plan, Timeline
 from nyeshc.plan.services import BackendInfo, CostInfo, Services
 
-__all__ = ["BackendInfo", "CostInfo", "Plan", "Services", "plan", "render_text", "timecode"]
+__all__ = ["BackendInfo", "CostInfo", "Plan", "Services", "alphabet_jobs", "plan", "render_text", "timecode"]
 
 
 def plan(film: ir.Film, profile: Profile, services: Services, *, root: str | Path | None = None) -> Plan:
@@ -42,6 +42,22 @@ def plan(film: ir.Film, profile: Profile, services: Services, *, root: str | Pat
     backends = {m: {"id": b.id, "version": b.version, "settings": dict(b.settings)}
                 for m, b in sorted(ctx.backends.items())}
     return Plan(timeline, tuple(jobs.values()), dict(sorted(seeds.items())), backends)
+
+
+def alphabet_jobs(film: ir.Film, services: Services, name: str, *,
+                  root: str | Path | None = None) -> tuple[tuple[Job, ...], str, tuple[int, int, int]] | None:
+    """The jobs that make alphabet ``name`` (used in the film or not), the key of its
+    ``glyphs.alphabet`` job and its ink; ``None`` when the film defines no such alphabet.
+
+    The same seed and settings as in :func:`plan`, so ``nyeshc rosetta`` draws exactly the
+    glyphs the film shows."""
+    ctx = Context.make(film, services, Path(root) if root is not None else None)
+    graph = Graph(ctx, layout(ctx))
+    found = graph.alphabet(name)
+    if found is None:
+        return None
+    key, ink = found
+    return tuple(graph.jobs.values()), key, ink
 
 
 # --------------------------------------------------------------------------- text

@@ -1,0 +1,133 @@
+"""``nyeshc FILM.nysh -o OUT.mp4``: check, plan, run the jobs, render, encode.
+
+The film is written atomically (a temporary file renamed over ``OUT.mp4`` at the end), with
+``OUT.srt`` and ``OUT.vtt`` beside it and the provenance lock ``FILM.nysh.lock`` beside the
+script. ``--preview`` renders at half size with a fast encoder preset; ``--scene``/``--from``/
+``--to`` render a part (only the jobs that part needs run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+from nyeshc.commands.common import Stop, add_build_arguments, add_script_argument, prepare, run_jobs
+
+MEDIA_SUFFIXES = {".mp4", ".m4v", ".mov"}
+# ISO base media files start with a box whose type is "ftyp" at byte 4
+_MEDIA_MAGIC = (b"ftyp",)
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    add_script_argument(p)
+    p.add_argument("-o", "--output", metavar="OUT.mp4", help="the film to write (default: FILM.mp4 beside the script)")
+    add_build_arguments(p)
+    p.add_argument("--preview", action="store_true", help="half size and a fast encoder preset")
+    part = p.add_argument_group("render a part")
+    part.add_argument("--scene", metavar="N", help="only this scene (its number, position or heading)")
+    part.add_argument("--from", dest="start", metavar="T", help="start time, e.g. 0:12 or 12s")
+    part.add_argument("--to", dest="end", metavar="T", help="end time")
+    enc = p.add_argument_group("encoder")
+    enc.add_argument("--crf", type=int, default=20, help="H.264 quality (lower is better; default 20)")
+    enc.add_argument("--preset", default=None, help="x264 preset (default medium, veryfast with --preview)")
+
+
+def parse_time_arg(text: str) -> Fraction:
+    """``"0:12"``, ``"12s"``, ``"12"`` (seconds) or ``"1:02:03.5"`` as seconds."""
+    from nyeshc.syntax.lower import parse_time
+
+    text = text.strip()
+    parsed = parse_time(text) or parse_time(text + "s")
+    if parsed is None or parsed[1] != "s":
+        raise ValueError(f"not a time: {text!r} (write e.g. 0:12, 12s or 1:02:03)")
+    return parsed[0]
+
+
+def check_output(out: Path, script: Path) -> str | None:
+    """Why ``out`` must not be written, or ``None`` when it is fine."""
+    if out.suffix.lower() not in MEDIA_SUFFIXES:
+        return f"the output must be an .mp4 file (got {out.name!r})"
+    if out.exists():
+        if out.resolve() == script.resolve():
+            return "the output would overwrite the script"
+        if out.is_dir():
+            return f"{out} is a folder"
+        with open(out, "rb") as fh:
+            head = fh.read(12)
+        if len(head) >= 8 and head[4:8] not in _MEDIA_MAGIC:
+            return f"{out} exists and is not a video file; refusing to overwrite it"
+    return None
+
+
+def run(args: argparse.Namespace) -> int:
+    from nyeshc.execute import write_lock
+    from nyeshc.plan.select import SelectionError, artifact_keys, needed_jobs, scene_range, time_range
+    from nyeshc.render import EncodeError, RenderError, render_film, write_srt, write_vtt
+
+    t0 = time.perf_counter()
+    script = Path(args.script)
+    out = Path(args.output) if args.output else script.with_suffix(".mp4")
+    problem = check_output(out, script)
+    if problem:
+        print(f"nyeshc: {problem}", file=sys.stderr)
+        return 2
+    try:
+        start = parse_time_arg(args.start) if args.start else None
+        end = parse_time_arg(args.end) if args.end else None
+    except ValueError as exc:
+        print(f"nyeshc: {exc}", file=sys.stderr)
+        return 2
+    try:
+        prepared = prepare(args, "build", canvas_scale=0.5 if args.preview else None)
+        timeline = prepared.plan.timeline
+        frame_range = None
+        try:
+            if args.scene:
+                frame_range = scene_range(timeline, args.scene)
+            elif start is not None or end is not None:
+                frame_range = time_range(timeline, start, end)
+        except SelectionError as exc:
+            print(f"nyeshc: {exc}", file=sys.stderr)
+            return 2
+        plan = prepared.plan
+        if frame_range is not None:
+            plan = needed_jobs(plan, artifact_keys(timeline, *frame_range))
+        t_plan = time.perf_counter()
+        artifacts = run_jobs(prepared, args, plan, "build")
+    except Stop as stop:
+        return stop.code
+    t_jobs = time.perf_counter()
+    preset = args.preset or ("veryfast" if args.preview else "medium")
+    try:
+        with artifacts:
+            render_film(timeline, artifacts.cache, out, preset=preset, crf=args.crf,
+                        progress=None if args.quiet else True, frame_range=frame_range,
+                        use_segments=not args.no_cache)
+    except (EncodeError, RenderError) as exc:
+        print(f"nyeshc: rendering failed: {exc}", file=sys.stderr)
+        return 3
+    if frame_range is None:
+        subs = timeline.subtitles
+    else:
+        lo_s, hi_s = Fraction(frame_range[0]) / timeline.fps, Fraction(frame_range[1]) / timeline.fps
+        subs = tuple(
+            type(s)(max(s.start, lo_s) - lo_s, min(s.end, hi_s) - lo_s, s.text, s.character)
+            for s in timeline.subtitles if s.start < hi_s and s.end > lo_s
+        )
+    write_srt(subs, out.with_suffix(".srt"))
+    write_vtt(subs, out.with_suffix(".vtt"))
+    write_lock(script.with_name(script.name + ".lock"), prepared.plan,
+               {"profile": prepared.profile_name, "script": script.name})
+    t_end = time.perf_counter()
+    if not args.quiet:
+        lo, hi = frame_range or (0, timeline.frames)
+        seconds = (hi - lo) / float(timeline.fps)
+        print(f"wrote {out} ({seconds:.2f} s, {timeline.width}x{timeline.height} at {float(timeline.fps):g} fps) "
+              f"in {t_end - t0:.1f} s", file=sys.stderr)
+        if args.verbose:
+            print(f"  check + plan {t_plan - t0:.2f} s, jobs {t_jobs - t_plan:.2f} s, "
+                  f"render + encode {t_end - t_jobs:.2f} s", file=sys.stderr)
+    return 0
