@@ -34,6 +34,7 @@ CODES: dict[str, str] = {
     "E004": "inconsistent indentation",
     "E005": "unterminated string",
     "E006": "file cannot be read",
+    "E099": "the formatter would change the script's meaning (a formatter bug; the file is left alone)",
     # names
     "E101": "unknown name",
     "E102": "duplicate definition",

@@ -1,0 +1,114 @@
+"""``nyeshc fmt FILE... [--check] [--diff]``: rewrite scripts in their canonical form.
+
+Files are rewritten in place, atomically (a temporary file in the same folder, then
+``os.replace``). ``--check`` writes nothing and exits 1 when a file would change; ``--diff``
+prints a unified diff instead. A file with syntax errors is never touched: its diagnostics are
+printed and the exit status is 1. ``-`` reads standard input and writes standard output.
+
+Exit codes: 0 nothing to do (or everything rewritten); 1 a file would change (``--check``,
+``--diff``) or has syntax errors; 2 a file is missing or cannot be read or written.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+from nyeshc.diagnostics import Diagnostic, render_human
+from nyeshc.syntax.format import format_source
+from nyeshc.syntax.parse import decode
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("files", metavar="FILE", nargs="+", help="scripts to format ('-' for standard input)")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true",
+                      help="write nothing; exit 1 and name the files that would change")
+    mode.add_argument("--diff", action="store_true", help="write nothing; print a unified diff of the changes")
+
+
+def _report(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic], name: str, text: str) -> None:
+    errors = [d for d in diagnostics if d.is_error] or list(diagnostics)
+    for d in errors:
+        print(render_human(d, {name: text}), file=sys.stderr)
+        print(file=sys.stderr)
+    print(f"nyeshc fmt: {name} has syntax errors; left unchanged", file=sys.stderr)
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    mode = path.stat().st_mode & 0o7777
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _one(name: str, args: argparse.Namespace) -> int:
+    """Format one file (or stdin); return its exit status."""
+    stdin = name == "-"
+    if stdin:
+        data = sys.stdin.buffer.read()
+        label = "<stdin>"
+    else:
+        path = Path(name)
+        label = name
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            print(f"nyeshc fmt: {name}: no such file", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            print(f"nyeshc fmt: {name}: cannot read: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+    text, problems = decode(data, label)
+    if problems:
+        _report(problems, label, text)
+        return 1
+    result = format_source(text, label)
+    if result.text is None:
+        _report(result.diagnostics, label, text)
+        return 1
+    changed = result.text != text
+    if args.diff:
+        if changed:
+            sys.stdout.writelines(difflib.unified_diff(
+                text.splitlines(keepends=True), result.text.splitlines(keepends=True),
+                fromfile=f"a/{label}", tofile=f"b/{label}"))
+        return 1 if changed else 0
+    if args.check:
+        if changed:
+            print(f"would reformat {label}")
+        return 1 if changed else 0
+    if stdin:
+        sys.stdout.write(result.text)
+        return 0
+    if changed:
+        try:
+            _write_atomically(path, result.text)
+        except OSError as exc:
+            print(f"nyeshc fmt: {name}: cannot write: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        print(f"reformatted {label}", file=sys.stderr)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    status = 0
+    for name in args.files:
+        status = max(status, _one(name, args))
+    if args.check and status == 0:
+        count = len(args.files)
+        print(f"{count} file{'s' * (count != 1)} already formatted", file=sys.stderr)
+    return status
