@@ -7,7 +7,11 @@ through a :class:`World`, which keeps scripts inside their project (symlinks inc
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
+import tempfile
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,3 +71,55 @@ class World:
 
     def is_file(self, path: str | os.PathLike[str]) -> bool:
         return str(Path(path).resolve()) in self.overlays or Path(path).is_file()
+
+
+# --------------------------------------------------------------------------- atomic files
+
+
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_NEW_FILE_MODE = _umask_mode()
+
+
+@contextlib.contextmanager
+def atomic_output(target: str | os.PathLike[str], *, suffix: str = ".tmp") -> Iterator[Path]:
+    """A temporary path beside ``target``, renamed over it when the block succeeds.
+
+    Nothing is ever half-written at ``target``: on an exception (Ctrl-C included) the temporary
+    file is removed and an existing ``target`` is left as it was. The new file gets the old
+    file's permissions, or the usual ones for a new file (``0o666`` less the umask) — not the
+    owner-only mode of a bare ``mkstemp``."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        try:
+            mode = stat.S_IMODE(target.stat().st_mode)
+        except FileNotFoundError:
+            mode = _NEW_FILE_MODE
+        os.chmod(tmp, mode)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        raise
+
+
+def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> Path:
+    with atomic_output(target) as tmp:
+        tmp.write_bytes(data)
+    return Path(target)
+
+
+def atomic_write_text(target: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` as UTF-8 with ``\\n`` line ends, atomically."""
+    return atomic_write_bytes(target, text.encode("utf-8"))

@@ -298,3 +298,21 @@ def test_cli_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixtur
 def test_pre_commit_hook_declared() -> None:
     text = (ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8")
     assert "id: nyeshc-fmt" in text and "nyeshc fmt --check" in text and r"\.nysh$" in text
+
+
+def test_unfaithful_reprint_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    """E099: if the printer ever produced text that means something else, the formatter
+    refuses rather than hand it back (simulated here with a printer that drops a line)."""
+    from nyeshc.syntax import format as fmt_module
+
+    original = fmt_module._Printer.film
+
+    def lossy(self, tree):  # type: ignore[no-untyped-def]
+        text = original(self, tree)
+        return "\n".join(line for line in text.split("\n") if "seed 42" not in line) + "\n"
+
+    monkeypatch.setattr(fmt_module._Printer, "film", lossy)
+    source = 'look DUSK:\n    image: generate, seed 42\nlook DAWN:\n    image: generate, seed 7\n'
+    result = fmt_module.format_source(source, "f.nysh")
+    assert result.text is None
+    assert [d.code for d in result.diagnostics] == ["E099"]
