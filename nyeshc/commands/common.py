@@ -172,7 +172,10 @@ def run_jobs(prepared: Prepared, args: argparse.Namespace, plan: Any, command: s
 
     cache = None if getattr(args, "no_cache", False) else Cache(prepared.cache_dir)
     try:
-        return execute(plan, cache, jobs=getattr(args, "jobs", None), progress=not getattr(args, "quiet", False))
+        # --no-cache: a temporary cache beside the script (the system's temp folder may live in
+        # memory, and frame sequences are large); deleted when the artifacts are closed
+        return execute(plan, cache, jobs=getattr(args, "jobs", None), progress=not getattr(args, "quiet", False),
+                       scratch_dir=prepared.script.resolve().parent if cache is None else None)
     except JobFailed as exc:
         print(f"nyeshc {command}: {exc}", file=sys.stderr)
         if getattr(args, "verbose", False) and exc.traceback:

@@ -1,0 +1,554 @@
+"""The dispatcher: one small function per job kind (the table in ``docs/dev/jobs.md``).
+
+:func:`run_job` looks the job's ``kind`` up in :data:`OPS`, loads its backend with
+``registry.load(job.backend, job.settings)``, calls it with the decoded input artifacts and
+checks that what comes back is what the job declared (dtype, shape, channels): a backend that
+returns something else is a :class:`BackendError` naming the job and the backend, never a
+confusing failure in the renderer three stages later.
+
+Long outputs are streamed: ``image.morph`` renders frame by frame and ``asset.video`` decodes
+frame by frame straight into a ``Cache.writer`` memory map, so a 2,000-frame morph never sits
+in memory. Such ops store the artifact themselves and return the cached (memory-mapped) array;
+the caller sees that ``cache.has(job.key)`` is already true. Every other op returns the
+artifact for the caller to store. With ``cache=None`` everything is built in memory.
+
+Built-in operations (``backend == ""``) decode the user's assets with Pillow and the ffmpeg
+binary of ``imageio-ffmpeg``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+import subprocess
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from nyeshc.backends import registry
+from nyeshc.backends.base import SAMPLE_RATE, Alphabet, BackendError, Portrait, ProgressFn
+from nyeshc.execute.cache import Cache
+from nyeshc.plan.model import Job
+
+Op = Callable[[Job, Sequence[Any], "Cache | None", ProgressFn], Any]
+
+
+def _noop(_fraction: float) -> None:
+    pass
+
+
+def run_job(job: Job, inputs: Sequence[Any], cache: Cache | None = None,
+            progress: ProgressFn | None = None) -> Any:
+    """Perform ``job`` on its decoded ``inputs`` (artifacts in ``job.inputs`` order).
+
+    Returns the artifact. Ops that stream (``image.morph``, ``asset.video``) write it into
+    ``cache`` under ``job.key`` themselves when a cache is given. Raises :class:`BackendError`
+    for a bad job, a failing backend or an output that is not what the job declared.
+    """
+    op = OPS.get(job.kind)
+    if op is None:
+        raise BackendError(f"unknown job kind {job.kind!r} (job {job.name!r}); "
+                           f"known kinds: {', '.join(sorted(OPS))}")
+    if len(job.inputs) != len(inputs):
+        raise BackendError(f"job {job.name!r} ({job.kind}) lists {len(job.inputs)} inputs "
+                           f"but was given {len(inputs)}")
+    return op(job, inputs, cache, progress or _noop)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _param(job: Job, name: str) -> Any:
+    try:
+        return job.params[name]
+    except KeyError:
+        raise BackendError(f"job {job.name!r} ({job.kind}) lacks the parameter {name!r}") from None
+
+
+def _int(job: Job, name: str, minimum: int = 0) -> int:
+    value = _param(job, name)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value \
+            or value < minimum:
+        raise BackendError(f"job {job.name!r} ({job.kind}): parameter {name!r} must be an integer "
+                           f">= {minimum} (got {value!r})")
+    return int(value)
+
+
+def _fps(job: Job, name: str = "fps") -> Fraction:
+    """A frame rate given as a number or a fraction string ("24000/1001")."""
+    value = _param(job, name)
+    try:
+        fps = Fraction(str(value)) if not isinstance(value, (int, Fraction)) else Fraction(value)
+    except (ValueError, ZeroDivisionError):
+        fps = Fraction(-1)
+    if fps <= 0:
+        raise BackendError(f"job {job.name!r} ({job.kind}): {name} must be positive (got {value!r})")
+    return fps
+
+
+def _rgb(job: Job, name: str) -> tuple[int, int, int]:
+    value = _param(job, name)
+    if not isinstance(value, (list, tuple)) or len(value) != 3:
+        raise BackendError(f"job {job.name!r} ({job.kind}): {name!r} must be [r, g, b] (got {value!r})")
+    return (int(value[0]), int(value[1]), int(value[2]))
+
+
+def _backend(job: Job) -> Any:
+    if not job.backend:
+        raise BackendError(f"job {job.name!r} ({job.kind}) names no backend")
+    backend = registry.load(job.backend, job.settings)
+    version = str(getattr(backend, "version", ""))
+    if job.backend_version and version != job.backend_version:
+        # the key says another version made it: storing this output under it would lie
+        raise BackendError(f"backend {job.backend} is version {version}, but the plan was made with "
+                           f"version {job.backend_version}; plan the film again")
+    return backend
+
+
+def _who(job: Job) -> str:
+    return f"{job.kind} job {job.name!r} (backend {job.backend or 'built-in'})"
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, np.ndarray):
+        return f"{value.dtype} array of shape {value.shape}"
+    return type(value).__name__
+
+
+def check_array(job: Job, value: Any, dtype: type, shape: tuple[int | None, ...],
+                channels: tuple[int, ...] | None = None, what: str = "output") -> np.ndarray:
+    """``value`` as an array of ``dtype`` whose shape matches ``shape`` (``None``: any size) and
+    whose last axis is one of ``channels``; else a :class:`BackendError` naming the job."""
+    ok = isinstance(value, np.ndarray) and value.dtype == np.dtype(dtype) and value.ndim == len(shape)
+    if ok:
+        ok = all(want is None or got == want for got, want in zip(value.shape, shape))
+    if ok and channels is not None:
+        ok = value.shape[-1] in channels
+    if not ok:
+        axes = ["N" if s is None else str(s) for s in shape]
+        if channels is not None:
+            axes[-1] = "|".join(map(str, channels))
+        want = ", ".join(axes)
+        raise BackendError(f"{_who(job)} returned a {_describe(value)} as its {what}; "
+                           f"expected {np.dtype(dtype)} ({want})")
+    return value
+
+
+def _input(job: Job, inputs: Sequence[Any], i: int, kind: str) -> Any:
+    value = inputs[i]
+    if kind == "portrait":
+        if not isinstance(value, Portrait):
+            raise BackendError(f"{_who(job)}: input {i} is a {_describe(value)}, expected a Portrait")
+        return value
+    if kind == "alphabet":
+        if not isinstance(value, Alphabet):
+            raise BackendError(f"{_who(job)}: input {i} is a {_describe(value)}, expected an Alphabet")
+        return value
+    if not isinstance(value, np.ndarray):
+        raise BackendError(f"{_who(job)}: input {i} is a {_describe(value)}, expected an array ({kind})")
+    return value
+
+
+def _inputs(job: Job, inputs: Sequence[Any], *, at_least: int, at_most: int | None = None) -> None:
+    n = len(inputs)
+    if n < at_least or (at_most is not None and n > at_most):
+        want = f"{at_least}" if at_most == at_least else f"{at_least}..{at_most if at_most is not None else 'n'}"
+        raise BackendError(f"{_who(job)} needs {want} inputs, got {n}")
+
+
+@contextlib.contextmanager
+def _frames_out(job: Job, cache: Cache | None, shape: tuple[int, ...]) -> Iterator[np.ndarray]:
+    """Where a streamed frame sequence goes: the cache's memory map, or memory."""
+    if cache is None:
+        yield np.zeros(shape, np.uint8)
+    else:
+        with cache.writer(job.key, shape, np.uint8, backend=job.backend, kind=job.kind) as out:
+            yield out
+
+
+def _cached(job: Job, cache: Cache | None, fallback: np.ndarray) -> np.ndarray:
+    if cache is None:
+        return fallback
+    got = cache.get(job.key, verify=False)
+    if got is None:  # pragma: no cover - the writer just committed it
+        raise BackendError(f"{_who(job)}: the cache lost the output it just wrote")
+    return got
+
+
+def _progress_steps(n: int, progress: ProgressFn) -> Callable[[int], None]:
+    step = max(1, n // 50)
+
+    def tick(i: int) -> None:
+        if i % step == 0 or i == n - 1:
+            progress((i + 1) / n)
+
+    return tick
+
+
+# --------------------------------------------------------------------------- image
+
+
+def op_image_latent(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
+    backend = _backend(job)
+    latent = backend.sample(job.seed, float(job.params.get("truncation", 1.0)))
+    return check_array(job, latent, np.float32, (None,))
+
+
+def op_image_blend(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
+    _inputs(job, inputs, at_least=2, at_most=2)
+    a, b = _input(job, inputs, 0, "latent"), _input(job, inputs, 1, "latent")
+    latent = _backend(job).blend(np.asarray(a), np.asarray(b), float(_param(job, "t")))
+    return check_array(job, latent, np.float32, (a.shape[0],))
+
+
+def op_image_render(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
+    _inputs(job, inputs, at_least=1, at_most=1)
+    w, h = _int(job, "width", 1), _int(job, "height", 1)
+    image = _backend(job).render(np.asarray(_input(job, inputs, 0, "latent")), w, h)
+    return check_array(job, image, np.uint8, (h, w, 3))
+
+
+def op_image_morph(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
+    """Frame ``i`` = render(interpolate(keys, i / (N - 1), ease)), streamed frame by frame."""
+    _inputs(job, inputs, at_least=2)
+    keys = [np.asarray(_input(job, inputs, i, "latent")) for i in range(len(inputs))]
+    w, h, n = _int(job, "width", 1), _int(job, "height", 1), _int(job, "frames", 1)
+    ease = job.params.get("ease", "smooth")
+    backend = _backend(job)
+    tick = _progress_steps(n, progress)
+    with _frames_out(job, cache, (n, h, w, 3)) as out:
+        for i in range(n):
+            t = i / (n - 1) if n > 1 else 0.0
+            frame = backend.render(backend.interpolate(keys, t, ease), w, h)
+            out[i] = check_array(job, frame, np.uint8, (h, w, 3), what=f"frame {i}")
+            tick(i)
+    return _cached(job, cache, out)
+
+
+# --------------------------------------------------------------------------- assets
+
+
+def _asset_path(job: Job) -> Path:
+    path = Path(str(_param(job, "path")))
+    if not path.is_file():
+        raise BackendError(f"{_who(job)}: the asset {str(path)!r} does not exist (moved or deleted "
+                           "since the script was checked?)")
+    want = job.params.get("sha256")
+    if want:
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 22), b""):
+                h.update(block)
+        if h.hexdigest() != want:
+            raise BackendError(f"{_who(job)}: the asset {str(path)!r} changed after the plan was made; "
+                               "run the build again")
+    return path
+
+
+def op_asset_image(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
+    """Decode with Pillow, RGB, cover-fit to width×height (LANCZOS), centre crop."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    path = _asset_path(job)
+    w, h = _int(job, "width", 1), _int(job, "height", 1)
+    try:
+        with Image.open(path) as im:
+            im.load()  # decode now: a truncated file fails here, not later
+            im = ImageOps.exif_transpose(im)
+            if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+                im = im.convert("RGBA")
+                flat = Image.new("RGB", im.size, (0, 0, 0))
+                flat.paste(im, mask=im.getchannel("A"))
+                im = flat
+            else:
+                im = im.convert("RGB")
+            fitted = ImageOps.fit(im, (w, h), method=Image.Resampling.LANCZOS, centering=(0.5, 0.5))
+            out = np.asarray(fitted, dtype=np.uint8).copy()
+    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
+        raise BackendError(f"{_who(job)}: cannot decode the image {str(path)!r}: {exc}") from None
+    return check_array(job, out, np.uint8, (h, w, 3))
+
+
+def _ffmpeg() -> str:
+    try:
+        import imageio_ffmpeg
+    except ImportError:  # pragma: no cover - a declared dependency
+        raise BackendError("decoding media needs imageio-ffmpeg: pip install imageio-ffmpeg") from None
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+_CHANNELS = re.compile(r"Audio:.*?,\s*\d+ Hz,\s*([^,]+)")
+
+
+def _audio_channels(path: Path) -> int | None:
+    """The first audio stream's channel count (from ffmpeg's stream listing); None: no audio."""
+    proc = subprocess.run([_ffmpeg(), "-hide_banner", "-nostdin", "-i", str(path)],
+                          capture_output=True, text=True, errors="replace")
+    match = _CHANNELS.search(proc.stderr)
+    if match is None:
+        return None
+    layout = match.group(1).strip()
+    if layout == "mono" or layout.startswith("1 channels"):
+        return 1
+    return 2  # stereo, or more channels downmixed to stereo
+
+
+def op_asset_audio(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
+    """Any format → float32 (N, C) at 48 kHz, C = 1 or 2 (more channels: stereo downmix)."""
+    path = _asset_path(job)
+    channels = _audio_channels(path)
+    if channels is None:
+        raise BackendError(f"{_who(job)}: {str(path)!r} has no audio stream ffmpeg can read")
+    # rematrix_maxval=1: a surround downmix keeps each channel's level instead of summing past 1
+    cmd = [_ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", "-i", str(path), "-vn", "-sn",
+           "-af", "aresample=rematrix_maxval=1.0", "-f", "f32le", "-acodec", "pcm_f32le",
+           "-ac", str(channels), "-ar", str(SAMPLE_RATE), "pipe:1"]
+    proc = subprocess.run(cmd, capture_output=True)
+    if proc.returncode != 0:
+        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise BackendError(f"{_who(job)}: ffmpeg cannot decode {str(path)!r}: "
+                           f"{err[-1] if err else 'exit code ' + str(proc.returncode)}")
+    data = np.frombuffer(proc.stdout, dtype="<f4")
+    data = data[: len(data) - len(data) % channels].reshape(-1, channels).astype(np.float32, copy=False)
+    if data.size and float(np.abs(data).max()) > 1.0:  # float sources may exceed full scale
+        data = np.clip(data, -1.0, 1.0)
+    return check_array(job, data, np.float32, (None, channels))
+
+
+def op_asset_video(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
+    """Decode with ffmpeg (resampled to fps, cover-fit, centre crop), streamed frame by frame;
+    the last frame is held when the video is shorter than ``frames``."""
+    path = _asset_path(job)
+    w, h, n = _int(job, "width", 1), _int(job, "height", 1), _int(job, "frames", 1)
+    fps = _fps(job).limit_denominator(100_000)  # a float 23.976… back to 24000/1001
+    vf = (f"fps={fps.numerator}/{fps.denominator},"
+          f"scale={w}:{h}:force_original_aspect_ratio=increase:flags=lanczos,crop={w}:{h},setsar=1")
+    cmd = [_ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", "-i", str(path), "-an", "-sn",
+           "-vf", vf, "-frames:v", str(n), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+    size = w * h * 3
+    tick = _progress_steps(n, progress)
+    with tempfile.TemporaryFile() as errors:  # a file, not a pipe: ffmpeg never blocks on it
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)
+        assert proc.stdout is not None
+        try:
+            with _frames_out(job, cache, (n, h, w, 3)) as out:
+                got = 0
+                while got < n:
+                    buf = proc.stdout.read(size)
+                    if len(buf) < size:
+                        break
+                    out[got] = np.frombuffer(buf, np.uint8).reshape(h, w, 3)
+                    tick(got)
+                    got += 1
+                code = proc.wait()
+                if got == 0:
+                    errors.seek(0)
+                    err = errors.read().decode("utf-8", "replace").strip().splitlines()
+                    why = err[-1] if err else f"ffmpeg exit code {code}, no frames"
+                    raise BackendError(f"{_who(job)}: cannot decode the video {str(path)!r}: {why}")
+                if got < n:
+                    out[got:] = out[got - 1]
+                    progress(1.0)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()
+    return _cached(job, cache, out)
+
+
+# --------------------------------------------------------------------------- portraits
+
+
+def op_portrait_latent(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
+    latent = _backend(job).sample(job.seed, float(job.params.get("truncation", 1.0)))
+    return check_array(job, latent, np.float32, (None,))
+
+
+def op_portrait_blend(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
+    return op_image_blend(job, inputs, cache, progress)
+
+
+def _check_portrait(job: Job, value: Any, size: int) -> Portrait:
+    if not isinstance(value, Portrait):
+        raise BackendError(f"{_who(job)} returned a {_describe(value)}; expected a Portrait")
+    check_array(job, value.image, np.uint8, (size, size, 4), what="portrait image")
+    return value
+
+
+def op_portrait_make(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
+    _inputs(job, inputs, at_least=1, at_most=1)
+    size = _int(job, "size", 1)
+    portrait = _backend(job).portrait(np.asarray(_input(job, inputs, 0, "latent")), size)
+    return _check_portrait(job, portrait, size)
+
+
+def op_portrait_file(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
+    _inputs(job, inputs, at_least=1, at_most=1)
+    size = _int(job, "size", 1)
+    image = np.asarray(_input(job, inputs, 0, "image"))
+    mouth = job.params.get("mouth")
+    mouth_xy = (float(mouth[0]), float(mouth[1])) if mouth is not None else None
+    portrait = _backend(job).from_image(image, size, mouth_xy)
+    return _check_portrait(job, portrait, size)
+
+
+# --------------------------------------------------------------------------- voice
+
+
+def op_voice_speak(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
+    audio = _backend(job).speak(str(_param(job, "text")), pitch=float(job.params.get("pitch", 1.0)),
+                                rate=float(job.params.get("rate", 1.0)),
+                                lang=str(job.params.get("lang", "")), seed=job.seed)
+    return check_array(job, audio, np.float32, (None, 1))
+
+
+def op_voice_track(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
+    """A beat's lines as one mono track: input ``i`` (or, with ``clips``, only its samples
+    ``[from, from + for)``) added from sample ``offsets[i]``; stereo folded to mono; what
+    overflows the track is clipped; overlapping inputs add up."""
+    length = _int(job, "length", 0)
+    offsets = _param(job, "offsets")
+    if not isinstance(offsets, (list, tuple)) or len(offsets) != len(inputs):
+        raise BackendError(f"{_who(job)}: {len(inputs)} inputs but offsets {offsets!r}")
+    clips = job.params.get("clips")
+    if clips is not None and (not isinstance(clips, (list, tuple)) or len(clips) != len(inputs)
+                              or any(not isinstance(c, (list, tuple)) or len(c) != 2 for c in clips)):
+        raise BackendError(f"{_who(job)}: {len(inputs)} inputs but clips {clips!r}")
+    track = np.zeros((length, 1), np.float32)
+    for i, offset in enumerate(offsets):
+        audio = np.asarray(_input(job, inputs, i, "audio"))
+        if audio.ndim == 1:
+            audio = audio[:, None]
+        if audio.ndim != 2 or audio.shape[1] < 1:
+            raise BackendError(f"{_who(job)}: input {i} is a {_describe(audio)}, expected audio (N, C)")
+        if clips is not None:
+            src, count = int(clips[i][0]), int(clips[i][1])
+            audio = audio[max(0, src): max(0, src) + max(0, count)]
+        start = int(offset)
+        skip = max(0, -start)
+        dst0, dst1 = max(0, start), min(length, start + len(audio))
+        if dst1 <= dst0:
+            continue
+        part = audio[skip: skip + dst1 - dst0]  # only this slice of a memory map is read
+        mono = part[:, 0] if part.shape[1] == 1 else part.mean(axis=1, dtype=np.float32)
+        track[dst0:dst1, 0] += mono.astype(np.float32, copy=False)
+    return track
+
+
+# --------------------------------------------------------------------------- motion
+
+
+def _motion_out(job: Job, frames: Any, portrait: Portrait, n: int) -> np.ndarray:
+    s = portrait.image.shape[0]
+    return check_array(job, frames, np.uint8, (n, s, s, 4))
+
+
+def op_motion_lipsync(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
+    _inputs(job, inputs, at_least=2, at_most=2)
+    portrait = _input(job, inputs, 0, "portrait")
+    voice = _input(job, inputs, 1, "audio")
+    n = _int(job, "frames", 0)
+    out = _backend(job).lipsync(portrait, voice, float(_fps(job)), n, job.seed, progress)
+    return _motion_out(job, out, portrait, n)
+
+
+def op_motion_drive(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
+    _inputs(job, inputs, at_least=2, at_most=3)
+    portrait = _input(job, inputs, 0, "portrait")
+    driving = _input(job, inputs, 1, "frames")
+    audio = _input(job, inputs, 2, "audio") if len(inputs) > 2 else None
+    n = _int(job, "frames", 0)
+    out = _backend(job).drive(portrait, driving, float(_fps(job, "driving_fps")), audio,
+                              float(_fps(job)), n, job.seed, progress)
+    return _motion_out(job, out, portrait, n)
+
+
+def op_motion_still(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
+    _inputs(job, inputs, at_least=1, at_most=1)
+    portrait = _input(job, inputs, 0, "portrait")
+    n = _int(job, "frames", 0)
+    out = _backend(job).still(portrait, float(_fps(job)), n, job.seed)
+    return _motion_out(job, out, portrait, n)
+
+
+# --------------------------------------------------------------------------- music
+
+
+def op_music_generate(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
+    seconds = float(_param(job, "seconds"))
+    audio = _backend(job).generate(genre=str(job.params.get("genre", "")),
+                                   artist=str(job.params.get("artist", "")),
+                                   lyrics=str(job.params.get("lyrics", "") or ""),
+                                   seconds=seconds, seed=job.seed, progress=progress)
+    return check_array(job, audio, np.float32, (round(seconds * SAMPLE_RATE), 2))
+
+
+# --------------------------------------------------------------------------- text
+
+
+def op_glyphs_alphabet(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
+    lo, hi = job.params.get("strokes", (1, 3))
+    alphabet = _backend(job).alphabet(seed=job.seed, count=_int(job, "count", 1), strokes=(int(lo), int(hi)))
+    if not isinstance(alphabet, Alphabet):
+        raise BackendError(f"{_who(job)} returned a {_describe(alphabet)}; expected an Alphabet")
+    return alphabet
+
+
+def _max_width(job: Job) -> int | None:
+    value = job.params.get("max_width")
+    return None if value is None else int(value)
+
+
+def op_glyphs_text(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
+    _inputs(job, inputs, at_least=1, at_most=1)
+    alphabet = _input(job, inputs, 0, "alphabet")
+    image = _backend(job).render_text(alphabet, str(_param(job, "text")), height=_int(job, "height", 1),
+                                      ink=_rgb(job, "ink"), max_width=_max_width(job))
+    return check_array(job, image, np.uint8, (None, None, 4))
+
+
+def op_text_plain(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
+    try:
+        from nyeshc.backends.plaintext import render_text
+    except ImportError as exc:
+        raise BackendError(f"text.plain job {job.name!r} needs nyeshc.backends.plaintext.render_text, "
+                           f"which cannot be imported ({exc})") from None
+    image = render_text(str(_param(job, "text")), _int(job, "height", 1), _rgb(job, "colour"),
+                        _max_width(job))
+    return check_array(job, image, np.uint8, (None, None, 4))
+
+
+# --------------------------------------------------------------------------- the table
+
+OPS: dict[str, Op] = {
+    "image.latent": op_image_latent,
+    "image.blend": op_image_blend,
+    "image.render": op_image_render,
+    "image.morph": op_image_morph,
+    "asset.image": op_asset_image,
+    "asset.audio": op_asset_audio,
+    "asset.video": op_asset_video,
+    "portrait.latent": op_portrait_latent,
+    "portrait.blend": op_portrait_blend,
+    "portrait.make": op_portrait_make,
+    "portrait.file": op_portrait_file,
+    "voice.speak": op_voice_speak,
+    "voice.track": op_voice_track,
+    "motion.lipsync": op_motion_lipsync,
+    "motion.drive": op_motion_drive,
+    "motion.still": op_motion_still,
+    "music.generate": op_music_generate,
+    "glyphs.alphabet": op_glyphs_alphabet,
+    "glyphs.text": op_glyphs_text,
+    "text.plain": op_text_plain,
+}
+"""Every job kind of ``docs/dev/jobs.md`` → the function that performs it."""
+
+STREAMED = frozenset({"image.morph", "asset.video"})
+"""Kinds whose op stores its own output in the cache (streamed through ``Cache.writer``)."""

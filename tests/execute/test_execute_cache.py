@@ -1,0 +1,88 @@
+"""The artifact cache: atomic writes, checksums, stray files, non-array artifacts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from nyeshc.backends.base import Alphabet, Portrait
+from nyeshc.execute import Cache
+
+KEY = "ab" + "0" * 62
+KEY2 = "cd" + "1" * 62
+
+
+def test_put_get_round_trip_memory_mapped(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "c")
+    data = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)
+    cache.put(KEY, data, backend="image.fake", kind="image.render")
+    assert cache.has(KEY) and cache.verify(KEY)
+    got = cache.get(KEY)
+    assert isinstance(got, np.memmap) and not got.flags.writeable
+    assert np.array_equal(got, data)
+    assert cache.record(KEY)["backend"] == "image.fake"
+
+
+def test_writer_that_raises_leaves_nothing(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "c")
+    with pytest.raises(RuntimeError, match="boom"), cache.writer(KEY, (3, 2, 2, 3)) as out:
+        out[0] = 7
+        raise RuntimeError("boom")
+    assert not cache.has(KEY) and cache.get(KEY) is None
+    assert cache.stray_files() == []
+    assert list(cache.entries()) == []
+
+
+def test_writer_commits_on_success(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "c")
+    with cache.writer(KEY, (3, 2, 2, 3)) as out:
+        out[:] = 9
+    assert cache.verify(KEY) and int(cache.get(KEY).sum()) == 9 * 36
+
+
+def test_corrupt_data_is_detected_and_discarded(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "c")
+    cache.put(KEY, np.zeros(100, np.float32))
+    path = cache.data_path(KEY)
+    raw = bytearray(path.read_bytes())
+    raw[-1] ^= 0xFF  # same size: only the checksum can tell
+    path.write_bytes(bytes(raw))
+    assert cache.has(KEY) and not cache.verify(KEY)
+    assert cache.get(KEY) is None
+    assert not cache.has(KEY) and not path.exists()
+
+
+def test_truncated_data_is_not_an_entry(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "c")
+    cache.put(KEY, np.zeros(100, np.float32))
+    path = cache.data_path(KEY)
+    path.write_bytes(path.read_bytes()[:50])
+    assert not cache.has(KEY)
+
+
+def test_stray_files_are_listed(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "c")
+    cache.put(KEY, np.zeros(3, np.float32))
+    folder = cache.objects / KEY2[:2]
+    folder.mkdir(parents=True)
+    tmp = folder / f".{KEY2[:12]}-xyz.tmp"
+    tmp.write_bytes(b"half")
+    orphan = folder / f"{KEY2}.npy"  # data whose record was never written
+    np.save(orphan, np.zeros(2))
+    assert sorted(cache.stray_files()) == sorted([tmp, orphan])
+    assert [e.key for e in cache.entries()] == [KEY]
+
+
+def test_portrait_and_alphabet_round_trip_without_pickle(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "c")
+    p = Portrait(image=np.full((4, 4, 4), 3, np.uint8), mouth=(1.5, 2.0), face_box=(0, 0, 4, 4),
+                 latent=np.ones(3, np.float32), source="generated")
+    a = Alphabet(seed=5, strokes=((np.zeros((2, 3), np.float32),), (np.ones((3, 3), np.float32),) * 2),
+                 mapping={"a": 0, "b": 1})
+    cache.put(KEY, p)
+    cache.put(KEY2, a)
+    p2, a2 = cache.get(KEY), cache.get(KEY2)
+    assert isinstance(p2, Portrait) and np.array_equal(p2.image, p.image) and p2.mouth == p.mouth
+    assert isinstance(a2, Alphabet) and a2.seed == 5 and len(a2.strokes[1]) == 2 and dict(a2.mapping) == {"a": 0, "b": 1}
