@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 from nyeshc.diagnostics import Diagnostic, render_human
 from nyeshc.syntax.format import format_source
 from nyeshc.syntax.parse import decode
+from nyeshc.world import atomic_write_text
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,22 +36,6 @@ def _report(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic], name: str, t
         print(render_human(d, {name: text}), file=sys.stderr)
         print(file=sys.stderr)
     print(f"nyeshc fmt: {name} has syntax errors; left unchanged", file=sys.stderr)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    mode = path.stat().st_mode & 0o7777
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.chmod(tmp, mode)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def _one(name: str, args: argparse.Namespace) -> int:
@@ -96,7 +79,7 @@ def _one(name: str, args: argparse.Namespace) -> int:
         return 0
     if changed:
         try:
-            _write_atomically(path, result.text)
+            atomic_write_text(path, result.text)
         except OSError as exc:
             print(f"nyeshc fmt: {name}: cannot write: {exc.strerror or exc}", file=sys.stderr)
             return 2

@@ -35,13 +35,13 @@ import json
 import math
 import os
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from nyeshc import __version__
 from nyeshc.plan.model import Plan
+from nyeshc.world import atomic_write_text
 
 CHECKPOINT_SUFFIXES = (".pkl", ".pth", ".pt", ".tar", ".ckpt", ".onnx", ".safetensors")
 HEADER = "# {name}: written by nyeshc; records what made this film. Do not edit.\n"
@@ -187,15 +187,5 @@ def write_lock(path: str | os.PathLike[str], plan: Plan, extra: Mapping[str, Any
     ``extra``: more facts for the ``[nyeshc]`` table (the profile, the script's name, …)."""
     path = Path(path)
     text = dumps(lock_document(path, plan, extra), name=path.name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, text)
     return path
