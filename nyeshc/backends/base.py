@@ -148,18 +148,24 @@ class MotionBackend(Backend, Protocol):
     """Animates a portrait (Wav2Lip / First Order Motion Model, or the procedural puppet)."""
 
     def lipsync(self, portrait: Portrait, voice: np.ndarray, fps: float, frames: int,
-                seed: int, progress: ProgressFn | None = None) -> np.ndarray:
+                seed: int, progress: ProgressFn | None = None, *, out: np.ndarray | None = None) -> np.ndarray:
         """``uint8 (frames, S, S, 4)``: the portrait speaking ``voice`` (``float32 (N, 1)`` at
         ``SAMPLE_RATE``, already placed so sample 0 is frame 0; silence where nobody speaks).
-        The mouth follows the voice; blinks and small head motion come from ``seed``."""
+        The mouth follows the voice; blinks and small head motion come from ``seed``.
+
+        ``out``, when given, is a writable ``uint8 (frames, S, S, 4)`` array (the executor
+        passes a memory map in the cache) that the backend fills frame by frame and returns,
+        so a long shot never has to fit in memory. The same holds for :meth:`drive` and
+        :meth:`still`."""
 
     def drive(self, portrait: Portrait, driving: np.ndarray, driving_fps: float,
               audio: np.ndarray | None, fps: float, frames: int, seed: int,
-              progress: ProgressFn | None = None) -> np.ndarray:
+              progress: ProgressFn | None = None, *, out: np.ndarray | None = None) -> np.ndarray:
         """``uint8 (frames, S, S, 4)``: the portrait performing the ``driving`` video
         (``uint8 (M, H, W, 3)`` at ``driving_fps``), resampled to ``fps``."""
 
-    def still(self, portrait: Portrait, fps: float, frames: int, seed: int) -> np.ndarray:
+    def still(self, portrait: Portrait, fps: float, frames: int, seed: int, *,
+              out: np.ndarray | None = None) -> np.ndarray:
         """``uint8 (frames, S, S, 4)``: idle motion only (breathing, blinks)."""
 
 

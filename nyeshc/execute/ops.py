@@ -444,9 +444,16 @@ def op_voice_track(job: Job, inputs: Sequence[Any], cache: Cache | None, progres
 # --------------------------------------------------------------------------- motion
 
 
-def _motion_out(job: Job, frames: Any, portrait: Portrait, n: int) -> np.ndarray:
+def _motion(job: Job, cache: Cache | None, portrait: Portrait,
+            call: Callable[[np.ndarray], Any]) -> Any:
+    """Run a motion backend into a frame buffer in the cache (streamed, memory bounded)."""
+    n = _int(job, "frames", 0)
     s = portrait.image.shape[0]
-    return check_array(job, frames, np.uint8, (n, s, s, 4))
+    with _frames_out(job, cache, (n, s, s, 4)) as out:
+        got = call(out)
+        if got is not out:  # a backend that ignores ``out`` returns its own array
+            out[...] = check_array(job, got, np.uint8, (n, s, s, 4))
+    return _cached(job, cache, out)
 
 
 def op_motion_lipsync(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
@@ -454,8 +461,8 @@ def op_motion_lipsync(job: Job, inputs: Sequence[Any], cache: Cache | None, prog
     portrait = _input(job, inputs, 0, "portrait")
     voice = _input(job, inputs, 1, "audio")
     n = _int(job, "frames", 0)
-    out = _backend(job).lipsync(portrait, voice, float(_fps(job)), n, job.seed, progress)
-    return _motion_out(job, out, portrait, n)
+    return _motion(job, cache, portrait, lambda out: _backend(job).lipsync(
+        portrait, voice, float(_fps(job)), n, job.seed, progress, out=out))
 
 
 def op_motion_drive(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
@@ -464,17 +471,16 @@ def op_motion_drive(job: Job, inputs: Sequence[Any], cache: Cache | None, progre
     driving = _input(job, inputs, 1, "frames")
     audio = _input(job, inputs, 2, "audio") if len(inputs) > 2 else None
     n = _int(job, "frames", 0)
-    out = _backend(job).drive(portrait, driving, float(_fps(job, "driving_fps")), audio,
-                              float(_fps(job)), n, job.seed, progress)
-    return _motion_out(job, out, portrait, n)
+    return _motion(job, cache, portrait, lambda out: _backend(job).drive(
+        portrait, driving, float(_fps(job, "driving_fps")), audio, float(_fps(job)), n, job.seed, progress, out=out))
 
 
 def op_motion_still(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
     _inputs(job, inputs, at_least=1, at_most=1)
     portrait = _input(job, inputs, 0, "portrait")
     n = _int(job, "frames", 0)
-    out = _backend(job).still(portrait, float(_fps(job)), n, job.seed)
-    return _motion_out(job, out, portrait, n)
+    return _motion(job, cache, portrait, lambda out: _backend(job).still(
+        portrait, float(_fps(job)), n, job.seed, out=out))
 
 
 # --------------------------------------------------------------------------- music

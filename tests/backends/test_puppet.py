@@ -242,3 +242,16 @@ def test_photo_lipsync(pp: PuppetPortrait) -> None:
     assert dark[: int(0.9 * FPS)].max() == 0
     again = PuppetMotion().lipsync(p, voice, FPS, frames, seed=2)
     assert again.tobytes() == out.tobytes()
+
+
+def test_motion_fills_a_given_buffer_in_place() -> None:
+    """``out=`` lets the executor stream frames into the cache: same pixels, no new array."""
+    portraits = PuppetPortrait()
+    portrait = portraits.portrait(portraits.sample(2, 0.7), 64)
+    motion = PuppetMotion()
+    voice = (0.3 * np.sin(np.arange(12_000) * 2 * np.pi * 150 / 48_000)).astype(np.float32)[:, None]
+    plain = motion.lipsync(portrait, voice, 12.0, 3, 5)
+    buffer = np.zeros((3, 64, 64, 4), np.uint8)
+    got = motion.lipsync(portrait, voice, 12.0, 3, 5, out=buffer)
+    assert got is buffer
+    assert np.array_equal(buffer, plain)

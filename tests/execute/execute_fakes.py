@@ -130,7 +130,8 @@ class FakeMotion:
         return out
 
     def lipsync(self, portrait: Portrait, voice: np.ndarray, fps: float, frames: int, seed: int,
-                progress: Any = None) -> np.ndarray:
+                progress: Any = None, *, out: Any = None) -> np.ndarray:
+        # ignores ``out`` and returns its own array: the executor copies it into the buffer
         _log(self.counter, "lipsync")
         per = max(1, len(voice) // max(1, frames))
         level = np.array([min(255, int(255 * float(np.abs(voice[i * per:(i + 1) * per]).max(initial=0))))
@@ -138,10 +139,10 @@ class FakeMotion:
         return self._frames(portrait, frames, level)
 
     def drive(self, portrait: Portrait, driving: np.ndarray, driving_fps: float, audio: Any, fps: float,
-              frames: int, seed: int, progress: Any = None) -> np.ndarray:
+              frames: int, seed: int, progress: Any = None, *, out: Any = None) -> np.ndarray:
         return self._frames(portrait, frames, np.zeros(frames, np.uint8))
 
-    def still(self, portrait: Portrait, fps: float, frames: int, seed: int) -> np.ndarray:
+    def still(self, portrait: Portrait, fps: float, frames: int, seed: int, *, out: Any = None) -> np.ndarray:
         _log(self.counter, "still")
         return self._frames(portrait, frames, np.zeros(frames, np.uint8))
 

@@ -958,10 +958,13 @@ class PuppetMotion:
         return round(float(np.clip(x, 0, 1)) * (levels - 1)) / (levels - 1)
 
     def _render(self, portrait: Portrait, mouth: np.ndarray, blink: np.ndarray, head: np.ndarray,
-                breath: np.ndarray, progress: ProgressFn | None) -> np.ndarray:
+                breath: np.ndarray, progress: ProgressFn | None, out: np.ndarray | None = None) -> np.ndarray:
         S = portrait.image.shape[0]
         n = len(mouth)
-        out = np.empty((n, S, S, 4), np.uint8)
+        if out is None:
+            out = np.empty((n, S, S, 4), np.uint8)
+        elif out.shape != (n, S, S, 4) or out.dtype != np.uint8:
+            raise BackendError(f"out must be uint8 {(n, S, S, 4)}, got {out.dtype} {out.shape}")
         if portrait.latent is not None:
             rig = _rig(portrait.latent, S)
             render = lambda m, b, h, br: rig.frame(m, b, h, br)  # noqa: E731
@@ -989,7 +992,7 @@ class PuppetMotion:
 
     # ---------------------------------------------------------------- protocol
     def lipsync(self, portrait: Portrait, voice: np.ndarray, fps: float, frames: int,
-                seed: int, progress: ProgressFn | None = None) -> np.ndarray:
+                seed: int, progress: ProgressFn | None = None, *, out: np.ndarray | None = None) -> np.ndarray:
         self._check(portrait, frames, fps)
         S = portrait.image.shape[0]
         env = envelope(voice, fps, frames)
@@ -997,20 +1000,21 @@ class PuppetMotion:
         blink = blinks(fps, frames, seed)
         head = _head_motion(fps, frames, seed, S, env, self.head_motion)
         breath = _breath(fps, frames, seed) * 0.5
-        return self._render(portrait, mouth, blink, head, breath, progress)
+        return self._render(portrait, mouth, blink, head, breath, progress, out)
 
-    def still(self, portrait: Portrait, fps: float, frames: int, seed: int) -> np.ndarray:
+    def still(self, portrait: Portrait, fps: float, frames: int, seed: int, *,
+              out: np.ndarray | None = None) -> np.ndarray:
         self._check(portrait, frames, fps)
         S = portrait.image.shape[0]
         mouth = np.zeros(frames, _F32)
         blink = blinks(fps, frames, seed)
         head = _head_motion(fps, frames, seed, S, None, self.head_motion * 0.6)
         breath = _breath(fps, frames, seed)
-        return self._render(portrait, mouth, blink, head, breath, None)
+        return self._render(portrait, mouth, blink, head, breath, None, out)
 
     def drive(self, portrait: Portrait, driving: np.ndarray, driving_fps: float,
               audio: np.ndarray | None, fps: float, frames: int, seed: int,
-              progress: ProgressFn | None = None) -> np.ndarray:
+              progress: ProgressFn | None = None, *, out: np.ndarray | None = None) -> np.ndarray:
         self._check(portrait, frames, fps)
         if driving_fps <= 0:
             raise BackendError(f"driving_fps must be > 0 (got {driving_fps})")
@@ -1034,7 +1038,7 @@ class PuppetMotion:
             mouth = np.interp(t_out, t_in, act)
         blink = blinks(fps, frames, seed)
         breath = np.zeros(frames)
-        return self._render(portrait, mouth, blink, head, breath, progress)
+        return self._render(portrait, mouth, blink, head, breath, progress, out)
 
 
 class _PhotoRig:
