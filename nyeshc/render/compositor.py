@@ -1,0 +1,534 @@
+"""Frame composition: a :class:`~nyeshc.plan.model.Timeline` frame as ``uint8 (H, W, 3)``.
+
+The compositor's one job is to cost the encoder as little CPU as possible (the encoder needs
+both cores), so it follows four rules:
+
+* **Artifacts stay on disk.** Frame sequences are the cache's memory-mapped ``.npy`` files; a
+  frame is read when it is shown, never loaded whole.
+* **One resize per layer, not per frame.** A still without a camera move is fitted to its box
+  once; a sequence frame is resized once per distinct frame index (a small LRU holds the
+  results, already premultiplied for blending); a sequence that already has its box's size is
+  copied straight from the memory map. Only a moving Ken Burns window is resampled every frame
+  (Pillow's bilinear ``resize`` with a sub-pixel ``box``: the one C path that keeps the motion
+  smooth).
+* **Integer blending in preallocated buffers.** ``dst * (255 - a) + src * a`` fits ``uint16``
+  exactly; ``/255`` is ``(x + 128 + ((x + 128) >> 8)) >> 8`` (exact rounding), computed in
+  place in scratch buffers allocated once.
+* **Nothing is drawn twice.** Each frame's drawing is summarised by a *signature* (which layers,
+  at which sequence index / window / position / opacity); a frame whose signature equals the
+  previous one's reuses the buffer as it is, so a static shot costs nothing after its first
+  frame.
+
+:meth:`Compositor.frame` returns a view of an internal buffer that the next call overwrites:
+consume (write, copy) it before asking for the next frame.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from nyeshc.execute.cache import Cache
+from nyeshc.plan.model import Box, Layer, Overlap, SceneTrack, SequenceLayer, StillLayer, TextLayer, Timeline
+
+__all__ = ["Compositor", "RenderError", "load_artifact"]
+
+MARGIN = 0.05  # text placement margin, as a fraction of the canvas side
+PAN_ZOOM = 1.1  # a pan with no zoom above 1 travels across this much margin
+_LRU = 6  # resized sequence frames kept per layer
+OVERSAMPLE = 3  # Ken Burns: point-sample a copy upsampled this much (2 when that would be large)
+MAX_OVERSAMPLED = 16_000_000  # pixels of the oversampled copy before falling back to 2x
+MAX_DENSITY = 1.25  # image pixels per output pixel above which a moving still is pre-shrunk
+
+
+class RenderError(RuntimeError):
+    """A render failure: a missing or malformed artifact, an encoder error."""
+
+
+def load_artifact(cache: Cache, key: str, what: str) -> Any:
+    """The cached artifact ``key`` (memory-mapped); a clear error when it is absent.
+
+    Checksums are not re-verified here (a 700 MB morph would cost seconds of hashing per render):
+    the cache checks sizes on every read and the executor verifies what it reuses."""
+    art = cache.get(key, verify=False)
+    if art is None:
+        raise RenderError(f"{what}: artifact {key[:12]}… is not in the cache (run the jobs first)")
+    return art
+
+
+# --------------------------------------------------------------------------- arithmetic
+
+
+def _div255(x: np.ndarray, scratch: np.ndarray) -> None:
+    """``x = round(x / 255)`` in place for ``uint16`` ``x <= 65025``."""
+    x += 128
+    np.right_shift(x, 8, out=scratch)
+    x += scratch
+    x >>= 8
+
+
+def _ease(p: float, ease: str) -> float:
+    p = min(1.0, max(0.0, p))
+    return p * p * (3.0 - 2.0 * p) if ease == "smooth" else p
+
+
+def _progress(f: int, start: int, end: int) -> float:
+    """0 at a span's first frame, 1 at its last."""
+    n = end - start - 1
+    return 0.0 if n <= 0 else (f - start) / n
+
+
+def _opacity(f: int, start: int, end: int, fade_in: int, fade_out: int) -> int:
+    """Opacity 0..255 of a span with fades: 0 on the first frame of a fade in, 0 on the last of
+    a fade out, linear between."""
+    o = 1.0
+    if fade_in > 0:
+        o = min(o, (f - start) / fade_in)
+    if fade_out > 0:
+        o = min(o, (end - 1 - f) / fade_out)
+    return int(round(255 * min(1.0, max(0.0, o))))
+
+
+_INVERT = [255 - v for v in range(256)]
+
+
+class _Sprite:
+    """An image ready to draw.
+
+    Opaque images keep their RGB (possibly a memory map: copied when drawn). Images with alpha
+    keep ``pm`` (premultiplied RGB, uint8), ``pm255 = pm * 255`` and ``inv = 255 - a`` replicated
+    over the three channels (uint16), all C-contiguous ``(h, w, 3)``: numpy is ten times slower
+    on a broadcast ``(h, w, 1)`` alpha or a strided RGBA view, so the channel shuffling is done
+    by Pillow's C code (``split``/``merge``) once per sprite, and every blend runs over
+    contiguous memory."""
+
+    __slots__ = ("rgb", "alpha", "pm", "pm255", "inv", "h", "w")
+
+    def __init__(self, image: np.ndarray | None = None, *, rgba: Any = None) -> None:
+        """``image``: ``uint8 (h, w, 3|4)`` straight alpha; or ``rgba``: a Pillow image in mode
+        ``RGBA`` (straight) or ``RGBa`` (premultiplied)."""
+        self.alpha = self.pm = self.pm255 = self.inv = None
+        if rgba is None:
+            assert image is not None
+            self.h, self.w = image.shape[:2]
+            self.rgb = image[..., :3]
+            if image.shape[2] != 4 or int(image[..., 3].min()) == 255:
+                return
+            rgba = Image.fromarray(np.ascontiguousarray(image))
+        self.w, self.h = rgba.size
+        bands = (rgba if rgba.mode == "RGBa" else rgba.convert("RGBa")).split()
+        inv = bands[3].point(_INVERT)
+        self.pm = np.asarray(Image.merge("RGB", bands[:3]))
+        if not inv.getbbox():  # fully opaque after all
+            self.rgb = self.pm
+            self.pm = None
+            return
+        self.rgb = self.pm
+        self.alpha = True
+        self.pm255 = np.multiply(self.pm, 255, dtype=np.uint16)
+        self.inv = np.asarray(Image.merge("RGB", (inv, inv, inv))).astype(np.uint16)
+
+
+class _Scratch:
+    """Two flat uint16 buffers the size of the canvas, viewed at any smaller shape."""
+
+    def __init__(self, n: int) -> None:
+        self.a = np.empty(n, dtype=np.uint16)
+        self.b = np.empty(n, dtype=np.uint16)
+
+    def views(self, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+        n = math.prod(shape)
+        return self.a[:n].reshape(shape), self.b[:n].reshape(shape)
+
+
+def _clip(dst: np.ndarray, h: int, w: int, x: int, y: int) -> tuple[Any, Any] | None:
+    H, W = dst.shape[:2]
+    x0, y0, x1, y1 = max(x, 0), max(y, 0), min(x + w, W), min(y + h, H)
+    if x0 >= x1 or y0 >= y1:
+        return None
+    return (slice(y0, y1), slice(x0, x1)), (slice(y0 - y, y1 - y), slice(x0 - x, x1 - x))
+
+
+def draw(dst: np.ndarray, sprite: _Sprite, x: int, y: int, opacity: int, scratch: _Scratch) -> None:
+    """Composite ``sprite`` over ``dst`` at ``(x, y)`` (clipped) with ``opacity`` 0..255."""
+    if opacity <= 0:
+        return
+    cl = _clip(dst, sprite.h, sprite.w, x, y)
+    if cl is None:
+        return
+    (dy, dx), (sy, sx) = cl
+    d = dst[dy, dx]
+    t, u = scratch.views(d.shape)
+    if sprite.alpha is None:
+        if opacity >= 255:
+            d[...] = sprite.rgb[sy, sx]
+            return
+        np.multiply(d, 255 - opacity, out=t, dtype=np.uint16)
+        np.multiply(sprite.rgb[sy, sx], opacity, out=u, dtype=np.uint16)
+        t += u
+    elif opacity >= 255:
+        np.multiply(d, sprite.inv[sy, sx], out=t, dtype=np.uint16)
+        t += sprite.pm255[sy, sx]
+    else:
+        a = np.subtract(255, sprite.inv[sy, sx], dtype=np.uint16)  # alpha, replicated
+        a *= opacity
+        a += 127
+        a //= 255
+        np.subtract(255, a, out=a)
+        np.multiply(d, a, out=t, dtype=np.uint16)
+        np.multiply(sprite.pm[sy, sx], opacity, out=u, dtype=np.uint16)
+        t += u
+    _div255(t, u)
+    np.copyto(d, t, casting="unsafe")
+
+
+def mix(dst: np.ndarray, a: np.ndarray, b: np.ndarray, w: int, scratch: _Scratch) -> None:
+    """``dst = a * (255 - w) / 255 + b * w / 255`` (``dst`` may be ``a``)."""
+    t, u = scratch.views(dst.shape)
+    np.multiply(a, 255 - w, out=t, dtype=np.uint16)
+    np.multiply(b, w, out=u, dtype=np.uint16)
+    t += u
+    _div255(t, u)
+    np.copyto(dst, t, casting="unsafe")
+
+
+def darken(dst: np.ndarray, o: int) -> None:
+    """``dst *= o / 255`` through a 256-entry lookup table (one gather, no uint16 pass)."""
+    if o >= 255:
+        return
+    if o <= 0:
+        dst.fill(0)
+        return
+    lut = ((np.arange(256, dtype=np.uint32) * o + 127) // 255).astype(np.uint8)
+    np.take(lut, dst, out=dst)
+
+
+# --------------------------------------------------------------------------- layers
+
+
+def _target(box: Box | None, width: int, height: int) -> tuple[int, int, int, int]:
+    return (0, 0, width, height) if box is None else (box.x, box.y, max(1, box.width), max(1, box.height))
+
+
+def _cover(iw: int, ih: int, tw: int, th: int) -> tuple[float, float, float, float]:
+    """The centred source window of the target's aspect that covers ``tw x th``."""
+    aspect = tw / th
+    if iw / ih > aspect:
+        w, h = ih * aspect, float(ih)
+    else:
+        w, h = float(iw), iw / aspect
+    return (iw - w) / 2, (ih - h) / 2, w, h
+
+
+class _StillState:
+    """A backdrop with a Ken Burns move: a window of the image, eased from ``zoom[0]`` to
+    ``zoom[1]`` (geometrically) and along the pan, fitted to the layer's box.
+
+    A still without a move is resized once (bilinear). A moving window is *point-sampled* from
+    a copy of the image upsampled ``OVERSAMPLE`` times (bicubic, once per layer): nearest
+    sampling is about ten times cheaper than a per-frame bilinear resize and, with the
+    positions quantised to a third of a source pixel, the frames match a bilinear resize to
+    about 55 dB PSNR while the motion stays sub-pixel smooth. An image much larger than its
+    window is first shrunk (antialiased, once) so point sampling cannot alias.
+    """
+
+    def __init__(self, layer: StillLayer, image: np.ndarray, width: int, height: int) -> None:
+        self.layer = layer
+        self.x, self.y, self.tw, self.th = _target(layer.box, width, height)
+        self.ih, self.iw = image.shape[:2]
+        self.image = image
+        z0, z1 = layer.zoom
+        if layer.pan is not None and max(z0, z1) <= 1.0:
+            z0, z1 = z0 * PAN_ZOOM, z1 * PAN_ZOOM  # a pan needs a margin to travel across
+        self.z0, self.z1 = max(z0, 1e-3), max(z1, 1e-3)
+        self.static = self.z0 == self.z1 and layer.pan is None
+        self.sprite: _Sprite | None = None
+        self.window: tuple[float, float, float, float] | None = None
+        self._src: Any = None  # the oversampled PIL image (moving windows only)
+        self._k = 1.0  # oversampled pixels per image pixel
+
+    def window_at(self, f: int) -> tuple[float, float, float, float]:
+        L = self.layer
+        p = _ease(_progress(f, L.start, L.end), L.ease)
+        z = self.z0 * (self.z1 / self.z0) ** p
+        bx, by, bw, bh = _cover(self.iw, self.ih, self.tw, self.th)
+        w, h = min(bw / z, float(self.iw)), min(bh / z, float(self.ih))
+        cx, cy = bx + bw / 2, by + bh / 2
+        mx, my = (self.iw - w) / 2, (self.ih - h) / 2  # the margin on each side
+        if L.pan == "left":  # the camera pans left: the window travels right to left
+            cx += mx * (1 - 2 * p)
+        elif L.pan == "right":
+            cx -= mx * (1 - 2 * p)
+        elif L.pan == "up":
+            cy += my * (1 - 2 * p)
+        elif L.pan == "down":
+            cy -= my * (1 - 2 * p)
+        x0 = min(max(cx - w / 2, 0.0), max(self.iw - w, 0.0))
+        y0 = min(max(cy - h / 2, 0.0), max(self.ih - h, 0.0))
+        return (round(x0, 3), round(y0, 3), round(w, 3), round(h, 3))
+
+    def signature(self, f: int) -> Any:
+        return self.window_at(f) if not self.static else 0
+
+    def _pil(self) -> Any:
+        img = self.image
+        return Image.fromarray(np.ascontiguousarray(img if img.shape[2] == 4 else img[..., :3]))
+
+    def _oversampled(self) -> Any:
+        if self._src is None:
+            pil = self._pil()
+            # image pixels per output pixel at the widest window of the move
+            bw = _cover(self.iw, self.ih, self.tw, self.th)[2]
+            density = bw / min(self.z0, self.z1) / self.tw
+            shrink = min(1.0, MAX_DENSITY / density) if density > MAX_DENSITY else 1.0
+            m = OVERSAMPLE if self.iw * self.ih * shrink * shrink * OVERSAMPLE ** 2 <= MAX_OVERSAMPLED else 2
+            self._k = shrink * m
+            size = (max(1, round(self.iw * self._k)), max(1, round(self.ih * self._k)))
+            self._k = size[0] / self.iw
+            self._src = pil.resize(size, Image.Resampling.BICUBIC)
+        return self._src
+
+    def sprite_at(self, f: int) -> _Sprite:
+        win = self.window_at(f)
+        if self.sprite is None or win != self.window:
+            x0, y0, w, h = win
+            if self.static:
+                img = self._pil().resize((self.tw, self.th), Image.Resampling.BILINEAR, box=(x0, y0, x0 + w, y0 + h))
+            else:
+                src, k = self._oversampled(), self._k
+                box = (x0 * k, y0 * k, min((x0 + w) * k, src.width), min((y0 + h) * k, src.height))
+                img = src.resize((self.tw, self.th), Image.Resampling.NEAREST, box=box)
+            self.sprite, self.window = _Sprite(np.asarray(img)), win
+        return self.sprite
+
+
+class _SequenceState:
+    """A frame sequence fitted to its box, one resize per distinct frame index (LRU)."""
+
+    def __init__(self, layer: SequenceLayer, frames: np.ndarray, width: int, height: int) -> None:
+        if frames.ndim != 4 or frames.shape[3] not in (3, 4) or frames.shape[0] == 0:
+            raise RenderError(f"sequence layer {layer.artifact[:12]}…: expected (N, H, W, 3|4) frames, "
+                              f"got {frames.shape}")
+        self.layer = layer
+        self.frames = frames
+        self.n, fh, fw = frames.shape[:3]
+        self.x, self.y, self.tw, self.th = _target(layer.box, width, height)
+        self.fit = (fw, fh) != (self.tw, self.th)
+        self.window = _cover(fw, fh, self.tw, self.th)
+        self.lru: OrderedDict[int, _Sprite] = OrderedDict()
+
+    def index(self, f: int) -> int:
+        i = self.layer.offset + (f - self.layer.start)
+        return i % self.n if self.layer.loop else min(max(i, 0), self.n - 1)
+
+    def signature(self, f: int) -> Any:
+        return self.index(f)
+
+    def sprite_at(self, f: int) -> _Sprite:
+        return self.sprite_of(self.index(f))
+
+    def sprite_of(self, i: int) -> _Sprite:
+        s = self.lru.get(i)
+        if s is not None:
+            self.lru.move_to_end(i)
+            return s
+        frame = self.frames[i]
+        if self.fit:
+            x0, y0, w, h = self.window
+            img = Image.fromarray(np.ascontiguousarray(frame))
+            rgba = img.mode == "RGBA"
+            if rgba:  # premultiply at the source's (smaller) size; resize in RGBa
+                img = img.convert("RGBa")
+            img = img.resize((self.tw, self.th), Image.Resampling.BILINEAR, box=(x0, y0, x0 + w, y0 + h))
+            s = _Sprite(rgba=img) if rgba else _Sprite(np.asarray(img))
+        else:
+            s = _Sprite(frame)
+        self.lru[i] = s
+        if len(self.lru) > _LRU:
+            self.lru.popitem(last=False)
+        return s
+
+
+class _TextState:
+    """A straight-alpha RGBA text block, placed by position or rolled bottom to top."""
+
+    def __init__(self, layer: TextLayer, image: np.ndarray, width: int, height: int) -> None:
+        if image.ndim != 3 or image.shape[2] not in (3, 4):
+            raise RenderError(f"text layer {layer.artifact[:12]}…: expected an RGBA image, got {image.shape}")
+        self.layer = layer
+        self.sprite = _Sprite(np.ascontiguousarray(image))
+        h, w = self.sprite.h, self.sprite.w
+        mx, my = round(MARGIN * width), round(MARGIN * height)
+        self.W, self.H = width, height
+        pos = layer.position
+        self.px = mx if pos == "left" else width - w - mx if pos == "right" else (width - w) // 2
+        self.py = my if pos == "top" else height - h - my if pos == "bottom" else (height - h) // 2
+
+    def place(self, f: int) -> tuple[int, int]:
+        L = self.layer
+        if not L.roll:
+            return self.px, self.py
+        p = (f - L.start) / max(1, L.end - L.start - 1)
+        top = self.H + (-self.sprite.h - self.H) * p  # from just below the canvas to just above
+        return (self.W - self.sprite.w) // 2, int(round(top))
+
+    def signature(self, f: int) -> Any:
+        return self.place(f)
+
+    def sprite_at(self, f: int) -> _Sprite:
+        return self.sprite
+
+
+_State = _StillState | _SequenceState | _TextState
+
+
+def _is_backdrop(layer: Layer) -> bool:
+    """Layers a morph replaces during a ``MORPH TO`` overlap."""
+    if isinstance(layer, StillLayer):
+        return layer.box is None
+    return isinstance(layer, SequenceLayer) and layer.role == "morph" and layer.box is None
+
+
+# --------------------------------------------------------------------------- the compositor
+
+
+class Compositor:
+    """Composes frames of ``timeline`` from the artifacts in ``cache``.
+
+    ``frame(f)`` returns ``uint8 (H, W, 3)``: a view of an internal buffer, valid until the
+    next call. Frames outside every scene are black; an overlap composes both scenes and blends
+    the second over the first with a linear ramp.
+    """
+
+    def __init__(self, timeline: Timeline, cache: Cache) -> None:
+        self.timeline = timeline
+        self.cache = cache
+        W, H = timeline.width, timeline.height
+        self.out = np.zeros((H, W, 3), dtype=np.uint8)
+        self.bufs = [np.zeros((H, W, 3), dtype=np.uint8) for _ in range(2)]
+        self.scratch = _Scratch(H * W * 3)
+        self.black = np.zeros((H, W, 3), dtype=np.uint8)
+        self._states: dict[Layer, _State] = {}
+        self._morphs: dict[str, _SequenceState] = {}
+        self._evict_at = 0
+        self._sig: list[Any] = [None, None, None]  # last signature drawn into bufs[0], bufs[1], out
+        self._scenes = sorted(timeline.scenes, key=lambda s: s.start)
+        self._by_index = {s.index: s for s in timeline.scenes}
+
+    # ----------------------------------------------------------------- lookups
+
+    def scene_at(self, f: int) -> SceneTrack | None:
+        """The scene showing frame ``f`` outside overlaps (the later one if two touch)."""
+        found = None
+        for s in self._scenes:
+            if s.start <= f < s.end:
+                found = s
+        return found
+
+    def overlap_at(self, f: int) -> Overlap | None:
+        for o in self.timeline.overlaps:
+            if o.start <= f < o.end:
+                return o
+        return None
+
+    def state(self, layer: Layer) -> _State:
+        st = self._states.get(layer)
+        if st is None:
+            W, H = self.timeline.width, self.timeline.height
+            art = load_artifact(self.cache, layer.artifact, f"{layer.kind} layer")
+            if isinstance(layer, StillLayer):
+                st = _StillState(layer, art, W, H)
+            elif isinstance(layer, SequenceLayer):
+                st = _SequenceState(layer, art, W, H)
+            else:
+                st = _TextState(layer, art, W, H)
+            self._states[layer] = st
+        return st
+
+    def morph_state(self, ov: Overlap) -> _SequenceState:
+        assert ov.morph is not None
+        st = self._morphs.get(ov.morph)
+        if st is None:
+            frames = load_artifact(self.cache, ov.morph, "morph overlap")
+            layer = SequenceLayer(start=ov.start, end=ov.end, artifact=ov.morph, role="morph")
+            st = _SequenceState(layer, frames, self.timeline.width, self.timeline.height)
+            self._morphs[ov.morph] = st
+        return st
+
+    # ----------------------------------------------------------------- drawing
+
+    def _plan_scene(self, scene: SceneTrack, f: int, morph: Overlap | None) -> list[tuple[Any, int, Any]]:
+        """The draw list of ``scene`` at ``f``: (state, opacity, signature) bottom to top."""
+        ops: list[tuple[Any, int, Any]] = []
+        morph_done = False
+        if morph is not None and not any(_is_backdrop(L) and L.start <= f < L.end for L in scene.layers):
+            st = self.morph_state(morph)
+            ops.append((st, 255, ("m", morph.morph, st.signature(f))))
+            morph_done = True
+        for L in scene.layers:
+            if not (L.start <= f < L.end):
+                continue
+            o = _opacity(f, L.start, L.end, L.fade.fade_in, L.fade.fade_out)
+            if o <= 0:
+                continue
+            if morph is not None and _is_backdrop(L):
+                if morph_done:
+                    continue
+                st, morph_done = self.morph_state(morph), True
+                ops.append((st, o, ("m", morph.morph, st.signature(f), o)))
+                continue
+            st = self.state(L)
+            ops.append((st, o, (id(st), st.signature(f), o)))
+        return ops
+
+    def _compose_scene(self, scene: SceneTrack, f: int, slot: int, morph: Overlap | None) -> np.ndarray:
+        dst = self.bufs[slot]
+        ops = self._plan_scene(scene, f, morph)
+        fade = _opacity(f, scene.start, scene.end, scene.fade_in, scene.fade_out)
+        sig = (scene.index, fade, tuple(s for _, _, s in ops))
+        if sig == self._sig[slot]:
+            return dst
+        self._sig[slot] = None
+        first = True
+        for st, o, _ in ops:
+            sprite = st.sprite_at(f)
+            x, y = st.place(f) if isinstance(st, _TextState) else (st.x, st.y)
+            if first and not (o >= 255 and sprite.alpha is None and x <= 0 and y <= 0
+                              and x + sprite.w >= dst.shape[1] and y + sprite.h >= dst.shape[0]):
+                dst.fill(0)
+            first = False
+            draw(dst, sprite, x, y, o, self.scratch)
+        if first:
+            dst.fill(0)
+        darken(dst, fade)
+        self._sig[slot] = sig
+        return dst
+
+    def frame(self, f: int) -> np.ndarray:
+        """Frame ``f`` of the film as ``uint8 (H, W, 3)`` (a reused buffer)."""
+        if not 0 <= f < self.timeline.frames:
+            raise IndexError(f"frame {f} outside the film (0..{self.timeline.frames - 1})")
+        if self._states and f >= self._evict_at:
+            # films play forward: free what ended (a Ken Burns copy is tens of MB)
+            for layer in [L for L in self._states if L.end <= f]:
+                del self._states[layer]
+            self._evict_at = f + 24
+        ov = self.overlap_at(f)
+        if ov is not None and ov.a in self._by_index and ov.b in self._by_index:
+            morph = ov if ov.kind == "morph" and ov.morph else None
+            a = self._compose_scene(self._by_index[ov.a], f, 0, morph)
+            b = self._compose_scene(self._by_index[ov.b], f, 1, morph)
+            w = int(round(255 * (f - ov.start + 1) / (ov.end - ov.start + 1)))
+            sig = ("x", self._sig[0], self._sig[1], w)
+            if sig != self._sig[2]:
+                mix(self.out, a, b, w, self.scratch)
+                self._sig[2] = sig
+            return self.out
+        scene = self.scene_at(f)
+        if scene is None:
+            return self.black
+        return self._compose_scene(scene, f, 0, None)

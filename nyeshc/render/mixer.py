@@ -1,0 +1,189 @@
+"""The audio mix: every :class:`~nyeshc.plan.model.AudioClip` on one 48 kHz stereo float track.
+
+Steps, in order:
+
+1. **Place** each clip at its ``start`` for ``length`` samples from ``offset`` (mono clips go to
+   both channels; ``loop`` repeats the source; a clip past the film's end is cut), with its gain
+   and equal-power fade ramps, adding into one preallocated ``float32 (samples, 2)`` buffer
+   chunk by chunk (no full-length copy per clip).
+2. **Duck**: clips with ``duck=True`` are multiplied by a gain envelope that sits at
+   ``timeline.duck_db`` under every dialogue clip, ramping down over ``ATTACK`` seconds before
+   the line and back up over ``RELEASE`` seconds after it (raised-cosine ramps; gaps shorter
+   than the two ramps stay ducked instead of pumping).
+3. **Normalise** to ``timeline.loudness_lufs`` integrated (ITU-R BS.1770 via ``pyloudnorm``);
+   audio too short or too quiet to measure (pyloudnorm needs 400 ms and gates silence) is left
+   as it is.
+4. **Limit**: the true peak (4x oversampled, ``scipy.signal.resample_poly``) is held at or below
+   ``TRUE_PEAK_DBTP`` by scaling the whole mix down; nothing is ever clipped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+from scipy.signal import resample_poly
+
+from nyeshc.execute.cache import Cache
+from nyeshc.plan.model import AudioClip, Timeline
+from nyeshc.render.compositor import load_artifact
+
+__all__ = ["mix", "duck_envelope", "true_peak", "integrated_loudness", "ATTACK", "RELEASE", "TRUE_PEAK_DBTP"]
+
+ATTACK = 0.15  # seconds: music starts going down this long before a line
+RELEASE = 0.30  # seconds: and is back up this long after it
+TRUE_PEAK_DBTP = -1.0
+_CHUNK = 1 << 18  # samples per processing block (about 5 s)
+
+
+def _db(g: float) -> float:
+    return float(10.0 ** (g / 20.0))
+
+
+def _ramp(n: int, rising: bool) -> np.ndarray:
+    """An equal-power (quarter-sine) gain ramp of ``n`` samples."""
+    t = (np.arange(n, dtype=np.float64) + 0.5) / n
+    r = np.sin(0.5 * np.pi * t)
+    return (r if rising else r[::-1]).astype(np.float32)
+
+
+def _place(out: np.ndarray, clip: AudioClip, src: np.ndarray, total: int) -> None:
+    """Add ``clip`` (source ``src (N, C)``) into ``out`` in blocks."""
+    if src.ndim == 1:
+        src = src[:, None]
+    n_src = src.shape[0]
+    start, length = clip.start, clip.length
+    if length <= 0 or n_src == 0 or start >= total:
+        return
+    # Clip the placement to the film: [start, start+length) ∩ [0, total).
+    first = max(0, -start)
+    last = min(length, total - start)
+    gain = _db(clip.gain_db)
+    fi, fo = max(0, clip.fade_in), max(0, clip.fade_out)
+    ramp_in = _ramp(fi, True) if fi else None
+    ramp_out = _ramp(fo, False) if fo else None
+    i = first
+    while i < last:
+        j = min(last, i + _CHUNK)
+        # Source positions for clip-relative samples [i, j).
+        s0 = clip.offset + i
+        if clip.loop:
+            block = np.empty((j - i, src.shape[1]), dtype=np.float32)
+            k = 0
+            while k < j - i:
+                p = (s0 + k) % n_src
+                take = min(n_src - p, j - i - k)
+                block[k:k + take] = src[p:p + take]
+                k += take
+        else:
+            lo, hi = min(s0, n_src), min(s0 + (j - i), n_src)
+            if lo >= hi:
+                break  # the source ran out: silence from here on
+            block = np.asarray(src[lo:hi], dtype=np.float32)
+            j = i + (hi - lo)
+        g = np.full(j - i, gain, dtype=np.float32)
+        if ramp_in is not None and i < fi:
+            a, b = i, min(j, fi)
+            g[a - i:b - i] *= ramp_in[a:b]
+        if ramp_out is not None and j > length - fo:
+            a, b = max(i, length - fo), j
+            g[a - i:b - i] *= ramp_out[a - (length - fo):b - (length - fo)]
+        block = block * g[:, None]
+        dst = out[start + i:start + j]
+        if block.shape[1] == 1:
+            dst += block  # mono: broadcast to both channels
+        else:
+            dst += block[:, :2]
+        i = j
+
+
+def duck_envelope(total: int, lines: Iterable[tuple[int, int]], duck_db: float, rate: int) -> np.ndarray | None:
+    """The music gain ``float32 (total,)`` under dialogue spans ``[start, end)``, or ``None``
+    when nothing ducks. Gaps shorter than attack + release stay ducked."""
+    spans = sorted((max(0, a), min(total, b)) for a, b in lines if b > a)
+    if not spans or duck_db >= 0:
+        return None
+    att, rel = max(1, int(ATTACK * rate)), max(1, int(RELEASE * rate))
+    merged: list[list[int]] = []
+    for a, b in spans:
+        if merged and a - merged[-1][1] <= att + rel:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    depth = 1.0 - _db(duck_db)
+    # duck amount 0..1, then gain = 1 - depth * amount
+    amount = np.zeros(total, dtype=np.float32)
+    down = (0.5 - 0.5 * np.cos(np.pi * (np.arange(att) + 0.5) / att)).astype(np.float32)
+    up = (0.5 + 0.5 * np.cos(np.pi * (np.arange(rel) + 0.5) / rel)).astype(np.float32)
+    for a, b in merged:
+        amount[a:b] = 1.0
+        s = max(0, a - att)
+        np.maximum(amount[s:a], down[att - (a - s):], out=amount[s:a])
+        e = min(total, b + rel)
+        np.maximum(amount[b:e], up[:e - b], out=amount[b:e])
+    amount *= -depth
+    amount += 1.0
+    return amount
+
+
+def true_peak(x: np.ndarray, rate: int = 48_000) -> float:
+    """The true peak (dBTP) of ``x (N, C)``: the sample peak of a 4x oversampled copy, block by
+    block (with overlap so the filter sees its context)."""
+    peak = 0.0
+    pad = 64
+    n = x.shape[0]
+    for i in range(0, n, _CHUNK):
+        a, b = max(0, i - pad), min(n, i + _CHUNK + pad)
+        up = resample_poly(x[a:b], 4, 1, axis=0)
+        peak = max(peak, float(np.max(np.abs(up))) if up.size else 0.0, float(np.max(np.abs(x[i:i + _CHUNK]))))
+    return -math.inf if peak <= 0 else 20.0 * math.log10(peak)
+
+
+def integrated_loudness(x: np.ndarray, rate: int = 48_000) -> float | None:
+    """Integrated loudness (LUFS) by BS.1770, or ``None`` where it cannot be measured."""
+    import pyloudnorm
+
+    if x.shape[0] < int(0.4 * rate) + 1:
+        return None
+    try:
+        value = float(pyloudnorm.Meter(rate).integrated_loudness(x))
+    except (ValueError, ZeroDivisionError):
+        return None
+    return value if math.isfinite(value) and value > -70.0 else None
+
+
+def mix(timeline: Timeline, cache: Cache) -> np.ndarray:
+    """The film's soundtrack: ``float32 (timeline.samples, 2)`` at ``timeline.sample_rate``."""
+    total, rate = timeline.samples, timeline.sample_rate
+    out = np.zeros((total, 2), dtype=np.float32)
+    sources: dict[str, np.ndarray] = {}
+
+    def source(clip: AudioClip) -> np.ndarray:
+        s = sources.get(clip.artifact)
+        if s is None:
+            s = load_artifact(cache, clip.artifact, f"audio clip {clip.name or clip.role}")
+            sources[clip.artifact] = s
+        return s
+
+    ducked = [c for c in timeline.audio if c.duck]
+    rest = [c for c in timeline.audio if not c.duck]
+    if ducked:
+        env = duck_envelope(total, ((c.start, c.start + c.length) for c in timeline.audio
+                                    if c.role == "dialogue"), timeline.duck_db, rate)
+        for clip in ducked:
+            _place(out, clip, source(clip), total)
+        if env is not None:
+            out *= env[:, None]
+    for clip in rest:
+        _place(out, clip, source(clip), total)
+
+    gain = 1.0
+    lufs = integrated_loudness(out, rate)
+    if lufs is not None:
+        gain = _db(timeline.loudness_lufs - lufs)
+        out *= np.float32(gain)
+    tp = true_peak(out, rate)
+    if tp > TRUE_PEAK_DBTP:
+        out *= np.float32(_db(TRUE_PEAK_DBTP - tp) * 0.999)
+    return out

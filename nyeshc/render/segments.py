@@ -1,0 +1,264 @@
+"""Scene segments and the final assembly: ``render_film``.
+
+The film is cut into *spans*: each scene's frames outside any transition, each transition
+overlap, and any black gap. Each span is a **segment** with a content key (the SHA-256 of what
+determines its pixels: the scene's layers with times relative to the scene's start, its fades
+and length, the span's place in the scene, the canvas, fps, the encoder settings and
+``SEGMENT_VERSION``; for an overlap both scenes' content plus the overlap). Renaming or moving a
+scene along the timeline keeps its key; editing one line of one scene changes that scene's key
+(and the overlaps it takes part in) only.
+
+What a segment stores: its **final H.264 encode**, i.e. an MP4 encoded with the film's own
+settings (libx264, yuv420p, preset, crf; each segment starts with an IDR frame, so it decodes on
+its own). The assembly is then ffmpeg's concat demuxer with ``-c:v copy`` plus the mixed audio
+encoded to AAC: no frame is decoded or encoded again, so a one-line edit costs one scene's
+compose+encode and a copy. The alternative, a lossless intermediate (``-qp 0`` or FFV1) decoded
+and re-encoded at assembly, makes every assembly cost at least the whole film's encode (the
+very thing the cache is meant to skip) and stores segments several times larger; see
+``docs/_sections/render.md`` for the measurements. The cost of this choice: a forced keyframe at
+every span boundary, which costs a few kB where the picture usually cuts or dissolves anyway.
+
+Frame exactness: every segment is encoded from raw frames at the timeline's exact fps, so its
+duration is ``frames / fps``; the concat demuxer restamps each file from the previous ones'
+durations, so the assembled stream has exactly ``timeline.frames`` frames at consecutive
+timestamps (the tests decode and count them).
+
+Segments live in the artifact cache as ``uint8`` byte arrays (``.npy``, kind
+``render.segment``), so they share its atomic writes, checksums and ``nyeshc cache`` tooling.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from nyeshc.execute.cache import Cache
+from nyeshc.plan.model import Overlap, SceneTrack, Timeline
+from nyeshc.render.compositor import Compositor
+from nyeshc.render.encoder import Encoder, _partial, _unlink, run_ffmpeg, sigterm_guard, write_wav
+from nyeshc.render.mixer import mix
+
+__all__ = ["render_film", "render_still", "write_png", "spans", "Span", "SEGMENT_VERSION"]
+
+SEGMENT_VERSION = 1  # bump when the compositor's output for the same inputs changes
+ProgressCallback = Callable[[int, int], None]  # (frames done, frames total)
+
+
+@dataclass(frozen=True)
+class Span:
+    """Frames ``[start, end)`` showing one scene alone, one overlap, or black."""
+
+    start: int
+    end: int
+    kind: str  # "scene" | "overlap" | "black"
+    scene: SceneTrack | None = None
+    overlap: Overlap | None = None
+
+
+def spans(timeline: Timeline) -> list[Span]:
+    """The film cut at every scene and overlap boundary, adjacent pieces of one thing merged."""
+    cuts = {0, timeline.frames}
+    for s in timeline.scenes:
+        cuts.update((s.start, s.end))
+    for o in timeline.overlaps:
+        cuts.update((o.start, o.end))
+    points = sorted(c for c in cuts if 0 <= c <= timeline.frames)
+    by_index = {s.index: s for s in timeline.scenes}
+    out: list[Span] = []
+    for p, q in zip(points, points[1:]):
+        ov = next((o for o in timeline.overlaps if o.start <= p < o.end and o.a in by_index and o.b in by_index), None)
+        if ov is not None:
+            sp = Span(p, q, "overlap", overlap=ov)
+        else:
+            sc = None
+            for s in sorted(timeline.scenes, key=lambda s: s.start):
+                if s.start <= p < s.end:
+                    sc = s
+            sp = Span(p, q, "scene", scene=sc) if sc is not None else Span(p, q, "black")
+        prev = out[-1] if out else None
+        if prev is not None and prev.end == p and (prev.kind, prev.scene, prev.overlap) == (sp.kind, sp.scene, sp.overlap):
+            out[-1] = dataclasses.replace(prev, end=q)
+        else:
+            out.append(sp)
+    return out
+
+
+# --------------------------------------------------------------------------- keys
+
+
+def _shift(obj: Any, by: int) -> Any:
+    """A layer as plain data with its frame times made relative (``start``/``end`` - ``by``)."""
+    d = dataclasses.asdict(obj)
+    for k in ("start", "end"):
+        if k in d:
+            d[k] -= by
+    return d
+
+
+def _scene_content(scene: SceneTrack) -> dict[str, Any]:
+    return {"length": scene.end - scene.start, "fade_in": scene.fade_in, "fade_out": scene.fade_out,
+            "layers": [_shift(L, scene.start) for L in scene.layers]}
+
+
+def segment_key(timeline: Timeline, span: Span, settings: dict[str, Any]) -> str:
+    """The content key of ``span``'s encoded segment."""
+    body: dict[str, Any] = {"v": SEGMENT_VERSION, "canvas": [timeline.width, timeline.height],
+                            "fps": str(timeline.fps), "encode": settings, "kind": span.kind,
+                            "length": span.end - span.start}
+    if span.kind == "scene":
+        assert span.scene is not None
+        body["scene"] = _scene_content(span.scene)
+        body["from"] = span.start - span.scene.start
+    elif span.kind == "overlap":
+        ov = span.overlap
+        assert ov is not None
+        scenes = {s.index: s for s in timeline.scenes}
+        a, b = scenes[ov.a], scenes[ov.b]
+        body.update(a=_scene_content(a), b=_scene_content(b), overlap=ov.kind, morph=ov.morph,
+                    length_overlap=ov.end - ov.start, from_overlap=span.start - ov.start,
+                    from_a=span.start - a.start, from_b=span.start - b.start)
+    blob = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()
+
+
+# --------------------------------------------------------------------------- progress
+
+
+@contextlib.contextmanager
+def _progress(progress: bool | ProgressCallback | None, total: int, label: str) -> Iterator[ProgressCallback]:
+    if callable(progress):
+        yield progress
+        return
+    if not progress:
+        yield lambda done, tot: None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    start = time.perf_counter()
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[fps]} fps"), TimeRemainingColumn(), transient=False) as bar:
+        task = bar.add_task(label, total=total, fps="-")
+
+        def update(done: int, tot: int) -> None:
+            dt = time.perf_counter() - start
+            bar.update(task, completed=done, fps=f"{done / dt:.1f}" if dt > 0 else "-")
+
+        yield update
+
+
+# --------------------------------------------------------------------------- rendering
+
+
+def render_still(timeline: Timeline, cache: Cache, frame: int) -> np.ndarray:
+    """Frame ``frame`` of the film, ``uint8 (H, W, 3)`` (a copy)."""
+    return Compositor(timeline, cache).frame(frame).copy()
+
+
+def write_png(path: str | os.PathLike[str], frame: np.ndarray) -> Path:
+    """Save ``frame`` as a PNG, atomically."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _partial(target, ".png")
+    try:
+        Image.fromarray(np.ascontiguousarray(frame)).save(tmp, format="PNG")
+        os.replace(tmp, target)
+    except BaseException:
+        _unlink(tmp)
+        raise
+    return target
+
+
+def _video_args(preset: str, crf: int) -> list[str]:
+    return ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", preset, "-crf", str(crf),
+            # SPS/PPS in band at every keyframe: each segment stays self-describing after concat
+            "-bsf:v", "dump_extra=freq=keyframe"]
+
+
+def render_film(timeline: Timeline, cache: Cache, out_path: str | os.PathLike[str], *, preset: str = "medium",
+                crf: int = 20, progress: bool | ProgressCallback | None = None,
+                frame_range: tuple[int, int] | None = None, use_segments: bool = True) -> Path:
+    """Render ``timeline`` to an H.264/AAC MP4 at ``out_path`` (atomically); returns the path.
+
+    With ``use_segments`` every span's encode is looked up in / stored to ``cache`` and the film
+    is assembled by stream copy. ``frame_range=(a, b)`` renders frames ``[a, b)`` only (with the
+    matching audio), straight through one encoder and without segments. ``progress`` is a
+    callback ``(done, total)`` or ``True`` for a rich progress bar.
+    """
+    out = Path(out_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    lo, hi = (0, timeline.frames) if frame_range is None else frame_range
+    lo, hi = max(0, lo), min(timeline.frames, hi)
+    if hi <= lo:
+        raise ValueError(f"empty frame range {frame_range} for a film of {timeline.frames} frames")
+    with sigterm_guard():
+        audio = mix(timeline, cache)
+        if frame_range is not None or not use_segments:
+            audio = audio[timeline.frame_to_sample(lo):timeline.frame_to_sample(hi)]
+            comp = Compositor(timeline, cache)
+            with _progress(progress, hi - lo, out.name) as tick, \
+                    Encoder(out, timeline.width, timeline.height, timeline.fps, audio=audio, preset=preset,
+                            crf=crf, sample_rate=timeline.sample_rate) as enc:
+                for f in range(lo, hi):
+                    enc.write(comp.frame(f))
+                    tick(f - lo + 1, hi - lo)
+            return out
+        return _render_segmented(timeline, cache, out, audio, preset, crf, progress)
+
+
+def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.ndarray, preset: str, crf: int,
+                      progress: bool | ProgressCallback | None) -> Path:
+    settings = {"codec": "libx264", "pix_fmt": "yuv420p", "preset": preset, "crf": crf}
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.segments-", dir=out.parent))
+    partial: Path | None = None
+    try:
+        comp: Compositor | None = None
+        done = 0
+        files: list[Path] = []
+        with _progress(progress, timeline.frames, out.name) as tick:
+            for i, sp in enumerate(spans(timeline)):
+                key = segment_key(timeline, sp, settings)
+                seg = work / f"{i:05d}.mp4"
+                data = cache.get(key)
+                if data is not None:
+                    with open(seg, "wb") as fh:
+                        fh.write(memoryview(np.ascontiguousarray(data)).cast("B"))
+                    done += sp.end - sp.start
+                    tick(done, timeline.frames)
+                else:
+                    comp = comp or Compositor(timeline, cache)
+                    with Encoder(seg, timeline.width, timeline.height, timeline.fps,
+                                 video_args=_video_args(preset, crf), container_args=()) as enc:
+                        for f in range(sp.start, sp.end):
+                            enc.write(comp.frame(f))
+                            done += 1
+                            tick(done, timeline.frames)
+                    cache.put(key, np.fromfile(seg, dtype=np.uint8), kind="render.segment")
+                files.append(seg)
+        listing = work / "segments.ffconcat"
+        listing.write_text("ffconcat version 1.0\n" + "".join(f"file {p.name}\n" for p in files), encoding="utf-8")
+        wav = work / "mix.wav"
+        write_wav(wav, audio, timeline.sample_rate)
+        partial = _partial(out, out.suffix or ".mp4")
+        run_ffmpeg(["-y", "-f", "concat", "-safe", "0", "-i", os.fspath(listing), "-i", os.fspath(wav),
+                    "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
+                    "-c:a", "aac", "-b:a", "192k", "-ar", str(timeline.sample_rate),
+                    "-movflags", "+faststart", os.fspath(partial)], f"assembling {out.name}")
+        os.replace(partial, out)
+        partial = None
+        return out
+    finally:
+        _unlink(partial)
+        shutil.rmtree(work, ignore_errors=True)

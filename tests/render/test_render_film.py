@@ -1,0 +1,144 @@
+"""End to end: render_film on tiny canvases, checked on the decoded file."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+from render_support import BLUE, FPS, GREEN, H, RED, SR, W, decode, near, put, sine, solid, streams, timeline, video_pts
+
+from nyeshc.backends.plaintext import render_text
+from nyeshc.execute.cache import Cache
+from nyeshc.plan.model import AudioClip, Box, Overlap, SceneTrack, SequenceLayer, StillLayer, TextLayer, Timeline
+from nyeshc.render import render_film, render_still, write_png
+from nyeshc.render.segments import spans
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def film(tmp_path_factory: pytest.TempPathFactory) -> tuple[Timeline, Cache]:
+    """Three scenes: red (fade in) -crossfade- blue with a caption -morph- green; 30 frames."""
+    cache = Cache(tmp_path_factory.mktemp("cache"))
+    red = put(cache, "red", solid(RED, W + 16, H + 10))
+    blue = put(cache, "blue", solid(BLUE, W + 16, H + 10))
+    green = put(cache, "green", solid(GREEN, W + 16, H + 10))
+    cap = np.zeros((12, 40, 4), np.uint8)
+    cap[...] = (255, 255, 255, 255)
+    caption = put(cache, "caption", cap)
+    morph = np.zeros((4, H, W, 3), np.uint8)
+    morph[..., 0] = 255
+    morph[..., 1] = 255  # yellow: neither blue nor green
+    m = put(cache, "morph", morph)
+    face = np.zeros((6, 16, 16, 4), np.uint8)
+    face[..., 0] = face[..., 1] = face[..., 2] = np.arange(6, dtype=np.uint8)[:, None, None] * 40
+    face[..., 3] = 255
+    face[:, :4, :, 3] = 0  # transparent top rows
+    fk = put(cache, "face", face)
+    s1 = SceneTrack(0, "red", 0, 12, (StillLayer(0, 12, red, zoom=(1.0, 1.2)),), fade_in=3)
+    s2 = SceneTrack(1, "blue", 9, 22, (StillLayer(9, 22, blue),
+                                       TextLayer(12, 18, caption, position="center"),
+                                       SequenceLayer(9, 22, fk, box=Box(60, 4, 32, 32), role="portrait")))
+    s3 = SceneTrack(2, "green", 20, 30, (StillLayer(20, 30, green),), fade_out=2)
+    music = put(cache, "music", sine(3.0, 330.0, 0.3, channels=2))
+    tl = timeline([s1, s2, s3], 30, overlaps=(Overlap("crossfade", 0, 1, 9, 12), Overlap("morph", 1, 2, 20, 22, morph=m)),
+                  audio=(AudioClip(0, int(2.5 * SR), music, duck=True),))
+    return tl, cache
+
+
+def _hash(frames: list[np.ndarray]) -> str:
+    h = hashlib.sha256()
+    for f in frames:
+        h.update(f.tobytes())
+    return h.hexdigest()
+
+
+def test_film_frames_streams_and_content(film: tuple[Timeline, Cache], tmp_path: Path) -> None:
+    tl, cache = film
+    out = render_film(tl, cache, tmp_path / "film.mp4", preset="ultrafast", crf=12)
+    frames, meta = decode(out)
+    assert len(frames) == tl.frames and video_pts(out) == list(range(tl.frames))
+    assert streams(out) == ("h264", "aac 48000")
+    assert frames[0].max() <= 20  # black first frame after FADE IN
+    assert near(frames[5][H // 2, W // 2], RED)
+    mid = frames[10][H // 2, 5]  # crossfade, middle frame of 3: half red, half blue
+    assert near(mid, (115, 30, 115), 20), mid
+    assert near(frames[14][H // 2, W // 2], (255, 255, 255), 20)  # the caption at its time
+    assert near(frames[14][3, 3], BLUE)
+    assert near(frames[14][30, 76], (200, 200, 200), 20)  # the portrait: sequence frame 5 (held), upscaled
+    assert near(frames[14][5, 76], BLUE)  # its transparent rows show the backdrop
+    assert near(frames[20][3, 3], (255, 255, 0), 30) and near(frames[21][3, 3], (255, 255, 0), 30)  # morph
+    assert near(frames[25][H // 2, W // 2], GREEN) and frames[29].max() <= 20  # fade out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["film.mp4"]
+
+    # again: every segment comes from the cache; same pixels
+    again = render_film(tl, cache, tmp_path / "again.mp4", preset="ultrafast", crf=12)
+    assert _hash(decode(again)[0]) == _hash(frames)
+
+
+def test_edit_rerenders_one_scene(film: tuple[Timeline, Cache], tmp_path: Path) -> None:
+    tl, cache = film
+    render_film(tl, cache, tmp_path / "a.mp4", preset="ultrafast", crf=12)
+    composed: list[int] = []
+    import nyeshc.render.segments as seg
+
+    original = seg.Compositor.frame
+
+    def spy(self: object, f: int) -> np.ndarray:
+        composed.append(f)
+        return original(self, f)  # type: ignore[arg-type]
+
+    s3 = tl.scenes[2]
+    edited = type(s3)(s3.index, s3.title, s3.start, s3.end, s3.layers, fade_in=0, fade_out=4)
+    tl2 = type(tl)(**{**{k: getattr(tl, k) for k in tl.__dataclass_fields__}, "scenes": (*tl.scenes[:2], edited)})
+    seg.Compositor.frame = spy  # type: ignore[method-assign]
+    try:
+        out = render_film(tl2, cache, tmp_path / "b.mp4", preset="ultrafast", crf=12)
+    finally:
+        seg.Compositor.frame = original  # type: ignore[method-assign]
+    assert composed and min(composed) >= 20  # scene 3's span and the morph into it only
+    frames = decode(out)[0]
+    assert len(frames) == tl.frames and frames[29].max() <= 20 and frames[26].max() < frames[24].max()
+
+
+def test_direct_render_matches_and_frame_range(film: tuple[Timeline, Cache], tmp_path: Path) -> None:
+    tl, cache = film
+    direct = render_film(tl, cache, tmp_path / "d.mp4", preset="ultrafast", crf=12, use_segments=False)
+    frames = decode(direct)[0]
+    assert len(frames) == tl.frames
+    assert near(frames[10][H // 2, 5], (115, 30, 115), 20)
+    part = render_film(tl, cache, tmp_path / "p.mp4", preset="ultrafast", crf=12, frame_range=(12, 20))
+    pf, meta = decode(part)
+    assert len(pf) == 8 and abs(meta["duration"] - 8 / float(FPS)) < 0.05
+    seen: list[int] = []
+    render_film(tl, cache, tmp_path / "q.mp4", preset="ultrafast", frame_range=(0, 4),
+                progress=lambda done, total: seen.append(done))
+    assert seen == [1, 2, 3, 4]
+
+
+def test_spans_and_still(film: tuple[Timeline, Cache], tmp_path: Path) -> None:
+    tl, cache = film
+    assert [(s.start, s.end, s.kind) for s in spans(tl)] == [
+        (0, 9, "scene"), (9, 12, "overlap"), (12, 20, "scene"), (20, 22, "overlap"), (22, 30, "scene")]
+    still = render_still(tl, cache, 14)
+    png = write_png(tmp_path / "s.png", still)
+    from PIL import Image
+
+    assert np.array_equal(np.asarray(Image.open(png)), still)
+
+
+def test_plain_text_layer(tmp_path: Path) -> None:
+    cache = Cache(tmp_path / "cache")
+    text = render_text("Nyeshkerh\nthe names are gone", 14, (250, 240, 220), max_width=80)
+    assert text.dtype == np.uint8 and text.shape[2] == 4 and text[..., 3].max() == 255
+    assert text.shape[1] <= 80 + 2 * 14  # wrapped (plus the shadow's margin)
+    wide = render_text("Nyeshkerh the names are gone", 14, (250, 240, 220))
+    assert wide.shape[1] > text.shape[1] and wide.shape[0] < text.shape[0]
+    k = put(cache, "t", text)
+    bg = put(cache, "bg", solid((120, 120, 120)))
+    tl = timeline([SceneTrack(0, "s", 0, 2, (StillLayer(0, 2, bg), TextLayer(0, 2, k, position="top")))], 2)
+    f = render_still(tl, cache, 0)
+    top = f[: H // 2]
+    assert top.max() >= 235 and top.min() <= 60  # light ink with a dark halo
