@@ -30,6 +30,13 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+# The cost model is plain data the planner reads to estimate a render before anything runs; it
+# is defined beside the planner's other backend facts (the plan stage may not import backends).
+from nyeshc.plan.services import CostInfo as CostModel
+
+__all__ = ["SAMPLE_RATE", "Alphabet", "Backend", "BackendError", "CostModel", "GlyphBackend", "ImageBackend",
+           "MotionBackend", "MusicBackend", "Portrait", "PortraitBackend", "VoiceBackend", "chunks"]
+
 SAMPLE_RATE = 48_000
 """Every audio array in nyeshc is at this rate."""
 
@@ -42,25 +49,6 @@ ProgressFn = Callable[[float], None]
 
 class BackendError(RuntimeError):
     """A backend could not do its job; the message says what is missing and how to fix it."""
-
-
-@dataclass(frozen=True, slots=True)
-class CostModel:
-    """How long a backend's work takes, for ``nyeshc plan`` estimates.
-
-    ``per_call`` seconds for each invocation, plus ``per_frame`` seconds for each rendered
-    frame (at 720p; scaled by pixel count), plus ``per_audio_second`` seconds for each second
-    of audio produced. ``device`` says which resource is spent (``"cpu"`` or ``"gpu"``).
-    """
-
-    device: Literal["cpu", "gpu"] = "cpu"
-    per_call: float = 0.0
-    per_frame: float = 0.0
-    per_audio_second: float = 0.0
-
-    def estimate(self, *, frames: int = 0, pixels: int = 1280 * 720, audio_seconds: float = 0.0) -> float:
-        scale = pixels / (1280 * 720)
-        return self.per_call + self.per_frame * frames * scale + self.per_audio_second * audio_seconds
 
 
 @runtime_checkable

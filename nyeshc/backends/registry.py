@@ -20,6 +20,7 @@ from functools import lru_cache
 from importlib.metadata import entry_points
 from typing import Any
 
+from nyeshc.config import ANIMATIC
 from nyeshc.backends.base import (
     Backend,
     BackendError,
@@ -49,14 +50,7 @@ PROTOCOLS: dict[str, type] = {
     "glyphs": GlyphBackend,
 }
 
-DEFAULTS: dict[str, str] = {
-    "image": "image.procedural",
-    "portrait": "portrait.procedural",
-    "motion": "motion.procedural",
-    "music": "music.procedural",
-    "voice": "voice.procedural",
-    "glyphs": "glyphs.procedural",
-}
+DEFAULTS: dict[str, str] = dict(ANIMATIC)
 """The animatic profile: every modality's embedded default."""
 
 

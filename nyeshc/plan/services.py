@@ -18,9 +18,12 @@ Device = Literal["cpu", "gpu"]
 
 @dataclass(frozen=True, slots=True)
 class CostInfo:
-    """A backend's cost model as plain data (mirrors ``nyeshc.backends.base.CostModel``).
+    """How long a backend's work takes, for ``nyeshc plan`` estimates (backends declare theirs
+    as ``nyeshc.backends.base.CostModel``, which is this class).
 
-    ``per_frame`` is seconds per 1280×720 frame, scaled by pixel count."""
+    ``per_call`` seconds for each invocation, plus ``per_frame`` seconds for each rendered
+    frame (at 1280×720; scaled by pixel count), plus ``per_audio_second`` seconds for each
+    second of audio produced. ``device`` says which resource is spent (``"cpu"`` or ``"gpu"``)."""
 
     device: Device = "cpu"
     per_call: float = 0.0

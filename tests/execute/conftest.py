@@ -24,7 +24,3 @@ def fakes(monkeypatch: pytest.MonkeyPatch) -> None:
 def counter(tmp_path: Path) -> Path:
     """A file the fake backends append one line to per call (works across processes)."""
     return tmp_path / "calls.log"
-
-
-def calls(counter: Path) -> list[str]:
-    return counter.read_text().splitlines() if counter.exists() else []

@@ -219,3 +219,8 @@ def image_graph(settings: dict[str, Any], *, fail_if: str = "", size: tuple[int,
     morph = job("image.morph", "image.fake", {"width": w, "height": h, "frames": 4, "ease": "linear"},
                 (a.key, b.key), output="frames", name="scene 1 / morph", settings=dict(settings), cost=3.0)
     return plan_of(a, b, ab, ra, rab, morph)
+
+
+def calls(counter: Path) -> list[str]:
+    """What the fake backends logged to ``counter`` (one line per call, across processes)."""
+    return counter.read_text().splitlines() if counter.exists() else []

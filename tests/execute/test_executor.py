@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import calls
+from execute_fakes import calls
 from execute_fakes import image_graph, job, plan_of
 from rich.console import Console
 

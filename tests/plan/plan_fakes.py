@@ -8,6 +8,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from nyeshc.plan import plan
+from nyeshc.plan.model import Plan
+from nyeshc.syntax import load, read
+
 from nyeshc.config import Profile, animatic_profile
 from nyeshc.plan.services import BackendInfo, CostInfo
 
@@ -45,3 +49,24 @@ class FakeServices:
 
     def file_sha256(self, path: str) -> str:
         return hashlib.sha256(("fake:" + Path(path).name).encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- helpers
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = sorted((ROOT / "examples").glob("*.nysh"))
+
+
+
+def plan_text(text: str, services: FakeServices | None = None, file: str = "film.nysh") -> Plan:
+    """Plan a script given as text (asset paths are relative to the current folder)."""
+    film, diags = read(text, file)
+    assert not [d for d in diags if d.is_error], diags
+    svc = services or FakeServices()
+    return plan(film, svc.profile, svc, root=Path.cwd())
+
+
+def plan_file(path: Path, services: FakeServices | None = None) -> Plan:
+    loaded = load(path, name=path.name)
+    svc = services or FakeServices()
+    return plan(loaded.film, svc.profile, svc, root=path.parent)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import EXAMPLES
+from plan_fakes import EXAMPLES
 
 from nyeshc.commands import plan as plan_command
 from nyeshc.commands.services import RegistryServices

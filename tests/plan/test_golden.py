@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import EXAMPLES, plan_file
+from plan_fakes import EXAMPLES, plan_file
 
 from nyeshc import ir
 from nyeshc.plan import render_text

@@ -9,7 +9,7 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
-from conftest import EXAMPLES, ROOT, plan_file
+from plan_fakes import EXAMPLES, ROOT, plan_file
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from plan_fakes import FakeServices
@@ -23,7 +23,7 @@ SCRIPT = """
 import json, sys
 from pathlib import Path
 sys.path.insert(0, {here!r})
-from conftest import plan_file
+from plan_fakes import plan_file
 print(json.dumps([[j.name, j.key] for j in plan_file(Path({example!r})).jobs]))
 """
 

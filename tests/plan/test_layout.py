@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from conftest import plan_text
+from plan_fakes import plan_text
 from plan_fakes import FakeServices
 
 SR = 48_000

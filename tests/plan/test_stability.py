@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 
-from conftest import EXAMPLES, plan_text
+from plan_fakes import EXAMPLES, plan_text
 
 from nyeshc.plan import seeds
 from nyeshc.plan.model import Plan
