@@ -85,6 +85,18 @@ def _umask_mode() -> int:
 _NEW_FILE_MODE = _umask_mode()
 
 
+def publish(tmp: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    """Rename the finished temporary file ``tmp`` over ``target`` with the permissions a
+    user expects: the old file's, or ``0o666`` less the umask for a new one (``mkstemp``
+    makes owner-only files)."""
+    try:
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    except FileNotFoundError:
+        mode = _NEW_FILE_MODE
+    os.chmod(tmp, mode)
+    os.replace(tmp, target)
+
+
 @contextlib.contextmanager
 def atomic_output(target: str | os.PathLike[str], *, suffix: str = ".tmp") -> Iterator[Path]:
     """A temporary path beside ``target``, renamed over it when the block succeeds.
@@ -100,14 +112,9 @@ def atomic_output(target: str | os.PathLike[str], *, suffix: str = ".tmp") -> It
     tmp = Path(name)
     try:
         yield tmp
-        try:
-            mode = stat.S_IMODE(target.stat().st_mode)
-        except FileNotFoundError:
-            mode = _NEW_FILE_MODE
-        os.chmod(tmp, mode)
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
-        os.replace(tmp, target)
+        publish(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()

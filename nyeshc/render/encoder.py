@@ -30,6 +30,8 @@ from typing import Any
 
 import numpy as np
 
+from nyeshc.world import publish
+
 __all__ = ["Encoder", "EncodeError", "Interrupted", "ffmpeg_exe", "write_wav", "run_ffmpeg", "sigterm_guard"]
 
 _TAIL = 40  # stderr lines kept
@@ -263,7 +265,7 @@ class Encoder:
             if self.frames == 0:
                 raise EncodeError(f"encoding {self.path.name}: no frames were written")
             assert self._tmp is not None
-            os.replace(self._tmp, self.path)
+            publish(self._tmp, self.path)
             self._tmp = None
             self._proc = None
         except BaseException:

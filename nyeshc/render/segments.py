@@ -50,6 +50,7 @@ from nyeshc.plan.model import Overlap, SceneTrack, Timeline
 from nyeshc.render.compositor import Compositor
 from nyeshc.render.encoder import Encoder, _partial, _unlink, run_ffmpeg, sigterm_guard, write_wav
 from nyeshc.render.mixer import mix
+from nyeshc.world import publish
 
 __all__ = ["render_film", "render_still", "write_png", "spans", "Span", "SEGMENT_VERSION"]
 
@@ -174,7 +175,7 @@ def write_png(path: str | os.PathLike[str], frame: np.ndarray) -> Path:
     tmp = _partial(target, ".png")
     try:
         Image.fromarray(np.ascontiguousarray(frame)).save(tmp, format="PNG")
-        os.replace(tmp, target)
+        publish(tmp, target)
     except BaseException:
         _unlink(tmp)
         raise
@@ -256,7 +257,7 @@ def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.nda
                     "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
                     "-c:a", "aac", "-b:a", "192k", "-ar", str(timeline.sample_rate),
                     "-movflags", "+faststart", os.fspath(partial)], f"assembling {out.name}")
-        os.replace(partial, out)
+        publish(partial, out)
         partial = None
         return out
     finally:

@@ -8,12 +8,12 @@ name in the same folder, then renamed).
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
 
 from nyeshc.plan.model import Subtitle, Timeline
+from nyeshc.world import atomic_write_text
 
 __all__ = ["srt", "vtt", "write_srt", "write_vtt", "timestamp"]
 
@@ -59,25 +59,11 @@ def vtt(subtitles: Iterable[Subtitle]) -> str:
     return "\n".join(out)
 
 
-def _atomic_write(path: str | os.PathLike[str], text: str) -> Path:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
-
-
 def write_srt(timeline: Timeline | Iterable[Subtitle], path: str | os.PathLike[str]) -> Path:
     subs = timeline.subtitles if isinstance(timeline, Timeline) else timeline
-    return _atomic_write(path, srt(subs))
+    return atomic_write_text(path, srt(subs))
 
 
 def write_vtt(timeline: Timeline | Iterable[Subtitle], path: str | os.PathLike[str]) -> Path:
     subs = timeline.subtitles if isinstance(timeline, Timeline) else timeline
-    return _atomic_write(path, vtt(subs))
+    return atomic_write_text(path, vtt(subs))
