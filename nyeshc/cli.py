@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
 
@@ -43,6 +44,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class Terminated(KeyboardInterrupt):  # noqa: N818 - handled exactly like Ctrl-C
+    """SIGTERM, turned into an exception so every cleanup path of Ctrl-C runs (the executor's
+    workers are stopped, ffmpeg is killed, temporary files are removed)."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] not in COMMANDS and not args_list[0].startswith("-"):
@@ -55,13 +65,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if argv is None else None
     try:
         return int(_module(args.command).run(args))
-    except KeyboardInterrupt:
-        print("nyeshc: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated) or type(exc).__name__ == "Interrupted"
+        print("nyeshc: terminated" if terminated else "nyeshc: interrupted", file=sys.stderr)
+        return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
     except BrokenPipeError:
         return 0
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

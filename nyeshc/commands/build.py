@@ -57,7 +57,7 @@ def check_output(out: Path, script: Path) -> str | None:
             return f"{out} is a folder"
         with open(out, "rb") as fh:
             head = fh.read(12)
-        if len(head) >= 8 and head[4:8] not in _MEDIA_MAGIC:
+        if head and head[4:8] not in _MEDIA_MAGIC:  # an empty file is fair game
             return f"{out} exists and is not a video file; refusing to overwrite it"
     return None
 

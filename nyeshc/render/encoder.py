@@ -41,8 +41,8 @@ class EncodeError(RuntimeError):
     """ffmpeg failed; the message ends with the tail of its stderr."""
 
 
-class Interrupted(BaseException):  # noqa: N818 - like KeyboardInterrupt, not an Exception
-    """Raised in the main thread when SIGTERM arrives during an encode."""
+class Interrupted(KeyboardInterrupt):  # noqa: N818 - a kind of KeyboardInterrupt, not an Exception
+    """Raised in the main thread when SIGTERM arrives during an encode (handled like Ctrl-C)."""
 
 
 def ffmpeg_exe() -> str:
