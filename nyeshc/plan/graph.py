@@ -395,6 +395,10 @@ class Graph:
         if isinstance(value, ir.Word):
             latent = self.look_latent(value.word)
             key = self.look_image(value.word, w, h, label)
+        elif isinstance(value, ir.Seed):  # ``backdrop: seed 99``: a generated still of that seed
+            latent = self.seed_latent(value.value, num(opt_value(d.options, "truncation"), Fraction(1)) or Fraction(1))
+            key = self.add("image.render", "image", {"width": w, "height": h}, [latent],
+                           output="image", name=label, frames=1, pixels=w * h)
         elif isinstance(value, ir.Str):
             key = self.asset("asset.image", value, "image", label, film_wide=False, width=w, height=h)
         else:
