@@ -128,8 +128,9 @@ def referenced_keys(script: str, profiles: list[str] | None, config: str | None,
                     allow_outside: bool = False) -> set[str]:
     """Every key the film's current plan (for each profile) references; raises when the film
     cannot be planned (the caller falls back)."""
-    from nyeshc.commands.common import load_and_check
+    from nyeshc.commands.common import load_and_check, with_canvas_scaled
     from nyeshc.commands.services import RegistryServices
+    from nyeshc.render.segments import segment_keys
     from nyeshc.config import load_config
     from nyeshc.plan import plan
 
@@ -143,10 +144,13 @@ def referenced_keys(script: str, profiles: list[str] | None, config: str | None,
     keys: set[str] = set()
     for name in profiles or [None]:
         profile = config_obj.profile(name)
-        result = plan(checked.loaded.film, profile, RegistryServices(profile), root=path.resolve().parent)
-        keys.update(j.key for j in result.jobs)
-        keys.update(s.key for s in result.timeline.scenes if s.key)
-        keys.update(o.morph for o in result.timeline.overlaps if o.morph)
+        # the build as `nyeshc FILM -o OUT` makes it, and as `--preview` makes it (half size,
+        # veryfast): both are kept, segments included (their keys include the encoder settings)
+        for film, preset in ((checked.loaded.film, "medium"), (with_canvas_scaled(checked.loaded.film, 0.5), "veryfast")):
+            result = plan(film, profile, RegistryServices(profile), root=path.resolve().parent)
+            keys.update(j.key for j in result.jobs)
+            keys.update(o.morph for o in result.timeline.overlaps if o.morph)
+            keys.update(segment_keys(result.timeline, preset))
     return keys
 
 

@@ -111,7 +111,7 @@ class Prepared:
         return str(self.profile.name)
 
 
-def _with_canvas_scaled(film: Any, factor: float) -> Any:
+def with_canvas_scaled(film: Any, factor: float) -> Any:
     """``film`` with its canvas scaled by ``factor`` (even sizes, as H.264 needs)."""
     from dataclasses import replace
 
@@ -154,7 +154,7 @@ def prepare(args: argparse.Namespace, command: str, *, canvas_scale: float | Non
         raise Stop(1)
     film = checked.loaded.film
     if canvas_scale is not None:
-        film = _with_canvas_scaled(film, canvas_scale)
+        film = with_canvas_scaled(film, canvas_scale)
     try:
         result = plan(film, profile, RegistryServices(profile), root=script.resolve().parent)
     except BackendError as exc:

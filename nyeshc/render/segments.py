@@ -219,9 +219,20 @@ def render_film(timeline: Timeline, cache: Cache, out_path: str | os.PathLike[st
         return _render_segmented(timeline, cache, out, audio, preset, crf, progress)
 
 
+def encode_settings(preset: str, crf: int) -> dict[str, Any]:
+    """What of the encoder's configuration goes into a segment's key."""
+    return {"codec": "libx264", "pix_fmt": "yuv420p", "preset": preset, "crf": crf}
+
+
+def segment_keys(timeline: Timeline, preset: str = "medium", crf: int = 20) -> set[str]:
+    """The keys of every segment of ``timeline`` encoded with these settings (for ``cache gc``)."""
+    settings = encode_settings(preset, crf)
+    return {segment_key(timeline, sp, settings) for sp in spans(timeline)}
+
+
 def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.ndarray, preset: str, crf: int,
                       progress: bool | ProgressCallback | None) -> Path:
-    settings = {"codec": "libx264", "pix_fmt": "yuv420p", "preset": preset, "crf": crf}
+    settings = encode_settings(preset, crf)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.segments-", dir=out.parent))
     partial: Path | None = None
     try:

@@ -421,3 +421,25 @@ def test_output_files_are_not_private(tmp_path: Path, shared_cache: Path) -> Non
     assert rc == 0, err
     modes = {p.name: p.stat().st_mode & 0o777 for p in (out, out.with_suffix(".srt"), out.with_suffix(".vtt"))}
     assert all(m == 0o644 for m in modes.values()), modes
+
+
+def test_cache_gc_keeps_what_the_current_film_uses(tmp_path: Path) -> None:
+    """``cache gc`` removes what no current plan references, never the film's own scene
+    segments: an unchanged re-render after gc re-encodes nothing."""
+    from nyeshc.cli import main
+    from nyeshc.execute.cache import Cache
+
+    script = _copy("tour-captions.nysh", tmp_path)
+    cache_dir = tmp_path / "cache"
+    out = tmp_path / "film.mp4"
+    rc, _, err = cli_capture(script, "-o", out, "-q", "--cache", cache_dir)
+    assert rc == 0, err
+    cache = Cache(cache_dir)
+    stale = "f" * 64
+    cache.put(stale, np.zeros(3, np.uint8), kind="image.render")
+    before = {e.key: e.record.get("kind") for e in cache.entries()}
+    assert main(["cache", "gc", str(script), "--cache", str(cache_dir)]) == 0
+    after = {e.key: e.record.get("kind") for e in cache.entries()}
+    assert stale not in after
+    assert {k: v for k, v in before.items() if k != stale} == after
+    assert any(kind == "render.segment" for kind in after.values())
