@@ -65,7 +65,7 @@ def test_morph_to_overlaps_and_falls_back_to_crossfade_when_not_generated() -> N
     assert (m.kind, m.start, m.end) == ("morph", 96, 144)
     job = p.job(m.morph)
     assert job.kind == "image.morph" and job.params["frames"] == 48
-    assert job.params["width"] == 1280 and job.params["height"] == 720
+    assert job.params["width"] == 640 and job.params["height"] == 360  # MORPH_SCALE of the canvas
     a_latent = next(j.key for j in p.jobs if j.name == "look A")
     assert job.inputs == (a_latent, a_latent)  # scene 1's look → scene 2's first stop
     assert (c.kind, c.morph, c.start, c.end) == ("crossfade", None, 216, 240)
