@@ -130,6 +130,7 @@ def referenced_keys(script: str, profiles: list[str] | None, config: str | None,
     cannot be planned (the caller falls back)."""
     from nyeshc.commands.common import load_and_check, with_canvas_scaled
     from nyeshc.commands.services import RegistryServices
+    from nyeshc.render.mixer import mix_key
     from nyeshc.render.segments import segment_keys
     from nyeshc.config import load_config
     from nyeshc.plan import plan
@@ -151,6 +152,7 @@ def referenced_keys(script: str, profiles: list[str] | None, config: str | None,
             keys.update(j.key for j in result.jobs)
             keys.update(o.morph for o in result.timeline.overlaps if o.morph)
             keys.update(segment_keys(result.timeline, preset))
+            keys.add(mix_key(result.timeline))
     return keys
 
 

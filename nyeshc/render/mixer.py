@@ -19,6 +19,9 @@ Steps, in order:
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import math
 from collections.abc import Iterable
 
@@ -153,8 +156,34 @@ def integrated_loudness(x: np.ndarray, rate: int = 48_000) -> float | None:
     return value if math.isfinite(value) and value > -70.0 else None
 
 
+MIX_VERSION = "1"
+
+
+def mix_key(timeline: Timeline) -> str:
+    """The content key of the film's final mix: its clips (artifact keys, placement, gains,
+    fades), its length and the mix settings."""
+    body = {"v": MIX_VERSION, "samples": timeline.samples, "rate": timeline.sample_rate,
+            "duck": timeline.duck_db, "lufs": timeline.loudness_lufs, "ceiling": TRUE_PEAK_DBTP,
+            "clips": [dataclasses.asdict(c) for c in timeline.audio]}
+    blob = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode("utf-8")
+    return hashlib.sha256(blob).hexdigest()
+
+
 def mix(timeline: Timeline, cache: Cache) -> np.ndarray:
-    """The film's soundtrack: ``float32 (timeline.samples, 2)`` at ``timeline.sample_rate``."""
+    """The film's soundtrack: ``float32 (timeline.samples, 2)`` at ``timeline.sample_rate``.
+
+    The result is kept in ``cache`` under :func:`mix_key`, so a build whose sound did not
+    change (a caption edit, a new backdrop) skips mixing and loudness measurement."""
+    key = mix_key(timeline)
+    cached = cache.get(key, verify=False)
+    if isinstance(cached, np.ndarray) and cached.shape == (timeline.samples, 2):
+        return cached
+    out = _mix(timeline, cache)
+    cache.put(key, out, kind="render.mix")
+    return out
+
+
+def _mix(timeline: Timeline, cache: Cache) -> np.ndarray:
     total, rate = timeline.samples, timeline.sample_rate
     out = np.zeros((total, 2), dtype=np.float32)
     sources: dict[str, np.ndarray] = {}

@@ -83,3 +83,20 @@ def test_duck_envelope_ramps() -> None:
     assert env[SR - int(0.075 * SR)] < 1.0 and env[SR - int(0.16 * SR)] == 1.0  # ~150 ms attack
     assert env[2 * SR + int(0.15 * SR)] < 1.0 and env[2 * SR + int(0.31 * SR)] == 1.0  # ~300 ms release
     assert duck_envelope(100, [], -8.0, SR) is None
+
+
+def test_the_mix_is_cached_until_the_sound_changes(cache: Cache, monkeypatch: pytest.MonkeyPatch) -> None:
+    from nyeshc.render import mixer
+
+    k = put(cache, "tone", sine(1.0, 220))
+    tl = timeline([], 12, audio=(AudioClip(0, SR // 2, k, role="sound"),))
+    first = np.array(mix(tl, cache))
+
+    def no_mixing(*args: object) -> None:
+        raise AssertionError("mixed again although nothing about the sound changed")
+
+    monkeypatch.setattr(mixer, "_mix", no_mixing)
+    assert np.array_equal(np.array(mix(tl, cache)), first)
+    louder = timeline([], 12, audio=(AudioClip(0, SR // 2, k, gain_db=-3.0, role="sound"),))
+    with pytest.raises(AssertionError, match="mixed again"):
+        mix(louder, cache)
