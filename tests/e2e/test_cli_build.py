@@ -41,22 +41,22 @@ from e2e_support import (
 def test_scene_renders_only_that_scene(render, tmp_path: Path, shared_cache: Path) -> None:
     full = render("nyeshkerh.nysh")
     tl = full.timeline
-    scene = tl.scenes[1]  # INT. CATHEDRAL - NIGHT: 14 s .. 32 s
-    assert (scene["start"], scene["end"]) == (14 * TINY_FPS, 32 * TINY_FPS)
+    scene = tl.scenes[1]  # INT. CATHEDRAL - NIGHT: 18 s .. 40 s
+    assert (scene["start"], scene["end"]) == (18 * TINY_FPS, 40 * TINY_FPS)
     out = tmp_path / "scene2.mp4"
     rc, _, err = cli_capture(full.script, "-o", out, "-q", "--cache", shared_cache, "--scene", "2")
     assert rc == 0, err
     frames = decode_video(out, TINY_W, TINY_H)
     n = scene["end"] - scene["start"]
-    assert len(frames) == n == 18 * TINY_FPS
+    assert len(frames) == n == 22 * TINY_FPS
     assert decode_audio(out).shape == (n * SAMPLE_RATE // TINY_FPS, 2)
     # the very frames of the film (up to H.264 noise: the two are encoded separately)
     diff = np.abs(frames.astype(np.int16) - full.frames[scene["start"]:scene["end"]].astype(np.int16))
     assert diff.mean() < 6, f"scene 2 differs from frames {scene['start']}..{scene['end']} of the film"
-    # the subtitles are restamped to the part: NARRATOR, at 11s of the scene
+    # the subtitles are restamped to the part: NARRATOR, at 14s of the scene
     cues = parse_srt(out.with_suffix(".srt"))
     assert [c.text for c in cues] == ["She sang in a language nobody spoke.", "Nobody but her."]
-    assert cues[0].start_ms == 11_000
+    assert cues[0].start_ms == 14_000
 
 
 @pytest.mark.slow
@@ -64,7 +64,7 @@ def test_scene_by_heading_and_unknown_scene(tiny_nyeshkerh: Path, tmp_path: Path
     out = tmp_path / "decodex.mp4"
     rc, _, err = cli_capture(tiny_nyeshkerh, "-o", out, "-q", "--cache", shared_cache, "--scene", "Decodex")
     assert rc == 0, err
-    assert len(decode_video(out, TINY_W, TINY_H)) == 16 * TINY_FPS
+    assert len(decode_video(out, TINY_W, TINY_H)) == 20 * TINY_FPS
     bad = tmp_path / "bad.mp4"
     rc, _, err = cli_capture(tiny_nyeshkerh, "-o", bad, "-q", "--cache", shared_cache, "--scene", "9")
     assert rc == 2
@@ -75,17 +75,17 @@ def test_scene_by_heading_and_unknown_scene(tiny_nyeshkerh: Path, tmp_path: Path
 @pytest.mark.slow
 def test_from_to_renders_that_range(tiny_nyeshkerh: Path, tmp_path: Path, shared_cache: Path) -> None:
     out = tmp_path / "range.mp4"
-    rc, _, err = cli_capture(tiny_nyeshkerh, "-o", out, "-q", "--cache", shared_cache, "--from", "10s", "--to", "0:20")
+    rc, _, err = cli_capture(tiny_nyeshkerh, "-o", out, "-q", "--cache", shared_cache, "--from", "12s", "--to", "0:22")
     assert rc == 0, err
     assert len(decode_video(out, TINY_W, TINY_H)) == 10 * TINY_FPS
     assert decode_audio(out).shape == (10 * SAMPLE_RATE, 2)
-    # "The names are gone." plays across 10 s: its cue is cut to the range and restamped
+    # "The names are gone." plays across 12 s: its cue is cut to the range and restamped
     tl = timeline_of(tiny_nyeshkerh)
-    crossing = [s for s in tl.subtitles if Fraction(s["start"]) < 10 < Fraction(s["end"])]
+    crossing = [s for s in tl.subtitles if Fraction(s["start"]) < 12 < Fraction(s["end"])]
     assert len(crossing) == 1
     cues = parse_srt(out.with_suffix(".srt"))
     assert len(cues) == 1
-    assert (cues[0].start_ms, cues[0].end_ms) == (0, ms(Fraction(crossing[0]["end"]) - 10))
+    assert (cues[0].start_ms, cues[0].end_ms) == (0, ms(Fraction(crossing[0]["end"]) - 12))
     assert cues[0].text == crossing[0]["text"]
 
 

@@ -74,18 +74,18 @@ def test_nyeshkerh_duration_by_the_language_rules(render) -> None:
     within their scene and add no time; CREDITS last their explicit duration."""
     film = render("nyeshkerh.nysh")
     fps = TINY_FPS
-    scene1, scene2, scene3, credits = 16, 18, 16, 10  # seconds, as written
+    scene1, scene2, scene3, credits = 20, 22, 20, 10  # seconds, as written
     crossfade, morph = 2, 3
     fade_in, fade_out = 3, 3
     total = scene1 + scene2 + scene3 - crossfade - morph + credits
-    assert total == 55
+    assert total == 67
     assert film.timeline.frames == total * fps
     assert len(film.frames) == total * fps
     assert len(film.audio) == total * SAMPLE_RATE
 
-    start2 = scene1 - crossfade  # 14
-    start3 = start2 + scene2 - morph  # 29
-    start_credits = start3 + scene3  # 45: FADE OUT adds nothing
+    start2 = scene1 - crossfade  # 18
+    start3 = start2 + scene2 - morph  # 37
+    start_credits = start3 + scene3  # 57: FADE OUT adds nothing
     spans = [(s["start"], s["end"]) for s in film.timeline.scenes]
     assert spans == [(0, scene1 * fps), (start2 * fps, (start2 + scene2) * fps),
                      (start3 * fps, (start3 + scene3) * fps), (start_credits * fps, total * fps)]
@@ -269,12 +269,12 @@ def test_srt_cues_are_the_dialogue(render, name: str) -> None:
 
 
 def test_nyeshkerh_srt_by_hand(render) -> None:
-    """NARRATOR, at 7s in scene 1 (which starts at 0): the first cue is at 00:00:07,000; the
-    second scene's NARRATOR, at 11s, starts at 14 s + 11 s."""
+    """NARRATOR, at 9s in scene 1 (which starts at 0): the first cue is at 00:00:09,000; the
+    second scene's NARRATOR, at 14s, starts at 18 s + 14 s; the third's at 37 s + 11 s."""
     cues = parse_srt(render("nyeshkerh.nysh").srt)
-    assert cues[0].start_ms == 7_000 and cues[0].text == "Nyeshkerh."
-    assert cues[2].start_ms == 25_000 and cues[2].text == "She sang in a language nobody spoke."
-    assert cues[4].start_ms == 29_000 + 9_000 and cues[4].text == "Nyeshkerh."
+    assert cues[0].start_ms == 9_000 and cues[0].text == "Nyeshkerh."
+    assert cues[2].start_ms == 32_000 and cues[2].text == "She sang in a language nobody spoke."
+    assert cues[4].start_ms == 37_000 + 11_000 and cues[4].text == "Nyeshkerh."
 
 
 # --------------------------------------------------------------------------- determinism
