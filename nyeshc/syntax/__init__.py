@@ -13,6 +13,7 @@ from pathlib import Path
 
 from nyeshc import ir
 from nyeshc.diagnostics import Diagnostic, Label, Span, error, warning
+from nyeshc.syntax.fast import read as fast_read
 from nyeshc.syntax.lower import lower
 from nyeshc.syntax.parse import decode, parse
 from nyeshc.world import OutsideProject, World
@@ -20,8 +21,17 @@ from nyeshc.world import OutsideProject, World
 __all__ = ["Loaded", "load", "read"]
 
 
-def read(text: str, file: str = "<input>") -> tuple[ir.Film, list[Diagnostic]]:
-    """Parse and lower one text; never raises."""
+def read(text: str, file: str = "<input>", *, fast: bool = True) -> tuple[ir.Film, list[Diagnostic]]:
+    """Parse and lower one text; never raises.
+
+    Text without syntax errors takes the fast path (:mod:`nyeshc.syntax.fast`: the same LALR
+    table, lowered at reduce time); anything else, or ``fast=False``, the reference path
+    (:func:`parse` with its error recovery, then :func:`lower`). Both give the same IR and
+    diagnostics (``tests/syntax/test_fast_path.py``)."""
+    if fast:
+        done = fast_read(text, file)
+        if done is not None:
+            return done
     result = parse(text, file)
     return lower(result.tree, file, len(text)), list(result.diagnostics)
 

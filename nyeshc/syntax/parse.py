@@ -381,13 +381,19 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str, lines: _Lines
     return d, line, lines.block_end(line)
 
 
+def tab_diagnostics(work: str, file: str) -> list[Diagnostic]:
+    """E003 for every line indented with a tab (``work`` is the text ending in a line break)."""
+    if "\t" not in work:
+        return []
+    return [error("E003", "tab used for indentation", Span(file, m.start(), m.end()),
+                  "indent with spaces (4 per level); most editors convert tabs on request")
+            for m in re.finditer(r"^[ ]*\t[\t ]*", work, flags=re.M)]
+
+
 def parse(text: str, file: str = "<input>") -> ParseResult:
     """Parse ``text``; never raises. ``file`` names the source in spans."""
-    diagnostics: list[Diagnostic] = []
     work = text if text.endswith("\n") else text + "\n"
-    for m in re.finditer(r"^[ ]*\t[\t ]*", work, flags=re.M):
-        diagnostics.append(error("E003", "tab used for indentation", Span(file, m.start(), m.end()),
-                                 "indent with spaces (4 per level); most editors convert tabs on request"))
+    diagnostics = tab_diagnostics(work, file)
     parser = _parser()
     for _ in range(MAX_RECOVERIES):
         lines = _Lines(work)

@@ -65,7 +65,7 @@ NEW_SCENE = '''SCENE 9 "Inserted", 4s:
 def test_inserting_a_scene_changes_no_other_scenes_keys() -> None:
     before_plan = plan_text(NYESHKERH)
     before = scene_keys(before_plan)
-    text = edit(NYESHKERH, "INT. CATHEDRAL - NIGHT, 18s:", NEW_SCENE + "CUT TO:\n\nINT. CATHEDRAL - NIGHT, 18s:")
+    text = edit(NYESHKERH, "INT. CATHEDRAL - NIGHT, 22s:", NEW_SCENE + "CUT TO:\n\nINT. CATHEDRAL - NIGHT, 22s:")
     after_plan = plan_text(text)
     after = scene_keys(after_plan)
     assert set(after) == set(before) | {'SCENE 9 "Inserted"'}
