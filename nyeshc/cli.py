@@ -23,11 +23,17 @@ COMMANDS: dict[str, str] = {
     "still": "render one frame to a PNG",
     "rosetta": "draw an alphabet's chart (the film's Rosetta stone)",
     "cache": "inspect or clean the artifact cache",
+    "lsp": "run the language server for editors (stdio)",
+    "watch": "re-render a preview whenever the script or its includes are saved",
+    "export": "export the film: OTIO, FCP XML, EDL, Fountain, SRT/VTT",
+    "import": "turn a Fountain screenplay into a .nysh film",
 }
+# commands whose module name differs from the command (``import`` is a Python keyword)
+MODULES: dict[str, str] = {"import": "import_"}
 
 
 def _module(name: str):  # noqa: ANN202 - a module
-    return importlib.import_module(f"nyeshc.commands.{name}")
+    return importlib.import_module(f"nyeshc.commands.{MODULES.get(name, name)}")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,38 @@
+"""Interchange: the film in other tools' formats, and Fountain screenplays in.
+
+* :mod:`nyeshc.export.otio` — OpenTimelineIO timelines (``.otio``/``.otioz``) and, through the
+  OTIO adapter plugins, FCP 7 XML (``.xml``) and CMX 3600 EDL (``.edl``); media the editor can
+  read are made from the cache's artifacts by :mod:`nyeshc.export.media`.
+* :mod:`nyeshc.export.fountain` — the film as a Fountain screenplay, and a Fountain reader that
+  turns a screenplay into ``.nysh`` text (``nyeshc import``).
+* :mod:`nyeshc.export.subtitles` — SRT/WebVTT alone.
+
+Optional packages (``opentimelineio`` and the adapter plugins) are imported only when used.
+"""
+
+from __future__ import annotations
+
+FORMATS: dict[str, str] = {
+    ".otio": "OpenTimelineIO",
+    ".otioz": "OpenTimelineIO bundle (timeline + media in one zip)",
+    ".xml": "FCP 7 XML (Premiere Pro, DaVinci Resolve)",
+    ".edl": "CMX 3600 EDL (the backdrop track)",
+    ".fountain": "Fountain screenplay",
+    ".srt": "SubRip subtitles",
+    ".vtt": "WebVTT subtitles",
+}
+
+ALIASES: dict[str, str] = {"fcp": ".xml", "fcpxml": ".xml", "fcp7": ".xml", "cmx": ".edl", "cmx3600": ".edl",
+                           "webvtt": ".vtt", "subrip": ".srt"}
+
+
+def format_for(path: str, to: str | None = None) -> str | None:
+    """The format suffix for ``--to`` (a name or suffix) or ``path``'s extension; None if unknown."""
+    if to:
+        t = to.lower().lstrip(".")
+        suffix = ALIASES.get(t, "." + t)
+    else:
+        import os
+
+        suffix = os.path.splitext(path)[1].lower()
+    return suffix if suffix in FORMATS else None

@@ -1,0 +1,486 @@
+"""What the language server knows about a script, without any protocol: pure functions over
+offsets (0-based characters, as :class:`~nyeshc.diagnostics.Span`), so they are testable
+without a client. :mod:`nyeshc.lsp.server` converts to and from LSP's UTF-16 positions.
+
+An :class:`Analysis` is one script loaded through a :class:`~nyeshc.world.World` whose
+overlays hold the editor's unsaved buffers, checked by the same rules as ``nyeshc check``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from nyeshc import ir, schema
+from nyeshc.check import Context, run
+from nyeshc.diagnostics import Diagnostic, LineIndex, Span
+from nyeshc.syntax import Loaded, load
+from nyeshc.world import World
+
+#: ``(script path, checked film) -> Timeline`` (or ``None``); injected by ``nyeshc lsp``
+Planner = Callable[[Path, ir.Film], Any]
+
+NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*\Z")
+
+
+@dataclass
+class Symbol:
+    """A definition and every place that names it."""
+
+    name: str
+    kind: str  # alphabet, look, character, music, unknown
+    definition: ir.Definition | None
+    spans: list[Span] = field(default_factory=list)  # definition name first (when defined), then uses
+
+
+@dataclass
+class Analysis:
+    path: Path  # the main script
+    loaded: Loaded
+    world: World
+    ctx: Context
+    diagnostics: list[Diagnostic]
+    _indexes: dict[str, LineIndex] = field(default_factory=dict)
+    _timeline: Any = None
+    _planned: bool = False
+
+    # ------------------------------------------------------------------ files
+
+    @property
+    def main_file(self) -> str:
+        return self.loaded.film.path
+
+    def file_for(self, path: Path) -> str | None:
+        """The span file name of ``path`` in this analysis (``None``: not part of it)."""
+        want = Path(path).resolve()
+        for name, p in self.loaded.paths.items():
+            if p == want:
+                return name
+        return None
+
+    def path_of(self, file: str) -> Path | None:
+        return self.loaded.paths.get(file)
+
+    def index(self, file: str) -> LineIndex:
+        if file not in self._indexes:
+            self._indexes[file] = LineIndex(self.loaded.sources.get(file, ""))
+        return self._indexes[file]
+
+    def text(self, span: Span) -> str:
+        return self.loaded.sources.get(span.file, "")[span.start : span.end]
+
+    # ------------------------------------------------------------------ names
+
+    def symbols(self) -> dict[str, Symbol]:
+        out: dict[str, Symbol] = {}
+        for d in self.loaded.film.definitions:
+            if d.name not in out:
+                out[d.name] = Symbol(d.name, d.kind, d, [d.name_span])
+            else:
+                out[d.name].spans.append(d.name_span)
+        for ref in self.ctx.uses.refs:
+            sym = out.setdefault(ref.word, Symbol(ref.word, ref.kind, None))
+            if ref.span not in sym.spans:
+                sym.spans.append(ref.span)
+        return out
+
+    def symbol_at(self, file: str, offset: int) -> Symbol | None:
+        for sym in self.symbols().values():
+            for s in sym.spans:
+                if s.file == file and s.start <= offset <= s.end and s.end > s.start:
+                    return sym
+        return None
+
+    def rename(self, file: str, offset: int, new_name: str) -> dict[str, list[tuple[Span, str]]] | None:
+        """Edits by span file that rename the symbol at ``offset``; ``None`` when nothing is there."""
+        sym = self.symbol_at(file, offset)
+        if sym is None:
+            return None
+        if not NAME.match(new_name):
+            raise ValueError(f"{new_name!r} is not a name (letters, digits, _ and -, not starting with a digit)")
+        edits: dict[str, list[tuple[Span, str]]] = {}
+        for s in sym.spans:
+            edits.setdefault(s.file, []).append((s, new_name))
+        return edits
+
+    # ------------------------------------------------------------------ scenes and the timeline
+
+    def scene_at(self, file: str, offset: int) -> ir.Scene | ir.Credits | None:
+        if file != self.main_file:
+            return None
+        for item in self.loaded.film.body:
+            if isinstance(item, (ir.Scene, ir.Credits)) and item.span.start <= offset <= item.span.end:
+                return item
+        return None
+
+    def timeline(self, planner: Planner | None) -> Any:
+        """The planned timeline (once per analysis), only for an error-free script."""
+        if not self._planned:
+            self._planned = True
+            if planner is not None and not any(d.is_error for d in self.diagnostics):
+                self._timeline = planner(self.path, self.loaded.film)
+        return self._timeline
+
+    def track_of(self, item: ir.Scene | ir.Credits, timeline: Any) -> Any:
+        items = [i for i in self.loaded.film.body if isinstance(i, (ir.Scene, ir.Credits))]
+        if timeline is None or len(items) != len(timeline.scenes):
+            return None
+        for i, other in enumerate(items):
+            if other is item:
+                return timeline.scenes[i]
+        return None
+
+    # ------------------------------------------------------------------ hover
+
+    def hover(self, file: str, offset: int, planner: Planner | None = None) -> tuple[str, Span] | None:
+        sym = self.symbol_at(file, offset)
+        if sym is not None:
+            span = next(s for s in sym.spans if s.file == file and s.start <= offset <= s.end)
+            return self.describe(sym), span
+        prop = self._property_at(file, offset)
+        if prop is not None:
+            p, spec = prop
+            return f"**{p.key}**: {spec.doc}\n\nexpects {spec.expected}", p.key_span
+        item = self.scene_at(file, offset)
+        if item is not None:
+            return self.describe_scene(item, planner), item.span
+        return None
+
+    def describe(self, sym: Symbol) -> str:
+        uses = sum(1 for s in sym.spans if sym.definition is None or s != sym.definition.name_span)
+        if sym.definition is None:
+            return f"**{sym.name}** — not defined ({uses} use{'s' * (uses != 1)})"
+        d = sym.definition
+        where = self.path_of(d.span.file)
+        body = self.text(d.span).rstrip()
+        lines = body.splitlines()
+        if len(lines) > 12:
+            body = "\n".join(lines[:12] + ["    …"])
+        out = [f"**{d.kind} {d.name}** — used {uses} time{'s' * (uses != 1)}", "", "```nysh", body, "```"]
+        if where is not None and d.span.file != self.main_file:
+            out.append(f"defined in `{d.span.file}`")
+        image = self.image_of(d)
+        if image is not None:
+            out += ["", f"![{d.name}]({image.as_uri()})"]
+        return "\n".join(out)
+
+    def image_of(self, d: ir.Definition) -> Path | None:
+        """The picture of a look or a portrait when it is a file (or a cached preview PNG)."""
+        key = {"look": "image", "character": "portrait"}.get(d.kind)
+        if key is None:
+            return None
+        for p in d.props:
+            if p.key == key and isinstance(p.value, ir.Str):
+                base = self.path_of(d.span.file) or self.path
+                path = (base.parent / p.value.text).resolve()
+                return path if path.is_file() else None
+        preview = self.path.parent / ".nyeshc-cache" / "previews" / f"{d.name}.png"
+        return preview if preview.is_file() else None
+
+    def describe_scene(self, item: ir.Scene | ir.Credits, planner: Planner | None) -> str:
+        if isinstance(item, ir.Scene):
+            title = self.text(item.heading.span).strip().rstrip(":")
+            beats = len(item.beats)
+            head = f"**{title}** — {beats} beat{'s' * (beats != 1)}, {len(item.directives)} directive" \
+                   f"{'s' * (len(item.directives) != 1)}"
+        else:
+            head = "**CREDITS**"
+        try:
+            timeline = self.timeline(planner)
+        except Exception as exc:  # a planner problem never breaks the hover
+            return f"{head}\n\n(timeline unavailable: {type(exc).__name__}: {exc})"
+        track = self.track_of(item, timeline)
+        if track is None:
+            why = "fix the errors to see the timeline" if any(d.is_error for d in self.diagnostics) \
+                else "timeline unavailable"
+            return f"{head}\n\n({why})"
+        fps = timeline.fps
+        start, end = Fraction(track.start) / fps, Fraction(track.end) / fps
+        return (f"{head}\n\non the timeline **{clock(start)} – {clock(end)}** "
+                f"({float(end - start):.2f} s; frames {track.start}–{track.end} at {float(fps):g} fps)")
+
+    def _property_at(self, file: str, offset: int) -> tuple[ir.Property, schema.PropertySpec] | None:
+        film = self.loaded.film
+
+        def hit(p: ir.Property) -> bool:
+            s = p.key_span
+            return s.file == file and s.start <= offset <= s.end and s.end > s.start
+
+        for p in film.header.fields:
+            if hit(p) and p.key in schema.HEADER:
+                return p, schema.HEADER[p.key]
+        for d in film.definitions:
+            specs = schema.DEFINITIONS.get(d.kind, {})  # type: ignore[call-overload]
+            for p in d.props:
+                if hit(p) and p.key in specs:
+                    return p, specs[p.key]
+        for scene in film.scenes:
+            for p in scene.directives:
+                if hit(p) and p.key in schema.DIRECTIVES:
+                    return p, schema.DIRECTIVES[p.key]
+        return None
+
+    # ------------------------------------------------------------------ outline
+
+    def outline(self, file: str) -> list[tuple[str, str, Span, Span, list[tuple[str, str, Span, Span]]]]:
+        """``(name, kind, span, selection span, children)`` for the file's definitions and scenes."""
+        out: list[tuple[str, str, Span, Span, list[tuple[str, str, Span, Span]]]] = []
+        for d in self.loaded.film.definitions:
+            if d.span.file == file:
+                out.append((d.name, d.kind, d.span, d.name_span, []))
+        if file == self.main_file:
+            for item in self.loaded.film.body:
+                if isinstance(item, ir.Scene):
+                    title = self.text(item.heading.span).strip().rstrip(":") or "scene"
+                    kids = [(b.character, "beat", b.span, b.name_span) for b in item.beats]
+                    out.append((title, "scene", item.span, item.heading.span, kids))
+                elif isinstance(item, ir.Transition):
+                    out.append((item.kind, "transition", item.span, item.span, []))
+                elif isinstance(item, ir.Credits):
+                    out.append(("CREDITS", "credits", item.span, item.span, []))
+        return out
+
+    # ------------------------------------------------------------------ semantic tokens
+
+    def tokens(self, file: str) -> list[tuple[int, int, str, bool]]:
+        """``(start, end, type, declaration)`` in this file, sorted, not overlapping."""
+        kinds = {name: d.kind for name, d in self.ctx.definitions.items()}
+        out: list[tuple[int, int, str, bool]] = []
+
+        def add(span: Span, kind: str, decl: bool = False) -> None:
+            if span.file == file and span.end > span.start:
+                out.append((span.start, span.end, kind, decl))
+
+        for d in self.loaded.film.definitions:
+            if d.span.file == file:
+                kw = d.keyword if isinstance(d, ir.UnknownDef) else d.kind
+                add(Span(file, d.span.start, d.span.start + len(kw)), "keyword")
+                add(d.name_span, TOKEN_OF_KIND.get(d.kind, "variable"), True)
+        for ref in self.ctx.uses.refs:
+            add(ref.span, TOKEN_OF_KIND.get(kinds.get(ref.word, ref.kind), "variable"))
+        for node in _nodes(self.loaded.film):
+            if isinstance(node, ir.Property):
+                add(node.key_span, "property")
+            elif isinstance(node, ir.Option):
+                add(node.key_span, "parameter")
+            elif isinstance(node, ir.Str):
+                add(node.span, "string")
+            elif isinstance(node, (ir.Num, ir.Time, ir.Gain, ir.Percent, ir.Rate, ir.Size, ir.Colour)):
+                add(node.span, "number")
+            elif isinstance(node, ir.Heading):
+                add(node.span, "namespace")
+            elif isinstance(node, ir.Transition):
+                add(Span(node.span.file, node.span.start, node.span.start + len(node.kind) + 1), "keyword")
+            elif isinstance(node, ir.Note):
+                add(node.span, "comment")
+        out.sort()
+        clean: list[tuple[int, int, str, bool]] = []
+        for tok in out:
+            if clean and tok[0] < clean[-1][1]:
+                continue
+            clean.append(tok)
+        return clean
+
+
+TOKEN_TYPES = ["keyword", "class", "type", "enum", "event", "variable", "property", "parameter", "string",
+               "number", "namespace", "comment"]
+TOKEN_MODIFIERS = ["declaration"]
+TOKEN_OF_KIND = {"character": "class", "look": "type", "alphabet": "enum", "music": "event"}
+
+
+def _nodes(obj: Any) -> Iterator[Any]:
+    if isinstance(obj, Span) or obj is None:
+        return
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        yield obj
+        for f in dataclasses.fields(obj):
+            if f.name == "span" or f.name.endswith("_span"):
+                continue
+            yield from _nodes(getattr(obj, f.name))
+    elif isinstance(obj, (tuple, list)):
+        for x in obj:
+            yield from _nodes(x)
+
+
+def clock(seconds: Fraction) -> str:
+    """``1:02.50``"""
+    total = float(seconds)
+    minutes, secs = divmod(total, 60)
+    return f"{int(minutes)}:{secs:05.2f}"
+
+
+def analyse(path: Path, overlays: dict[str, str] | None = None, *, allow_outside: bool = False) -> Analysis:
+    """Load ``path`` (unsaved text from ``overlays``, keyed by resolved path) and check it."""
+    path = Path(path).resolve()
+    world = World.for_script(path, allow_outside=allow_outside)
+    world.overlays = dict(overlays or {})
+    loaded = load(path, world)
+    ctx = Context(loaded.film, loaded.sources, loaded.paths, world)
+    diagnostics = list(loaded.diagnostics)
+    if loaded.sources:
+        diagnostics.extend(run(ctx))
+    diagnostics.sort(key=lambda d: (d.span.file != loaded.film.path, d.span.file, d.span.start, d.code))
+    return Analysis(path, loaded, world, ctx, diagnostics)
+
+
+# --------------------------------------------------------------------------- completion
+
+
+@dataclass(frozen=True)
+class Completion:
+    label: str
+    kind: str  # character look music alphabet keyword option transition property file folder snippet
+    detail: str = ""
+    insert: str | None = None
+
+
+_KEY_VALUE = re.compile(r"^(\s*)([A-Za-z_][\w ]*?)\s*:\s*([^,]*)$")
+_OPEN_QUOTE = re.compile(r'"([^"]*)$')
+_BLOCK = re.compile(r"^(alphabet|look|character|music|SCENE\b|INT\.|EXT\.|CREDITS)")
+
+
+def _names(analysis: Analysis | None, kind: str) -> list[Completion]:
+    if analysis is None:
+        return []
+    return [Completion(n, kind, f"{kind} (defined in {d.span.file})")
+            for n, d in analysis.ctx.definitions.items() if d.kind == kind]
+
+
+def _block_of(lines: list[str], line: int) -> str:
+    """The top-level block the line is in: a definition kind, ``scene``, ``credits`` or ``top``."""
+    for i in range(line - 1, -1, -1):
+        text = lines[i]
+        if not text.strip() or text[0] in " \t":
+            continue
+        m = _BLOCK.match(text)
+        if not m:
+            return "top"
+        word = m.group(1)
+        if word in ("SCENE", "INT.", "EXT."):
+            return "scene"
+        return "credits" if word == "CREDITS" else word
+    return "top"
+
+
+def _spec_for(block: str, key: str) -> schema.PropertySpec | None:
+    if block == "top":
+        return schema.HEADER.get(key)
+    if block == "scene":
+        return schema.DIRECTIVES.get(key)
+    return schema.DEFINITIONS.get(block, {}).get(key)  # type: ignore[call-overload]
+
+
+def _paths(folder: Path, partial: str, suffixes: tuple[str, ...] = ()) -> list[Completion]:
+    sub, _, _ = partial.rpartition("/")
+    base = (folder / sub) if sub else folder
+    out: list[Completion] = []
+    try:
+        entries = sorted(os.scandir(base), key=lambda e: e.name)
+    except OSError:
+        return out
+    for e in entries:
+        if e.name.startswith("."):
+            continue
+        rel = f"{sub}/{e.name}" if sub else e.name
+        if e.is_dir():
+            out.append(Completion(rel + "/", "folder"))
+        elif not suffixes or e.name.lower().endswith(suffixes):
+            out.append(Completion(rel, "file"))
+    return out[:500]
+
+
+_ASSET_SUFFIXES = {"image": (".png", ".jpg", ".jpeg", ".webp"), "audio": (".wav", ".mp3", ".flac", ".ogg"),
+                   "video": (".mp4", ".mov", ".m4v", ".webm")}
+
+
+def complete(text: str, line: int, column: int, folder: Path, analysis: Analysis | None) -> list[Completion]:
+    """Completions at ``(line, column)`` (characters, not UTF-16) of ``text``, whose script is
+    in ``folder``; ``analysis`` gives the names (it may be one edit behind)."""
+    lines = text.split("\n")
+    current = lines[line] if line < len(lines) else ""
+    before = current[:column]
+    indent = len(before) - len(before.lstrip(" "))
+    block = _block_of(lines, line) if indent else "top"
+
+    # a path being typed inside quotes
+    quote = _OPEN_QUOTE.search(before)
+    if quote and before.count('"') % 2 == 1:
+        m = _KEY_VALUE.match(before)
+        suffixes: tuple[str, ...] = ()
+        if m:
+            spec = _spec_for(block, m.group(2).strip())
+            if spec is not None:
+                kinds = {f.asset for f in spec.forms if f.asset}
+                suffixes = tuple(s for k in kinds for s in _ASSET_SUFFIXES.get(k or "", ()))
+        if before.lstrip().startswith("include"):
+            suffixes = (".nysh",)
+        if m is None and not before.lstrip().startswith("include"):
+            return []  # dialogue: nothing to complete
+        return _paths(folder, quote.group(1), suffixes)
+
+    # options after a comma
+    if "," in before:
+        options: dict[str, str] = {}
+        if ":" in before.split(",")[0] and indent:
+            key = before.split(":")[0].strip()
+            spec = _spec_for(block, key)
+            if spec is not None:
+                options = {n: o.doc for n, o in spec.all_options.items()}
+                options.update({o.name: o.doc for o in spec.bare if o.value == "flag"})
+        elif block == "scene":
+            options = {n: o.doc for n, o in schema.BEAT_OPTIONS.items()}
+            if before.lstrip().startswith("sings"):
+                options = {o.name: o.doc for o in schema.ACTIONS["sings"].options}
+        if not options:
+            options = {n: n for n in schema.option_words()}
+        return [Completion(n, "option", doc) for n, doc in sorted(options.items())]
+
+    # a value after "key:"
+    m = _KEY_VALUE.match(before)
+    if m and indent == len(m.group(1)):
+        key = m.group(2).strip()
+        spec = _spec_for(block, key)
+        out: list[Completion] = []
+        if spec is not None:
+            for f in spec.forms:
+                if f.kind == "keyword" and f.word:
+                    out.append(Completion(f.word, "keyword", f.describe))
+                elif f.kind == "ref" and f.refers:
+                    out += _names(analysis, f.refers)
+                elif f.kind == "styled" or (block == "scene" and key == "caption"):
+                    out += _names(analysis, "alphabet")
+                elif f.kind == "morph":
+                    out.append(Completion("morph", "keyword", f.describe))
+                elif f.kind == "blend":
+                    out.append(Completion("blend", "keyword", f.describe, "blend(seed ${1:5}, seed ${2:23}, ${3:0.35})"))
+        seen: set[str] = set()
+        return [c for c in out if not (c.label in seen or seen.add(c.label))]  # type: ignore[func-returns-value]
+
+    # the start of a line
+    word_start = before.strip()
+    if not indent:
+        out = [Completion(k, "keyword", f"define {k}", f"{k} ${{1:NAME}}:") for k in schema.DEFINITION_KINDS]
+        out.append(Completion("SCENE", "keyword", "a scene", 'SCENE ${1:1} "${2:title}":'))
+        out.append(Completion("CREDITS", "keyword", "the credits"))
+        out.append(Completion("include", "keyword", "include another script's definitions", 'include "${1}"'))
+        out += [Completion(t, "transition", s.doc, f"{t}: ") for t, s in schema.TRANSITIONS.items()]
+        out += [Completion(k, "property", s.doc, f"{k}: ") for k, s in schema.HEADER.items()]
+        return out
+    if block == "scene":
+        if " " in word_start:
+            if word_start.startswith("sings"):
+                return _names(analysis, "music")
+            return []
+        if indent >= 8:  # inside a beat
+            return [Completion("sings", "keyword", schema.ACTIONS["sings"].doc, "sings ")] + _names(analysis, "music")
+        out = _names(analysis, "character")
+        out += [Completion(k, "property", s.doc, f"{k}: ") for k, s in schema.DIRECTIVES.items()]
+        return out
+    specs = schema.DEFINITIONS.get(block, {})  # type: ignore[call-overload]
+    return [Completion(k, "property", s.doc, f"{k}: ") for k, s in specs.items()]
