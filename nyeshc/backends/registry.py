@@ -39,6 +39,8 @@ BUILTINS: dict[str, str] = {
     "motion.procedural": "nyeshc.backends.procedural.puppet:PuppetMotion",
     "music.procedural": "nyeshc.backends.procedural.music:AmbientMusic",
     "voice.procedural": "nyeshc.backends.procedural.voice:AsemicVoice",
+    "voice.espeak": "nyeshc.backends.espeak:ESpeakVoice",
+    "voice.piper": "nyeshc.backends.piper:PiperVoice",
 }
 
 PROTOCOLS: dict[str, type] = {
@@ -47,6 +49,7 @@ PROTOCOLS: dict[str, type] = {
     "motion": MotionBackend,
     "music": MusicBackend,
     "voice": VoiceBackend,
+    "tts": VoiceBackend,  # a profile's `tts` modality holds voice.* backends
     "glyphs": GlyphBackend,
 }
 

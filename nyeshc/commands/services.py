@@ -47,7 +47,9 @@ class RegistryServices:
         return BackendInfo(str(b.id), str(b.version), dict(b.settings), cost)
 
     def voice_duration(self, backend: BackendInfo, text: str, pitch: float, rate: float, lang: str) -> float:
-        voice = self._load("voice")
+        # the modality whose (already loaded) backend ``backend`` describes: `tts` or `voice`
+        modality = next((m for m in ("tts", "voice") if m in self._objects and self.backend(m) == backend), "voice")
+        voice = self._load(modality)
         return float(voice.duration(text, pitch=pitch, rate=rate, lang=lang))
 
     def media_duration(self, path: str) -> Fraction | None:

@@ -32,6 +32,7 @@ from nyeshc.plan.layout import (
     opt_value,
     prop,
     timing,
+    voice_modality,
 )
 from nyeshc.plan.model import (
     AudioClip,
@@ -501,7 +502,7 @@ class Graph:
             else:
                 v = line.voice
                 seconds = line.samples / SAMPLE_RATE
-                key = self.add("voice.speak", "voice", {"text": line.text, "pitch": v.pitch, "rate": v.rate,
+                key = self.add("voice.speak", voice_modality(v), {"text": line.text, "pitch": v.pitch, "rate": v.rate,
                                                         "lang": v.lang}, [], output="audio", name=name,
                                seed=self.seed(name), audio_seconds=seconds)
             inputs.append(key)

@@ -205,6 +205,11 @@ class Voice:
     path: ir.Str | None = None
 
 
+def voice_modality(voice: Voice) -> str:
+    """The profile modality whose backend speaks ``voice``: ``tts`` for ``voice: tts``, else ``voice``."""
+    return "tts" if voice.mode == "tts" else "voice"
+
+
 def voice_of(defn: ir.Definition | None) -> Voice:
     p = prop(defn, "voice")
     if p is None:
@@ -369,7 +374,7 @@ def layout_beats(ctx: Context, scene: ir.Scene) -> list[BeatLayout]:
                     secs = ctx.media_seconds(ctx.asset(recording)) or Fraction(0)
                     n = ctx.sample(secs)
                 else:
-                    d = ctx.services.voice_duration(ctx.backend("voice"), item.text.text,
+                    d = ctx.services.voice_duration(ctx.backend(voice_modality(voice)), item.text.text,
                                                     voice.pitch, voice.rate, voice.lang)
                     n = round(d * SAMPLE_RATE)
                 lines.append(Line(item.text.text, name, line_count[name], cursor, n, voice, recording))
