@@ -18,12 +18,13 @@ invalidates exactly what that backend made.
 
 from __future__ import annotations
 
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-MODALITIES = ("image", "portrait", "motion", "music", "voice", "glyphs")
+MODALITIES = ("image", "portrait", "motion", "music", "voice", "tts", "glyphs")
 
 ANIMATIC: dict[str, str] = {
     "image": "image.procedural",
@@ -31,8 +32,32 @@ ANIMATIC: dict[str, str] = {
     "motion": "motion.procedural",
     "music": "music.procedural",
     "voice": "voice.procedural",
+    "tts": "voice.espeak",  # speaks the words of `voice: tts` characters; a VoiceBackend like `voice`
     "glyphs": "glyphs.procedural",
 }
+
+
+_UNITS = {"": 1, "b": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4,
+          "kib": 1 << 10, "mib": 1 << 20, "gib": 1 << 30, "tib": 1 << 40}
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]i?b?|b)?\s*$", re.IGNORECASE)
+
+
+def parse_size(text: str | int) -> int:
+    """``"20G"`` → 20·10⁹ bytes (K, M, G, T in powers of 1000; KiB, MiB, GiB, TiB in 1024).
+    Raises :class:`ValueError` on anything else."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        if text < 0:
+            raise ValueError(f"a size cannot be negative: {text}")
+        return text
+    m = _SIZE.match(str(text))
+    if not m:
+        raise ValueError(f"{text!r} is not a size (write for example 20G, 500M or 1T)")
+    unit = (m.group(2) or "").lower()
+    if unit.endswith("b") and unit not in _UNITS:
+        unit = unit[:-1]
+    if unit not in _UNITS:
+        raise ValueError(f"{text!r} has an unknown unit")
+    return int(float(m.group(1)) * _UNITS[unit])
 
 
 class ConfigError(ValueError):
@@ -60,6 +85,7 @@ class Config:
     profiles: dict[str, Profile]
     default_profile: str = "animatic"
     executor: dict[str, Any] = field(default_factory=dict)
+    disk_limit: int | None = None  # [limits] disk = "50G", in bytes (None: the default)
 
     def profile(self, name: str | None = None) -> Profile:
         name = name or self.default_profile
@@ -110,7 +136,16 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
         profiles[pname] = Profile(pname, {**{m: BackendChoice(b) for m, b in ANIMATIC.items()}, **backends})
     default = data.get("default_profile", "animatic")
     executor = data.get("executor", {}) if isinstance(data.get("executor", {}), dict) else {}
-    cfg = Config(path, profiles, default, executor)
+    disk_limit = None
+    limits = data.get("limits", {})
+    if not isinstance(limits, dict):
+        raise ConfigError(f"{path}: [limits] must be a table")
+    if "disk" in limits:
+        try:
+            disk_limit = parse_size(limits["disk"])
+        except ValueError as exc:
+            raise ConfigError(f"{path}: [limits] disk: {exc}") from exc
+    cfg = Config(path, profiles, default, executor, disk_limit)
     cfg.profile(default)  # validate
     return cfg
 

@@ -41,7 +41,9 @@ def load_and_check(script: str, *, allow_outside: bool = False) -> Checked:
     loaded = load(path, world)
     diagnostics = list(loaded.diagnostics)
     if loaded.sources:
-        diagnostics.extend(check(loaded, world))
+        # the loader already reports what it refused to open (E209 includes): no second copy
+        reported = {(d.code, d.span) for d in diagnostics}
+        diagnostics.extend(d for d in check(loaded, world) if (d.code, d.span) not in reported)
     diagnostics.sort(key=lambda d: (d.span.file != loaded.film.path, d.span.file, d.span.start, d.code))
     return Checked(loaded, world, diagnostics)
 
@@ -87,6 +89,37 @@ def add_plan_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", metavar="P", help="the nysh.toml profile (default: the config's default)")
     p.add_argument("--config", metavar="PATH", help="the config file (default: nysh.toml beside the script)")
     p.add_argument("--cache", metavar="DIR", help="the artifact cache (default: .nyeshc-cache beside the script)")
+    add_max_disk_argument(p)
+
+
+def size_argument(text: str) -> int:
+    """``--max-disk 20G`` → bytes (an argparse ``type``)."""
+    from nyeshc.plan.budget import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def add_max_disk_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--max-disk", metavar="SIZE", type=size_argument,
+                   help="refuse a film whose plan would write more than SIZE to disk, e.g. 20G "
+                        "(default: [limits] disk in nysh.toml, else 50G)")
+
+
+def disk_limit(args: argparse.Namespace, config: Any) -> int:
+    """The disk budget: ``--max-disk``, else ``[limits] disk``, else 50 GB."""
+    from nyeshc.plan.budget import DEFAULT_LIMIT
+
+    explicit = getattr(args, "max_disk", None)
+    if explicit is not None:
+        return int(explicit)
+    configured = getattr(config, "disk_limit", None)
+    return int(configured) if configured is not None else DEFAULT_LIMIT
+
+
+EXECUTORS = ("local", "ray")
 
 
 def add_build_arguments(p: argparse.ArgumentParser) -> None:
@@ -96,6 +129,12 @@ def add_build_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", "-j", type=int, metavar="N", help="parallel jobs (default: the number of cores)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, only errors")
     p.add_argument("-v", "--verbose", action="store_true", help="print each stage's timing and the plan summary")
+    p.add_argument("--executor", choices=EXECUTORS, default=None,
+                   help="where jobs run: local processes, or Ray tasks (default: nysh.toml's "
+                        "[executor] kind, else local)")
+    p.add_argument("--address", metavar="ADDR", default=None,
+                   help="the Ray cluster for --executor ray: auto, or ray://HOST:PORT "
+                        "(default: nysh.toml's [executor] address, else a local Ray instance)")
 
 
 @dataclass
@@ -131,7 +170,8 @@ def with_canvas_scaled(film: Any, factor: float) -> Any:
 
 def prepare(args: argparse.Namespace, command: str, *, canvas_scale: float | None = None) -> Prepared:
     """Config, load, check and plan ``args.script``; prints problems and raises :class:`Stop`
-    with the exit code (1 script errors, 2 usage, 3 a backend could not be loaded)."""
+    with the exit code (1 script errors or a plan over the disk budget (E701), 2 usage, 3 a
+    backend could not be loaded)."""
     from nyeshc.backends.base import BackendError
     from nyeshc.commands.services import RegistryServices
     from nyeshc.config import ConfigError, load_config
@@ -160,6 +200,12 @@ def prepare(args: argparse.Namespace, command: str, *, canvas_scale: float | Non
     except BackendError as exc:
         print(f"nyeshc {command}: {exc}", file=sys.stderr)
         raise Stop(3) from exc
+    from nyeshc.plan.budget import check_budget
+
+    over = check_budget(result, disk_limit(args, config), film=film)
+    if over is not None:
+        print_diagnostics([over], checked.loaded.sources)
+        raise Stop(1)
     cache_dir = Path(args.cache) if getattr(args, "cache", None) else script.resolve().parent / ".nyeshc-cache"
     return Prepared(script, checked, result, cache_dir, profile)
 
@@ -169,6 +215,17 @@ def run_jobs(prepared: Prepared, args: argparse.Namespace, plan: Any, command: s
     the :class:`~nyeshc.execute.Artifacts`. A failed job prints its name, backend and cause and
     raises :class:`Stop` (3)."""
     from nyeshc.execute import Cache, JobFailed, execute
+
+    kind, extra = choose_executor(prepared, args, command)
+    if kind == "ray":
+        from nyeshc.execute import RayNotInstalled, execute_ray
+
+        def execute(*a: Any, **kw: Any) -> Any:  # noqa: F811 - the Ray executor instead
+            try:
+                return execute_ray(*a, **kw, **extra)
+            except RayNotInstalled as exc:
+                print(f"nyeshc {command}: {exc}", file=sys.stderr)
+                raise Stop(2) from exc
 
     cache = None if getattr(args, "no_cache", False) else Cache(prepared.cache_dir)
     try:
@@ -181,3 +238,30 @@ def run_jobs(prepared: Prepared, args: argparse.Namespace, plan: Any, command: s
         if getattr(args, "verbose", False) and exc.traceback:
             print(exc.traceback, file=sys.stderr)
         raise Stop(3) from exc
+
+
+def choose_executor(prepared: Prepared, args: argparse.Namespace, command: str) -> tuple[str, dict[str, Any]]:
+    """``--executor``/``--address``, else ``[executor] kind``/``address``/``retries`` in
+    ``nysh.toml``, else local. Returns the kind and the extra keywords for the executor."""
+    from nyeshc.config import ConfigError, load_config
+
+    try:
+        table = load_config(prepared.script, getattr(args, "config", None)).executor
+    except ConfigError:  # already reported by prepare(); keep the defaults
+        table = {}
+    kind = getattr(args, "executor", None) or table.get("kind") or "local"
+    if kind not in EXECUTORS:
+        print(f"nyeshc {command}: unknown executor {kind!r} ([executor] kind in nysh.toml); "
+              f"executors: {', '.join(EXECUTORS)}", file=sys.stderr)
+        raise Stop(2)
+    extra: dict[str, Any] = {}
+    if kind == "ray":
+        address = getattr(args, "address", None) or table.get("address")
+        if address:
+            extra["address"] = str(address)
+        if isinstance(table.get("retries"), int) and not isinstance(table.get("retries"), bool):
+            extra["retries"] = max(0, table["retries"])
+    elif getattr(args, "address", None):
+        print(f"nyeshc {command}: --address needs --executor ray", file=sys.stderr)
+        raise Stop(2)
+    return kind, extra

@@ -6,7 +6,10 @@ per backend. ``--json`` prints the whole :class:`~nyeshc.plan.model.Plan` as can
 instead (the form the golden tests pin). Nothing is rendered and no backend runs beyond the
 cheap queries the planner makes (ids, versions, settings, voice durations).
 
-Exit codes: 0 ok; 1 the script has errors; 2 usage (a bad config or profile); 3 a backend
+The plan is refused (E701) when it would write more than the disk budget (``--max-disk SIZE``,
+else ``[limits] disk`` in nysh.toml, else 50 GB); the text output ends with the estimate.
+
+Exit codes: 0 ok; 1 the script has errors or exceeds the disk budget; 2 usage (a bad config or profile); 3 a backend
 could not be loaded.
 """
 
@@ -17,7 +20,7 @@ import sys
 from pathlib import Path
 
 from nyeshc import ir
-from nyeshc.commands.common import add_script_argument, print_diagnostics
+from nyeshc.commands.common import add_max_disk_argument, add_script_argument, disk_limit, print_diagnostics
 from nyeshc.config import ConfigError, load_config
 
 
@@ -27,6 +30,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--profile", metavar="P", help="the nysh.toml profile (default: the config's default)")
     p.add_argument("--config", metavar="PATH", help="the config file (default: nysh.toml beside the script)")
     p.add_argument("--cache", metavar="DIR", help="the artifact cache (default: .nyeshc-cache beside the script)")
+    add_max_disk_argument(p)
 
 
 def _checked(script: str, allow_outside: bool):  # noqa: ANN202 - (loaded, diagnostics)
@@ -63,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"nyeshc plan: {script} not found", file=sys.stderr)
         return 2
     try:
-        profile = load_config(script, args.config).profile(args.profile)
+        config = load_config(script, args.config)
+        profile = config.profile(args.profile)
     except ConfigError as exc:
         print(f"nyeshc plan: {exc}", file=sys.stderr)
         return 2
@@ -77,10 +82,17 @@ def run(args: argparse.Namespace) -> int:
     except BackendError as exc:
         print(f"nyeshc plan: {exc}", file=sys.stderr)
         return 3
+    from nyeshc.plan.budget import check_budget, estimate_bytes, human
+
+    over = check_budget(result, disk_limit(args, config), film=loaded.film)
+    if over is not None:
+        print_diagnostics([over], loaded.sources)
+        return 1
     if args.json:
         sys.stdout.write(ir.to_json(result) + "\n")
         return 0
     cache_dir = Path(args.cache) if args.cache else script.resolve().parent / ".nyeshc-cache"
     cached = cached_keys(cache_dir, [j.key for j in result.jobs])
     sys.stdout.write(render_text(result, cached))
+    sys.stdout.write(f"disk: about {human(estimate_bytes(result))} (limit {human(disk_limit(args, config))})\n")
     return 0

@@ -26,6 +26,7 @@ is garbage-collected, or at exit — and at once if the build fails.
 from __future__ import annotations
 
 import contextlib
+import errno
 import heapq
 import multiprocessing
 import os
@@ -97,6 +98,9 @@ def describe_cause(cause: BaseException | str) -> str:
         return cause
     if isinstance(cause, BackendError):
         return str(cause)
+    if isinstance(cause, OSError) and cause.errno == errno.ENOSPC:
+        where = f" ({cause.filename})" if cause.filename else ""
+        return f"the disk is full{where}; free some space (nyeshc cache clear) or use --cache on another disk"
     text = str(cause)
     return f"{type(cause).__name__}: {text}" if text else type(cause).__name__
 
@@ -487,6 +491,10 @@ def _run(plan: Plan, cache: Cache, jobs: int | None, progress: bool, console: Co
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
                                    initargs=(progress_queue,))
         pool.submit(int).result()  # start (fork) the workers before any progress thread exists
+    if pool is None and todo:
+        # jobs run in this process: give BLAS one thread, as in the pool's workers, so the
+        # floating-point results (and so the pixels) do not depend on --jobs or the core count
+        _limit_blas_threads()
     runner: Any = pool if pool is not None else _Inline(on_progress)
 
     def drain() -> None:

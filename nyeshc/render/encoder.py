@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import errno
 import os
 import signal
 import subprocess
@@ -196,6 +197,11 @@ class Encoder:
                                           stderr=subprocess.PIPE)
             self._drain = _Drain(self._proc.stderr)
             self._drain.start()
+        except OSError as exc:
+            self.abort()
+            if exc.errno == errno.ENOSPC:
+                raise EncodeError(f"the disk is full ({exc.filename or self.path.parent})") from exc
+            raise
         except BaseException:
             self.abort()
             raise
@@ -244,6 +250,8 @@ class Encoder:
         if self._drain is not None:
             self._drain.join(timeout=2)
         tail = self._drain.tail() if self._drain is not None else ""
+        if "No space left on device" in tail:
+            what = f"the disk is full ({self.path.parent}); {what}"
         return EncodeError(f"encoding {self.path.name}: {what}" + (f"\n{tail}" if tail else ""))
 
     def close(self) -> Path:
@@ -265,7 +273,12 @@ class Encoder:
             if self.frames == 0:
                 raise EncodeError(f"encoding {self.path.name}: no frames were written")
             assert self._tmp is not None
-            publish(self._tmp, self.path)
+            try:
+                publish(self._tmp, self.path)
+            except OSError as exc:
+                if exc.errno == errno.ENOSPC:
+                    raise EncodeError(f"the disk is full ({exc.filename or self.path.parent})") from exc
+                raise
             self._tmp = None
             self._proc = None
         except BaseException:

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from nyeshc import ir
+from nyeshc import ir, schema
 from nyeshc.diagnostics import Diagnostic, Label, Span, error, warning
 from nyeshc.syntax.fast import read as fast_read
 from nyeshc.syntax.lower import lower
@@ -60,7 +60,8 @@ def _name(path: Path) -> str:
 
 def load(path: str | os.PathLike[str], world: World | None = None, *, name: str | None = None) -> Loaded:
     """Read ``path`` and its includes. Diagnostics cover reading, syntax and includes
-    (missing, outside the project, absolute, cycles); the checker adds the rest."""
+    (missing, outside the project, absolute, cycles, checkpoint or code endings — E209, such a
+    file is never opened); the checker adds the rest."""
     main = Path(path).resolve()
     world = world or World.for_script(main)
     loaded = Loaded(film=ir.Film(name or _name(main), ir.Header(), (), (), ()))
@@ -85,6 +86,12 @@ def load(path: str | os.PathLike[str], world: World | None = None, *, name: str 
         for inc in current.includes:
             rel = inc.path.text
             span = inc.path.span
+            if schema.is_forbidden_path(rel):
+                # a checkpoint, a pickle or code: refused by its name, never opened (nor resolved)
+                loaded.diagnostics.append(error(
+                    "E209", f"{rel!r} is a checkpoint or code file; a script cannot include one", span,
+                    "includes are .nysh scripts; name models and checkpoints in nysh.toml beside the script"))
+                continue
             if os.path.isabs(rel):
                 loaded.diagnostics.append(error("E404", f"include path {rel!r} is absolute", span,
                                                 "write the path relative to this script"))

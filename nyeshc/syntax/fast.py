@@ -30,11 +30,11 @@ from typing import Any, Callable
 from nyeshc import ir
 from nyeshc.diagnostics import Diagnostic, Span
 from nyeshc.syntax.lower import TWO_WORD_KEYS, _plain, long_string_text, parse_time
-from nyeshc.syntax.parse import TAB_WIDTH, FastLexer, _parser, tab_diagnostics
+from nyeshc.syntax.parse import MAX_NESTING, TAB_WIDTH, FastLexer, _parser, tab_diagnostics
 
 # Parentheses nested deeper than this go to the reference path: its lowering recurses once per
 # level (and may raise RecursionError); the fast path would not, and must not differ.
-MAX_PAREN_DEPTH = 40
+MAX_PAREN_DEPTH = MAX_NESTING  # deeper scripts go to the reference parser, which reports them
 
 
 class _Fail(Exception):

@@ -39,6 +39,20 @@ def grammar_text() -> str:
     return source.read_text(encoding="utf-8")
 
 
+MAX_NESTING = 40
+"""Deepest bracket nesting a script may use (``blend(…)`` calls inside calls): lowering and
+formatting recurse once per level, and no film needs more. The fast path
+(:mod:`nyeshc.syntax.fast`) hands deeper scripts to this parser, which reports them."""
+
+
+class TooDeep(Exception):
+    """Brackets nested deeper than :data:`MAX_NESTING`, at ``offset``."""
+
+    def __init__(self, offset: int) -> None:
+        super().__init__(offset)
+        self.offset = offset
+
+
 class Indenter:
     """Turns ``_NL`` tokens into ``_NL``/``_INDENT``/``_DEDENT`` and records bad indentation.
 
@@ -91,6 +105,8 @@ class Indenter:
                 continue
             if token.type == "LPAR":
                 self.paren_level += 1
+                if self.paren_level > MAX_NESTING:
+                    raise TooDeep(token.start_pos or 0)
             elif token.type == "RPAR":
                 self.paren_level = max(0, self.paren_level - 1)
             yield token
@@ -286,6 +302,13 @@ class _Lines:
 
 
 def _blank_lines(text: str, lines: _Lines, first: int, last: int) -> str:
+    """``text`` with lines ``first..last`` turned to spaces (offsets kept). When they are all
+    of a block, its header goes too, so one mistake is not reported twice (the header would
+    otherwise stand without a block)."""
+    header = lines.prev_nonblank(first)
+    if (header is not None and lines.indent(header) < lines.indent(first)
+            and lines.content(header).rstrip().endswith(":") and lines.block_end(header) == last):
+        first = header
     start = lines.bounds(first)[0]
     end = lines.bounds(last)[1]
     chunk = re.sub(r"[^\n]", " ", text[start:end])
@@ -406,6 +429,16 @@ def parse(text: str, file: str = "<input>") -> ParseResult:
                 diagnostics.append(d)
                 return ParseResult(_empty_tree(), tuple(diagnostics))
             diagnostics.append(d)
+            work = blanked
+            continue
+        except TooDeep as exc:
+            line = lines.line_of(exc.offset)
+            d = error("E001", f"brackets nested more than {MAX_NESTING} deep", Span(file, exc.offset, exc.offset + 1),
+                      "no film needs this many; write the value more simply")
+            blanked = _blank_lines(work, lines, line, lines.block_end(line))
+            diagnostics.append(d)
+            if blanked == work:
+                return ParseResult(_empty_tree(), tuple(diagnostics))
             work = blanked
             continue
         except RecursionError:

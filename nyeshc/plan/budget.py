@@ -1,0 +1,112 @@
+"""The disk budget: how many bytes a plan will write, and E701 when that exceeds a limit.
+
+The estimate is computed from the job parameters alone, before anything runs: a frame sequence
+is ``frames × width × height × channels`` bytes (stored raw), an image ``width × height × 4``,
+audio ``samples × channels × 4`` (float32), plus the encoded film (and its cached segments) at
+a generous 0.2 bytes per pixel per frame (H.264 at the default quality stays far below that). Latents,
+portraits and alphabets are small and counted at a fixed 1 MiB each. It errs on the large side:
+a refusal is cheap, a disk filled halfway through a render is not.
+
+>>> parse_size("20G"), parse_size("512M"), parse_size("1.5k"), parse_size("123")
+(20000000000, 512000000, 1500, 123)
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from nyeshc import ir
+from nyeshc.config import parse_size  # noqa: F401 - re-exported: sizes are written in nysh.toml and on the command line
+from nyeshc.diagnostics import Diagnostic, Span, error
+from nyeshc.plan.model import Job, Plan
+
+DEFAULT_LIMIT = 50 * 1000**3  # 50 GB
+SMALL = 1 << 20  # latents, portraits, alphabets
+SAMPLE_RATE = 48_000
+
+def human(n: int) -> str:
+    """Bytes for people: ``1.5 GB``."""
+    for unit, size in (("TB", 1000**4), ("GB", 1000**3), ("MB", 1000**2), ("kB", 1000)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{n} B"
+
+
+def _int(x: Any, default: int = 0) -> int:
+    try:
+        return max(0, int(x))
+    except (TypeError, ValueError, OverflowError):
+        return default
+
+
+def job_bytes(job: Job, jobs: dict[str, Job], canvas: tuple[int, int]) -> int:
+    """The bytes ``job``'s artifact will take in the cache (an upper estimate)."""
+    p = job.params
+    if job.output == "frames":
+        n = _int(p.get("frames"))
+        w, h = _int(p.get("width")), _int(p.get("height"))
+        channels = 3
+        if not (w and h):
+            # a portrait animation: the portrait's size (RGBA), else the canvas
+            size = 0
+            for key in job.inputs:
+                src = jobs.get(key)
+                if src is not None and src.output == "portrait":
+                    size = _int(src.params.get("size"))
+            w, h = (size, size) if size else canvas
+            channels = 4
+        return n * w * h * channels
+    if job.output == "image":
+        w = _int(p.get("width")) or _int(p.get("max_width")) or canvas[0]
+        h = _int(p.get("height")) or canvas[1]
+        return w * h * 4
+    if job.output == "audio":
+        if "length" in p:
+            samples = _int(p.get("length"))
+        elif "seconds" in p:
+            try:
+                samples = int(float(p["seconds"]) * SAMPLE_RATE)
+            except (TypeError, ValueError, OverflowError):
+                samples = 0
+        else:  # speech: about a tenth of a second per character, at least a second
+            samples = max(SAMPLE_RATE, len(str(p.get("text", ""))) * SAMPLE_RATE // 10)
+        return samples * 2 * 4
+    return SMALL
+
+
+def estimate_bytes(plan: Plan) -> int:
+    """The bytes ``plan`` writes: every job's artifact plus the encoded film."""
+    tl = plan.timeline
+    canvas = (tl.width, tl.height)
+    jobs = {j.key: j for j in plan.jobs}
+    total = sum(job_bytes(j, jobs, canvas) for j in plan.jobs)
+    total += tl.frames * tl.width * tl.height * 2 // 10  # the MP4 (and its cached segments)
+    return total
+
+
+def budget_span(film: ir.Film) -> Span:
+    """Where E701 points: the title, else the first header field, else the first scene."""
+    title = film.header.get("title")
+    if title is not None:
+        return title.span
+    if film.header.fields:
+        return film.header.fields[0].span
+    for item in film.body:
+        if isinstance(item, (ir.Scene, ir.Credits)):
+            return item.span
+    return Span(film.path, 0, 0)
+
+
+def check_budget(plan: Plan, limit_bytes: int, *, span: Span | None = None,
+                 film: ir.Film | None = None) -> Diagnostic | None:
+    """E701 when :func:`estimate_bytes` exceeds ``limit_bytes``; ``None`` otherwise."""
+    need = estimate_bytes(plan)
+    if need <= limit_bytes:
+        return None
+    if span is None:
+        span = budget_span(film) if film is not None else Span("<film>", 0, 0)
+    return error("E701", f"this film would write about {human(need)} to disk, more than the limit of "
+                         f"{human(limit_bytes)}", span,
+                 "shorten it or use a smaller canvas, or raise the limit with --max-disk SIZE "
+                 "or [limits] disk = \"SIZE\" in nysh.toml")
