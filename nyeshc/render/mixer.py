@@ -20,6 +20,7 @@ Steps, in order:
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass
 import hashlib
 import json
 import math
@@ -101,9 +102,37 @@ def _place(out: np.ndarray, clip: AudioClip, src: np.ndarray, total: int) -> Non
         i = j
 
 
-def duck_envelope(total: int, lines: Iterable[tuple[int, int]], duck_db: float, rate: int) -> np.ndarray | None:
-    """The music gain ``float32 (total,)`` under dialogue spans ``[start, end)``, or ``None``
-    when nothing ducks. Gaps shorter than attack + release stay ducked."""
+@dataclass(frozen=True)
+class _Duck:
+    """Where the music is ducked: merged dialogue spans, ramp lengths and the depth."""
+
+    spans: tuple[tuple[int, int], ...]
+    attack: int
+    release: int
+    depth: float
+
+    def gain(self, lo: int, hi: int) -> np.ndarray:
+        """The music gain ``float32 (hi - lo,)`` for samples ``[lo, hi)``."""
+        amount = np.zeros(hi - lo, dtype=np.float32)
+        att, rel = self.attack, self.release
+        down = (0.5 - 0.5 * np.cos(np.pi * (np.arange(att) + 0.5) / att)).astype(np.float32)
+        up = (0.5 + 0.5 * np.cos(np.pi * (np.arange(rel) + 0.5) / rel)).astype(np.float32)
+        for a, b in self.spans:
+            if b + rel <= lo or a - att >= hi:
+                continue
+            s0, s1 = max(lo, a - att), min(hi, a)  # the ramp down before the line
+            if s1 > s0:
+                np.maximum(amount[s0 - lo:s1 - lo], down[att - (a - s0):att - (a - s1)], out=amount[s0 - lo:s1 - lo])
+            amount[max(lo, a) - lo:max(lo, min(hi, b)) - lo] = 1.0
+            e0, e1 = max(lo, b), min(hi, b + rel)  # the ramp up after it
+            if e1 > e0:
+                np.maximum(amount[e0 - lo:e1 - lo], up[e0 - b:e1 - b], out=amount[e0 - lo:e1 - lo])
+        amount *= -self.depth
+        amount += 1.0
+        return amount
+
+
+def _duck_plan(total: int, lines: Iterable[tuple[int, int]], duck_db: float, rate: int) -> _Duck | None:
     spans = sorted((max(0, a), min(total, b)) for a, b in lines if b > a)
     if not spans or duck_db >= 0:
         return None
@@ -114,20 +143,15 @@ def duck_envelope(total: int, lines: Iterable[tuple[int, int]], duck_db: float, 
             merged[-1][1] = max(merged[-1][1], b)
         else:
             merged.append([a, b])
-    depth = 1.0 - _db(duck_db)
-    # duck amount 0..1, then gain = 1 - depth * amount
-    amount = np.zeros(total, dtype=np.float32)
-    down = (0.5 - 0.5 * np.cos(np.pi * (np.arange(att) + 0.5) / att)).astype(np.float32)
-    up = (0.5 + 0.5 * np.cos(np.pi * (np.arange(rel) + 0.5) / rel)).astype(np.float32)
-    for a, b in merged:
-        amount[a:b] = 1.0
-        s = max(0, a - att)
-        np.maximum(amount[s:a], down[att - (a - s):], out=amount[s:a])
-        e = min(total, b + rel)
-        np.maximum(amount[b:e], up[:e - b], out=amount[b:e])
-    amount *= -depth
-    amount += 1.0
-    return amount
+    return _Duck(tuple((a, b) for a, b in merged), att, rel, 1.0 - _db(duck_db))
+
+
+def duck_envelope(total: int, lines: Iterable[tuple[int, int]], duck_db: float, rate: int) -> np.ndarray | None:
+    """The music gain ``float32 (total,)`` under dialogue spans ``[start, end)``, or ``None``
+    when nothing ducks. Gaps shorter than attack + release stay ducked. (The mixer computes
+    the same gain a block at a time, so a long film never holds the whole envelope.)"""
+    plan = _duck_plan(total, lines, duck_db, rate)
+    return None if plan is None else plan.gain(0, total)
 
 
 def true_peak(x: np.ndarray, rate: int = 48_000) -> float:
@@ -144,19 +168,64 @@ def true_peak(x: np.ndarray, rate: int = 48_000) -> float:
 
 
 def integrated_loudness(x: np.ndarray, rate: int = 48_000) -> float | None:
-    """Integrated loudness (LUFS) by BS.1770, or ``None`` where it cannot be measured."""
-    import pyloudnorm
+    """Integrated loudness (LUFS) by ITU-R BS.1770-4, or ``None`` where it cannot be measured.
 
-    if x.shape[0] < int(0.4 * rate) + 1:
+    pyloudnorm's meter, measured a block at a time: its K-weighting filters (the library's
+    coefficients, run with carried filter state) and its 400 ms / 75 % gating blocks and gates,
+    reproduced exactly (``tests/render/test_render_mixer.py`` compares the two), but in
+    O(block) memory: ``Meter.integrated_loudness`` makes float64 copies of the whole film
+    (about 0.65 GB for ten minutes of stereo)."""
+    import pyloudnorm
+    from scipy.signal import lfilter, lfilter_zi
+
+    n = x.shape[0]
+    meter = pyloudnorm.Meter(rate)
+    t_g, step = meter.block_size, 1.0 - meter.overlap
+    if n < int(t_g * rate) + 1:
         return None
-    try:
-        value = float(pyloudnorm.Meter(rate).integrated_loudness(x))
-    except (ValueError, ZeroDivisionError):
+    x2 = x.reshape(n, -1)
+    channels = x2.shape[1]
+    blocks = int(np.round(((n / rate - t_g) / (t_g * step)))) + 1
+    j = np.arange(blocks)
+    lower = (t_g * (j * step) * rate).astype(np.int64)
+    upper = (t_g * (j * step + 1) * rate).astype(np.int64)
+    bounds = np.unique(np.concatenate([lower, upper, [0]]))
+    bounds = bounds[bounds <= n]
+    cum = np.zeros((len(bounds), channels))  # running sums of squares at each block boundary
+    stages = list(meter._filters.values())  # noqa: SLF001 - the library's own K-weighting
+    state = [[lfilter_zi(f.b, f.a) * 0.0 for f in stages] for _ in range(channels)]
+    total = np.zeros(channels)
+    for lo in range(0, n, _CHUNK):
+        hi = min(n, lo + _CHUNK)
+        inside = (bounds > lo) & (bounds <= hi)
+        for c in range(channels):
+            y = np.asarray(x2[lo:hi, c], dtype=np.float64)
+            for k, f in enumerate(stages):
+                y, state[c][k] = lfilter(f.b, f.a, y, zi=state[c][k])
+                y = y * f.passband_gain
+            sq = np.cumsum(np.square(y))
+            cum[inside, c] = total[c] + sq[bounds[inside] - lo - 1]
+            total[c] += sq[-1]
+    index = {int(b): i for i, b in enumerate(bounds)}
+    ok = (upper <= n)
+    lower, upper = lower[ok], upper[ok]
+    z = (cum[[index[int(u)] for u in upper]] - cum[[index[int(v)] for v in lower]]) / (t_g * rate)  # (blocks, C)
+    weights = np.array([1.0, 1.0, 1.0, 1.41, 1.41][:channels])
+    power = z @ weights
+    with np.errstate(divide="ignore"):
+        block_lufs = -0.691 + 10.0 * np.log10(power)
+    gated = block_lufs >= -70.0
+    if not gated.any():
         return None
+    relative = -0.691 + 10.0 * np.log10(z[gated].mean(axis=0) @ weights) - 10.0
+    final = (block_lufs > relative) & gated
+    if not final.any():
+        return None
+    value = float(-0.691 + 10.0 * np.log10(z[final].mean(axis=0) @ weights))
     return value if math.isfinite(value) and value > -70.0 else None
 
 
-MIX_VERSION = "1"
+MIX_VERSION = "2"
 
 
 def mix_key(timeline: Timeline) -> str:
@@ -198,12 +267,14 @@ def _mix(timeline: Timeline, cache: Cache) -> np.ndarray:
     ducked = [c for c in timeline.audio if c.duck]
     rest = [c for c in timeline.audio if not c.duck]
     if ducked:
-        env = duck_envelope(total, ((c.start, c.start + c.length) for c in timeline.audio
-                                    if c.role == "dialogue"), timeline.duck_db, rate)
+        duck = _duck_plan(total, ((c.start, c.start + c.length) for c in timeline.audio
+                                  if c.role == "dialogue"), timeline.duck_db, rate)
         for clip in ducked:
             _place(out, clip, source(clip), total)
-        if env is not None:
-            out *= env[:, None]
+        if duck is not None:
+            for lo in range(0, total, _CHUNK):  # a block at a time: no film-long envelope
+                hi = min(total, lo + _CHUNK)
+                out[lo:hi] *= duck.gain(lo, hi)[:, None]
     for clip in rest:
         _place(out, clip, source(clip), total)
 
