@@ -94,7 +94,7 @@ def add_plan_arguments(p: argparse.ArgumentParser) -> None:
 
 def size_argument(text: str) -> int:
     """``--max-disk 20G`` → bytes (an argparse ``type``)."""
-    from nyeshc.plan.budget import parse_size
+    from nyeshc.config import parse_size
 
     try:
         return parse_size(text)

@@ -44,7 +44,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rich.console import Console
 from rich.progress import (
@@ -429,8 +429,22 @@ def execute(plan: Plan, cache: Cache | None, jobs: int | None = None, progress: 
     return Artifacts(cache, paths, temporary=temporary)
 
 
-def _run(plan: Plan, cache: Cache, jobs: int | None, progress: bool, console: Console | None,
-         verify: bool) -> dict[str, Path]:
+class _Schedule(NamedTuple):
+    by_key: dict[str, Job]
+    done: set[str]
+    checked: set[str]
+    cached: Counter[str]
+    todo: list[Job]
+    dependents: dict[str, list[Job]]
+    pending: dict[str, Job]
+    ready: list[tuple[float, int, str]]
+    push_if_ready: Callable[[Job], None]
+
+
+def _schedule(plan: Plan, cache: Cache, verify: bool) -> _Schedule:
+    """What a build must do (shared by the local and the Ray executors): the plan's jobs by
+    key, those already cached (verified first when asked), the rest with their dependents, and
+    the ready queue, most expensive first so the critical path starts early."""
     by_key: dict[str, Job] = {}
     for job in plan.jobs:
         by_key.setdefault(job.key, job)
@@ -466,6 +480,12 @@ def _run(plan: Plan, cache: Cache, jobs: int | None, progress: bool, console: Co
 
     for job in todo:
         push_if_ready(job)
+    return _Schedule(by_key, done, checked, cached, todo, dependents, pending, ready, push_if_ready)
+
+
+def _run(plan: Plan, cache: Cache, jobs: int | None, progress: bool, console: Console | None,
+         verify: bool) -> dict[str, Path]:
+    by_key, done, checked, cached, todo, dependents, pending, ready, push_if_ready = _schedule(plan, cache, verify)
 
     workers = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
     workers = min(workers, max(1, len(todo)))

@@ -30,7 +30,7 @@ import os
 import shutil
 import tempfile
 import traceback
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ from nyeshc.execute.local import (
     JobFailed,
     Outcome,
     _Bars,
+    _schedule,
     _work,
     hold_cache,
 )
@@ -188,41 +189,7 @@ def _cause(ray: Any, exc: BaseException) -> BaseException | str:
 
 def _run(ray: Any, plan: Plan, cache: Cache, jobs: int | None, progress: bool,
          console: Console | None, verify: bool, retries: int) -> dict[str, Path]:
-    by_key: dict[str, Job] = {}
-    for job in plan.jobs:
-        by_key.setdefault(job.key, job)
-    done: set[str] = set()
-    checked: set[str] = set()
-    cached: Counter[str] = Counter()
-    for key, job in by_key.items():
-        if cache.has(key) and (not verify or cache.verify(key)):
-            done.add(key)
-            cached[job.kind] += 1
-            if verify:
-                checked.add(key)
-        elif verify:
-            cache.discard(key)
-    todo = [j for k, j in by_key.items() if k not in done]
-    for job in todo:
-        for key in job.inputs:
-            if key not in by_key and not cache.has(key):
-                raise JobFailed(job, BackendError(f"its input {key[:12]}… is neither produced by "
-                                                  "the plan nor in the cache"))
-
-    dependents: dict[str, list[Job]] = defaultdict(list)
-    for job in todo:
-        for key in set(job.inputs):
-            dependents[key].append(job)
-    pending: dict[str, Job] = {j.key: j for j in todo}
-    ready: list[tuple[float, int, str]] = []
-    order = {k: i for i, k in enumerate(by_key)}
-
-    def push_if_ready(job: Job) -> None:
-        if job.key in pending and all(k in done or (k not in by_key and cache.has(k)) for k in job.inputs):
-            heapq.heappush(ready, (-job.cost_seconds, order[job.key], job.key))
-
-    for job in todo:
-        push_if_ready(job)
+    by_key, done, checked, cached, todo, dependents, pending, ready, push_if_ready = _schedule(plan, cache, verify)
 
     console = console if console is not None else Console(stderr=True)
     quiet = not progress or not console.is_terminal

@@ -13,11 +13,9 @@ a refusal is cheap, a disk filled halfway through a render is not.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from nyeshc import ir
-from nyeshc.config import parse_size  # noqa: F401 - re-exported: sizes are written in nysh.toml and on the command line
 from nyeshc.diagnostics import Diagnostic, Span, error
 from nyeshc.plan.model import Job, Plan
 

@@ -31,7 +31,6 @@ True
 from __future__ import annotations
 
 import hashlib
-import re
 
 SEED_SPACE = 2**32
 _VERSION = "nyeshc-seed/1"

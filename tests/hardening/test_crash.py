@@ -14,7 +14,7 @@ from pathlib import Path
 
 import imageio_ffmpeg
 import pytest
-from conftest import cli
+from hardening_support import cli
 
 from nyeshc.execute import Cache
 

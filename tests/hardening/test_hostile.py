@@ -8,7 +8,7 @@ import pickle
 from pathlib import Path
 
 import pytest
-from conftest import TINY, cli
+from hardening_support import TINY, cli
 
 from nyeshc.syntax import load
 from nyeshc.world import World
@@ -131,7 +131,8 @@ def test_plan_estimate_and_e701(tiny: Path) -> None:
     from nyeshc.commands.services import RegistryServices
     from nyeshc.config import animatic_profile
     from nyeshc.plan import plan
-    from nyeshc.plan.budget import check_budget, estimate_bytes, parse_size
+    from nyeshc.config import parse_size
+    from nyeshc.plan.budget import check_budget, estimate_bytes
     from nyeshc.syntax import load as load_
 
     loaded = load_(tiny)

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import tiny_script
+from ray_support import tiny_script
 
 from nyeshc.cli import main
 
