@@ -214,19 +214,40 @@ def op_image_render(job: Job, inputs: Sequence[Any], cache: Cache | None, progre
 
 
 def op_image_morph(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
-    """Frame ``i`` = render(interpolate(keys, i / (N - 1), ease)), streamed frame by frame."""
+    """Frame ``i`` = render(interpolate(keys, i / (N - 1), ease)), streamed frame by frame.
+
+    With ``stride`` S > 1 only every S-th frame (and the last) is rendered from the latent
+    path; the frames between are blended from their two rendered neighbours. A morph moves
+    slowly in latent space (a few grey levels per frame), so the blend is invisible, and the
+    generator runs S times less — the morphs are most of an animatic's asset time."""
     _inputs(job, inputs, at_least=2)
     keys = [np.asarray(_input(job, inputs, i, "latent")) for i in range(len(inputs))]
     w, h, n = _int(job, "width", 1), _int(job, "height", 1), _int(job, "frames", 1)
+    stride = max(1, int(job.params.get("stride", 1)))
     ease = job.params.get("ease", "smooth")
     backend = _backend(job)
     tick = _progress_steps(n, progress)
+
+    def render(i: int) -> np.ndarray:
+        t = i / (n - 1) if n > 1 else 0.0
+        frame = backend.render(backend.interpolate(keys, t, ease), w, h)
+        return check_array(job, frame, np.uint8, (h, w, 3), what=f"frame {i}")
+
+    anchors = sorted({*range(0, n, stride), n - 1}) if n > 0 else []
     with _frames_out(job, cache, (n, h, w, 3)) as out:
-        for i in range(n):
-            t = i / (n - 1) if n > 1 else 0.0
-            frame = backend.render(backend.interpolate(keys, t, ease), w, h)
-            out[i] = check_array(job, frame, np.uint8, (h, w, 3), what=f"frame {i}")
-            tick(i)
+        previous: tuple[int, np.ndarray] | None = None
+        for a in anchors:
+            frame = render(a)
+            out[a] = frame
+            if previous is not None:
+                p, pframe = previous
+                lo, hi = pframe.astype(np.float32), frame.astype(np.float32)
+                for i in range(p + 1, a):
+                    u = np.float32((i - p) / (a - p))
+                    out[i] = np.clip(lo + (hi - lo) * u + np.float32(0.5), 0, 255).astype(np.uint8)
+                    tick(i)
+            previous = (a, frame)
+            tick(a)
     return _cached(job, cache, out)
 
 
