@@ -387,19 +387,32 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context(method)
 
 
-def _kill(pool: ProcessPoolExecutor) -> None:
-    """Stop the workers now: SIGTERM (they remove their temporary files), then SIGKILL."""
-    processes = list((getattr(pool, "_processes", None) or {}).values())  # private, but stable
+def _stop(processes: list[Any], grace: float) -> None:
     for p in processes:
         with contextlib.suppress(Exception):
             p.terminate()
-    deadline = time.monotonic() + 5.0
+    deadline = time.monotonic() + grace
     for p in processes:
         p.join(max(0.0, deadline - time.monotonic()))
         if p.is_alive():
             with contextlib.suppress(Exception):
                 p.kill()
                 p.join(1.0)
+
+
+def _kill(pool: ProcessPoolExecutor) -> None:
+    """Stop the workers now: SIGTERM (they remove their temporary files), then SIGKILL.
+
+    The pool starts workers on demand, so one may appear while the others are being stopped:
+    look again until none is left, then shut the pool down."""
+    table = getattr(pool, "_processes", None) or {}  # private, but stable
+    stopped: set[int] = set()
+    for _ in range(5):
+        alive = [p for p in list(table.values()) if p.pid not in stopped or p.is_alive()]
+        if not alive:
+            break
+        _stop(alive, 5.0)
+        stopped.update(p.pid for p in alive)
     pool.shutdown(wait=False, cancel_futures=True)
 
 
@@ -483,9 +496,51 @@ def _schedule(plan: Plan, cache: Cache, verify: bool) -> _Schedule:
     return _Schedule(by_key, done, checked, cached, todo, dependents, pending, ready, push_if_ready)
 
 
+def _record(s: _Schedule, reruns: Counter[str], bars: _Bars, job: Job, status: str, value: Any,
+            extra: str | None) -> JobFailed | None:
+    """Take a finished job's outcome into the schedule (shared by both executors): a success
+    frees its dependents; a missing input (corrupt and discarded, or vanished) is made again and
+    the job retried; a failure is returned for the caller to raise once running jobs end."""
+    done, checked, pending, dependents, by_key = s.done, s.checked, s.pending, s.dependents, s.by_key
+    push_if_ready = s.push_if_ready
+    if status == "done":
+        done.add(job.key)
+        checked.add(job.key)
+        checked.update(job.inputs)  # read and verified by the worker
+        pending.pop(job.key, None)
+        bars.finished(job)
+        for dep in dependents.get(job.key, ()):
+            push_if_ready(dep)
+    elif status == "missing":
+        # a cached input was corrupt (and discarded) or vanished: make it again, then retry
+        bars.finished(job, ok=False)
+        missing = str(value)
+        reruns[missing] += 1
+        producer = by_key.get(missing)
+        if producer is None or reruns[missing] > 2:
+            return JobFailed(job, BackendError(f"its input {missing[:12]}… is missing "
+                                               "from the cache and cannot be remade"))
+        done.discard(missing)
+        checked.discard(missing)
+        if job not in dependents[missing]:
+            dependents[missing].append(job)
+        if missing not in pending:
+            pending[missing] = producer
+            bars.add(producer)
+            for key in set(producer.inputs):
+                if producer not in dependents[key]:
+                    dependents[key].append(producer)
+            push_if_ready(producer)
+    else:
+        bars.finished(job, ok=False)
+        return JobFailed(job, value, extra or "")
+    return None
+
+
 def _run(plan: Plan, cache: Cache, jobs: int | None, progress: bool, console: Console | None,
          verify: bool) -> dict[str, Path]:
-    by_key, done, checked, cached, todo, dependents, pending, ready, push_if_ready = _schedule(plan, cache, verify)
+    schedule = _schedule(plan, cache, verify)
+    by_key, done, checked, cached, todo, dependents, pending, ready, push_if_ready = schedule
 
     workers = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
     workers = min(workers, max(1, len(todo)))
@@ -540,41 +595,9 @@ def _run(plan: Plan, cache: Cache, jobs: int | None, progress: bool, console: Co
                 "the worker process running it died (killed for lack of memory, or crashed)"), "")
         except Exception as exc:  # noqa: BLE001 - e.g. the job could not be pickled
             status, value, extra = ("failed", exc, traceback.format_exc())
-        if status == "done":
-            done.add(job.key)
-            checked.add(job.key)
-            checked.update(job.inputs)  # read and verified by the worker
-            pending.pop(job.key, None)
-            bars.finished(job)
-            for dep in dependents.get(job.key, ()):
-                push_if_ready(dep)
-        elif status == "missing":
-            # a cached input was corrupt (and discarded) or vanished: make it again, then retry
-            bars.finished(job, ok=False)
-            missing = str(value)
-            reruns[missing] += 1
-            producer = by_key.get(missing)
-            if producer is None or reruns[missing] > 2:
-                if failure is None:
-                    failure = JobFailed(job, BackendError(f"its input {missing[:12]}… is missing "
-                                                          "from the cache and cannot be remade"))
-                return
-            done.discard(missing)
-            checked.discard(missing)
-            if job not in dependents[missing]:
-                dependents[missing].append(job)
-            if missing not in pending:
-                pending[missing] = producer
-                bars.add(producer)
-                for key in set(producer.inputs):
-                    if producer not in dependents[key]:
-                        dependents[key].append(producer)
-                push_if_ready(producer)
-        else:
-            bars.finished(job, ok=False)
-            if failure is None:
-                failure = JobFailed(job, value, extra or "")
-
+        found = _record(schedule, reruns, bars, job, status, value, extra)
+        if found is not None and failure is None:
+            failure = found
     try:
         with bars:
             while pending:

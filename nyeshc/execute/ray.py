@@ -44,6 +44,7 @@ from nyeshc.execute.local import (
     JobFailed,
     Outcome,
     _Bars,
+    _record,
     _schedule,
     _work,
     hold_cache,
@@ -189,7 +190,8 @@ def _cause(ray: Any, exc: BaseException) -> BaseException | str:
 
 def _run(ray: Any, plan: Plan, cache: Cache, jobs: int | None, progress: bool,
          console: Console | None, verify: bool, retries: int) -> dict[str, Path]:
-    by_key, done, checked, cached, todo, dependents, pending, ready, push_if_ready = _schedule(plan, cache, verify)
+    schedule = _schedule(plan, cache, verify)
+    by_key, done, checked, cached, todo, dependents, pending, ready, push_if_ready = schedule
 
     console = console if console is not None else Console(stderr=True)
     quiet = not progress or not console.is_terminal
@@ -217,39 +219,9 @@ def _run(ray: Any, plan: Plan, cache: Cache, jobs: int | None, progress: bool,
             status, value, extra = ray.get(ref)
         except Exception as exc:  # noqa: BLE001 - retries exhausted, worker died, cancelled
             status, value, extra = ("failed", _cause(ray, exc), traceback.format_exc())
-        if status == "done":
-            done.add(job.key)
-            checked.add(job.key)
-            checked.update(job.inputs)
-            pending.pop(job.key, None)
-            bars.finished(job)
-            for dep in dependents.get(job.key, ()):
-                push_if_ready(dep)
-        elif status == "missing":
-            bars.finished(job, ok=False)
-            missing = str(value)
-            reruns[missing] += 1
-            producer = by_key.get(missing)
-            if producer is None or reruns[missing] > 2:
-                if failure is None:
-                    failure = JobFailed(job, BackendError(f"its input {missing[:12]}… is missing "
-                                                          "from the cache and cannot be remade"))
-                return
-            done.discard(missing)
-            checked.discard(missing)
-            if job not in dependents[missing]:
-                dependents[missing].append(job)
-            if missing not in pending:
-                pending[missing] = producer
-                bars.add(producer)
-                for key in set(producer.inputs):
-                    if producer not in dependents[key]:
-                        dependents[key].append(producer)
-                push_if_ready(producer)
-        else:
-            bars.finished(job, ok=False)
-            if failure is None:
-                failure = JobFailed(job, value, extra or "")
+        found = _record(schedule, reruns, bars, job, status, value, extra)
+        if found is not None and failure is None:
+            failure = found
 
     def submit_ready() -> None:
         busy = {j.key for j in running.values()}
