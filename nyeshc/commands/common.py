@@ -144,6 +144,7 @@ class Prepared:
     plan: Any  # nyeshc.plan.model.Plan
     cache_dir: Path
     profile: Any  # nyeshc.config.Profile
+    config: Any  # nyeshc.config.Config
 
     @property
     def profile_name(self) -> str:
@@ -207,7 +208,7 @@ def prepare(args: argparse.Namespace, command: str, *, canvas_scale: float | Non
         print_diagnostics([over], checked.loaded.sources)
         raise Stop(1)
     cache_dir = Path(args.cache) if getattr(args, "cache", None) else script.resolve().parent / ".nyeshc-cache"
-    return Prepared(script, checked, result, cache_dir, profile)
+    return Prepared(script, checked, result, cache_dir, profile, config)
 
 
 def run_jobs(prepared: Prepared, args: argparse.Namespace, plan: Any, command: str) -> Any:
@@ -243,12 +244,7 @@ def run_jobs(prepared: Prepared, args: argparse.Namespace, plan: Any, command: s
 def choose_executor(prepared: Prepared, args: argparse.Namespace, command: str) -> tuple[str, dict[str, Any]]:
     """``--executor``/``--address``, else ``[executor] kind``/``address``/``retries`` in
     ``nysh.toml``, else local. Returns the kind and the extra keywords for the executor."""
-    from nyeshc.config import ConfigError, load_config
-
-    try:
-        table = load_config(prepared.script, getattr(args, "config", None)).executor
-    except ConfigError:  # already reported by prepare(); keep the defaults
-        table = {}
+    table = prepared.config.executor
     kind = getattr(args, "executor", None) or table.get("kind") or "local"
     if kind not in EXECUTORS:
         print(f"nyeshc {command}: unknown executor {kind!r} ([executor] kind in nysh.toml); "
