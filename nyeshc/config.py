@@ -24,12 +24,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-MODALITIES = ("image", "portrait", "motion", "music", "voice", "tts", "glyphs")
+MODALITIES = ("image", "portrait", "motion", "drive", "music", "voice", "tts", "glyphs")
 
 ANIMATIC: dict[str, str] = {
     "image": "image.procedural",
     "portrait": "portrait.procedural",
     "motion": "motion.procedural",
+    "drive": "motion.procedural",  # animates `motion: driven "clip.mp4"`; a MotionBackend like `motion`
     "music": "music.procedural",
     "voice": "voice.procedural",
     "tts": "voice.espeak",  # speaks the words of `voice: tts` characters; a VoiceBackend like `voice`
@@ -133,6 +134,8 @@ def parse_config(data: dict[str, Any], path: Path | None = None) -> Config:
                 raise ConfigError(f"{path}: [profile.{pname}.{modality}] needs backend = \"<id>\"")
             opts = {k: _expand(v, base) for k, v in settings.items() if k != "backend"}
             backends[modality] = BackendChoice(str(settings["backend"]), opts)
+        if "motion" in backends and "drive" not in backends:
+            backends["drive"] = backends["motion"]  # driven shots follow `motion` unless set apart
         profiles[pname] = Profile(pname, {**{m: BackendChoice(b) for m, b in ANIMATIC.items()}, **backends})
     default = data.get("default_profile", "animatic")
     executor = data.get("executor", {}) if isinstance(data.get("executor", {}), dict) else {}

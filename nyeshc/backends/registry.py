@@ -41,12 +41,22 @@ BUILTINS: dict[str, str] = {
     "voice.procedural": "nyeshc.backends.procedural.voice:AsemicVoice",
     "voice.espeak": "nyeshc.backends.espeak:ESpeakVoice",
     "voice.piper": "nyeshc.backends.piper:PiperVoice",
+    # the real models (torch, the user's checkouts and checkpoints; see docs/models.md)
+    "image.stylegan2": "nyeshc.backends.models.stylegan2:StyleGAN2Image",
+    "portrait.stylegan2": "nyeshc.backends.models.stylegan2:StyleGAN2Portrait",
+    "glyphs.stylegan2": "nyeshc.backends.models.stylegan2:StyleGAN2Glyphs",
+    "image.ganface": "nyeshc.backends.models.ganface:GanFaceImage",
+    "portrait.ganface": "nyeshc.backends.models.ganface:GanFacePortrait",
+    "motion.fomm": "nyeshc.backends.models.fomm:FOMMMotion",
+    "motion.wav2lip": "nyeshc.backends.models.wav2lip:Wav2LipMotion",
+    "music.jukebox": "nyeshc.backends.models.jukebox:JukeboxMusic",
 }
 
 PROTOCOLS: dict[str, type] = {
     "image": ImageBackend,
     "portrait": PortraitBackend,
     "motion": MotionBackend,
+    "drive": MotionBackend,  # a profile's `drive` modality holds motion.* backends for driven shots
     "music": MusicBackend,
     "voice": VoiceBackend,
     "tts": VoiceBackend,  # a profile's `tts` modality holds voice.* backends

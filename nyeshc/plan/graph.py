@@ -565,7 +565,7 @@ class Graph:
         if isinstance(motion, ir.Driven):
             driving = self.asset("asset.video", motion.path, "frames", f"{label} / driving", film_wide=False,
                                  width=DRIVING_SIZE, height=DRIVING_SIZE, fps=fps, frames=frames)
-            key = self.add("motion.drive", "motion", {"fps": fps, "frames": frames, "driving_fps": fps},
+            key = self.add("motion.drive", "drive", {"fps": fps, "frames": frames, "driving_fps": fps},
                            [portrait, driving] + ([audio] if audio else []), output="frames", name=label,
                            seed=mseed, frames=frames, pixels=px)
         elif audio is not None and not (isinstance(motion, ir.Word) and motion.word == "still"):

@@ -1,0 +1,138 @@
+"""What every model adapter shares: importing torch, choosing a device, finding the user's
+checkpoints and code checkouts from ``nysh.toml`` settings, and hashing checkpoints.
+
+Rules the adapters follow (see ``docs/models.md`` and ``docs/security.md``):
+
+* constructors are cheap: they check that configured files exist and hash the checkpoint (so a
+  replaced file changes the job keys), but load no network until the first call — the planner
+  instantiates every configured backend just to read its id, version, settings and cost;
+* paths come only from ``nysh.toml`` / the command line, never from a script, and nothing is
+  downloaded at run time: a missing file is a :class:`BackendError` naming the setting to fix;
+* torch is imported here, lazily, never at module import time of ``nyeshc``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from nyeshc.backends.base import BackendError
+
+__all__ = ["checkout_module", "import_torch", "pick_device", "require_checkout", "require_file", "setting_name",
+           "sha256_file"]
+
+_LOCK = threading.Lock()
+_SHA_MEMO: dict[tuple[str, int, int], str] = {}
+
+
+def setting_name(modality: str, key: str) -> str:
+    """How a setting is written in ``nysh.toml`` for error messages: ``[profile.<name>.image] checkpoint``."""
+    return f"[profile.<name>.{modality}] {key}"
+
+
+def import_torch(backend_id: str) -> Any:
+    """``torch``, or a :class:`BackendError` saying how to install it."""
+    try:
+        import torch  # noqa: PLC0415
+    except ImportError as exc:
+        raise BackendError(f"{backend_id} needs PyTorch, which is not installed: pip install 'nyeshc[models]' "
+                           "(or a CUDA build of torch from pytorch.org for a GPU)") from exc
+    return torch
+
+
+def pick_device(backend_id: str, device: str | None = "auto") -> str:
+    """``"cuda"`` (or ``"cuda:N"``) when asked for and present, ``"cpu"`` otherwise.
+
+    ``"auto"`` (the default) takes the GPU when torch sees one. Asking for ``cuda`` on a machine
+    without one is an error rather than a silent hours-long CPU run."""
+    torch = import_torch(backend_id)
+    wanted = str(device or "auto").strip().lower()
+    if wanted == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if wanted == "cpu":
+        return "cpu"
+    if wanted.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise BackendError(f"{backend_id}: device = {device!r} but torch sees no CUDA GPU here "
+                               "(run `nyeshc doctor`; set device = \"cpu\" or \"auto\" to run on the CPU)")
+        return wanted
+    raise BackendError(f"{backend_id}: device must be \"auto\", \"cpu\" or \"cuda[:N]\", not {device!r}")
+
+
+def require_file(backend_id: str, modality: str, key: str, value: Any, what: str,
+                 hint: str = "see docs/models.md") -> Path:
+    """The existing, readable file named by setting ``key``; else a BackendError naming it."""
+    name = setting_name(modality, key)
+    if not value:
+        raise BackendError(f"{backend_id} needs {what}: set {name} = \"path/to/file\" in nysh.toml ({hint})")
+    path = Path(str(value)).expanduser()
+    if not path.is_file():
+        raise BackendError(f"{backend_id}: {what} {path} does not exist; check {name} in nysh.toml ({hint})")
+    if not os.access(path, os.R_OK):
+        raise BackendError(f"{backend_id}: {what} {path} is not readable; check its permissions")
+    return path
+
+
+def require_checkout(backend_id: str, modality: str, key: str, value: Any, what: str,
+                     markers: tuple[str, ...], hint: str = "see docs/models.md") -> Path:
+    """The folder named by setting ``key`` holding each of ``markers`` (relative paths) —
+    a clone of the model's repository; else a BackendError naming what is missing."""
+    name = setting_name(modality, key)
+    if not value:
+        raise BackendError(f"{backend_id} needs {what}: set {name} = \"path/to/checkout\" in nysh.toml ({hint})")
+    path = Path(str(value)).expanduser()
+    if not path.is_dir():
+        raise BackendError(f"{backend_id}: {what} {path} is not a folder; check {name} in nysh.toml ({hint})")
+    missing = [m for m in markers if not (path / m).exists()]
+    if missing:
+        raise BackendError(f"{backend_id}: {path} does not look like {what} (missing {', '.join(missing)}); "
+                           f"check {name} in nysh.toml ({hint})")
+    return path
+
+
+def checkout_module(backend_id: str, checkout: Path, module: str) -> Any:
+    """Import ``module`` from a model's code checkout (put first on ``sys.path``).
+
+    The checkout stays on ``sys.path`` afterwards: pickled networks (StyleGAN2-ADA's ``.pkl``)
+    name the checkout's modules and are unpickled later. A module of that name already imported
+    from somewhere else is an error, not a silent mix of two codebases."""
+    root = str(Path(checkout).resolve())
+    with _LOCK:
+        top = module.partition(".")[0]
+        loaded = sys.modules.get(top)
+        if loaded is not None:
+            where = getattr(loaded, "__file__", None) or next(iter(getattr(loaded, "__path__", []) or []), None)
+            if where is not None and not str(Path(where).resolve()).startswith(root + os.sep):
+                raise BackendError(f"{backend_id}: the module {top!r} is already imported from {where}, not from "
+                                   f"the checkout {root}; two model checkouts with clashing module names cannot "
+                                   "run in one process (give each its own worker, or rename)")
+        if root not in sys.path:
+            sys.path.insert(0, root)
+        try:
+            return importlib.import_module(module)
+        except ImportError as exc:
+            raise BackendError(f"{backend_id}: could not import {module} from {root}: {exc} "
+                               "(is the checkout complete, and its requirements installed? see docs/models.md)") from exc
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file, memoised per process by (path, size, mtime)."""
+    p = Path(path)
+    st = p.stat()
+    key = (str(p.resolve()), st.st_size, st.st_mtime_ns)
+    with _LOCK:
+        if key in _SHA_MEMO:
+            return _SHA_MEMO[key]
+    h = hashlib.sha256()
+    with open(p, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 22), b""):
+            h.update(block)
+    digest = h.hexdigest()
+    with _LOCK:
+        _SHA_MEMO[key] = digest
+    return digest
