@@ -264,7 +264,8 @@ def read_fountain(text: str) -> Screenplay:
             number = m.group(1) if m else None
             head = _SCENE_NUMBER.sub("", head).strip()
             kind = Element("heading", head, number=number)
-        elif _is_transition(line) and blank(i - 1) and blank(i + 1):
+        elif _is_transition(line) and raw == raw.rstrip() and blank(i - 1) and blank(i + 1):
+            # (a line ending in spaces is not a transition: the spec's escape for "CUT TO: " as action)
             kind = Element("transition", line)
         elif blank(i - 1) and not blank(i + 1) and (line.startswith("@") or _CUE.match(line)):
             name = line[1:] if line.startswith("@") else line
