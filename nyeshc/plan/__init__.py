@@ -134,10 +134,34 @@ def render_text(plan: Plan, cached: set[str] | None = None) -> str:
 
     out.append("estimated cost" + (" (jobs to run)" if cached is not None else ""))
     per: dict[tuple[str, str], float] = defaultdict(float)
+    kinds: dict[tuple[str, str], dict[str, list[float]]] = defaultdict(lambda: defaultdict(lambda: [0, 0.0]))
     for j in to_run:
-        per[(j.backend or "built-in", j.device)] += j.cost_seconds
+        row = (j.backend or "built-in", j.device)
+        per[row] += j.cost_seconds
+        kinds[row][j.kind][0] += 1
+        kinds[row][j.kind][1] += j.cost_seconds
     for (backend, device), secs in sorted(per.items()):
-        out.append(f"  {backend:<22} {secs:9.1f}s  {device}")
-    total = sum(per.values())
-    out.append(f"  {'total':<22} {total:9.1f}s")
+        out.append(f"  {backend:<22} {secs:9.1f}s  {device}{_long(secs)}")
+        split = kinds[(backend, device)]
+        if backend != "built-in" and (device == "gpu" or len(split) > 1):  # where the hours go, kind by kind
+            for kind, (count, ksecs) in sorted(split.items()):
+                out.append(f"    {f'{kind} ({count})':<20} {ksecs:9.1f}s{_long(ksecs)}")
+    by_device: dict[str, float] = defaultdict(float)
+    for (_, device), secs in per.items():
+        by_device[device] += secs
+    if by_device.get("gpu"):  # CPU and GPU time run side by side: never add them up
+        for device in ("cpu", "gpu"):
+            secs = by_device.get(device, 0.0)
+            out.append(f"  {'total ' + device:<22} {secs:9.1f}s{_long(secs)}")
+    else:
+        total = sum(per.values())
+        out.append(f"  {'total':<22} {total:9.1f}s")
     return "\n".join(out) + "\n"
+
+
+def _long(seconds: float) -> str:
+    """``  (2h 05m)`` after an estimate of two minutes or more; else nothing."""
+    if seconds < 120:
+        return ""
+    minutes = round(seconds / 60)
+    return f"  ({minutes}m)" if minutes < 120 else f"  ({minutes // 60}h {minutes % 60:02d}m)"
