@@ -43,7 +43,8 @@ class RegistryServices:
         b = self._load(modality)
         c = getattr(b, "cost", None)
         cost = CostInfo(getattr(c, "device", "cpu"), float(getattr(c, "per_call", 0.0)),
-                        float(getattr(c, "per_frame", 0.0)), float(getattr(c, "per_audio_second", 0.0)))
+                        float(getattr(c, "per_frame", 0.0)), float(getattr(c, "per_audio_second", 0.0)),
+                        bool(getattr(c, "scale_by_pixels", True)))
         return BackendInfo(str(b.id), str(b.version), dict(b.settings), cost)
 
     def voice_duration(self, backend: BackendInfo, text: str, pitch: float, rate: float, lang: str) -> float:

@@ -52,11 +52,10 @@ _HINT = "see docs/models/fomm.md"
 _MARKERS = ("modules/generator.py", "modules/keypoint_detector.py")
 _MATTES = ("warp", "opaque")
 # Figures in docs/models/fomm.md: ~33 fps at batch 1 on a GTX 1080 Ti for the 256² vox model
-# (Avatarify's README); 6.1 s per frame measured on one CPU thread of the dev box. ``per_frame``
-# is scaled by the portrait's pixels over 1280×720 while FOMM always runs at 256², so these
-# assume a ~500 px portrait (a close-up or medium shot on a 720p canvas).
-_GPU_COST = CostModel(device="gpu", per_call=5.0, per_frame=0.1)
-_CPU_COST = CostModel(device="cpu", per_call=3.0, per_frame=20.0)
+# (Avatarify's README); 6.1-10 s per frame measured on one CPU thread of the dev box. FOMM always
+# runs at 256², so the cost is per frame whatever the portrait's size (not scaled by pixels).
+_GPU_COST = CostModel(device="gpu", per_call=5.0, per_frame=0.03, scale_by_pixels=False)
+_CPU_COST = CostModel(device="cpu", per_call=3.0, per_frame=8.0, scale_by_pixels=False)
 _BACKGROUND = 128  # grey under the portrait's transparent parts when it becomes the RGB source
 
 

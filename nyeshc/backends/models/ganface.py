@@ -47,8 +47,8 @@ GANFACE_FACE_BOX = (0.14, 0.10, 0.86, 0.98)
 
 # Measured here on one thread of a shared 2-core box: ~60 ms per 64x64 face (batch 1) and ~180 ms
 # per 1280x720 frame with the Lanczos upscale, which runs on the CPU whatever the device.
-_CPU_COST = CostModel(device="cpu", per_call=0.01, per_frame=0.18)
-_GPU_COST = CostModel(device="gpu", per_call=0.01, per_frame=0.13)
+_CPU_COST = CostModel(device="cpu", per_call=0.01, per_frame=0.18, scale_by_pixels=False)
+_GPU_COST = CostModel(device="gpu", per_call=0.01, per_frame=0.13, scale_by_pixels=False)
 
 _NETS: dict[tuple[str, str], Any] = {}
 _NETS_LOCK = threading.Lock()

@@ -67,8 +67,8 @@ FFHQ_FACE_BOX = (0.22, 0.25, 0.78, 0.92)
 # as ~0.05 s. CPU: measured here on one thread of a shared box, 37-42 s per 1024x1024 synthesis
 # of a random-weight generator of FFHQ-1024's size (5.4 s at 256x256); docs/models/stylegan2.md.
 # ``per_call`` covers a mapping call (sample) and a share of the one-off unpickling.
-_GPU_COST = CostModel(device="gpu", per_call=0.5, per_frame=0.05)
-_CPU_COST = CostModel(device="cpu", per_call=1.0, per_frame=40.0)
+_GPU_COST = CostModel(device="gpu", per_call=0.5, per_frame=0.05, scale_by_pixels=False)
+_CPU_COST = CostModel(device="cpu", per_call=1.0, per_frame=40.0, scale_by_pixels=False)
 
 _NETS: dict[tuple[str, str, str, str, bool], Any] = {}
 _NETS_LOCK = threading.Lock()

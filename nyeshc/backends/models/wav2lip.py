@@ -70,10 +70,10 @@ MEL_STEP_SIZE = 16
 IMG_SIZE = 96
 MELS_PER_SECOND = AUDIO_RATE / HOP  # 80: inference.py's `mel_idx_multiplier = 80. / fps`
 
-_MEL_BLOCK = 2048
-# measured here: 0.8-0.9 s per frame for the real network on one (shared) CPU thread, i.e. ~3 s
-# "per 720p frame" once the planner scales it down to a 512-px portrait
-_CPU_PER_FRAME = 3.0  # STFT columns computed at a time (bounded memory for long shots)
+_MEL_BLOCK = 2048  # STFT columns computed at a time (bounded memory for long shots)
+# measured here: 0.8-0.9 s per frame for the real network on one (shared) CPU thread; the network
+# always runs at 96², so the cost is per frame whatever the portrait's size
+_CPU_PER_FRAME = 0.9
 
 
 # --------------------------------------------------------------------------- audio
@@ -318,7 +318,7 @@ class Wav2LipMotion:
     # planner scales per_frame by portrait pixels / (1280*720): 0.02 is ~6 ms at 512 px.
     # per_call: importing the code and loading the checkpoint (145 MB of weights; 436 MB files
     # with the optimiser state) — a few seconds.
-    cost = CostModel(device="gpu", per_call=5.0, per_frame=0.02)
+    cost = CostModel(device="gpu", per_call=5.0, per_frame=0.02, scale_by_pixels=False)
 
     def __init__(self, *, checkout: str | None = None, package: str | None = None, checkpoint: str | None = None,
                  device: str = "auto", batch_size: int = 128, face_box: Sequence[float] | None = None,
@@ -397,8 +397,9 @@ class Wav2LipMotion:
                                    "the face detector (OpenCV installed or removed)")):
             if given is not None and given != have:
                 raise BackendError(f"{ID}: {what} changed since the film was planned; plan it again")
-        if self.device.strip().lower() == "cpu":
-            self.cost = CostModel(device="cpu", per_call=3.0, per_frame=_CPU_PER_FRAME)
+        if self.device.strip().lower() == "cpu" or (self.device.strip().lower() == "auto"
+                                                     and pick_device(ID, "auto") == "cpu"):
+            self.cost = CostModel(device="cpu", per_call=3.0, per_frame=_CPU_PER_FRAME, scale_by_pixels=False)
         self._lock = threading.Lock()
         self._net: Any = None
         self._torch: Any = None
