@@ -19,7 +19,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def planner(profile_name: str | None = None) -> Any:
-    """``(script, film) -> Timeline`` for hovers; the config is read beside each script."""
+    """``(script, film) -> Plan`` for hovers (scene times; the job keys of cached portraits and
+    looks); the config is read beside each script."""
 
     def plan_timeline(script: Path, film: Any) -> Any:
         from nyeshc.commands.services import RegistryServices
@@ -27,7 +28,7 @@ def planner(profile_name: str | None = None) -> Any:
         from nyeshc.plan import plan
 
         profile = load_config(script).profile(profile_name)
-        return plan(film, profile, RegistryServices(profile), root=script.parent).timeline
+        return plan(film, profile, RegistryServices(profile), root=script.parent)
 
     return plan_timeline
 

@@ -5,21 +5,35 @@ a script's includes are analysed with the script that includes them when it is o
 handler is wrapped: an exception is logged (to stderr and the client's log) and the request
 answers "nothing", never killing the server. Positions are UTF-16 code units, as LSP
 requires, converted with :class:`~nyeshc.diagnostics.LineIndex`.
+
+Latency (edit → diagnostics; ``benchmarks/lsp.py``): an edit is analysed at once on a worker
+thread, while the event loop goes on reading; edits that arrive meanwhile are coalesced into
+one more analysis (:meth:`NyeshServer.schedule`). The cyclic garbage collector is held off
+from an edit's analysis until its diagnostics are sent (the analysis allocates a whole tree of
+acyclic IR, which a collection in the middle would walk, and a full one every module too); the
+objects alive at start-up are frozen out of full collections (:func:`warm_up`).
+A request right after an edit (semantic tokens, hover…) waits for that analysis rather than
+running its own; completion takes names from the newest analysis, even one edit behind.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import gc
 import logging
 import os
+import threading
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 from lsprotocol import types as t
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol, lsp_method
 from pygls.uris import from_fs_path, to_fs_path
 
 from nyeshc import __version__
@@ -30,7 +44,11 @@ from nyeshc.syntax.format import format_source
 log = logging.getLogger("nyeshc.lsp")
 F = TypeVar("F", bound=Callable[..., Any])
 
-DEBOUNCE_S = float(os.environ.get("NYESHC_LSP_DEBOUNCE", "0.03"))
+#: an extra wait before an edit's analysis starts (seconds). None by default: edits that arrive
+#: while an analysis runs are coalesced into the next one (see :meth:`NyeshServer.schedule`), so
+#: a wait would only add its length to every edit's latency; a slow machine may trade latency
+#: for fewer analyses with ``NYESHC_LSP_DEBOUNCE=0.1``.
+DEBOUNCE_S = float(os.environ.get("NYESHC_LSP_DEBOUNCE", "0"))
 
 _COMPLETION_KIND = {
     "character": t.CompletionItemKind.Class, "look": t.CompletionItemKind.Color,
@@ -56,14 +74,33 @@ def _uri(path: Path) -> str:
     return from_fs_path(str(path)) or path.as_uri()
 
 
+class NyeshProtocol(LanguageServerProtocol):
+    """pygls' protocol, always speaking UTF-16 positions.
+
+    pygls picks the first encoding of the client's ``general.positionEncodings`` (Neovim offers
+    ``utf-8`` first), but every conversion here counts UTF-16 code units, which LSP requires
+    every client to accept: so the server offers only that (a non-ASCII line would otherwise
+    get its diagnostics and highlighting in the wrong columns)."""
+
+    @lsp_method(t.INITIALIZE)
+    def lsp_initialize(self, params: t.InitializeParams) -> Any:
+        general = params.capabilities.general
+        if general is not None and general.position_encodings:
+            general.position_encodings = [t.PositionEncodingKind.Utf16]
+        return (yield from super().lsp_initialize(params))
+
+
 class NyeshServer(LanguageServer):
     def __init__(self, planner: Planner | None = None) -> None:
-        super().__init__("nyeshc", __version__)
+        super().__init__("nyeshc", __version__, protocol_cls=NyeshProtocol)
         self.planner = planner
         self.analyses: dict[Path, Analysis] = {}   # by main script
         self.stale: set[Path] = set()              # main scripts whose analysis is behind the buffers
-        self.pending: dict[Path, asyncio.Task[None]] = {}
+        self.edits: dict[Path, int] = {}           # main script → edits seen (to spot stale results)
+        self.refreshing: dict[Path, asyncio.Task[None]] = {}  # main script → its analyse-and-publish
         self.published: dict[Path, set[str]] = {}  # main script → URIs it published diagnostics for
+        self.lock = threading.Lock()               # one analysis at a time, worker or event loop
+        self.worker = ThreadPoolExecutor(1, thread_name_prefix="nyeshc-analysis")
 
     # ------------------------------------------------------------------ documents and analyses
 
@@ -73,6 +110,9 @@ class NyeshServer(LanguageServer):
             if uri.startswith("file:"):
                 out[str(_path(uri))] = doc.source
         return out
+
+    def is_open(self, path: Path) -> bool:
+        return any(uri.startswith("file:") and _path(uri) == path for uri in list(self.workspace.text_documents))
 
     def root_of(self, path: Path) -> Path:
         """The open script that includes ``path`` (or ``path`` itself)."""
@@ -93,14 +133,87 @@ class NyeshServer(LanguageServer):
             return None
         return a, file
 
+    async def current(self, uri: str) -> tuple[Analysis, str] | None:
+        """:meth:`analysis`, after the analysis of the latest edits under way (if any) is done:
+        a request right after an edit waits for it instead of analysing the same text again."""
+        main = self.root_of(_path(uri))
+        task = self.refreshing.get(main)
+        if task is not None and not task.done() and main in self.stale:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(task)
+        return self.analysis(uri)
+
+    def latest(self, uri: str) -> tuple[Analysis, str] | None:
+        """The newest analysis covering ``uri``, even one edit behind (completion only takes
+        names from it); a fresh one when there is none yet."""
+        path = _path(uri)
+        a = self.analyses.get(self.root_of(path))
+        if a is None:
+            return self.analysis(uri)
+        file = a.file_for(path)
+        return (a, file) if file is not None else None
+
+    def _analyse(self, main: Path, overlays: dict[str, str]) -> Analysis:
+        with self.lock:
+            return analyse(main, overlays)
+
     def reanalyse(self, main: Path) -> Analysis:
-        a = analyse(main, self.overlays())
+        """Analyse ``main`` now, on the event loop (a request that needs the current text)."""
+        edits = self.edits.get(main, 0)
+        a = self._analyse(main, self.overlays())
         self.analyses[main] = a
-        self.stale.discard(main)
+        if self.edits.get(main, 0) == edits:
+            self.stale.discard(main)
         return a
 
-    def publish(self, main: Path) -> None:
-        a = self.reanalyse(main)
+    def schedule(self, uri: str, delay: float = 0.0) -> None:
+        """Analyse the scripts ``uri`` belongs to and publish their diagnostics.
+
+        At most one analysis of a script runs at a time, on a worker thread, so the event loop
+        goes on reading messages meanwhile; the edits that arrive while it runs are taken
+        together by one more analysis right after it (its now out-of-date diagnostics are not
+        published). That is the debounce: an edit after a pause is analysed at once, and a
+        burst of edits costs one analysis more than fit in it, never a fixed wait per edit.
+        ``delay`` (``DEBOUNCE_S`` for an edit) adds a wait before an analysis starts."""
+        path = _path(uri)
+        mains = {self.root_of(path)} | {m for m, a in self.analyses.items()
+                                        if any(p == path for p in a.loaded.paths.values())}
+        for main in mains:
+            self.stale.add(main)
+            self.edits[main] = self.edits.get(main, 0) + 1
+            task = self.refreshing.get(main)
+            if task is None or task.done():
+                self.refreshing[main] = asyncio.get_event_loop().create_task(self._refresh(main, delay))
+
+    async def _refresh(self, main: Path, delay: float) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                if delay:
+                    await asyncio.sleep(delay)
+                edits = self.edits.get(main, 0)
+                versions = {uri: doc.version for uri, doc in list(self.workspace.text_documents.items())}
+                collecting = gc.isenabled()
+                gc.disable()  # no collection between the edit and its diagnostics (see the module's notes)
+                try:
+                    a = await loop.run_in_executor(self.worker, self._analyse, main, self.overlays())
+                    if self.edits.get(main, 0) != edits:
+                        continue  # edited meanwhile: analyse the newer text
+                    if not self.is_open(main):
+                        return  # closed meanwhile
+                    self.analyses[main] = a
+                    self.stale.discard(main)
+                    self.send_diagnostics(main, a, versions)
+                    return
+                finally:
+                    if collecting:
+                        gc.enable()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            self.log_exception("diagnostics")
+
+    def send_diagnostics(self, main: Path, a: Analysis, versions: dict[str, int | None]) -> None:
         by_uri: dict[str, list[t.Diagnostic]] = {}
         for file, path in a.loaded.paths.items():
             by_uri[_uri(path)] = []
@@ -114,30 +227,8 @@ class NyeshServer(LanguageServer):
             by_uri[uri] = []  # clear what an include that is gone had
         self.published[main] = {u for u, ds in by_uri.items() if ds}
         for uri, diags in by_uri.items():
-            doc = self.workspace.text_documents.get(uri)
             self.text_document_publish_diagnostics(
-                t.PublishDiagnosticsParams(uri=uri, diagnostics=diags, version=doc.version if doc else None))
-
-    def schedule(self, uri: str, delay: float) -> None:
-        path = _path(uri)
-        mains = {self.root_of(path)} | {m for m, a in self.analyses.items()
-                                        if any(p == path for p in a.loaded.paths.values())}
-        for main in mains:
-            self.stale.add(main)
-            old = self.pending.pop(main, None)
-            if old is not None:
-                old.cancel()
-            self.pending[main] = asyncio.get_event_loop().create_task(self._later(main, delay))
-
-    async def _later(self, main: Path, delay: float) -> None:
-        try:
-            if delay:
-                await asyncio.sleep(delay)
-            self.publish(main)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            self.log_exception("diagnostics")
+                t.PublishDiagnosticsParams(uri=uri, diagnostics=diags, version=versions.get(uri)))
 
     def log_exception(self, where: str) -> None:
         text = traceback.format_exc()
@@ -244,7 +335,7 @@ def create_server(planner: Planner | None = None) -> NyeshServer:
         index = LineIndex(doc.source)
         offset = index.offset_from_utf16(params.position.line, params.position.character)
         line, column = index.position(offset)
-        found = ls.analysis(uri) if uri.startswith("file:") else None
+        found = ls.latest(uri) if uri.startswith("file:") else None
         a = found[0] if found else None
         items = []
         for c in complete(doc.source, line, column, _path(uri).parent, a):
@@ -258,13 +349,16 @@ def create_server(planner: Planner | None = None) -> NyeshServer:
     @server.feature(t.TEXT_DOCUMENT_HOVER)
     @safe(server)
     async def hover(ls: NyeshServer, params: t.HoverParams) -> t.Hover | None:
-        found = ls.analysis(params.text_document.uri)
+        found = await ls.current(params.text_document.uri)
         if found is None:
             return None
         a, file = found
         offset = _offset(a, file, params.position)
-        if a.scene_at(file, offset) is not None and not a._planned and ls.planner is not None:
-            # plan off the event loop (voice backends may take a moment), at most once per analysis
+        sym = a.symbol_at(file, offset)
+        pictured = sym is not None and sym.definition is not None and sym.definition.kind in ("character", "look")
+        if (pictured or a.scene_at(file, offset) is not None) and not a._planned and ls.planner is not None:
+            # plan off the event loop (voice backends may take a moment), at most once per analysis:
+            # a scene's times, and the job keys of a portrait's or a look's cached rendering
             loop = asyncio.get_running_loop()
             try:
                 await asyncio.wait_for(loop.run_in_executor(None, a.timeline, ls.planner), 10)
@@ -278,8 +372,8 @@ def create_server(planner: Planner | None = None) -> NyeshServer:
 
     @server.feature(t.TEXT_DOCUMENT_DEFINITION)
     @safe(server)
-    def definition(ls: NyeshServer, params: t.DefinitionParams) -> list[t.Location] | None:
-        found = ls.analysis(params.text_document.uri)
+    async def definition(ls: NyeshServer, params: t.DefinitionParams) -> list[t.Location] | None:
+        found = await ls.current(params.text_document.uri)
         if found is None:
             return None
         a, file = found
@@ -291,8 +385,8 @@ def create_server(planner: Planner | None = None) -> NyeshServer:
 
     @server.feature(t.TEXT_DOCUMENT_REFERENCES)
     @safe(server)
-    def references(ls: NyeshServer, params: t.ReferenceParams) -> list[t.Location] | None:
-        found = ls.analysis(params.text_document.uri)
+    async def references(ls: NyeshServer, params: t.ReferenceParams) -> list[t.Location] | None:
+        found = await ls.current(params.text_document.uri)
         if found is None:
             return None
         a, file = found
@@ -306,8 +400,8 @@ def create_server(planner: Planner | None = None) -> NyeshServer:
 
     @server.feature(t.TEXT_DOCUMENT_PREPARE_RENAME)
     @safe(server)
-    def prepare_rename(ls: NyeshServer, params: t.PrepareRenameParams) -> t.Range | None:
-        found = ls.analysis(params.text_document.uri)
+    async def prepare_rename(ls: NyeshServer, params: t.PrepareRenameParams) -> t.Range | None:
+        found = await ls.current(params.text_document.uri)
         if found is None:
             return None
         a, file = found
@@ -319,9 +413,9 @@ def create_server(planner: Planner | None = None) -> NyeshServer:
         return lsp_range(a, span)
 
     @server.feature(t.TEXT_DOCUMENT_RENAME)
-    def rename(ls: NyeshServer, params: t.RenameParams) -> t.WorkspaceEdit | None:
+    async def rename(ls: NyeshServer, params: t.RenameParams) -> t.WorkspaceEdit | None:
         # not wrapped in safe(): a bad new name is answered with the error, as LSP expects
-        found = ls.analysis(params.text_document.uri)
+        found = await ls.current(params.text_document.uri)
         if found is None:
             return None
         a, file = found
@@ -344,8 +438,8 @@ def create_server(planner: Planner | None = None) -> NyeshServer:
 
     @server.feature(t.TEXT_DOCUMENT_DOCUMENT_SYMBOL)
     @safe(server)
-    def document_symbol(ls: NyeshServer, params: t.DocumentSymbolParams) -> list[t.DocumentSymbol] | None:
-        found = ls.analysis(params.text_document.uri)
+    async def document_symbol(ls: NyeshServer, params: t.DocumentSymbolParams) -> list[t.DocumentSymbol] | None:
+        found = await ls.current(params.text_document.uri)
         if found is None:
             return None
         a, file = found
@@ -373,8 +467,8 @@ def create_server(planner: Planner | None = None) -> NyeshServer:
     @server.feature(t.TEXT_DOCUMENT_SEMANTIC_TOKENS_FULL,
                     t.SemanticTokensLegend(token_types=TOKEN_TYPES, token_modifiers=TOKEN_MODIFIERS))
     @safe(server)
-    def semantic_tokens(ls: NyeshServer, params: t.SemanticTokensParams) -> t.SemanticTokens:
-        found = ls.analysis(params.text_document.uri)
+    async def semantic_tokens(ls: NyeshServer, params: t.SemanticTokensParams) -> t.SemanticTokens:
+        found = await ls.current(params.text_document.uri)
         if found is None:
             return t.SemanticTokens(data=[])
         a, file = found
@@ -401,6 +495,19 @@ def create_server(planner: Planner | None = None) -> NyeshServer:
     return server
 
 
+def warm_up() -> None:
+    """Build the parser's tables (a tiny script read once), then move everything alive — modules,
+    tables, the checker's schema — out of the cyclic collector's way for good
+    (:func:`gc.freeze`): a full collection then walks only what analyses made."""
+    from nyeshc.syntax import read
+
+    read('title: "warm-up"\n', "<warm-up>")
+    gc.collect()
+    gc.freeze()
+
+
 def serve(planner: Planner | None = None) -> None:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    create_server(planner).start_io()
+    server = create_server(planner)
+    warm_up()
+    server.start_io()

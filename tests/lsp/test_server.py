@@ -47,8 +47,10 @@ GOOD = SCRIPT.replace("NARATOR, at 2s", "NARRATOR, at 2s")
 class Session:
     """A client talking to a fresh server."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, capabilities: t.ClientCapabilities | None = None) -> None:
         self.folder = folder
+        self.capabilities = capabilities or t.ClientCapabilities()
+        self.initialized: t.InitializeResult | None = None
         self.client = LanguageClient("nyeshc-tests", "1")
         self.diagnostics: dict[str, list[t.PublishDiagnosticsParams]] = {}
         self.arrived = asyncio.Event()
@@ -64,8 +66,8 @@ class Session:
 
     async def __aenter__(self) -> Session:
         await self.client.start_io(sys.executable, "-m", "nyeshc.cli", "lsp", cwd=str(self.folder))
-        await self.client.initialize_async(t.InitializeParams(
-            capabilities=t.ClientCapabilities(), root_uri=self.folder.as_uri(), process_id=None))
+        self.initialized = await self.client.initialize_async(t.InitializeParams(
+            capabilities=self.capabilities, root_uri=self.folder.as_uri(), process_id=None))
         self.client.initialized(t.InitializedParams())
         return self
 
@@ -101,9 +103,10 @@ class Session:
         return await asyncio.wait_for(poll(), timeout)
 
 
-def run(folder: Path, scenario: Callable[[Session], Awaitable[Any]]) -> Any:
+def run(folder: Path, scenario: Callable[[Session], Awaitable[Any]],
+        capabilities: t.ClientCapabilities | None = None) -> Any:
     async def main() -> Any:
-        async with Session(folder) as s:
+        async with Session(folder, capabilities) as s:
             return await scenario(s)
     return asyncio.run(asyncio.wait_for(main(), 50))
 
@@ -261,4 +264,102 @@ def test_format_outline_tokens_and_robustness(project: Path) -> None:
         got = await s.client.text_document_completion_async(t.CompletionParams(
             t.TextDocumentIdentifier(uri), t.Position(3, 0)))
         assert "SCENE" in {i.label for i in got.items}
+    run(project, scenario)
+
+
+def test_hover_shows_a_cached_portrait_and_look_or_says_it_is_not_rendered(project: Path) -> None:
+    """The hover reads the artifact cache (never renders): before a build it says so; once the
+    cache holds the portrait and the look's rendering, it links a PNG preview of each."""
+    np = pytest.importorskip("numpy")
+    Image = pytest.importorskip("PIL.Image")
+    from nyeshc.backends.base import Portrait
+    from nyeshc.commands.lsp import planner
+    from nyeshc.execute.cache import Cache
+    from nyeshc.lsp.analysis import analyse, preview_job
+
+    script = project / "film.nysh"
+    script.write_text(GOOD, encoding="utf-8")
+    film = analyse(script).loaded.film
+    plan = planner()(script.resolve(), film)
+    narrator = next(d for d in film.definitions if d.name == "NARRATOR")
+    fog = next(d for d in film.definitions if d.name == "FOG")
+    portrait_job, look_job = preview_job(plan, narrator), preview_job(plan, fog)
+    assert portrait_job.output == "portrait" and look_job.output == "image"
+    cache = Cache(project / ".nyeshc-cache")
+
+    async def hover(s: Session, uri: str, needle: str, nth: int = 0) -> str:
+        h = await s.client.text_document_hover_async(t.HoverParams(
+            t.TextDocumentIdentifier(uri), pos(GOOD, needle, 2, nth=nth)))
+        assert h is not None
+        return h.contents.value
+
+    async def scenario(s: Session) -> tuple[str, str]:
+        uri = s.open(script)
+        assert await s.wait_diagnostics(uri) == []
+        before = await hover(s, uri, "NARRATOR")
+        assert "portrait not rendered yet — build the film to see it" in before and "![" not in before
+        assert "look not rendered yet — build the film to see it" in await hover(s, uri, "FOG")
+        # now "build": the artifacts go into the cache through its API, as the executor puts them
+        face = np.zeros((50, 50, 4), np.uint8)
+        face[..., 0], face[..., 3] = 200, 255
+        cache.put(portrait_job.key, Portrait(image=face, mouth=(25.0, 35.0), face_box=(5.0, 5.0, 45.0, 45.0)),
+                  backend=portrait_job.backend, kind=portrait_job.kind)
+        sky = np.zeros((72, 128, 3), np.uint8)
+        sky[:, :64, 2] = 255  # left half blue, right half black
+        cache.put(look_job.key, sky, backend=look_job.backend, kind=look_job.kind)
+        return await hover(s, uri, "NARRATOR"), await hover(s, uri, "FOG", nth=1)
+
+    portrait_md, look_md = run(project, scenario)
+    for md, job, kind, name in ((portrait_md, portrait_job, "character", "NARRATOR"), (look_md, look_job, "look", "FOG")):
+        png = (project / ".nyeshc-cache" / "previews" / f"{job.key}.png").resolve()
+        assert f"![{kind} {name}]({png.as_uri()})" in md, md
+        assert "not rendered yet" not in md
+    with Image.open(project / ".nyeshc-cache" / "previews" / f"{portrait_job.key}.png") as im:
+        assert im.size == (50, 50) and im.convert("RGBA").getpixel((10, 10)) == (200, 0, 0, 255)
+    with Image.open(project / ".nyeshc-cache" / "previews" / f"{look_job.key}.png") as im:
+        rgb = im.convert("RGB")
+        assert im.size == (128, 72) and rgb.getpixel((10, 10)) == (0, 0, 255) and rgb.getpixel((100, 10)) == (0, 0, 0)
+    # previews are the only thing the hover wrote; no stray temporary files
+    assert sorted(p.suffix for p in (project / ".nyeshc-cache" / "previews").iterdir()) == [".png", ".png"]
+
+
+def test_positions_stay_utf16_when_the_client_prefers_utf8(project: Path) -> None:
+    """Neovim offers utf-8 first; the server counts UTF-16 code units, so it must answer utf-16."""
+    broken = GOOD.replace('"Ici."', '"Ici 🎬é.", voise "x.wav"')
+    caps = t.ClientCapabilities(general=t.GeneralClientCapabilities(
+        position_encodings=[t.PositionEncodingKind.Utf8, t.PositionEncodingKind.Utf16]))
+
+    async def scenario(s: Session) -> None:
+        assert s.initialized is not None
+        assert s.initialized.capabilities.position_encoding == t.PositionEncodingKind.Utf16
+        uri = s.open(project / "film.nysh", broken)
+        diags = await s.wait_diagnostics(uri, lambda d: bool(d))
+        [d] = [d for d in diags if d.code == "E202"]
+        assert d.range.start == pos(broken, "voise")
+        assert d.range.start.character == len('        "Ici 🎬é.", ') + 1  # the emoji is two units
+    run(project, scenario, caps)
+
+
+def test_a_burst_of_edits_publishes_only_diagnostics_of_the_text_they_name(project: Path) -> None:
+    """Edits sent back to back are coalesced; whatever is published carries the version whose
+    text it describes, versions never go back, and the last edit's diagnostics arrive."""
+    async def scenario(s: Session) -> None:
+        uri = s.open(project / "film.nysh", GOOD)
+        assert await s.wait_diagnostics(uri) == []
+        texts = {1: GOOD}
+        for version in range(2, 11):  # misspelt on even versions (the last is 10), fixed on odd ones
+            text = SCRIPT if version % 2 == 0 else GOOD
+            texts[version] = text
+            s.change(uri, text, version)
+        await s.wait_diagnostics(uri, lambda d: s.diagnostics[uri][-1].version == 10)
+        published = s.diagnostics[uri]
+        versions = [p.version for p in published]
+        assert versions == sorted(versions) and versions[-1] == 10
+        for p in published:
+            assert p.version in texts
+            assert [d.code for d in p.diagnostics] == (["E101"] if texts[p.version] is SCRIPT else [])
+        # the state after the burst is the last text's: a request sees it too
+        h = await s.client.text_document_hover_async(t.HoverParams(
+            t.TextDocumentIdentifier(uri), pos(SCRIPT, "NARATOR", 2)))
+        assert h is not None and "not defined" in h.contents.value
     run(project, scenario)
