@@ -2,13 +2,15 @@
 
 Each subcommand lives in ``nyeshc/commands/<name>.py`` with ``add_arguments(parser)`` and
 ``run(args) -> int``; this module only dispatches. The bare form (a script path first) is the
-build. Exit codes: 0 ok; 1 the script has errors; 2 usage; 3 a backend or render failure.
+build. Exit codes: 0 ok; 1 the script has errors; 2 usage; 3 a backend or render failure, or a
+full disk.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -81,6 +83,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
     except BrokenPipeError:
         return 0
+    except OSError as exc:  # a full disk anywhere a command writes: one line, not a traceback
+        from nyeshc.world import disk_full_error, disk_full_message
+
+        full = disk_full_error(exc)
+        if full is None:
+            raise
+        name = os.fsdecode(full.filename) if full.filename else ""
+        print(f"nyeshc {args.command}: " + disk_full_message(repr(os.path.basename(name)) if name else "files",
+                                                            os.path.dirname(os.path.abspath(name)) if name
+                                                            else os.getcwd()), file=sys.stderr)
+        return 3
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)

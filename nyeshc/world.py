@@ -8,7 +8,10 @@ through a :class:`World`, which keeps scripts inside their project (symlinks inc
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import re
+import shutil
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -70,7 +73,12 @@ class World:
             return fh.read(n)
 
     def is_file(self, path: str | os.PathLike[str]) -> bool:
-        return str(Path(path).resolve()) in self.overlays or Path(path).is_file()
+        """False for anything that is not a readable regular file, including names the system
+        refuses (too long, a NUL byte, a symlink loop) — never an exception."""
+        try:
+            return str(Path(path).resolve()) in self.overlays or Path(path).is_file()
+        except (OSError, ValueError, RuntimeError):
+            return False
 
 
 # --------------------------------------------------------------------------- atomic files
@@ -130,3 +138,72 @@ def atomic_write_bytes(target: str | os.PathLike[str], data: bytes) -> Path:
 def atomic_write_text(target: str | os.PathLike[str], text: str) -> Path:
     """Write ``text`` as UTF-8 with ``\\n`` line ends, atomically."""
     return atomic_write_bytes(target, text.encode("utf-8"))
+
+
+# --------------------------------------------------------------------------- a full disk
+
+DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})  # no space left / the user's quota used up
+
+
+def reserve_space(fd: int, size: int) -> None:
+    """Allocate ``size`` bytes of disk for the open file ``fd`` now, so a full disk is an
+    ``OSError`` (ENOSPC) here rather than a SIGBUS later, when a memory map of the file writes
+    into a page the filesystem has no block for. Filesystems that cannot preallocate are left
+    as they are."""
+    if size <= 0 or not hasattr(os, "posix_fallocate"):
+        return
+    try:
+        os.posix_fallocate(fd, 0, size)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+            raise
+
+
+def disk_full_error(exc: BaseException | None) -> OSError | None:
+    """The "no space left on device" (or "quota exceeded", or numpy's errno-less short write)
+    ``OSError`` that ``exc`` is or was raised from (its ``__cause__``/``__context__`` chain),
+    else ``None``."""
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, OSError) and (exc.errno in DISK_FULL or _short_write(exc)):
+            return exc
+        exc = exc.__cause__ or exc.__context__
+    return None
+
+
+def _short_write(exc: OSError) -> bool:
+    """numpy's ``tofile``/``save`` to a file object reports a full disk as a short write with
+    no errno ("192000 requested and 10208 written")."""
+    return exc.errno is None and re.fullmatch(r"\d+ requested and \d+ written", str(exc)) is not None
+
+
+def free_space(path: str | os.PathLike[str]) -> int | None:
+    """Bytes free to this user on the disk holding ``path`` (its nearest existing folder)."""
+    p = Path(path).absolute()
+    for candidate in (p, *p.parents):
+        try:
+            return shutil.disk_usage(candidate).free
+        except OSError:
+            continue
+    return None
+
+
+def human_bytes(n: float) -> str:
+    if n < 1000:
+        return f"{n:.0f} B"
+    for unit in ("KB", "MB"):
+        n /= 1000
+        if n < 1000:
+            return f"{n:.1f} {unit}"
+    return f"{n / 1000:.1f} GB"
+
+
+def disk_full_message(what: str, where: str | os.PathLike[str], *, gc_command: str = "nyeshc cache gc") -> str:
+    """One line for people: what was being written where, the space left, and what to do."""
+    free = free_space(where)
+    left = f"{human_bytes(free)} free" if free is not None else "free space unknown"
+    return (f"the disk is full: writing {what} in {where} failed ({left}); free some space there, "
+            f"run '{gc_command}' to drop cache entries the film no longer uses, or put the cache on "
+            f"another disk with --cache DIR (--max-disk SIZE makes nyeshc refuse a film whose plan "
+            f"needs more than SIZE before it starts)")

@@ -18,7 +18,12 @@ from nyeshc.diagnostics import Sink, error
 
 
 def _num(x: Fraction) -> str:
-    return str(x.numerator) if x.denominator == 1 else f"{float(x):g}"
+    if x.denominator == 1:
+        return str(x.numerator)
+    try:
+        return f"{float(x):g}"
+    except OverflowError:  # beyond a float's range (out of every limit all the same): its order of magnitude
+        return f"{'-' if x < 0 else ''}~1e+{int((abs(x.numerator) // x.denominator).bit_length() * 0.30103)}"
 
 
 def check_canvas(ctx: Context, sink: Sink) -> None:

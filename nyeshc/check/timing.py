@@ -19,7 +19,10 @@ from nyeshc.diagnostics import Label, Sink, Span, error, warning
 
 
 def _secs(x: Fraction) -> str:
-    return f"{float(x):g}s"
+    try:
+        return f"{float(x):g}s"
+    except OverflowError:  # beyond a float's range (out of every limit all the same): its order of magnitude
+        return f"{'-' if x < 0 else ''}~1e+{int((abs(x.numerator) // x.denominator).bit_length() * 0.30103)}s"
 
 
 def check_times(ctx: Context, sink: Sink) -> None:

@@ -9,8 +9,10 @@ script. ``--preview`` renders at half size with a fast encoder preset; ``--scene
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
+import traceback
 from fractions import Fraction
 from pathlib import Path
 
@@ -62,6 +64,48 @@ def check_output(out: Path, script: Path) -> str | None:
     return None
 
 
+def _modules(exc: BaseException) -> set[str]:
+    """The file names of the frames ``exc`` (and what it was raised from) passed through."""
+    names: set[str] = set()
+    seen: set[int] = set()
+    e: BaseException | None = exc
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        names.update(Path(fs.filename).name for fs in traceback.extract_tb(e.__traceback__))
+        e = e.__cause__ or e.__context__
+    return names
+
+
+def disk_full(exc: BaseException, stage: str, *, out: Path, script: Path, cache_root: Path,
+              cache_arg: str | None, temporary: bool = False) -> str | None:
+    """The message for a build that ran out of disk space while writing (``stage``: render,
+    subtitles or lock), or ``None`` when ``exc`` is another failure. ffmpeg's own "No space
+    left on device" (it writes the encodes) counts too."""
+    from nyeshc.world import disk_full_error, disk_full_message
+
+    err = disk_full_error(exc)
+    if err is None and "No space left on device" not in str(exc) and "the disk is full" not in str(exc):
+        return None
+    gc = f"nyeshc cache gc {script}" + (f" --cache {cache_arg}" if cache_arg else "")
+    filename = Path(os.fsdecode(err.filename)).resolve() if err is not None and err.filename else None
+    modules = _modules(exc)
+    cache_root = cache_root.resolve()
+    if stage == "subtitles":
+        what, where = f"the subtitles {out.with_suffix('.srt').name}", out.resolve().parent
+    elif stage == "lock":
+        what, where = f"the lock file {script.name}.lock", script.resolve().parent
+    elif "mixer.py" in modules:
+        what, where = "the mixed soundtrack to the cache", cache_root
+    elif "cache.py" in modules or (filename is not None and cache_root in filename.parents):
+        what = "an encoded segment to the cache" if "segments.py" in modules else "a cache entry"
+        where = cache_root
+    else:
+        what, where = f"the film {out.name} (or its temporary files)", out.resolve().parent
+    if temporary:  # --no-cache: the build's own cache, deleted already
+        what = what.replace("to the cache", "to the build's temporary cache")
+    return disk_full_message(what, where, gc_command=gc)
+
+
 def run(args: argparse.Namespace) -> int:
     from nyeshc.execute import write_lock
     from nyeshc.plan.select import SelectionError, artifact_keys, needed_jobs, scene_range, time_range
@@ -101,26 +145,37 @@ def run(args: argparse.Namespace) -> int:
         return stop.code
     t_jobs = time.perf_counter()
     preset = args.preset or ("veryfast" if args.preview else "medium")
+    stage = "render"
     try:
         with artifacts:
             render_film(timeline, artifacts.cache, out, preset=preset, crf=args.crf,
                         progress=None if args.quiet else True, frame_range=frame_range,
                         use_segments=not args.no_cache)
-    except (EncodeError, RenderError) as exc:
+        if frame_range is None:
+            subs = timeline.subtitles
+        else:
+            lo_s, hi_s = Fraction(frame_range[0]) / timeline.fps, Fraction(frame_range[1]) / timeline.fps
+            subs = tuple(
+                type(s)(max(s.start, lo_s) - lo_s, min(s.end, hi_s) - lo_s, s.text, s.character)
+                for s in timeline.subtitles if s.start < hi_s and s.end > lo_s
+            )
+        stage = "subtitles"
+        write_srt(subs, out.with_suffix(".srt"))
+        write_vtt(subs, out.with_suffix(".vtt"))
+        stage = "lock"
+        write_lock(script.with_name(script.name + ".lock"), prepared.plan,
+                   {"profile": prepared.profile_name, "script": script.name})
+    except (EncodeError, RenderError, OSError) as exc:
+        cache_root = artifacts.cache.root.parent if artifacts.temporary else artifacts.cache.root
+        full = disk_full(exc, stage, out=out, script=script, cache_root=cache_root,
+                         cache_arg=None if args.no_cache else args.cache, temporary=artifacts.temporary)
+        if full is not None:
+            print(f"nyeshc: {full}", file=sys.stderr)
+            return 3
+        if isinstance(exc, OSError):
+            raise
         print(f"nyeshc: rendering failed: {exc}", file=sys.stderr)
         return 3
-    if frame_range is None:
-        subs = timeline.subtitles
-    else:
-        lo_s, hi_s = Fraction(frame_range[0]) / timeline.fps, Fraction(frame_range[1]) / timeline.fps
-        subs = tuple(
-            type(s)(max(s.start, lo_s) - lo_s, min(s.end, hi_s) - lo_s, s.text, s.character)
-            for s in timeline.subtitles if s.start < hi_s and s.end > lo_s
-        )
-    write_srt(subs, out.with_suffix(".srt"))
-    write_vtt(subs, out.with_suffix(".vtt"))
-    write_lock(script.with_name(script.name + ".lock"), prepared.plan,
-               {"profile": prepared.profile_name, "script": script.name})
     t_end = time.perf_counter()
     if not args.quiet:
         lo, hi = frame_range or (0, timeline.frames)

@@ -235,6 +235,17 @@ def run_jobs(prepared: Prepared, args: argparse.Namespace, plan: Any, command: s
         return execute(plan, cache, jobs=getattr(args, "jobs", None), progress=not getattr(args, "quiet", False),
                        scratch_dir=prepared.script.resolve().parent if cache is None else None)
     except JobFailed as exc:
+        from nyeshc.world import disk_full_error, disk_full_message
+
+        if isinstance(exc.cause, BaseException) and disk_full_error(exc.cause) is not None:
+            gc = f"nyeshc cache gc {prepared.script}"
+            if getattr(args, "cache", None):
+                gc += f" --cache {args.cache}"
+            where = cache.root if cache is not None else prepared.script.resolve().parent
+            print(f"nyeshc {command}: " + disk_full_message(
+                f"the result of {exc.job.name or exc.job.key[:12]} ({exc.job.kind})", where, gc_command=gc),
+                file=sys.stderr)
+            raise Stop(3) from exc
         print(f"nyeshc {command}: {exc}", file=sys.stderr)
         if getattr(args, "verbose", False) and exc.traceback:
             print(exc.traceback, file=sys.stderr)

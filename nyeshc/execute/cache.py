@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from nyeshc.backends.base import Alphabet, Portrait
+from nyeshc.world import reserve_space
 
 CHUNK = 1 << 22
 
@@ -59,6 +60,14 @@ def _fsync_replace(tmp: Path, final: Path) -> None:
 
 
 # --------------------------------------------------------------------------- encoding
+
+
+def _reserve(path: Path, size: int) -> None:
+    fd = os.open(path, os.O_RDWR)
+    try:
+        reserve_space(fd, size)
+    finally:
+        os.close(fd)
 
 
 def _json_bytes(obj: Any) -> np.ndarray:
@@ -194,9 +203,9 @@ class Cache:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
             raise
-        self._write_record(key, final, suffix, backend, kind,
-                           "portrait" if isinstance(artifact, Portrait) else
-                           "alphabet" if isinstance(artifact, Alphabet) else "array")
+        self._commit_record(key, final, suffix, backend, kind,
+                            "portrait" if isinstance(artifact, Portrait) else
+                            "alphabet" if isinstance(artifact, Alphabet) else "array")
         return final
 
     @contextlib.contextmanager
@@ -212,6 +221,7 @@ class Cache:
         tmp = Path(tmp_name)
         try:
             arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=dtype, shape=shape)
+            _reserve(tmp, arr.offset + arr.nbytes)
             yield arr
             arr.flush()
             del arr
@@ -220,16 +230,31 @@ class Cache:
             with contextlib.suppress(FileNotFoundError):
                 tmp.unlink()
             raise
-        self._write_record(key, npy, ".npy", backend, kind, "array")
+        self._commit_record(key, npy, ".npy", backend, kind, "array")
+
+    def _commit_record(self, key: str, data: Path, suffix: str, backend: str, kind: str, typ: str) -> None:
+        """Write the record of the data file just put in place; if that fails (a full disk),
+        remove the data file too: no entry is left without its record."""
+        try:
+            self._write_record(key, data, suffix, backend, kind, typ)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                data.unlink()
+            raise
 
     def _write_record(self, key: str, data: Path, suffix: str, backend: str, kind: str, typ: str) -> None:
         _, _, meta = self._paths(key)
         rec = {"key": key, "backend": backend, "kind": kind, "type": typ, "suffix": suffix,
                "size": data.stat().st_size, "sha256": sha256_file(data), "created": time.time()}
         fd, tmp_name = tempfile.mkstemp(prefix=f".{key[:12]}-", suffix=".tmp", dir=meta.parent)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(rec, fh, sort_keys=True)
-        _fsync_replace(Path(tmp_name), meta)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(rec, fh, sort_keys=True)
+            _fsync_replace(Path(tmp_name), meta)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp_name)
+            raise
 
     # ----------------------------------------------------------------- maintenance
 

@@ -102,6 +102,9 @@ def load(path: str | os.PathLike[str], world: World | None = None, *, name: str 
                 loaded.diagnostics.append(error("E402", f"include {rel!r} is outside the project", span,
                                                 f"the project is {world.root}; pass --allow-outside to permit it"))
                 continue
+            except (OSError, ValueError, RuntimeError) as exc:  # a NUL byte, a symlink loop
+                loaded.diagnostics.append(error("E401", f"include {rel!r} not found: {exc}", span))
+                continue
             if target in visiting:
                 loaded.diagnostics.append(error("E403", f"include cycle: {rel!r} includes itself again", span,
                                                 " -> ".join(_name(p) for p in visiting + [target])))

@@ -79,3 +79,36 @@ def test_mutator_covers_its_operations() -> None:
     base = b'title: "x"\ncanvas: 64x36, 12fps\n\nSCENE 1 "a", 1s:\n    backdrop: SKY\n'
     outs = {mutate(base, rng, rounds=1) for _ in range(300)}
     assert len(outs) > 100
+
+
+def test_includes_the_system_refuses_are_not_found(tmp_path: Path) -> None:
+    """Found by the long run: an include naming a NUL byte (ValueError), a name longer than the
+    system allows (OSError ENAMETOOLONG) or a symlink loop (RuntimeError) crashed the loader;
+    each is E401 now."""
+    from nyeshc.commands.common import load_and_check
+
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    script = tmp_path / "f.nysh"
+    for name in (b"\x00", b"x" * 300 + b".nysh", b" " * 260, b"a"):
+        data = b'include "' + name + b'"\n'
+        run_one(data, script)
+        codes = [d.code for d in load_and_check(str(script)).diagnostics]
+        assert codes == ["E401"], (name[:20], codes)
+
+
+def test_numbers_beyond_a_float_in_messages(tmp_path: Path) -> None:
+    """Found by the long run: a fractional number too large for a float (``duck: 9…9.5dB``)
+    crashed the message that reports it out of range (OverflowError); now it is shown by its
+    order of magnitude."""
+    from nyeshc.commands.common import load_and_check
+
+    big = b"9" * 400 + b".5"
+    script = tmp_path / "f.nysh"
+    cases = {b"duck: " + big + b"dB\n": "E604",
+             b"look SKY:\n    image: generate, truncation " + big + b"\n": "E604",
+             b'SCENE 1, 2s:\n    backdrop: A\n    caption: "hi", at ' + big + b"s\n": "W303"}
+    for data, code in cases.items():
+        run_one(data, script)
+        found = [d for d in load_and_check(str(script)).diagnostics if d.code == code]
+        assert found and "~1e+" in found[0].message, (data[:30], [(d.code, d.message) for d in found])
