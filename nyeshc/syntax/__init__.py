@@ -139,5 +139,6 @@ def load(path: str | os.PathLike[str], world: World | None = None, *, name: str 
             visiting.pop()
 
     follow(film, main)
+    del follow  # the recursive closure refers to itself: a cycle that would keep `loaded` alive until a GC pass
     loaded.film = replace(film, definitions=tuple(definitions))
     return loaded
