@@ -14,9 +14,11 @@ Copies ``examples/nyeshkerh.nysh`` into a temporary folder and, with fresh cache
    (one text job, scene 1's segment and the crossfade out of it); *no change* — the floor.
    Target: an edit re-renders in ≤ 25 % of the full build.
 
-Each edit's text is new in every repeat (so nothing is cached from a previous repeat).
+Each edit's text is new in every repeat (so nothing is cached from a previous repeat). Every
+line gives CPU seconds (this process + its children, ``getrusage``) beside wall seconds: on a
+shared machine the CPU figure is the one that compares between runs.
 ``--profile-jobs`` also runs every job of the plan serially in this process and prints the
-seconds per job kind (where the asset time goes).
+CPU seconds per job kind (where the asset time goes).
 
     python benchmarks/film.py [--repeat 2] [--profile-jobs] [--script examples/nyeshkerh.nysh]
     python benchmarks/film.py --repeat 0 --profile-jobs     # the per-kind profile only
@@ -27,6 +29,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import resource
 import shutil
 import statistics
 import subprocess
@@ -48,18 +51,30 @@ def load() -> str:
     return ", ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def cpu_seconds(who: int) -> float:
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
+
+
+def cpu_all() -> float:
+    """CPU seconds of this process and its waited-for children (load-robust, unlike wall)."""
+    return cpu_seconds(resource.RUSAGE_SELF) + cpu_seconds(resource.RUSAGE_CHILDREN)
+
+
 def build(folder: Path, script: str, cache: Path) -> dict[str, float]:
-    """``nyeshc SCRIPT -o out.mp4 -v``; wall seconds and the -v split."""
+    """``nyeshc SCRIPT -o out.mp4 -v``; wall seconds, CPU seconds and the -v split."""
     cmd = [sys.executable, "-m", "nyeshc.cli", "build", script, "-o", "out.mp4", "-v", "--cache", str(cache)]
     t = time.perf_counter()
+    c = cpu_seconds(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(cmd, cwd=folder, capture_output=True, text=True)
     wall = time.perf_counter() - t
+    cpu = cpu_seconds(resource.RUSAGE_CHILDREN) - c
     if proc.returncode != 0:
         raise SystemExit(f"build failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     m, w = VERBOSE.search(proc.stderr), WROTE.search(proc.stderr)
     if m is None or w is None:
         raise SystemExit(f"no timing line in the build's output:\n{proc.stderr[-2000:]}")
-    return {"wall": wall, "plan": float(m[1]), "jobs": float(m[2]), "render": float(m[3]),
+    return {"wall": wall, "cpu": cpu, "plan": float(m[1]), "jobs": float(m[2]), "render": float(m[3]),
             "film_seconds": float(w[1]), "reported": float(w[2])}
 
 
@@ -71,19 +86,20 @@ def prepared_plan(script: Path, cache: Path) -> Any:
     return prepare(ns, "benchmark")
 
 
-def assets_only(script: Path, cache_dir: Path) -> tuple[float, int]:
-    """Seconds to run every job of the plan (plan time excluded), and the number of jobs."""
+def assets_only(script: Path, cache_dir: Path) -> tuple[float, float, int]:
+    """Wall and CPU seconds (this process + workers) to run every job of the plan (plan time
+    excluded), and the number of jobs."""
     from nyeshc.execute import Cache, execute
 
     prep = prepared_plan(script, cache_dir)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), cpu_all()
     with execute(prep.plan, Cache(cache_dir), progress=False):
         pass
-    return time.perf_counter() - t, len({j.key for j in prep.plan.jobs})
+    return time.perf_counter() - t, cpu_all() - c, len({j.key for j in prep.plan.jobs})
 
 
 def profile_jobs(script: Path, cache_dir: Path) -> dict[str, list[float]]:
-    """Every job run serially in this process (like a worker does); seconds per job, by kind."""
+    """Every job run serially in this process (like a worker does); CPU seconds per job, by kind."""
     from nyeshc.execute import Cache
     from nyeshc.execute.ops import run_job
 
@@ -96,11 +112,11 @@ def profile_jobs(script: Path, cache_dir: Path) -> dict[str, list[float]]:
             continue
         seen.add(job.key)
         inputs = [cache.get(k, verify=False) for k in job.inputs]
-        t = time.perf_counter()
+        t = time.process_time()
         art = run_job(job, inputs, cache)
         if not cache.has(job.key):
             cache.put(job.key, art, backend=job.backend, kind=job.kind)
-        out[job.kind].append(time.perf_counter() - t)
+        out[job.kind].append(time.process_time() - t)
         del art, inputs
     return out
 
@@ -127,9 +143,10 @@ def main() -> None:
             script = tmp / src.name
             script.write_text(text, encoding="utf-8")
 
-            secs, n_jobs = assets_only(script, tmp / "cache-assets")
+            secs, cpu, n_jobs = assets_only(script, tmp / "cache-assets")
             rows["assets only (execute, all jobs)"].append(secs)
-            print(f"  run {r + 1} assets only: {secs:.1f} s ({n_jobs} jobs; load average {load()})", flush=True)
+            print(f"  run {r + 1} assets only: {secs:.1f} s, CPU {cpu:.1f} s ({n_jobs} jobs; load average "
+                  f"{load()})", flush=True)
             shutil.rmtree(tmp / "cache-assets")
 
             cache = tmp / "cache"
@@ -137,7 +154,7 @@ def main() -> None:
             film_seconds = full["film_seconds"]
             splits.append(full)
             rows["full build (CLI, fresh cache)"].append(full["wall"])
-            print(f"  run {r + 1} full build: {full['wall']:.1f} s (check + plan {full['plan']:.2f}, jobs "
+            print(f"  run {r + 1} full build: {full['wall']:.1f} s, CPU {full['cpu']:.1f} s (check + plan {full['plan']:.2f}, jobs "
                   f"{full['jobs']:.1f}, render + encode {full['render']:.1f}; load average {load()})", flush=True)
 
             edits = {
@@ -149,12 +166,12 @@ def main() -> None:
                 e = build(tmp, script.name, cache)
                 rows[name].append(e["wall"])
                 splits.append({**e, "name": name})  # type: ignore[dict-item]
-                print(f"  run {r + 1} {name}: {e['wall']:.1f} s (jobs {e['jobs']:.1f}, render + encode "
+                print(f"  run {r + 1} {name}: {e['wall']:.1f} s, CPU {e['cpu']:.1f} s (jobs {e['jobs']:.1f}, render + encode "
                       f"{e['render']:.1f}; load average {load()})", flush=True)
             script.write_text(text, encoding="utf-8")
             e = build(tmp, script.name, cache)
             rows["rebuild, no change"].append(e["wall"])
-            print(f"  run {r + 1} no change: {e['wall']:.1f} s (load average {load()})", flush=True)
+            print(f"  run {r + 1} no change: {e['wall']:.1f} s, CPU {e['cpu']:.1f} s (load average {load()})", flush=True)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
@@ -198,15 +215,15 @@ def profile(src: Path, text: str) -> None:
     try:
         script = tmp / src.name
         script.write_text(text, encoding="utf-8")
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         by_kind = profile_jobs(script, tmp / "cache")
-        total = time.perf_counter() - t
+        total, cpu = time.perf_counter() - t, time.process_time() - c
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print()
-    print(f"jobs run serially in one process: {total:.1f} s (load average {load()})")
+    print(f"jobs run serially in one process: {total:.1f} s wall, {cpu:.1f} s CPU (load average {load()})")
     for kind, times in sorted(by_kind.items(), key=lambda kv: -sum(kv[1])):
-        print(f"  {kind:<18} {len(times):3d} jobs {sum(times):7.1f} s  (largest {max(times):.1f} s)")
+        print(f"  {kind:<18} {len(times):3d} jobs {sum(times):7.1f} s CPU  (largest {max(times):.1f} s)")
 
 
 if __name__ == "__main__":

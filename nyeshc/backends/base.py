@@ -144,7 +144,14 @@ class MotionBackend(Backend, Protocol):
         ``out``, when given, is a writable ``uint8 (frames, S, S, 4)`` array (the executor
         passes a memory map in the cache) that the backend fills frame by frame and returns,
         so a long shot never has to fit in memory. The same holds for :meth:`drive` and
-        :meth:`still`."""
+        :meth:`still`.
+
+        Frame size: S is the portrait's side (``portrait.image.shape[0]``). The executor stores
+        a beat's frames at the side D of the box they are shown in (the job's ``size``). A
+        backend returns (or fills) ``(frames, S, S, 4)`` and the executor resizes each frame to
+        D once, when D differs. A backend whose class sets ``renders_any_size = True`` is
+        instead handed ``out`` of shape ``(frames, D, D, 4)`` (D may be larger or smaller than
+        S) and must draw at ``out``'s size, with the same picture and motion as at S."""
 
     def drive(self, portrait: Portrait, driving: np.ndarray, driving_fps: float,
               audio: np.ndarray | None, fps: float, frames: int, seed: int,

@@ -34,6 +34,7 @@ from nyeshc.backends import registry
 from nyeshc.backends.base import SAMPLE_RATE, Alphabet, BackendError, Portrait, ProgressFn
 from nyeshc.execute.cache import Cache
 from nyeshc.plan.model import Job
+from nyeshc.world import reserve_space
 
 Op = Callable[[Job, Sequence[Any], "Cache | None", ProgressFn], Any]
 
@@ -465,15 +466,66 @@ def op_voice_track(job: Job, inputs: Sequence[Any], cache: Cache | None, progres
 # --------------------------------------------------------------------------- motion
 
 
+def _motion_size(job: Job, portrait: Portrait) -> int:
+    """The side of the frames a motion job stores: its ``size`` parameter (the side of the box
+    the beat is shown in), or the portrait's side for plans that give none."""
+    if "size" in job.params:
+        return _int(job, "size", 2)
+    return int(portrait.image.shape[0])
+
+
+@contextlib.contextmanager
+def _scratch_frames(cache: Cache | None, shape: tuple[int, ...]) -> Iterator[np.ndarray]:
+    """A temporary frame buffer: a memory map in a temporary file beside the cache (so a long
+    shot never has to fit in memory), or memory without a cache."""
+    if cache is None:
+        yield np.zeros(shape, np.uint8)
+        return
+    cache.root.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=cache.root, prefix=".motion-") as fh:
+        buf = np.memmap(fh, dtype=np.uint8, mode="w+", shape=shape)
+        reserve_space(fh.fileno(), buf.nbytes)  # a full disk: ENOSPC now, not SIGBUS mid-shot
+        try:
+            yield buf
+        finally:
+            del buf
+
+
+def _resize_rgba(frame: np.ndarray, size: int) -> np.ndarray:
+    """A straight-alpha RGBA frame resized to ``size``² (bilinear, antialiased, premultiplied
+    while resampling so transparent pixels do not bleed)."""
+    from PIL import Image
+
+    img = Image.fromarray(np.ascontiguousarray(frame), "RGBA").convert("RGBa")
+    return np.asarray(img.resize((size, size), Image.Resampling.BILINEAR).convert("RGBA"))
+
+
 def _motion(job: Job, cache: Cache | None, portrait: Portrait,
-            call: Callable[[np.ndarray], Any]) -> Any:
-    """Run a motion backend into a frame buffer in the cache (streamed, memory bounded)."""
+            call: Callable[[Any, np.ndarray], Any]) -> Any:
+    """Run a motion backend into a frame buffer in the cache (streamed, memory bounded).
+
+    The job stores ``uint8 (frames, D, D, 4)``, D = :func:`_motion_size` (the displayed side),
+    so the compositor copies the frames instead of resizing every one. A backend whose
+    ``renders_any_size`` is true is handed that buffer and draws at D itself; any other backend
+    fills ``(frames, S, S, 4)`` at the portrait's side S (the protocol's shape), and the frames
+    are resized to D here, once, when the two differ."""
     n = _int(job, "frames", 0)
-    s = portrait.image.shape[0]
-    with _frames_out(job, cache, (n, s, s, 4)) as out:
-        got = call(out)
-        if got is not out:  # a backend that ignores ``out`` returns its own array
-            out[...] = check_array(job, got, np.uint8, (n, s, s, 4))
+    s = int(portrait.image.shape[0])
+    d = _motion_size(job, portrait)
+    backend = _backend(job)
+    with _frames_out(job, cache, (n, d, d, 4)) as out:
+        if d == s or getattr(backend, "renders_any_size", False) is True:
+            got = call(backend, out)
+            if got is not out:  # a backend that ignores ``out`` returns its own array
+                out[...] = check_array(job, got, np.uint8, (n, d, d, 4))
+        else:
+            with _scratch_frames(cache, (n, s, s, 4)) as tmp:
+                got = call(backend, tmp)
+                if got is not tmp:
+                    got = check_array(job, got, np.uint8, (n, s, s, 4))
+                for i in range(n):
+                    out[i] = _resize_rgba(got[i], d)
+                del got
     return _cached(job, cache, out)
 
 
@@ -482,7 +534,7 @@ def op_motion_lipsync(job: Job, inputs: Sequence[Any], cache: Cache | None, prog
     portrait = _input(job, inputs, 0, "portrait")
     voice = _input(job, inputs, 1, "audio")
     n = _int(job, "frames", 0)
-    return _motion(job, cache, portrait, lambda out: _backend(job).lipsync(
+    return _motion(job, cache, portrait, lambda backend, out: backend.lipsync(
         portrait, voice, float(_fps(job)), n, job.seed, progress, out=out))
 
 
@@ -492,15 +544,16 @@ def op_motion_drive(job: Job, inputs: Sequence[Any], cache: Cache | None, progre
     driving = _input(job, inputs, 1, "frames")
     audio = _input(job, inputs, 2, "audio") if len(inputs) > 2 else None
     n = _int(job, "frames", 0)
-    return _motion(job, cache, portrait, lambda out: _backend(job).drive(
-        portrait, driving, float(_fps(job, "driving_fps")), audio, float(_fps(job)), n, job.seed, progress, out=out))
+    return _motion(job, cache, portrait, lambda backend, out: backend.drive(
+        portrait, driving, float(_fps(job, "driving_fps")), audio, float(_fps(job)), n, job.seed, progress,
+        out=out))
 
 
 def op_motion_still(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
     _inputs(job, inputs, at_least=1, at_most=1)
     portrait = _input(job, inputs, 0, "portrait")
     n = _int(job, "frames", 0)
-    return _motion(job, cache, portrait, lambda out: _backend(job).still(
+    return _motion(job, cache, portrait, lambda backend, out: backend.still(
         portrait, float(_fps(job)), n, job.seed, out=out))
 
 

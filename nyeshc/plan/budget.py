@@ -46,9 +46,10 @@ def job_bytes(job: Job, jobs: dict[str, Job], canvas: tuple[int, int]) -> int:
         w, h = _int(p.get("width")), _int(p.get("height"))
         channels = 3
         if not (w and h):
-            # a portrait animation: the portrait's size (RGBA), else the canvas
-            size = 0
-            for key in job.inputs:
+            # a portrait animation: its ``size`` (the displayed side), else the portrait's size
+            # (RGBA), else the canvas
+            size = _int(p.get("size"))
+            for key in job.inputs if not size else ():
                 src = jobs.get(key)
                 if src is not None and src.output == "portrait":
                     size = _int(src.params.get("size"))

@@ -74,8 +74,23 @@ MORPH_STRIDE = 3
 """A morph renders every third frame from the latent path and blends the two between (eight
 true latent frames a second at 24 fps): invisible at a morph's pace, a third of the cost."""
 PORTRAIT_MAX = 512
-"""Largest generated portrait side; bigger shots enlarge it once per frame in the compositor
-(an animated 720p close-up would otherwise hold 1.9 MB a frame in the cache)."""
+"""Largest generated portrait side (the puppet's detail does not need more; a bigger box is
+filled by resampling, see ``MOTION_MAX``)."""
+MOTION_MAX = 720
+"""Largest side of stored motion frames. A beat's frames are made at the side of the box it is
+shown in (a 720p close-up: 684), so the compositor copies them instead of resizing every frame
+(that resize was three quarters of composing the example film); boxes above this (1080p
+close-ups) are stored at this side and enlarged by the compositor, which bounds the cache at
+about 2 MB a frame."""
+
+
+def morph_cost_pixels(ctx: Context) -> int:
+    """The pixels a morph job's estimate is charged for: the whole canvas, not the half-size
+    frames it writes. A latent generator's cost barely depends on the output size (the
+    procedural CPPN evaluates at most its ``detail`` pixels, then upsamples), and charging the
+    written size made the morphs look 4× cheaper than they are, so the executor (most expensive
+    first) started them last and they became the critical path of the assets."""
+    return ctx.width * ctx.height
 
 
 def morph_size(ctx: Context) -> tuple[int, int]:
@@ -380,7 +395,8 @@ class Graph:
                 mw, mh = morph_size(ctx)
                 key = self.add("image.morph", "image", {"width": mw, "height": mh, "frames": e - s,
                                                         "ease": ease_w, "stride": MORPH_STRIDE}, latents,
-                               output="frames", name=label, frames=-(-(e - s) // MORPH_STRIDE), pixels=mw * mh)
+                               output="frames", name=label, frames=-(-(e - s) // MORPH_STRIDE),
+                               pixels=morph_cost_pixels(ctx))
                 out.layers.append((0, len(out.layers), SequenceLayer(s, e, key, fade=fade, role="morph")))
                 out.first_latent = out.first_latent or latents[0]
                 out.last_latent = latents[-1]
@@ -559,22 +575,23 @@ class Graph:
         mp = prop(ctx.film.defs("character").get(b.character), "motion")
         motion = mp.value if mp is not None else None
         mseed = self.seed(f"{head} / beat {b.number}")
-        size = self._sizes.get(b.character, 0)
+        h = even(SHOT_HEIGHT[b.shot] * ctx.height)
+        size = min(h, MOTION_MAX)  # frames at the displayed size: the compositor only copies them
         px = size * size
         label = f"{head} / beat {b.number}"
         if isinstance(motion, ir.Driven):
             driving = self.asset("asset.video", motion.path, "frames", f"{label} / driving", film_wide=False,
                                  width=DRIVING_SIZE, height=DRIVING_SIZE, fps=fps, frames=frames)
-            key = self.add("motion.drive", "drive", {"fps": fps, "frames": frames, "driving_fps": fps},
+            key = self.add("motion.drive", "drive",
+                           {"fps": fps, "frames": frames, "driving_fps": fps, "size": size},
                            [portrait, driving] + ([audio] if audio else []), output="frames", name=label,
                            seed=mseed, frames=frames, pixels=px)
         elif audio is not None and not (isinstance(motion, ir.Word) and motion.word == "still"):
-            key = self.add("motion.lipsync", "motion", {"fps": fps, "frames": frames}, [portrait, audio],
-                           output="frames", name=label, seed=mseed, frames=frames, pixels=px)
+            key = self.add("motion.lipsync", "motion", {"fps": fps, "frames": frames, "size": size},
+                           [portrait, audio], output="frames", name=label, seed=mseed, frames=frames, pixels=px)
         else:
-            key = self.add("motion.still", "motion", {"fps": fps, "frames": frames}, [portrait],
+            key = self.add("motion.still", "motion", {"fps": fps, "frames": frames, "size": size}, [portrait],
                            output="frames", name=label, seed=mseed, frames=frames, pixels=px)
-        h = even(SHOT_HEIGHT[b.shot] * ctx.height)
         x = round(SIDE_CENTRE[b.side] * ctx.width - Fraction(h, 2))
         box = Box(x, ctx.height - h, h, h)
         out.layers.append((2, SHOT_ORDER[b.shot] * 10_000 + len(out.layers),
@@ -660,7 +677,7 @@ def build(ctx: Context, layout: Layout) -> tuple[Timeline, dict[str, Job], dict[
             key = g.add("image.morph", "image", {"width": mw, "height": mh, "frames": end - start,
                                                  "ease": "smooth", "stride": MORPH_STRIDE}, [la, lb], output="frames",
                         name=f"{a.identity} -> {b.identity} / morph", frames=-(-(end - start) // MORPH_STRIDE),
-                        pixels=mw * mh)
+                        pixels=morph_cost_pixels(ctx))
             g.scene = None
             overlaps.append(Overlap("morph", o.a, o.b, start, end, key))
         else:

@@ -40,6 +40,7 @@ __all__ = ["Compositor", "RenderError", "load_artifact"]
 MARGIN = 0.05  # text placement margin, as a fraction of the canvas side
 PAN_ZOOM = 1.1  # a pan with no zoom above 1 travels across this much margin
 _LRU = 6  # resized sequence frames kept per layer
+LOOP_CACHE = 64 << 20  # bytes of resized frames a looping sequence layer may keep (all its frames)
 OVERSAMPLE = 3  # Ken Burns: point-sample a copy upsampled this much (2 when that would be large)
 MAX_OVERSAMPLED = 16_000_000  # pixels of the oversampled copy before falling back to 2x
 MAX_DENSITY = 1.25  # image pixels per output pixel above which a moving still is pre-shrunk
@@ -106,12 +107,12 @@ class _Sprite:
     by Pillow's C code (``split``/``merge``) once per sprite, and every blend runs over
     contiguous memory."""
 
-    __slots__ = ("rgb", "alpha", "pm", "pm255", "inv", "h", "w")
+    __slots__ = ("rgb", "alpha", "pm", "pm255", "inv", "h", "w", "pil")
 
     def __init__(self, image: np.ndarray | None = None, *, rgba: Any = None) -> None:
         """``image``: ``uint8 (h, w, 3|4)`` straight alpha; or ``rgba``: a Pillow image in mode
         ``RGBA`` (straight) or ``RGBa`` (premultiplied)."""
-        self.alpha = self.pm = self.pm255 = self.inv = None
+        self.alpha = self.pm = self.pm255 = self.inv = self.pil = None
         if rgba is None:
             assert image is not None
             self.h, self.w = image.shape[:2]
@@ -131,6 +132,26 @@ class _Sprite:
         self.alpha = True
         self.pm255 = np.multiply(self.pm, 255, dtype=np.uint16)
         self.inv = np.asarray(Image.merge("RGB", (inv, inv, inv))).astype(np.uint16)
+
+    @classmethod
+    def pasted(cls, rgba: Any) -> _Sprite:
+        """A sprite drawn once or a few times (a frame of an animated sequence): kept as a
+        straight-alpha ``RGBA`` Pillow image (a frame of a memory map is wrapped, not copied)
+        and drawn by Pillow's masked ``paste`` in C. Building the blend-ready arrays above costs
+        more than the draw itself (7 ms vs 1.7 ms for a 684² portrait); the paste is ~3.5 ms
+        in all and matches the integer blend to ±1."""
+        if isinstance(rgba, np.ndarray):
+            h, w = rgba.shape[:2]
+            rgba = Image.frombuffer("RGBA", (w, h), np.ascontiguousarray(rgba), "raw", "RGBA", 0, 1)
+        elif rgba.mode != "RGBA":
+            rgba = rgba.convert("RGBA")
+        s = cls.__new__(cls)
+        s.pm = s.pm255 = s.inv = None
+        s.rgb = None
+        s.alpha = True
+        s.pil = rgba
+        s.w, s.h = rgba.size
+        return s
 
 
 class _Scratch:
@@ -162,6 +183,15 @@ def draw(dst: np.ndarray, sprite: _Sprite, x: int, y: int, opacity: int, scratch
         return
     (dy, dx), (sy, sx) = cl
     d = dst[dy, dx]
+    if sprite.pil is not None:
+        region = Image.fromarray(d)
+        mask = sprite.pil
+        if opacity < 255:
+            lut = [(v * opacity + 127) // 255 for v in range(256)]
+            mask = sprite.pil.getchannel("A").point(lut)
+        region.paste(sprite.pil, (-sx.start, -sy.start), mask)  # Pillow clips to the region
+        d[...] = np.asarray(region)
+        return
     t, u = scratch.views(d.shape)
     if sprite.alpha is None:
         if opacity >= 255:
@@ -307,7 +337,11 @@ class _StillState:
 
 
 class _SequenceState:
-    """A frame sequence fitted to its box, one resize per distinct frame index (LRU)."""
+    """A frame sequence fitted to its box, one resize per distinct frame index (LRU).
+
+    RGBA frames become :meth:`_Sprite.pasted` sprites (4 bytes a pixel), so a looping sequence
+    keeps every resized frame when they fit in ``LOOP_CACHE`` bytes and is resized once per
+    frame index for the whole film."""
 
     def __init__(self, layer: SequenceLayer, frames: np.ndarray, width: int, height: int) -> None:
         if frames.ndim != 4 or frames.shape[3] not in (3, 4) or frames.shape[0] == 0:
@@ -320,6 +354,10 @@ class _SequenceState:
         self.fit = (fw, fh) != (self.tw, self.th)
         self.window = _cover(fw, fh, self.tw, self.th)
         self.lru: OrderedDict[int, _Sprite] = OrderedDict()
+        self.keep = _LRU
+        if layer.loop and self.fit:
+            per = self.tw * self.th * (4 if frames.shape[3] == 4 else 3)
+            self.keep = max(_LRU, min(self.n, LOOP_CACHE // max(1, per)))
 
     def index(self, f: int) -> int:
         i = self.layer.offset + (f - self.layer.start)
@@ -344,11 +382,13 @@ class _SequenceState:
             if rgba:  # premultiply at the source's (smaller) size; resize in RGBa
                 img = img.convert("RGBa")
             img = img.resize((self.tw, self.th), Image.Resampling.BILINEAR, box=(x0, y0, x0 + w, y0 + h))
-            s = _Sprite(rgba=img) if rgba else _Sprite(np.asarray(img))
+            s = _Sprite.pasted(img) if rgba else _Sprite(np.asarray(img))
+        elif frame.shape[2] == 4:
+            s = _Sprite.pasted(frame)  # already the box's size: drawn straight from the memory map
         else:
             s = _Sprite(frame)
         self.lru[i] = s
-        if len(self.lru) > _LRU:
+        if len(self.lru) > self.keep:
             self.lru.popitem(last=False)
         return s
 

@@ -5,8 +5,9 @@ overlap, and any black gap. Each span is a **segment** with a content key (the S
 determines its pixels: the scene's layers with times relative to the scene's start, its fades
 and length, the span's place in the scene, the canvas, fps, the encoder settings and
 ``SEGMENT_VERSION``; for an overlap both scenes' content plus the overlap). Renaming or moving a
-scene along the timeline keeps its key; editing one line of one scene changes that scene's key
-(and the overlaps it takes part in) only.
+scene along the timeline keeps its key. Scenes are further cut every ``SEGMENT_SECONDS`` (counted
+from the scene's start), and a segment's key holds only the layers shown during it, so editing
+one line of one scene changes the keys of the segments (and overlaps) showing that line only.
 
 What a segment stores: its **final H.264 encode**, i.e. an MP4 encoded with the film's own
 settings (libx264, yuv420p, preset, crf; each segment starts with an IDR frame, so it decodes on
@@ -54,7 +55,11 @@ from nyeshc.world import publish
 
 __all__ = ["render_film", "render_still", "write_png", "spans", "Span", "SEGMENT_VERSION"]
 
-SEGMENT_VERSION = 1  # bump when the compositor's output for the same inputs changes
+SEGMENT_VERSION = 2  # bump when the compositor's output for the same inputs changes
+SEGMENT_SECONDS = 4
+"""A scene's frames are cut into segments of at most this many seconds, at fixed multiples
+from the scene's start; a segment's key holds only the layers shown during it. An edit that
+changes a beat late in a scene re-renders the segments that beat is shown in, not the scene."""
 ProgressCallback = Callable[[int, int], None]  # (frames done, frames total)
 
 
@@ -94,7 +99,18 @@ def spans(timeline: Timeline) -> list[Span]:
             out[-1] = dataclasses.replace(prev, end=q)
         else:
             out.append(sp)
-    return out
+    return [piece for sp in out for piece in _chunks(sp, timeline)]
+
+
+def _chunks(sp: Span, timeline: Timeline) -> list[Span]:
+    """A scene span cut at every ``SEGMENT_SECONDS`` from its scene's start (so the cuts move
+    with the scene); other spans whole."""
+    if sp.kind != "scene" or sp.scene is None:
+        return [sp]
+    step = max(1, round(SEGMENT_SECONDS * timeline.fps))
+    s0 = sp.scene.start
+    cuts = [sp.start] + [c for c in range(s0 + step * ((sp.start - s0) // step + 1), sp.end, step)] + [sp.end]
+    return [dataclasses.replace(sp, start=a, end=b) for a, b in zip(cuts, cuts[1:])]
 
 
 # --------------------------------------------------------------------------- keys
@@ -109,9 +125,11 @@ def _shift(obj: Any, by: int) -> Any:
     return d
 
 
-def _scene_content(scene: SceneTrack) -> dict[str, Any]:
+def _scene_content(scene: SceneTrack, start: int, end: int) -> dict[str, Any]:
+    """What determines the pixels of ``scene`` in frames ``[start, end)``: its length and fades
+    and the layers shown then (the compositor draws nothing else), times relative to the scene."""
     return {"length": scene.end - scene.start, "fade_in": scene.fade_in, "fade_out": scene.fade_out,
-            "layers": [_shift(L, scene.start) for L in scene.layers]}
+            "layers": [_shift(L, scene.start) for L in scene.layers if L.start < end and L.end > start]}
 
 
 def segment_key(timeline: Timeline, span: Span, settings: dict[str, Any]) -> str:
@@ -121,14 +139,15 @@ def segment_key(timeline: Timeline, span: Span, settings: dict[str, Any]) -> str
                             "length": span.end - span.start}
     if span.kind == "scene":
         assert span.scene is not None
-        body["scene"] = _scene_content(span.scene)
+        body["scene"] = _scene_content(span.scene, span.start, span.end)
         body["from"] = span.start - span.scene.start
     elif span.kind == "overlap":
         ov = span.overlap
         assert ov is not None
         scenes = {s.index: s for s in timeline.scenes}
         a, b = scenes[ov.a], scenes[ov.b]
-        body.update(a=_scene_content(a), b=_scene_content(b), overlap=ov.kind, morph=ov.morph,
+        body.update(a=_scene_content(a, span.start, span.end), b=_scene_content(b, span.start, span.end),
+                    overlap=ov.kind, morph=ov.morph,
                     length_overlap=ov.end - ov.start, from_overlap=span.start - ov.start,
                     from_a=span.start - a.start, from_b=span.start - b.start)
     blob = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode("utf-8")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from nyeshc.backends import registry
-from nyeshc.backends.base import SAMPLE_RATE, MotionBackend, Portrait, PortraitBackend
+from nyeshc.backends.base import SAMPLE_RATE, BackendError, MotionBackend, Portrait, PortraitBackend
 from nyeshc.backends.procedural import puppet
 from nyeshc.backends.procedural.puppet import PuppetMotion, PuppetPortrait, blinks, draw_face, envelope
 
@@ -60,8 +60,8 @@ def test_protocols_and_registry() -> None:
     m = registry.load("motion.procedural")
     assert isinstance(p, PortraitBackend) and isinstance(p, PuppetPortrait)
     assert isinstance(m, MotionBackend) and isinstance(m, PuppetMotion)
-    assert (p.id, p.version, p.modality) == ("portrait.procedural", "1", "portrait")
-    assert (m.id, m.version, m.modality) == ("motion.procedural", "1", "motion")
+    assert (p.id, p.version, p.modality) == ("portrait.procedural", "2", "portrait")
+    assert (m.id, m.version, m.modality) == ("motion.procedural", "2", "motion")
     assert PuppetMotion(**m.settings).settings == m.settings
     assert PuppetPortrait(**p.settings).settings == p.settings
     assert p.cost.estimate(frames=1) > 0 and m.cost.estimate(frames=10) > 0
@@ -255,3 +255,89 @@ def test_motion_fills_a_given_buffer_in_place() -> None:
     got = motion.lipsync(portrait, voice, 12.0, 3, 5, out=buffer)
     assert got is buffer
     assert np.array_equal(buffer, plain)
+
+
+# --------------------------------------------------------------------------- frames at the displayed size
+
+
+def _pm(frames: np.ndarray) -> np.ndarray:
+    """Premultiplied float copy (transparent pixels' colour does not matter)."""
+    f = frames.astype(np.float64)
+    return np.concatenate([f[..., :3] * f[..., 3:] / 255.0, f[..., 3:]], -1)
+
+
+def _resized(frames: np.ndarray, size: int) -> np.ndarray:
+    from PIL import Image
+
+    return np.stack([np.asarray(Image.fromarray(f, "RGBA").convert("RGBa").resize((size, size), Image.Resampling.BILINEAR)
+                                .convert("RGBA")) for f in frames])
+
+
+@pytest.mark.parametrize("size", [64, 144])
+def test_motion_draws_at_the_size_of_out(face: Portrait, size: int) -> None:
+    """``renders_any_size``: frames drawn straight at D (smaller or larger than the portrait's
+    S = 96) are the S frames resized (same picture, same motion), deterministically."""
+    motion = PuppetMotion()
+    assert motion.renders_any_size is True
+    voice = _voice(2.0)
+    n = 8
+    at_s = motion.lipsync(face, voice, FPS, n, seed=4)
+    buf = np.zeros((n, size, size, 4), np.uint8)
+    got = motion.lipsync(face, voice, FPS, n, seed=4, out=buf)
+    assert got is buf and buf[..., 3].max() == 255 and buf[..., 3].min() == 0
+    ref = _resized(at_s, size)
+    err = np.abs(_pm(buf) - _pm(ref))
+    assert err.mean() < 1.5 and np.percentile(err, 99) < 40, (err.mean(), np.percentile(err, 99))
+    again = motion.lipsync(face, voice, FPS, n, seed=4, out=np.zeros_like(buf))
+    assert np.array_equal(again, buf)
+    with pytest.raises(BackendError):
+        motion.lipsync(face, voice, FPS, n, seed=4, out=np.zeros((n, size, size + 2, 4), np.uint8))
+
+
+def test_photo_motion_draws_at_the_size_of_out(pp: PuppetPortrait) -> None:
+    photo = pp.from_image(draw_face(pp.sample(9), 120)[..., :3], S)
+    motion = PuppetMotion()
+    at_s = motion.still(photo, FPS, 4, seed=1)
+    buf = motion.still(photo, FPS, 4, seed=1, out=np.zeros((4, 60, 60, 4), np.uint8))
+    err = np.abs(_pm(buf) - _pm(_resized(at_s, 60)))
+    assert err.mean() < 1.5, err.mean()
+
+
+def test_body_never_lifts_off_the_bottom_edge(face: Portrait) -> None:
+    """Head motion lifts the shoulders; the body continues below the frame, so the bottom row
+    under the shoulders stays opaque (a lifted cut-out used to open a gap there)."""
+    rig = puppet._rig(face.latent, S)
+    lifted = rig.frame(0.0, 0.0, (0.0, -0.04 * S, 0.0, 1.0), 0.004)  # more than _head_motion lifts
+    rest = rig.frame(0.0, 0.0, (0.0, 0.0, 0.0, 1.0), 0.0)
+    under = rest[-1, :, 3] == 255
+    assert under.sum() > S // 3 and (lifted[-1, under, 3] == 255).all()
+
+
+def test_executor_resizes_frames_of_backends_that_draw_at_the_portrait_size(
+        face: Portrait, monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """The motion contract: a backend without ``renders_any_size`` fills (frames, S, S, 4) and
+    the executor stores the frames resized to the job's ``size``; the puppet draws at ``size``."""
+    from nyeshc.execute import ops
+    from nyeshc.execute.cache import Cache
+    from nyeshc.plan.model import Job
+
+    class PortraitSized:
+        id, version = "motion.test", "1"
+
+        def still(self, portrait, fps, frames, seed, *, out=None):
+            assert out is not None and out.shape == (frames, S, S, 4)
+            out[...] = PuppetMotion().still(portrait, fps, frames, seed)
+            return out
+
+    job = Job(key="k" * 64, kind="motion.still", backend="motion.test", backend_version="1", settings={},
+              params={"fps": FPS, "frames": 3, "size": 150}, inputs=("p",), seed=3, output="frames", name="t")
+    monkeypatch.setattr(ops, "_backend", lambda job: PortraitSized())
+    for cache in (None, Cache(tmp_path / "cache")):
+        got = ops.run_job(job, [face], cache)
+        assert got.shape == (3, 150, 150, 4)
+        err = np.abs(_pm(np.asarray(got)) - _pm(_resized(PuppetMotion().still(face, FPS, 3, 3), 150)))
+        assert err.max() <= 1
+    assert not list((tmp_path / "cache").glob(".motion-*"))  # the scratch buffer is gone
+    monkeypatch.setattr(ops, "_backend", lambda job: PuppetMotion())
+    direct = ops.run_job(job, [face], None)
+    assert direct.shape == (3, 150, 150, 4)

@@ -103,6 +103,49 @@ def test_edit_rerenders_one_scene(film: tuple[Timeline, Cache], tmp_path: Path) 
     assert len(frames) == tl.frames and frames[29].max() <= 20 and frames[26].max() < frames[24].max()
 
 
+def test_long_scene_is_cut_and_an_edit_rerenders_only_where_it_shows(tmp_path: Path) -> None:
+    """A 12 s scene at 12 fps is cut every SEGMENT_SECONDS (48 frames) from its start; changing
+    a caption shown in frames 60..80 re-composes the segment [48, 96) only, and the film
+    assembled from old and new segments decodes to the right pictures."""
+    from nyeshc.render.segments import SEGMENT_SECONDS
+
+    assert SEGMENT_SECONDS * FPS == 48
+    cache = Cache(tmp_path / "cache")
+    bg = put(cache, "bg", solid(BLUE))
+    white = np.zeros((12, 40, 4), np.uint8)
+    white[...] = (255, 255, 255, 255)
+    yellow = white.copy()
+    yellow[..., 2] = 0
+    k_white, k_yellow = put(cache, "white", white), put(cache, "yellow", yellow)
+
+    def film(caption: str) -> Timeline:
+        scene = SceneTrack(0, "long", 0, 144, (StillLayer(0, 144, bg), TextLayer(60, 80, caption, position="center")))
+        return timeline([scene], 144)
+
+    tl = film(k_white)
+    assert [(s.start, s.end, s.kind) for s in spans(tl)] == [(0, 48, "scene"), (48, 96, "scene"), (96, 144, "scene")]
+    render_film(tl, cache, tmp_path / "a.mp4", preset="ultrafast", crf=12)
+    import nyeshc.render.segments as seg
+
+    composed: list[int] = []
+    original = seg.Compositor.frame
+
+    def spy(self: object, f: int) -> np.ndarray:
+        composed.append(f)
+        return original(self, f)  # type: ignore[arg-type]
+
+    seg.Compositor.frame = spy  # type: ignore[method-assign]
+    try:
+        out = render_film(film(k_yellow), cache, tmp_path / "b.mp4", preset="ultrafast", crf=12)
+    finally:
+        seg.Compositor.frame = original  # type: ignore[method-assign]
+    assert sorted(set(composed)) == list(range(48, 96))
+    frames = decode(out)[0]
+    assert len(frames) == 144
+    assert near(frames[70][H // 2, W // 2], (255, 255, 0), 30)  # the new caption
+    assert near(frames[40][H // 2, W // 2], BLUE) and near(frames[100][H // 2, W // 2], BLUE)
+
+
 def test_direct_render_matches_and_frame_range(film: tuple[Timeline, Cache], tmp_path: Path) -> None:
     tl, cache = film
     direct = render_film(tl, cache, tmp_path / "d.mp4", preset="ultrafast", crf=12, use_segments=False)

@@ -158,9 +158,11 @@ class _Raster:
     def poly(self, *polys: np.ndarray, wobble: float = 0.0035, sub: tuple[np.ndarray, ...] = ()) -> np.ndarray:
         adds = [(_wobble(self.p, pts, wobble) if wobble else np.asarray(pts, np.float64)) * self.n for pts in polys]
         subs = [(_wobble(self.p, pts, wobble) if wobble else np.asarray(pts, np.float64)) * self.n for pts in sub]
-        out = np.zeros((self.size, self.size), _F32)
+        # the result covers the window only (allocated at its size), else the whole picture
+        wx0, wy0, wx1, wy1 = self.window if self.window is not None else (0, 0, self.size, self.size)
+        out = np.zeros((wy1 - wy0, wx1 - wx0), _F32)
         if not adds:
-            return self._out(out)
+            return out
         allp = np.concatenate(adds)
         # rasterise only the bounding box (in whole output pixels), then place it
         x0 = int(np.clip(math.floor(allp[:, 0].min() / SS) - 1, 0, self.size))
@@ -168,7 +170,7 @@ class _Raster:
         x1 = int(np.clip(math.ceil(allp[:, 0].max() / SS) + 1, 0, self.size))
         y1 = int(np.clip(math.ceil(allp[:, 1].max() / SS) + 1, 0, self.size))
         if x1 <= x0 or y1 <= y0:
-            return self._out(out)
+            return out
         off = np.array([x0 * SS, y0 * SS], np.float64)
         img = Image.new("L", ((x1 - x0) * SS, (y1 - y0) * SS), 0)
         d = ImageDraw.Draw(img)
@@ -176,8 +178,12 @@ class _Raster:
             d.polygon([tuple(v) for v in (q - off).tolist()], fill=255)
         for q in subs:
             d.polygon([tuple(v) for v in (q - off).tolist()], fill=0)
-        out[y0:y1, x0:x1] = np.asarray(img.reduce(SS), dtype=_F32) / 255.0
-        return self._out(out)
+        cov = np.asarray(img.reduce(SS), dtype=_F32) / 255.0
+        # the part of the box inside the window
+        cx0, cy0, cx1, cy1 = max(x0, wx0), max(y0, wy0), min(x1, wx1), min(y1, wy1)
+        if cx1 > cx0 and cy1 > cy0:
+            out[cy0 - wy0:cy1 - wy0, cx0 - wx0:cx1 - wx0] = cov[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0]
+        return out
 
     def stroke(self, pts: np.ndarray, width0: float, width1: float | None = None,
                wobble: float = 0.0) -> np.ndarray:
@@ -317,6 +323,8 @@ class _Rig:
         self.hair_tex = _brush(size, p, 2, (0.0, 12.0), (9.0, 0.7))
         self._build()
         self._states: OrderedDict[tuple[float, float], Image.Image] = OrderedDict()
+        self._scaled: OrderedDict[tuple[Any, int], _Layer] = OrderedDict()
+        self._neutral: Image.Image | None = None  # the head without eyes and mouth, as an image
 
     # ---------------------------------------------------------------- static layers
     def _build(self) -> None:
@@ -576,50 +584,190 @@ class _Rig:
         return rgb
 
     # ---------------------------------------------------------------- states
+    @staticmethod
+    def _state_key(mouth_open: float, blink: float) -> tuple[float, float]:
+        return (round(float(np.clip(mouth_open, 0, 1)), 4), round(float(np.clip(blink, 0, 1)), 4))
+
     def head(self, mouth_open: float, blink: float) -> Image.Image:
         """The head layer (PIL ``RGBa``, premultiplied) in this mouth/eye state, memoised."""
-        key = (round(float(np.clip(mouth_open, 0, 1)), 4), round(float(np.clip(blink, 0, 1)), 4))
+        key = self._state_key(mouth_open, blink)
         hit = self._states.get(key)
         if hit is not None:
             self._states.move_to_end(key)
             return hit
         m, b = key
-        rgb = self.head_rgb.copy()
-        a = self.head_a
-        if m > 0:
-            rgb, a = _jaw_drop(rgb, a, self.p["mouth"], m * 0.018, self.size, self.p["hh"])
-        # features are painted in a window around eyes and mouth only (fast)
+        # only a region changes with the state: the features' window and the stretched jaw;
+        # everything is computed on that region and pasted over the neutral head (same pixels
+        # as computing the whole picture, a fraction of the work)
         p, S = self.p, self.size
         wx0 = int(max(0, math.floor((p["cx"] - p["eye_dx"] - 2.2 * p["eye_r"]) * S) - 2))
         wx1 = int(min(S, math.ceil((p["cx"] + p["eye_dx"] + 2.2 * p["eye_r"]) * S) + 2))
         wy0 = int(max(0, math.floor((p["eye_y"] - 2.0 * p["eye_r"]) * S) - 2))
         wy1 = int(min(S, math.ceil((p["mouth"][1] + 0.085) * S) + 2))
-        win = (wx0, wy0, wx1, wy1)
-        self.R.window = win
+        jaw = _jaw_box(p["mouth"], m * 0.018, S, p["hh"]) if m > 0 else None
+        X0, Y0, X1, Y1 = wx0, wy0, wx1, wy1
+        if jaw is not None:
+            X0, Y0, X1, Y1 = min(X0, jaw[0]), min(Y0, jaw[1]), max(X1, jaw[2]), max(Y1, jaw[3])
+        rgb = self.head_rgb[Y0:Y1, X0:X1].copy()
+        a = self.head_a[Y0:Y1, X0:X1].copy()
+        if jaw is not None:
+            jx0, jy0, jx1, jy1 = jaw
+            jr, ja = _jaw_values(self.head_rgb, self.head_a, p["mouth"], m * 0.018, S, p["hh"], jaw)
+            rgb[jy0 - Y0:jy1 - Y0, jx0 - X0:jx1 - X0] = jr
+            a[jy0 - Y0:jy1 - Y0, jx0 - X0:jx1 - X0] = ja
+        self.R.window = (wx0, wy0, wx1, wy1)
         self._fy = self.F.y[wy0:wy1, wx0:wx1]
         self._skin = self.skin_col[wy0:wy1, wx0:wx1]
         try:
-            crop = rgb[wy0:wy1, wx0:wx1].copy()
+            crop = rgb[wy0 - Y0:wy1 - Y0, wx0 - X0:wx1 - X0].copy()
             crop = self._eyes(crop, b)
             crop = self._mouth(crop, m)
-            rgb[wy0:wy1, wx0:wx1] = crop
+            rgb[wy0 - Y0:wy1 - Y0, wx0 - X0:wx1 - X0] = crop
         finally:
             self.R.window = None
-        img = _to_image_pm(rgb * self.tex, a)
+        if self._neutral is None:
+            self._neutral = _to_image_pm(self.head_rgb * self.tex, self.head_a)
+        img = self._neutral.copy()
+        img.paste(_to_image_pm(rgb * self.tex[Y0:Y1, X0:X1], a), (X0, Y0))
         self._states[key] = img
         while len(self._states) > 256:
             self._states.popitem(last=False)
         return img
 
+    def scaled(self, layer: Image.Image, key: Any, size: int) -> _Layer:
+        """``layer`` (an ``RGBa`` image at the rig's size) reduced to ``size`` (antialiased,
+        once per state and size), with its bounding box."""
+        hit = self._scaled.get((key, size))
+        if hit is not None:
+            self._scaled.move_to_end((key, size))
+            return hit
+        img = layer if size == self.size else layer.resize((size, size), Image.Resampling.BILINEAR)
+        if key == "body":
+            # the body is cut by the frame's bottom edge: continue its last row below, so that
+            # lifting it (breath, head motion) never opens a gap under the shoulders
+            pad = max(4, size // 16)
+            tall = Image.new("RGBa", (size, size + pad))
+            tall.paste(img, (0, 0))
+            tall.paste(img.crop((0, size - 1, size, size)).resize((size, pad)), (0, size))
+            img = tall
+        got = _Layer(img, size / self.size, img.getbbox())
+        self._scaled[(key, size)] = got
+        while len(self._scaled) > 258:
+            self._scaled.popitem(last=False)
+        return got
+
+    def render(self, dst: np.ndarray, mouth_open: float, blink: float,
+               head: tuple[float, float, float, float], breath: float = 0.0) -> None:
+        """Draw one frame into ``dst`` (``uint8 (D, D, 4)`` straight RGBA, any ``D``).
+
+        ``head = (dx, dy, angle, scale)`` is in pixels of the rig's size; the frame is the same
+        picture at any ``D``. The layers are taken at ``L = min(D, size)`` (reduced once per
+        state) and each is resampled once, straight into its region of the output: the body
+        (which only shifts and breathes) by a separable sub-pixel resize, the head (which also
+        turns) by a bilinear affine warp of its bounding box only."""
+        dx, dy, ang, sc = head
+        S, D = self.size, dst.shape[0]
+        L = min(D, S)
+        key = self._state_key(mouth_open, blink)
+        body = self.scaled(self.body, "body", L)
+        hd = self.scaled(self.head(*key), key, L)
+        canvas = Image.new("RGBA", (D, D))
+        pivot = (self.p["cx"] * S, (self.p["cy"] + self.p["hh"] * 0.9) * S)
+        part = _shift(body, D / S, D, dx, dy * 0.7, 1.0 + breath, (S / 2, S))
+        if part is not None:
+            canvas.paste(part[0].convert("RGBA"), part[1])
+        part = _warp(hd, D / S, D, dx, dy - breath * S * 0.6, ang, sc, pivot)
+        if part is not None:
+            canvas.alpha_composite(part[0].convert("RGBA"), part[1])
+        dst[...] = np.asarray(canvas)
+
     def frame(self, mouth_open: float, blink: float, head: tuple[float, float, float, float],
               breath: float = 0.0) -> np.ndarray:
-        dx, dy, ang, sc = head
-        S = self.size
-        pivot = (self.p["cx"] * S, (self.p["cy"] + self.p["hh"] * 0.9) * S)
-        body = _affine(self.body, dx, dy * 0.7, 0.0, 1.0 + breath, (S / 2, S))
-        hd = _affine(self.head(mouth_open, blink), dx, dy - breath * S * 0.6, ang, sc, pivot)
-        out = Image.alpha_composite(body.convert("RGBA"), hd.convert("RGBA"))
-        return np.asarray(out, dtype=np.uint8).copy()
+        out = np.empty((self.size, self.size, 4), np.uint8)
+        self.render(out, mouth_open, blink, head, breath)
+        return out
+
+
+class _Layer:
+    """A premultiplied layer at ``q`` of the rig's scale, with its bounding box (or None)."""
+
+    __slots__ = ("img", "q", "bbox")
+
+    def __init__(self, img: Image.Image, q: float, bbox: tuple[int, int, int, int] | None):
+        self.img, self.q, self.bbox = img, q, bbox
+
+
+def _region(bbox: tuple[int, int, int, int], fwd: np.ndarray, D: int) -> tuple[int, int, int, int] | None:
+    """The output pixels ``(x0, y0, x1, y1)`` covered by ``bbox`` mapped by the 2×3 ``fwd``."""
+    x0, y0, x1, y1 = bbox
+    pts = np.array([[x0, y0, 1.0], [x1, y0, 1.0], [x0, y1, 1.0], [x1, y1, 1.0]]) @ fwd.T
+    ox0 = max(0, math.floor(pts[:, 0].min()) - 1)
+    oy0 = max(0, math.floor(pts[:, 1].min()) - 1)
+    ox1 = min(D, math.ceil(pts[:, 0].max()) + 1)
+    oy1 = min(D, math.ceil(pts[:, 1].max()) + 1)
+    if ox1 <= ox0 or oy1 <= oy0:
+        return None
+    return ox0, oy0, ox1, oy1
+
+
+_Part = tuple[Image.Image, tuple[int, int]]
+
+
+def _shift(layer: _Layer, k: float, D: int, dx: float, dy: float, scale: float,
+           pivot: tuple[float, float]) -> _Part | None:
+    """``layer`` scaled by ``scale`` about ``pivot`` and moved by ``(dx, dy)`` (rig pixels), at
+    ``k`` output pixels per rig pixel in a ``D``-pixel frame: the ``RGBa`` part covering its
+    region and where it goes. One separable resize (no rotation, so Pillow's fast path)."""
+    if layer.bbox is None:
+        return None
+    q = layer.q
+    # output u -> layer x:  x = q * ((u / k - p - d) / scale + p)
+    g = q / (k * scale)
+    cx = q * (pivot[0] - (pivot[0] + dx) / scale)
+    cy = q * (pivot[1] - (pivot[1] + dy) / scale)
+    fwd = np.array([[1 / g, 0.0, -cx / g], [0.0, 1 / g, -cy / g]])
+    reg = _region(layer.bbox, fwd, D)
+    if reg is None:
+        return None
+    ox0, oy0, ox1, oy1 = reg
+    w, h = layer.img.size  # the source box must stay inside the layer: trim the region to it
+    ox0, oy0 = max(ox0, math.ceil(-cx / g - 1e-6)), max(oy0, math.ceil(-cy / g - 1e-6))
+    ox1, oy1 = min(ox1, math.floor((w - cx) / g + 1e-6)), min(oy1, math.floor((h - cy) / g + 1e-6))
+    if ox1 <= ox0 or oy1 <= oy0:
+        return None
+    box = (min(max(g * ox0 + cx, 0.0), w), min(max(g * oy0 + cy, 0.0), h),
+           min(max(g * ox1 + cx, 0.0), w), min(max(g * oy1 + cy, 0.0), h))
+    return layer.img.resize((ox1 - ox0, oy1 - oy0), Image.Resampling.BILINEAR, box=box), (ox0, oy0)
+
+
+def _warp(layer: _Layer, k: float, D: int, dx: float, dy: float, angle_deg: float, scale: float,
+          pivot: tuple[float, float]) -> _Part | None:
+    """``layer`` rotated/scaled about ``pivot`` and moved by ``(dx, dy)`` (rig pixels), at ``k``
+    output pixels per rig pixel in a ``D``-pixel frame: a bilinear affine warp of only the
+    output region its bounding box lands in. The mapping: a rig point ``x`` lands at
+    ``k * (M @ (x - pivot) + pivot + (dx, dy))``, ``M = scale * [[cos a, sin a], [-sin a, cos a]]``
+    (counter-clockwise on screen, y down)."""
+    if layer.bbox is None:
+        return None
+    q = layer.q
+    th = math.radians(angle_deg)
+    c, s = math.cos(th) / scale, math.sin(th) / scale
+    inv = np.array([[c, -s], [s, c]])  # rig output -> rig input, about the pivot
+    p = np.array(pivot, np.float64)
+    # output u -> layer x:  x = q * (inv @ (u / k - p - d) + p)
+    A = inv * (q / k)
+    off = q * (p - inv @ (p + np.array([dx, dy])))
+    Ainv = np.linalg.inv(A)
+    fwd = np.concatenate([Ainv, (-Ainv @ off)[:, None]], 1)
+    reg = _region(layer.bbox, fwd, D)
+    if reg is None:
+        return None
+    ox0, oy0, ox1, oy1 = reg
+    o = off + A @ np.array([ox0, oy0], np.float64)
+    data = (float(A[0, 0]), float(A[0, 1]), float(o[0]), float(A[1, 0]), float(A[1, 1]), float(o[1]))
+    part = layer.img.transform((ox1 - ox0, oy1 - oy0), Image.Transform.AFFINE, data,
+                               resample=Image.Resampling.BILINEAR)
+    return part, (ox0, oy0)
 
 
 def _shade_mul(face_col: np.ndarray, skin: np.ndarray) -> np.ndarray:
@@ -639,9 +787,18 @@ def _paint(col: np.ndarray, cov: np.ndarray, paint: np.ndarray) -> np.ndarray:
 
 
 def _paint_pm(rgb: np.ndarray, cov: np.ndarray, paint: np.ndarray) -> np.ndarray:
-    """Paint inside an existing (opaque) region of a premultiplied layer."""
-    c = cov[..., None]
-    return (rgb * (1 - c) + paint * c).astype(_F32)
+    """Paint inside an existing (opaque) region of a premultiplied layer (in place: only the
+    bounding box of ``cov > 0`` is computed; elsewhere ``rgb`` is unchanged, exactly)."""
+    rows = np.flatnonzero(cov.any(axis=1))
+    if rows.size == 0:
+        return rgb
+    cols = np.flatnonzero(cov.any(axis=0))
+    ys, xs = slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+    c = cov[ys, xs, None]
+    if isinstance(paint, np.ndarray) and paint.ndim == 3:
+        paint = paint[ys, xs]
+    rgb[ys, xs] = (rgb[ys, xs] * (1 - c) + paint * c).astype(_F32)
+    return rgb
 
 
 def _to_image_pm(rgb_pm: np.ndarray, a: np.ndarray) -> Image.Image:
@@ -652,46 +809,51 @@ def _to_image_pm(rgb_pm: np.ndarray, a: np.ndarray) -> Image.Image:
     return Image.frombytes("RGBa", (a.shape[1], a.shape[0]), u8.tobytes())
 
 
-def _affine(img: Image.Image, dx: float, dy: float, angle_deg: float, scale: float,
-            pivot: tuple[float, float]) -> Image.Image:
-    """Rotate/scale about ``pivot`` then translate; ``img`` is ``RGBa`` (premultiplied)."""
-    if abs(dx) < 1e-4 and abs(dy) < 1e-4 and abs(angle_deg) < 1e-4 and abs(scale - 1) < 1e-6:
-        return img
-    th = math.radians(angle_deg)
-    c, s = math.cos(th) / scale, math.sin(th) / scale
-    px, py = pivot
-    # output (u, v) -> input (x, y): inverse of  x' = R*S*(x - p) + p + d
-    ux, uy = -px - dx, -py - dy
-    a, b, e = c, -s, 0.0
-    d_, e_ = s, c
-    x0 = a * ux + b * uy + px
-    y0 = d_ * ux + e_ * uy + py
-    # Pillow's data = (a, b, c, d, e, f): x = a*u + b*v + c, y = d*u + e*v + f
-    return img.transform(img.size, Image.Transform.AFFINE, (a, b, x0, d_, e_, y0),
-                         resample=Image.Resampling.BILINEAR)
+def _jaw_box(mouth: tuple[float, float], amount: float, size: int, hh: float) -> tuple[int, int, int, int] | None:
+    """The pixels ``(x0, y0, x1, y1)`` :func:`_jaw_drop` changes (None: none)."""
+    S = size
+    mx, my = mouth[0] * S, mouth[1] * S
+    shift = amount * S
+    if shift < 0.05:
+        return None
+    y0, y1 = int(max(0, my - 2)), int(min(S, my + 0.7 * hh * S + shift + 4))
+    x0, x1 = int(max(0, mx - 0.42 * hh * S)), int(min(S, mx + 0.42 * hh * S))
+    return x0, y0, x1, y1
 
 
 def _jaw_drop(rgb: np.ndarray, a: np.ndarray, mouth: tuple[float, float], amount: float, size: int,
               hh: float) -> tuple[np.ndarray, np.ndarray]:
     """Stretch the region below the mouth down by ``amount`` (unit coords), fading out at the chin."""
+    box = _jaw_box(mouth, amount, size, hh)
+    if box is None:
+        return rgb, a
+    x0, y0, x1, y1 = box
+    r, al = _jaw_values(rgb, a, mouth, amount, size, hh, box)
+    out_rgb = rgb.copy()
+    out_a = a.copy()
+    out_rgb[y0:y1, x0:x1] = r
+    out_a[y0:y1, x0:x1] = al
+    return out_rgb, out_a
+
+
+def _jaw_values(rgb: np.ndarray, a: np.ndarray, mouth: tuple[float, float], amount: float, size: int,
+                hh: float, box: tuple[int, int, int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The stretched colour and alpha of the ``box`` from :func:`_jaw_box`, sampled from the
+    whole ``rgb``/``a``."""
     S = size
     mx, my = mouth[0] * S, mouth[1] * S
     shift = amount * S
-    if shift < 0.05:
-        return rgb, a
-    y0, y1 = int(max(0, my - 2)), int(min(S, my + 0.7 * hh * S + shift + 4))
-    x0, x1 = int(max(0, mx - 0.42 * hh * S)), int(min(S, mx + 0.42 * hh * S))
+    x0, y0, x1, y1 = box
     yy, xx = np.mgrid[y0:y1, x0:x1].astype(np.float64)
     wx = np.clip(1 - ((xx - mx) / (0.42 * hh * S)) ** 2, 0, 1) ** 1.5
     # displacement grows from the mouth line to full at the chin, then stays (chin moves down)
     prog = np.clip((yy - my) / (0.45 * hh * S), 0, 1)
     disp = shift * _smoothstep(0, 1, prog) * wx
     src_y = yy - disp
-    out_rgb = rgb.copy()
-    out_a = a.copy()
+    out_rgb = np.empty((y1 - y0, x1 - x0, 3), rgb.dtype)
     for ch in range(3):
-        out_rgb[y0:y1, x0:x1, ch] = ndimage.map_coordinates(rgb[..., ch], [src_y, xx], order=1, mode="nearest")
-    out_a[y0:y1, x0:x1] = ndimage.map_coordinates(a, [src_y, xx], order=1, mode="nearest")
+        out_rgb[..., ch] = ndimage.map_coordinates(rgb[..., ch], [src_y, xx], order=1, mode="nearest")
+    out_a = ndimage.map_coordinates(a, [src_y, xx], order=1, mode="nearest")
     return out_rgb, out_a
 
 
@@ -861,7 +1023,7 @@ class PuppetPortrait:
     """Procedural painted portraits (the animatic stand-in for StyleGAN2-FFHQ)."""
 
     id = "portrait.procedural"
-    version = "1"
+    version = "2"
     modality = "portrait"
     # measured on the 2-core dev box: ~0.38 s per cold 256 px portrait (~1.4 s at 512), i.e. about
     # 5 s per 720p-sized frame; estimate with ``cost.estimate(frames=1, pixels=size * size)``
@@ -935,11 +1097,15 @@ class PuppetMotion:
     """Animates portraits: re-renders the puppet, or warps a photo (stand-in for Wav2Lip/FOMM)."""
 
     id = "motion.procedural"
-    version = "1"
+    version = "2"
     modality = "motion"
-    # measured on the 2-core dev box: rig + memoised states ~0.4-1 s per call, then ~4.5 ms per
-    # 256 px frame (~20 ms at 512), i.e. ~0.07 s per 720p-sized frame; 0.1 covers cold states
-    cost = CostModel(device="cpu", per_call=0.5, per_frame=0.1)
+    renders_any_size = True
+    """``out`` may be ``(frames, D, D, 4)`` for any D: frames are drawn at ``out``'s size (the
+    executor passes the displayed size, so the compositor only copies them)."""
+    # measured on the 2-core dev box (CPU seconds): rig ~1.5 s per call at 512 (memoised states
+    # ~40 ms each), then ~7 ms per 512² frame and ~12 ms per 684² frame, i.e. ~0.03 s per
+    # 720p-sized frame (the estimate is per pixel of the stored frames); 0.05 covers cold states
+    cost = CostModel(device="cpu", per_call=1.5, per_frame=0.05)
 
     def __init__(self, *, mouth_levels: int = 16, blink_levels: int = 4, head_motion: float = 1.0):
         if mouth_levels < 2 or blink_levels < 2:
@@ -963,19 +1129,18 @@ class PuppetMotion:
         n = len(mouth)
         if out is None:
             out = np.empty((n, S, S, 4), np.uint8)
-        elif out.shape != (n, S, S, 4) or out.dtype != np.uint8:
-            raise BackendError(f"out must be uint8 {(n, S, S, 4)}, got {out.dtype} {out.shape}")
+        elif (out.dtype != np.uint8 or out.ndim != 4 or out.shape[0] != n or out.shape[1] != out.shape[2]
+              or out.shape[3] != 4 or out.shape[1] < 2):
+            raise BackendError(f"out must be uint8 ({n}, D, D, 4), got {out.dtype} {out.shape}")
         if portrait.latent is not None:
-            rig = _rig(portrait.latent, S)
-            render = lambda m, b, h, br: rig.frame(m, b, h, br)  # noqa: E731
+            rig: _Rig | _PhotoRig = _rig(portrait.latent, S)
         else:
-            photo = _PhotoRig(portrait)
-            render = photo.frame
+            rig = _PhotoRig(portrait)
         step = max(1, n // 20)
         for i in range(n):
             m = self._q(mouth[i], self.mouth_levels)
             b = self._q(blink[i], self.blink_levels)
-            out[i] = render(m, b, tuple(float(v) for v in head[i]), float(breath[i]))
+            rig.render(out[i], m, b, tuple(float(v) for v in head[i]), float(breath[i]))
             if progress is not None and (i % step == 0 or i == n - 1):
                 progress((i + 1) / n)
         return out
@@ -1052,6 +1217,7 @@ class _PhotoRig:
         self.face_w = max(8.0, x1 - x0)
         self.pad = max(4, self.S // 10)
         self._states: dict[float, Image.Image] = {}
+        self._scaled: dict[tuple[float, int], _Layer] = {}
 
     def _state(self, m: float) -> Image.Image:
         hit = self._states.get(m)
@@ -1084,16 +1250,35 @@ class _PhotoRig:
             self._states[m] = img
         return img
 
-    def frame(self, m: float, b: float, head: tuple[float, float, float, float], breath: float) -> np.ndarray:
+    def render(self, dst: np.ndarray, m: float, b: float, head: tuple[float, float, float, float],
+               breath: float) -> None:
+        """One frame into ``dst`` (``uint8 (D, D, 4)``); ``head`` in pixels of the portrait."""
         del b  # a photo cannot blink without a face model
         dx, dy, ang, sc = head
         sc = sc * (1 + breath * 0.5)
-        img = self._state(m)
-        pad = self.pad
+        S, D, pad = self.S, dst.shape[0], self.pad
+        L = min(D, S)
+        layer = self._scaled.get((m, L))
+        if layer is None:
+            img = self._state(m)  # padded by ``pad`` on every side
+            n = round((S + 2 * pad) * L / S) if L != S else S + 2 * pad
+            if n != img.width:
+                img = img.resize((n, n), Image.Resampling.BILINEAR)
+            layer = _Layer(img, n / (S + 2 * pad), img.getbbox())
+            if len(self._scaled) < 64:
+                self._scaled[(m, L)] = layer
         pivot = (self.mouth[0] + pad, self.mouth[1] + pad + 0.15 * self.face_w)
-        w = _affine(img, dx, dy, ang, sc, pivot)
-        w = w.crop((pad, pad, pad + self.S, pad + self.S)).convert("RGBA")
-        return np.asarray(w, dtype=np.uint8).copy()
+        canvas = Image.new("RGBA", (D, D))
+        # the padded picture, moved, then seen through the window [pad, pad + S): moved by -pad
+        part = _warp(layer, D / S, D, dx - pad, dy - pad, ang, sc, pivot)
+        if part is not None:
+            canvas.paste(part[0].convert("RGBA"), part[1])
+        dst[...] = np.asarray(canvas)
+
+    def frame(self, m: float, b: float, head: tuple[float, float, float, float], breath: float) -> np.ndarray:
+        out = np.empty((self.S, self.S, 4), np.uint8)
+        self.render(out, m, b, head, breath)
+        return out
 
 
 # --------------------------------------------------------------------------- motion tracking
