@@ -15,7 +15,7 @@ from nyeshc import ir, schema
 from nyeshc.diagnostics import Diagnostic, Label, Span, error, warning
 from nyeshc.syntax.fast import read as fast_read
 from nyeshc.syntax.lower import lower
-from nyeshc.syntax.parse import decode, parse
+from nyeshc.syntax.parse import MAX_RECOVERIES, decode, parse, recover_step, tab_diagnostics
 from nyeshc.world import OutsideProject, World
 
 __all__ = ["Loaded", "load", "read"]
@@ -32,8 +32,32 @@ def read(text: str, file: str = "<input>", *, fast: bool = True) -> tuple[ir.Fil
         done = fast_read(text, file)
         if done is not None:
             return done
+        done = _recover_fast(text, file)
+        if done is not None:
+            return done
     result = parse(text, file)
     return lower(result.tree, file, len(text)), list(result.diagnostics)
+
+
+def _recover_fast(text: str, file: str) -> tuple[ir.Film, list[Diagnostic]] | None:
+    """The reference path's result for a text with syntax errors, sooner: each error is found
+    and its lines blanked as :func:`parse` does, but the blanked text is then read by the fast
+    path instead of parsed again and lowered (about half the time of a script with one error, the
+    common case while typing). ``None`` where the fast path cannot finish; then :func:`parse`."""
+    work = text if text.endswith("\n") else text + "\n"
+    added = len(work) - len(text)  # blanking keeps offsets, so the newline added stays at the end
+    syntax: list[Diagnostic] = []
+    for _ in range(MAX_RECOVERIES):
+        step = recover_step(work, file)
+        if step is None:
+            return None
+        d, work = step
+        syntax.append(d)
+        done = fast_read(work[:len(work) - added], file)
+        if done is not None:
+            film, _ = done
+            return film, tab_diagnostics(text if not added else text + "\n", file) + syntax
+    return None
 
 
 @dataclass

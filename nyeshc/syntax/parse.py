@@ -449,6 +449,23 @@ def parse(text: str, file: str = "<input>") -> ParseResult:
     return ParseResult(_empty_tree(), tuple(diagnostics))
 
 
+def recover_step(work: str, file: str) -> tuple[Diagnostic, str] | None:
+    """One step of :func:`parse`'s recovery: the reference parser's first syntax diagnostic in
+    ``work`` (a text ending in a newline) and ``work`` with the lines it blanks. ``None`` when
+    ``work`` parses, or where :func:`parse` would do anything but blank and go on (nesting too
+    deep, nothing left to blank): callers then take :func:`parse` itself."""
+    lines = _Lines(work)
+    try:
+        _parser().parse(work)
+    except UnexpectedInput as exc:
+        d, first, last = _syntax_diagnostic(exc, work, file, lines)
+        blanked = _blank_lines(work, lines, first, last)
+        return None if blanked == work else (d, blanked)
+    except (TooDeep, RecursionError):
+        return None
+    return None
+
+
 def decode(data: bytes, file: str) -> tuple[str, list[Diagnostic]]:
     """Bytes → text. Invalid UTF-8 becomes a diagnostic (at the first bad byte) and U+FFFD."""
     if data.startswith(b"\xef\xbb\xbf"):
