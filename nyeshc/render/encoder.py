@@ -113,6 +113,13 @@ class _Drain(threading.Thread):
         return "\n".join(self.lines)
 
 
+def _close_pipe(stream: Any, drain: threading.Thread | None) -> None:
+    """Close a child's stderr once its drain thread has read it to the end."""
+    if stream is not None and (drain is None or not drain.is_alive()):
+        with contextlib.suppress(OSError):
+            stream.close()
+
+
 def _partial(target: Path, suffix: str) -> Path:
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.partial-", suffix=suffix, dir=target.parent)
     os.close(fd)
@@ -268,6 +275,7 @@ class Encoder:
             rc = proc.wait()
             if self._drain is not None:
                 self._drain.join(timeout=5)
+            _close_pipe(proc.stderr, self._drain)
             if rc != 0:
                 raise self._failure(f"ffmpeg exited with {rc}")
             if self.frames == 0:
@@ -300,6 +308,8 @@ class Encoder:
             proc.wait()
         if self._drain is not None:
             self._drain.join(timeout=2)
+        if proc is not None:
+            _close_pipe(proc.stderr, self._drain)
         _unlink(self._tmp)
         _unlink(self._wav)
         self._tmp = self._wav = None
