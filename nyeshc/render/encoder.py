@@ -261,6 +261,14 @@ class Encoder:
             what = f"the disk is full ({self.path.parent}); {what}"
         return EncodeError(f"encoding {self.path.name}: {what}" + (f"\n{tail}" if tail else ""))
 
+    def end_input(self) -> None:
+        """Tell ffmpeg there are no more frames; it finishes encoding in the background while
+        the caller goes on (composing the next segment). :meth:`close` then waits for it."""
+        proc = self._proc
+        if proc is not None and proc.stdin is not None:
+            with contextlib.suppress(BrokenPipeError, OSError):
+                proc.stdin.close()
+
     def close(self) -> Path:
         """Finish the file and move it into place; returns the target path."""
         proc = self._proc

@@ -254,11 +254,28 @@ def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.nda
     settings = encode_settings(preset, crf)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.segments-", dir=out.parent))
     partial: Path | None = None
+    # A segment's encoder is finished (waited for, its file cached) only after the next segment's
+    # frames have been composed and sent: x264 fills and drains its pipeline at each start and
+    # end, and the cores would idle through that drain if the next segment waited for it.
+    pending: tuple[Encoder, str, Path] | None = None
+
+    def finish() -> None:
+        nonlocal pending
+        if pending is not None:
+            enc, key, seg = pending
+            pending = None
+            try:
+                enc.close()
+            except BaseException:
+                enc.abort()
+                raise
+            cache.put(key, np.fromfile(seg, dtype=np.uint8), kind="render.segment")
+
     try:
         comp: Compositor | None = None
         done = 0
         files: list[Path] = []
-        with _progress(progress, timeline.frames, out.name) as tick:
+        with _progress(progress, timeline.frames, out.name) as tick, sigterm_guard():
             for i, sp in enumerate(spans(timeline)):
                 key = segment_key(timeline, sp, settings)
                 seg = work / f"{i:05d}.mp4"
@@ -270,14 +287,21 @@ def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.nda
                     tick(done, timeline.frames)
                 else:
                     comp = comp or Compositor(timeline, cache)
-                    with Encoder(seg, timeline.width, timeline.height, timeline.fps,
-                                 video_args=_video_args(preset, crf), container_args=()) as enc:
+                    enc = Encoder(seg, timeline.width, timeline.height, timeline.fps,
+                                  video_args=_video_args(preset, crf), container_args=())
+                    try:
                         for f in range(sp.start, sp.end):
                             enc.write(comp.frame(f))
                             done += 1
                             tick(done, timeline.frames)
-                    cache.put(key, np.fromfile(seg, dtype=np.uint8), kind="render.segment")
+                        enc.end_input()
+                    except BaseException:
+                        enc.abort()
+                        raise
+                    finish()  # the previous segment's encoder, done draining by now
+                    pending = (enc, key, seg)
                 files.append(seg)
+            finish()
         listing = work / "segments.ffconcat"
         listing.write_text("ffconcat version 1.0\n" + "".join(f"file {p.name}\n" for p in files), encoding="utf-8")
         wav = work / "mix.wav"
@@ -291,5 +315,7 @@ def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.nda
         partial = None
         return out
     finally:
+        if pending is not None:  # an error or an interrupt: kill the encoder still draining
+            pending[0].abort()
         _unlink(partial)
         shutil.rmtree(work, ignore_errors=True)
