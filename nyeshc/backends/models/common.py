@@ -18,12 +18,15 @@ import importlib
 import os
 import sys
 import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from nyeshc.backends.base import BackendError
+import numpy as np
 
-__all__ = ["checkout_module", "import_torch", "pick_device", "require_checkout", "require_file", "setting_name",
+from nyeshc.backends.base import BackendError, Portrait
+
+__all__ = ["FacePortraits", "checkout_module", "cover", "import_torch", "pick_device", "require_checkout", "require_file", "setting_name",
            "sha256_file"]
 
 _LOCK = threading.Lock()
@@ -136,3 +139,72 @@ def sha256_file(path: str | Path) -> str:
     with _LOCK:
         _SHA_MEMO[key] = digest
     return digest
+
+
+def cover(image: np.ndarray, width: int, height: int) -> np.ndarray:
+    """``image`` (uint8 (S, S', C)) scaled to cover ``width`` x ``height`` and centre-cropped."""
+    from PIL import Image  # noqa: PLC0415
+
+    h0, w0 = image.shape[:2]
+    if (w0, h0) == (width, height):
+        return np.ascontiguousarray(image)
+    scale = max(width / w0, height / h0)
+    sw, sh = max(width, int(np.ceil(w0 * scale - 1e-9))), max(height, int(np.ceil(h0 * scale - 1e-9)))
+    mode = "RGBA" if image.shape[2] == 4 else "RGB"
+    im = Image.fromarray(np.ascontiguousarray(image), mode).resize((sw, sh), Image.Resampling.LANCZOS)
+    x0, y0 = (sw - width) // 2, (sh - height) // 2
+    return np.asarray(im.crop((x0, y0, x0 + width, y0 + height)), dtype=np.uint8).copy()
+
+
+class FacePortraits:
+    """The portrait protocol for a face GAN (StyleGAN2-FFHQ, the DCGAN faces), mixed in before
+    the backend's class: an opaque square of the network's picture (``_face_rgb(latent)``), the
+    mouth and face box as fractions of it (settings ``mouth = [fx, fy]``, ``face_box = [x0, y0,
+    x1, y1]``; defaults ``DEFAULT_MOUTH``/``DEFAULT_FACE_BOX`` from the network's alignment),
+    ``latent=None`` so motion backends animate the picture (the procedural puppet re-renders only
+    its own latents), and a user's photo wrapped as the procedural backend does."""
+
+    id: str
+    modality: str
+    DEFAULT_MOUTH: tuple[float, float]
+    DEFAULT_FACE_BOX: tuple[float, float, float, float]
+
+    def __init__(self, *, mouth: Sequence[float] | None = None, face_box: Sequence[float] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.mouth = self._fractions("mouth", mouth, self.DEFAULT_MOUTH, 2)
+        self.face_box = self._fractions("face_box", face_box, self.DEFAULT_FACE_BOX, 4)
+        x0, y0, x1, y1 = self.face_box
+        if not (x0 < x1 and y0 < y1):
+            raise BackendError(f"{self.id}: {setting_name(self.modality, 'face_box')} must be [x0, y0, x1, y1] "
+                               "with x0 < x1 and y0 < y1")
+
+    def _fractions(self, key: str, value: Any, default: tuple[float, ...], n: int) -> tuple[float, ...]:
+        if value is None:
+            return default
+        try:
+            vals = tuple(float(v) for v in value)
+        except (TypeError, ValueError):
+            vals = ()
+        if len(vals) != n or not all(0.0 <= v <= 1.0 for v in vals):
+            raise BackendError(f"{self.id}: {setting_name(self.modality, key)} must be {n} fractions in [0, 1], "
+                               f"not {value!r}")
+        return vals
+
+    @property
+    def settings(self) -> Mapping[str, Any]:
+        return {**super().settings, "mouth": list(self.mouth), "face_box": list(self.face_box)}  # type: ignore[misc]
+
+    def portrait(self, latent: np.ndarray, size: int) -> Portrait:
+        size = int(size)
+        rgb = cover(self._face_rgb(latent), size, size)  # type: ignore[attr-defined]
+        image = np.concatenate([rgb, np.full((size, size, 1), 255, np.uint8)], axis=2)
+        x0, y0, x1, y1 = self.face_box
+        return Portrait(image=image, mouth=(self.mouth[0] * size, self.mouth[1] * size),
+                        face_box=(x0 * size, y0 * size, x1 * size, y1 * size), latent=None, source="generated")
+
+    def from_image(self, image: np.ndarray, size: int, mouth: tuple[float, float] | None = None) -> Portrait:
+        # a user's photo: the same square crop, resize and mouth estimate as the procedural backend
+        from nyeshc.backends.procedural.puppet import PuppetPortrait  # noqa: PLC0415
+
+        return PuppetPortrait().from_image(image, size, mouth)

@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
-from nyeshc.backends.base import BackendError, CostModel, Ease, Portrait
-from nyeshc.backends.models.common import import_torch, pick_device, require_file, setting_name, sha256_file
-from nyeshc.backends.models.stylegan2 import cover
+from nyeshc.backends.base import BackendError, CostModel, Ease
+from nyeshc.backends.models.common import (FacePortraits, cover, import_torch, pick_device, require_file,
+                                           setting_name, sha256_file)
 
 __all__ = ["GANFACE_FACE_BOX", "GANFACE_MOUTH", "GanFaceImage", "GanFacePortrait", "NZ", "PIP_LINE"]
 
@@ -203,7 +203,7 @@ class GanFaceImage(_GanFace):
         return cover(self._face(latent), int(width), int(height))
 
 
-class GanFacePortrait(_GanFace):
+class GanFacePortrait(FacePortraits, _GanFace):
     """Faces from seeds. Opaque (the generator paints its own background); ``mouth`` and
     ``face_box`` are fixed fractions measured on its mean face (settings override them);
     ``latent`` stays ``None`` so motion backends animate the picture."""
@@ -212,40 +212,8 @@ class GanFacePortrait(_GanFace):
     modality = "portrait"
     _EXTRA = ("mouth", "face_box")
 
-    def __init__(self, *, mouth: Sequence[float] | None = None, face_box: Sequence[float] | None = None,
-                 **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.mouth = self._fractions("mouth", mouth, GANFACE_MOUTH, 2)
-        self.face_box = self._fractions("face_box", face_box, GANFACE_FACE_BOX, 4)
-        if not (self.face_box[0] < self.face_box[2] and self.face_box[1] < self.face_box[3]):
-            raise BackendError(f"{self.id}: {setting_name(self.modality, 'face_box')} must be [x0, y0, x1, y1] "
-                               "with x0 < x1 and y0 < y1")
+    DEFAULT_MOUTH = GANFACE_MOUTH
+    DEFAULT_FACE_BOX = GANFACE_FACE_BOX
 
-    def _fractions(self, key: str, value: Any, default: tuple[float, ...], n: int) -> tuple[float, ...]:
-        if value is None:
-            return default
-        try:
-            vals = tuple(float(v) for v in value)
-        except (TypeError, ValueError):
-            vals = ()
-        if len(vals) != n or not all(0.0 <= v <= 1.0 for v in vals):
-            raise BackendError(f"{self.id}: {setting_name(self.modality, key)} must be {n} fractions in [0, 1], "
-                               f"not {value!r}")
-        return vals
-
-    @property
-    def settings(self) -> Mapping[str, Any]:
-        return {**super().settings, "mouth": list(self.mouth), "face_box": list(self.face_box)}
-
-    def portrait(self, latent: np.ndarray, size: int) -> Portrait:
-        size = int(size)
-        rgb = cover(self._face(latent), size, size)
-        image = np.concatenate([rgb, np.full((size, size, 1), 255, np.uint8)], axis=2)
-        box = (self.face_box[0] * size, self.face_box[1] * size, self.face_box[2] * size, self.face_box[3] * size)
-        return Portrait(image=image, mouth=(self.mouth[0] * size, self.mouth[1] * size), face_box=box,
-                        latent=None, source="generated")
-
-    def from_image(self, image: np.ndarray, size: int, mouth: tuple[float, float] | None = None) -> Portrait:
-        from nyeshc.backends.procedural.puppet import PuppetPortrait  # noqa: PLC0415
-
-        return PuppetPortrait().from_image(image, size, mouth)
+    def _face_rgb(self, latent: np.ndarray) -> np.ndarray:
+        return self._face(latent)

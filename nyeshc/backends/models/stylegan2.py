@@ -33,9 +33,11 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from nyeshc.backends.base import Alphabet, BackendError, CostModel, Ease, Portrait
+from nyeshc.backends.base import Alphabet, BackendError, CostModel, Ease
 from nyeshc.backends.models.common import (
+    FacePortraits,
     checkout_module,
+    cover,
     import_torch,
     pick_device,
     require_checkout,
@@ -88,19 +90,6 @@ def _code_sha256(checkout: Path) -> str:
 
 def _smoothstep(t: float) -> float:
     return t * t * (3.0 - 2.0 * t)
-
-
-def cover(image: np.ndarray, width: int, height: int) -> np.ndarray:
-    """``image`` (uint8 (S, S', C)) scaled to cover ``width`` x ``height`` and centre-cropped."""
-    h0, w0 = image.shape[:2]
-    if (w0, h0) == (width, height):
-        return np.ascontiguousarray(image)
-    scale = max(width / w0, height / h0)
-    sw, sh = max(width, int(np.ceil(w0 * scale - 1e-9))), max(height, int(np.ceil(h0 * scale - 1e-9)))
-    mode = "RGBA" if image.shape[2] == 4 else "RGB"
-    im = Image.fromarray(np.ascontiguousarray(image), mode).resize((sw, sh), Image.Resampling.LANCZOS)
-    x0, y0 = (sw - width) // 2, (sh - height) // 2
-    return np.asarray(im.crop((x0, y0, x0 + width, y0 + height)), dtype=np.uint8).copy()
 
 
 class _StyleGAN2:
@@ -308,7 +297,7 @@ class StyleGAN2Image(_StyleGAN2):
         return cover(self._synth(latent), int(width), int(height))
 
 
-class StyleGAN2Portrait(_StyleGAN2):
+class StyleGAN2Portrait(FacePortraits, _StyleGAN2):
     """Faces from seeds with an FFHQ (or other aligned-face) network.
 
     The GAN image has no matte: alpha is 255 everywhere. ``mouth`` and ``face_box`` come from
@@ -320,45 +309,11 @@ class StyleGAN2Portrait(_StyleGAN2):
     modality = "portrait"
     _EXTRA = ("mouth", "face_box")
 
-    def __init__(self, *, mouth: Sequence[float] | None = None, face_box: Sequence[float] | None = None,
-                 **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.mouth = self._fractions("mouth", mouth, FFHQ_MOUTH, 2)
-        self.face_box = self._fractions("face_box", face_box, FFHQ_FACE_BOX, 4)
-        x0, y0, x1, y1 = self.face_box
-        if not (x0 < x1 and y0 < y1):
-            raise BackendError(f"{self.id}: {setting_name(self.modality, 'face_box')} must be [x0, y0, x1, y1] "
-                               "with x0 < x1 and y0 < y1")
+    DEFAULT_MOUTH = FFHQ_MOUTH
+    DEFAULT_FACE_BOX = FFHQ_FACE_BOX
 
-    def _fractions(self, key: str, value: Any, default: tuple[float, ...], n: int) -> tuple[float, ...]:
-        if value is None:
-            return default
-        try:
-            vals = tuple(float(v) for v in value)
-        except (TypeError, ValueError):
-            vals = ()
-        if len(vals) != n or not all(0.0 <= v <= 1.0 for v in vals):
-            raise BackendError(f"{self.id}: {setting_name(self.modality, key)} must be {n} fractions in [0, 1], "
-                               f"not {value!r}")
-        return vals
-
-    @property
-    def settings(self) -> Mapping[str, Any]:
-        return {**super().settings, "mouth": list(self.mouth), "face_box": list(self.face_box)}
-
-    def portrait(self, latent: np.ndarray, size: int) -> Portrait:
-        size = int(size)
-        rgb = cover(self._synth(latent), size, size)
-        image = np.concatenate([rgb, np.full((size, size, 1), 255, np.uint8)], axis=2)
-        mouth = (self.mouth[0] * size, self.mouth[1] * size)
-        box = tuple(v * size for v in self.face_box)
-        return Portrait(image=image, mouth=mouth, face_box=box, latent=None, source="generated")  # type: ignore[arg-type]
-
-    def from_image(self, image: np.ndarray, size: int, mouth: tuple[float, float] | None = None) -> Portrait:
-        # a user's photo: the same square crop, resize and mouth estimate as the procedural backend
-        from nyeshc.backends.procedural.puppet import PuppetPortrait  # noqa: PLC0415
-
-        return PuppetPortrait().from_image(image, size, mouth)
+    def _face_rgb(self, latent: np.ndarray) -> np.ndarray:
+        return self._synth(latent)
 
 
 class StyleGAN2Glyphs(_StyleGAN2, StrokeGlyphs):
