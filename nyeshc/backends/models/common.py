@@ -18,7 +18,7 @@ import importlib
 import os
 import sys
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +26,12 @@ import numpy as np
 
 from nyeshc.backends.base import BackendError, Portrait
 
-__all__ = ["FacePortraits", "checkout_module", "cover", "import_torch", "pick_device", "require_checkout", "require_file", "setting_name",
+__all__ = ["FacePortraits", "checkout_module", "cover", "shared_network", "import_torch", "pick_device", "require_checkout", "require_file", "setting_name",
            "sha256_file"]
 
 _LOCK = threading.Lock()
 _SHA_MEMO: dict[tuple[str, int, int], str] = {}
+_NETWORKS: dict[tuple[Any, ...], Any] = {}
 
 
 def setting_name(modality: str, key: str) -> str:
@@ -208,3 +209,16 @@ class FacePortraits:
         from nyeshc.backends.procedural.puppet import PuppetPortrait  # noqa: PLC0415
 
         return PuppetPortrait().from_image(image, size, mouth)
+
+
+def shared_network(key: tuple[Any, ...], load: Callable[[], Any]) -> Any:
+    """The network loaded for ``key`` in this process, loading it with ``load()`` the first time,
+    so backends of several modalities (looks and portraits from one checkpoint) hold one copy.
+    ``key`` starts with the adapter's name and holds everything the loaded network depends on."""
+    with _LOCK:
+        net = _NETWORKS.get(key)
+    if net is None:
+        net = load()  # not under the lock: loading takes seconds, and may import a checkout (which locks)
+        with _LOCK:
+            net = _NETWORKS.setdefault(key, net)
+    return net

@@ -31,7 +31,7 @@ import numpy as np
 
 from nyeshc.backends.base import BackendError, CostModel, Ease
 from nyeshc.backends.models.common import (FacePortraits, cover, import_torch, pick_device, require_file,
-                                           setting_name, sha256_file)
+                                           setting_name, sha256_file, shared_network)
 
 __all__ = ["GANFACE_FACE_BOX", "GANFACE_MOUTH", "GanFaceImage", "GanFacePortrait", "NZ", "PIP_LINE"]
 
@@ -50,8 +50,6 @@ GANFACE_FACE_BOX = (0.14, 0.10, 0.86, 0.98)
 _CPU_COST = CostModel(device="cpu", per_call=0.01, per_frame=0.18, scale_by_pixels=False)
 _GPU_COST = CostModel(device="gpu", per_call=0.01, per_frame=0.13, scale_by_pixels=False)
 
-_NETS: dict[tuple[str, str], Any] = {}
-_NETS_LOCK = threading.Lock()
 
 
 def _package_weights(backend_id: str) -> Path:
@@ -134,27 +132,25 @@ class _GanFace:
                 return self._G
             torch = import_torch(self.id)
             dev = pick_device(self.id, self.device)
-            key = (str(self.weights.resolve()) + ":" + self.sha256, dev)
-            with _NETS_LOCK:
-                G = _NETS.get(key)
-            if G is None:
-                try:
-                    from gan_face_generate.models import Generator  # noqa: PLC0415
-                except ImportError as exc:
-                    raise BackendError(f"{self.id} needs the gan-face-generate package: {PIP_LINE} ({exc})") from exc
-                try:
-                    ck = torch.load(str(self.weights), map_location="cpu", weights_only=True)
-                    G = Generator(0, 3, NZ, NGF)
-                    G.load_state_dict(ck["netG_state_dict"])
-                except Exception as exc:  # a foreign or corrupt file: say which
-                    raise BackendError(f"{self.id}: could not load the generator weights {self.weights}: "
-                                       f"{type(exc).__name__}: {exc} (check {setting_name(self.modality, 'weights')})"
-                                       ) from exc
-                G = G.eval().requires_grad_(False).to(dev)
-                with _NETS_LOCK:
-                    G = _NETS.setdefault(key, G)
+            G = shared_network(("ganface", str(self.weights.resolve()), self.sha256, dev),
+                               lambda: self._load(torch, dev))
             self._torch, self._dev, self._G = torch, dev, G
             return G
+
+    def _load(self, torch: Any, dev: str) -> Any:
+        try:
+            from gan_face_generate.models import Generator  # noqa: PLC0415
+        except ImportError as exc:
+            raise BackendError(f"{self.id} needs the gan-face-generate package: {PIP_LINE} ({exc})") from exc
+        try:
+            ck = torch.load(str(self.weights), map_location="cpu", weights_only=True)
+            G = Generator(0, 3, NZ, NGF)
+            G.load_state_dict(ck["netG_state_dict"])
+        except Exception as exc:  # a foreign or corrupt file: say which
+            raise BackendError(f"{self.id}: could not load the generator weights {self.weights}: "
+                               f"{type(exc).__name__}: {exc} (check {setting_name(self.modality, 'weights')})"
+                               ) from exc
+        return G.eval().requires_grad_(False).to(dev)
 
     def _face(self, latent: np.ndarray) -> np.ndarray:
         """``uint8 (64, 64, 3)`` for one ``z``."""

@@ -44,6 +44,7 @@ from nyeshc.backends.models.common import (
     require_file,
     setting_name,
     sha256_file,
+    shared_network,
 )
 from nyeshc.backends.procedural.glyphs import LETTERS, StrokeGlyphs
 
@@ -72,8 +73,6 @@ FFHQ_FACE_BOX = (0.22, 0.25, 0.78, 0.92)
 _GPU_COST = CostModel(device="gpu", per_call=0.5, per_frame=0.05, scale_by_pixels=False)
 _CPU_COST = CostModel(device="cpu", per_call=1.0, per_frame=40.0, scale_by_pixels=False)
 
-_NETS: dict[tuple[str, str, str, str, bool], Any] = {}
-_NETS_LOCK = threading.Lock()
 
 
 def _code_sha256(checkout: Path) -> str:
@@ -177,29 +176,8 @@ class _StyleGAN2:
                 return self._G
             torch = import_torch(self.id)
             dev = pick_device(self.id, self.device)
-            key = (str(self.checkout.resolve()), str(self.checkpoint.resolve()), self.sha256, dev, self.fp16)
-            with _NETS_LOCK:
-                G = _NETS.get(key)
-            if G is None:
-                legacy = checkout_module(self.id, self.checkout, "legacy")
-                try:
-                    with open(self.checkpoint, "rb") as f:
-                        data = (legacy.load_network_pkl(f, force_fp16=True) if self.fp16 and dev != "cpu"
-                                else legacy.load_network_pkl(f))
-                except BackendError:
-                    raise
-                except Exception as exc:  # a corrupt or foreign pickle: say which file
-                    raise BackendError(f"{self.id}: could not load {self.checkpoint} with the checkout's "
-                                       f"legacy.load_network_pkl: {type(exc).__name__}: {exc} (check "
-                                       f"{setting_name(self.modality, 'checkpoint')})") from exc
-                G = data.get("G_ema") if isinstance(data, dict) else None
-                needed = ("mapping", "synthesis", "z_dim", "w_dim", "c_dim", "num_ws", "img_resolution")
-                if G is None or not all(hasattr(G, a) for a in needed):
-                    raise BackendError(f"{self.id}: {self.checkpoint} holds no StyleGAN2 generator 'G_ema' "
-                                       f"(check {setting_name(self.modality, 'checkpoint')})")
-                G = G.eval().requires_grad_(False).to(dev)
-                with _NETS_LOCK:
-                    G = _NETS.setdefault(key, G)
+            G = shared_network(("stylegan2", str(self.checkout.resolve()), str(self.checkpoint.resolve()),
+                                self.sha256, dev, self.fp16), lambda: self._load(dev))
             if int(G.w_dim) != self.latent_dim:
                 raise BackendError(f"{self.id}: the network in {self.checkpoint} has w_dim = {int(G.w_dim)}, "
                                    f"but the backend was configured with {self.latent_dim}; set "
@@ -233,6 +211,25 @@ class _StyleGAN2:
             ws = G.mapping(z, self._label(G), truncation_psi=float(truncation))
         w = ws[0, 0] if ws.ndim == 3 else ws[0]
         return w.detach().to("cpu", torch.float32).numpy().astype(np.float32).copy()
+
+    def _load(self, dev: str) -> Any:
+        legacy = checkout_module(self.id, self.checkout, "legacy")
+        try:
+            with open(self.checkpoint, "rb") as f:
+                data = (legacy.load_network_pkl(f, force_fp16=True) if self.fp16 and dev != "cpu"
+                        else legacy.load_network_pkl(f))
+        except BackendError:
+            raise
+        except Exception as exc:  # a corrupt or foreign pickle: say which file
+            raise BackendError(f"{self.id}: could not load {self.checkpoint} with the checkout's "
+                               f"legacy.load_network_pkl: {type(exc).__name__}: {exc} (check "
+                               f"{setting_name(self.modality, 'checkpoint')})") from exc
+        G = data.get("G_ema") if isinstance(data, dict) else None
+        needed = ("mapping", "synthesis", "z_dim", "w_dim", "c_dim", "num_ws", "img_resolution")
+        if G is None or not all(hasattr(G, a) for a in needed):
+            raise BackendError(f"{self.id}: {self.checkpoint} holds no StyleGAN2 generator 'G_ema' "
+                               f"(check {setting_name(self.modality, 'checkpoint')})")
+        return G.eval().requires_grad_(False).to(dev)
 
     def _synth(self, latent: np.ndarray) -> np.ndarray:
         """``uint8 (R, R, C)`` at the network's native resolution for one W vector."""
