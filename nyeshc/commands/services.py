@@ -2,24 +2,20 @@
 
 The planner may not import backends; this command-layer object does, lazily, and reports
 what the planner needs: a backend's id, version, settings and cost model, the exact length of
-a synthesised line (``VoiceBackend.duration``), the length of a recording or a video, and a
+a synthesised line (``VoiceBackend.duration``), the length of a recording or a video (through
+:func:`nyeshc.media.duration`, the module the checker and the executor read media with), and a
 file's SHA-256.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
-import subprocess
-import wave
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
+from nyeshc import media
 from nyeshc.config import Profile
 from nyeshc.plan.services import BackendInfo, CostInfo
-
-_DURATION = re.compile(r"Duration:\s*(\d+):(\d+):(\d+(?:\.\d+)?)")
 
 
 class RegistryServices:
@@ -55,7 +51,7 @@ class RegistryServices:
 
     def media_duration(self, path: str) -> Fraction | None:
         if path not in self._media:
-            self._media[path] = _media_duration(Path(path))
+            self._media[path] = media.duration(path)
         return self._media[path]
 
     def file_sha256(self, path: str) -> str:
@@ -66,37 +62,3 @@ class RegistryServices:
                     h.update(block)
             self._sha[path] = h.hexdigest()
         return self._sha[path]
-
-
-def _media_duration(path: Path) -> Fraction | None:
-    """Exact for WAV (frames / rate); otherwise what ffmpeg reports (``Duration:``, to 10 ms),
-    refined by decoding the video stream with ``count_frames_and_secs`` when there is one."""
-    if not path.is_file():
-        return None
-    if path.suffix.lower() in (".wav", ".wave"):
-        try:
-            with wave.open(str(path), "rb") as w:
-                return Fraction(w.getnframes(), w.getframerate())
-        except (wave.Error, EOFError, OSError):
-            pass  # e.g. float WAV: let ffmpeg read it
-    try:
-        import imageio_ffmpeg
-
-        exe = imageio_ffmpeg.get_ffmpeg_exe()
-        proc = subprocess.run([exe, "-hide_banner", "-nostdin", "-i", str(path)], capture_output=True,
-                              text=True, errors="replace", timeout=60)
-    except (OSError, subprocess.SubprocessError, RuntimeError):
-        return None
-    m = _DURATION.search(proc.stderr)
-    if m is None:
-        return None
-    h, mi, s = m.groups()
-    secs = int(h) * 3600 + int(mi) * 60 + Fraction(s)
-    if "Video:" in proc.stderr and "Audio:" not in proc.stderr:
-        try:
-            frames, video_secs = imageio_ffmpeg.count_frames_and_secs(str(path))
-            if frames > 0 and video_secs > 0:
-                return Fraction(video_secs).limit_denominator(1_000_000)
-        except (RuntimeError, OSError, ValueError):
-            pass
-    return secs

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import re
 import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -30,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from nyeshc import media
 from nyeshc.backends import registry
 from nyeshc.backends.base import SAMPLE_RATE, Alphabet, BackendError, Portrait, ProgressFn
 from nyeshc.execute.cache import Cache
@@ -304,42 +304,28 @@ def _ffmpeg() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
-_CHANNELS = re.compile(r"Audio:.*?,\s*\d+ Hz,\s*([^,]+)")
-
-
 def _audio_channels(path: Path) -> int | None:
-    """The first audio stream's channel count (from ffmpeg's stream listing); None: no audio."""
-    proc = subprocess.run([_ffmpeg(), "-hide_banner", "-nostdin", "-i", str(path)],
-                          capture_output=True, text=True, errors="replace")
-    match = _CHANNELS.search(proc.stderr)
-    if match is None:
+    """How many channels ``asset.audio`` decodes ``path`` to: 1 (a mono source) or 2 (stereo,
+    or more channels downmixed); None: no audio stream. Probed by :mod:`nyeshc.media`, with the
+    demuxer its first bytes name (as ``nyeshc check`` judged them)."""
+    try:
+        found = media.probe(path).audio
+    except media.MediaError as exc:
+        raise BackendError(str(exc)) from None
+    if found is None:
         return None
-    layout = match.group(1).strip()
-    if layout == "mono" or layout.startswith("1 channels"):
-        return 1
-    return 2  # stereo, or more channels downmixed to stereo
+    return 1 if found.channels == 1 else 2
 
 
 def op_asset_audio(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
-    """Any format → float32 (N, C) at 48 kHz, C = 1 or 2 (more channels: stereo downmix)."""
+    """Any recording, or a video's soundtrack → float32 (N, C) at 48 kHz, C = 1 or 2 (more
+    channels: stereo downmix), through :func:`nyeshc.media.decode_audio`."""
     path = _asset_path(job)
-    channels = _audio_channels(path)
-    if channels is None:
-        raise BackendError(f"{_who(job)}: {str(path)!r} has no audio stream ffmpeg can read")
-    # rematrix_maxval=1: a surround downmix keeps each channel's level instead of summing past 1
-    cmd = [_ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", "-i", str(path), "-vn", "-sn",
-           "-af", "aresample=rematrix_maxval=1.0", "-f", "f32le", "-acodec", "pcm_f32le",
-           "-ac", str(channels), "-ar", str(SAMPLE_RATE), "pipe:1"]
-    proc = subprocess.run(cmd, capture_output=True)
-    if proc.returncode != 0:
-        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise BackendError(f"{_who(job)}: ffmpeg cannot decode {str(path)!r}: "
-                           f"{err[-1] if err else 'exit code ' + str(proc.returncode)}")
-    data = np.frombuffer(proc.stdout, dtype="<f4")
-    data = data[: len(data) - len(data) % channels].reshape(-1, channels).astype(np.float32, copy=False)
-    if data.size and float(np.abs(data).max()) > 1.0:  # float sources may exceed full scale
-        data = np.clip(data, -1.0, 1.0)
-    return check_array(job, data, np.float32, (None, channels))
+    try:
+        data = media.decode_audio(path, rate=SAMPLE_RATE)
+    except media.MediaError as exc:
+        raise BackendError(f"{_who(job)}: {exc}") from None
+    return check_array(job, data, np.float32, (None, data.shape[1]))
 
 
 def op_asset_video(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
