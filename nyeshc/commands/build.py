@@ -110,6 +110,7 @@ def run(args: argparse.Namespace) -> int:
     from nyeshc.execute import write_lock
     from nyeshc.plan.select import SelectionError, artifact_keys, needed_jobs, scene_range, time_range
     from nyeshc.render import EncodeError, RenderError, render_film, write_srt, write_vtt
+    from nyeshc.render.encoder import film_metadata
 
     t0 = time.perf_counter()
     script = Path(args.script)
@@ -150,7 +151,7 @@ def run(args: argparse.Namespace) -> int:
         with artifacts:
             render_film(timeline, artifacts.cache, out, preset=preset, crf=args.crf,
                         progress=None if args.quiet else True, frame_range=frame_range,
-                        use_segments=not args.no_cache)
+                        use_segments=not args.no_cache, metadata=film_metadata(prepared.checked.loaded.film))
         if frame_range is None:
             subs = timeline.subtitles
         else:

@@ -3,7 +3,8 @@
 Frames go down ffmpeg's stdin as ``rgb24`` (``-f rawvideo -pix_fmt rgb24 -s WxH -framerate FPS
 -i pipe:0``), one at a time straight from the compositor's buffer, so memory is set by the canvas
 and not by the film's length. Audio, when given, is written first to a temporary 32-bit float WAV
-beside the output and muxed in (``-c:a aac -b:a 192k -ar 48000``).
+beside the output and muxed in (``-c:a aac -b:a 192k -ar 48000``). ``metadata`` (the film's title
+and author, from :func:`film_metadata`) is written into the MP4's tags (``-metadata title=…``).
 
 Atomicity: ffmpeg writes ``.<name>.partial-XXXX.mp4`` in the target's folder; only when it exits
 cleanly is that file renamed over the target. On any exception, ``KeyboardInterrupt`` or
@@ -23,7 +24,7 @@ import signal
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -33,7 +34,8 @@ import numpy as np
 
 from nyeshc.world import publish
 
-__all__ = ["Encoder", "EncodeError", "Interrupted", "ffmpeg_exe", "write_wav", "run_ffmpeg", "sigterm_guard"]
+__all__ = ["Encoder", "EncodeError", "Interrupted", "ffmpeg_exe", "film_metadata", "metadata_args", "write_wav",
+           "run_ffmpeg", "sigterm_guard"]
 
 _TAIL = 40  # stderr lines kept
 
@@ -50,6 +52,27 @@ def ffmpeg_exe() -> str:
     import imageio_ffmpeg
 
     return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def film_metadata(film: Any) -> dict[str, str]:
+    """The MP4 tags of a film (an ``ir.Film``): its title page's ``title`` as ``title`` and its
+    ``author`` as ``artist`` (what players show), each only when the script gives one."""
+    tags: dict[str, str] = {}
+    for key, tag in (("title", "title"), ("author", "artist")):
+        prop = film.header.get(key)
+        text = getattr(getattr(prop, "value", None), "text", None)
+        if isinstance(text, str) and text.strip():
+            tags[tag] = text.strip()
+    return tags
+
+
+def metadata_args(metadata: Mapping[str, str] | None) -> list[str]:
+    """``-metadata KEY=VALUE`` for each tag (for the output file; global, not per stream)."""
+    args: list[str] = []
+    for key, value in (metadata or {}).items():
+        text = " ".join(str(value).splitlines())  # one line: a triple-quoted title's breaks become spaces
+        args += ["-metadata", f"{key}={text}"]
+    return args
 
 
 def _rate(fps: Fraction | float | int) -> str:
@@ -160,6 +183,7 @@ class Encoder:
                 enc.write(compositor.frame(f))
 
     ``audio`` is ``float32 (N, 2)`` at 48 kHz, a path to an audio file, or ``None`` (video only).
+    ``metadata`` are the file's tags (``{"title": …, "artist": …}``; see :func:`film_metadata`).
     ``video_args`` replaces the default x264 settings (``-c:v libx264 -pix_fmt yuv420p -preset P
     -crf C``); ``container_args`` the default ``-movflags +faststart``. Odd canvas sides are padded
     by one black pixel (yuv420p needs even sides).
@@ -168,7 +192,8 @@ class Encoder:
     def __init__(self, path: str | os.PathLike[str], width: int, height: int, fps: Fraction | float | int,
                  audio: np.ndarray | str | os.PathLike[str] | None = None, preset: str = "medium", crf: int = 20,
                  *, sample_rate: int = 48_000, video_args: Sequence[str] | None = None,
-                 container_args: Sequence[str] = ("-movflags", "+faststart")) -> None:
+                 container_args: Sequence[str] = ("-movflags", "+faststart"),
+                 metadata: Mapping[str, str] | None = None) -> None:
         self.path = Path(path)
         self.width, self.height, self.fps = int(width), int(height), fps
         self.frame_bytes = self.width * self.height * 3
@@ -199,7 +224,7 @@ class Encoder:
                    "-map", "0:v:0", *(["-map", "1:a:0"] if audio_in else []),
                    *vf, *video_args,
                    *(["-c:a", "aac", "-b:a", "192k", "-ar", str(sample_rate)] if audio_in else []),
-                   *container_args, os.fspath(self._tmp)]
+                   *metadata_args(metadata), *container_args, os.fspath(self._tmp)]
             self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
                                           stderr=subprocess.PIPE)
             self._drain = _Drain(self._proc.stderr)

@@ -38,7 +38,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,7 @@ from PIL import Image
 from nyeshc.execute.cache import Cache
 from nyeshc.plan.model import Overlap, SceneTrack, Timeline
 from nyeshc.render.compositor import Compositor
-from nyeshc.render.encoder import Encoder, _partial, _unlink, run_ffmpeg, sigterm_guard, write_wav
+from nyeshc.render.encoder import Encoder, _partial, _unlink, metadata_args, run_ffmpeg, sigterm_guard, write_wav
 from nyeshc.render.mixer import mix
 from nyeshc.world import publish
 
@@ -209,13 +209,16 @@ def _video_args(preset: str, crf: int) -> list[str]:
 
 def render_film(timeline: Timeline, cache: Cache, out_path: str | os.PathLike[str], *, preset: str = "medium",
                 crf: int = 20, progress: bool | ProgressCallback | None = None,
-                frame_range: tuple[int, int] | None = None, use_segments: bool = True) -> Path:
+                frame_range: tuple[int, int] | None = None, use_segments: bool = True,
+                metadata: Mapping[str, str] | None = None) -> Path:
     """Render ``timeline`` to an H.264/AAC MP4 at ``out_path`` (atomically); returns the path.
 
     With ``use_segments`` every span's encode is looked up in / stored to ``cache`` and the film
     is assembled by stream copy. ``frame_range=(a, b)`` renders frames ``[a, b)`` only (with the
     matching audio), straight through one encoder and without segments. ``progress`` is a
-    callback ``(done, total)`` or ``True`` for a rich progress bar.
+    callback ``(done, total)`` or ``True`` for a rich progress bar. ``metadata`` are the MP4's
+    tags (``encoder.film_metadata(film)``: title, artist); they are written at assembly, never
+    into a cached segment, so they change no segment's key.
     """
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -230,12 +233,12 @@ def render_film(timeline: Timeline, cache: Cache, out_path: str | os.PathLike[st
             comp = Compositor(timeline, cache)
             with _progress(progress, hi - lo, out.name) as tick, \
                     Encoder(out, timeline.width, timeline.height, timeline.fps, audio=audio, preset=preset,
-                            crf=crf, sample_rate=timeline.sample_rate) as enc:
+                            crf=crf, sample_rate=timeline.sample_rate, metadata=metadata) as enc:
                 for f in range(lo, hi):
                     enc.write(comp.frame(f))
                     tick(f - lo + 1, hi - lo)
             return out
-        return _render_segmented(timeline, cache, out, audio, preset, crf, progress)
+        return _render_segmented(timeline, cache, out, audio, preset, crf, progress, metadata)
 
 
 def encode_settings(preset: str, crf: int) -> dict[str, Any]:
@@ -250,7 +253,7 @@ def segment_keys(timeline: Timeline, preset: str = "medium", crf: int = 20) -> s
 
 
 def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.ndarray, preset: str, crf: int,
-                      progress: bool | ProgressCallback | None) -> Path:
+                      progress: bool | ProgressCallback | None, metadata: Mapping[str, str] | None = None) -> Path:
     settings = encode_settings(preset, crf)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.segments-", dir=out.parent))
     partial: Path | None = None
@@ -310,7 +313,8 @@ def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.nda
         run_ffmpeg(["-y", "-f", "concat", "-safe", "0", "-i", os.fspath(listing), "-i", os.fspath(wav),
                     "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
                     "-c:a", "aac", "-b:a", "192k", "-ar", str(timeline.sample_rate),
-                    "-movflags", "+faststart", os.fspath(partial)], f"assembling {out.name}")
+                    *metadata_args(metadata), "-movflags", "+faststart", os.fspath(partial)],
+                   f"assembling {out.name}")
         publish(partial, out)
         partial = None
         return out
