@@ -2,8 +2,8 @@
 
 Every file is made here by the bundled ffmpeg (``imageio_ffmpeg.get_ffmpeg_exe()``) from a
 generated sine, or by Python's ``wave`` module, in the formats a script may name: WAV (8-bit,
-16-bit, 24-bit, 32-bit float), FLAC, MP3, Ogg (Vorbis, Opus), M4A (AAC) and MP4, in mono,
-stereo and 5.1. Each is probed (duration within a frame, channels, sample rate) and decoded
+16-bit, 24-bit, 32-bit integer and float), AIFF, FLAC, MP3, Ogg (Vorbis, Opus), M4A (AAC) and
+MP4, in mono, stereo and 5.1. Each is probed (duration within a frame, channels, sample rate) and decoded
 (48 kHz float32; the sine's level and its frequency from the FFT peak).
 """
 
@@ -50,9 +50,11 @@ CASES = [
     Case("s24-stereo-44k.wav", ["-c:a", "pcm_s24le"], 2, 44_100, "stereo", "wav", exact=True),
     Case("f32-stereo-48k.wav", ["-c:a", "pcm_f32le"], 2, 48_000, "stereo", "wav", exact=True),
     Case("u8-mono-22k.wav", ["-c:a", "pcm_u8"], 1, 22_050, "mono", "wav", exact=True),
+    Case("s32-stereo-96k.wav", ["-c:a", "pcm_s32le"], 2, 96_000, "stereo", "wav", exact=True),
     Case("s16-51-48k.wav", ["-c:a", "pcm_s16le"], 6, 48_000, "5.1", "wav", exact=True),
     Case("stereo-44k.flac", ["-c:a", "flac"], 2, 44_100, "stereo", "flac", exact=True),
     Case("51-48k.flac", ["-c:a", "flac"], 6, 48_000, "5.1", "flac", exact=True),
+    Case("s16-stereo-44k.aiff", ["-c:a", "pcm_s16be"], 2, 44_100, "stereo", "aiff"),
     Case("stereo-44k.mp3", ["-c:a", "libmp3lame", "-b:a", "192k"], 2, 44_100, "stereo", "mp3", lossy=True),
     # no ID3 tag: the file starts with an MPEG audio frame
     Case("mono-48k-bare.mp3", ["-c:a", "libmp3lame", "-b:a", "128k", "-id3v2_version", "0", "-write_id3v1", "0"],
