@@ -25,6 +25,7 @@ class RegistryServices:
         self.profile = profile
         self._objects: dict[str, Any] = {}
         self._media: dict[str, Fraction | None] = {}
+        self._audio: dict[str, bool] = {}
         self._sha: dict[str, str] = {}
 
     def _load(self, modality: str) -> Any:
@@ -53,6 +54,14 @@ class RegistryServices:
         if path not in self._media:
             self._media[path] = media.duration(path)
         return self._media[path]
+
+    def has_audio(self, path: str) -> bool:
+        """Whether the file has an audio stream the executor can decode (a video's soundtrack,
+        say): :func:`nyeshc.media.has_audio`. Not yet part of the planner's ``Services``
+        protocol; a planner that plans ``asset.audio`` on a video asks this first."""
+        if path not in self._audio:
+            self._audio[path] = media.has_audio(path)
+        return self._audio[path]
 
     def file_sha256(self, path: str) -> str:
         if path not in self._sha:

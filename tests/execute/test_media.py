@@ -306,3 +306,14 @@ def test_identify_file_looks_past_an_id3_tag(tmp_path: Path, files: dict[str, Pa
     tagged.write_bytes(tag + files["stereo-44k.flac"].read_bytes())
     found = media.identify_file(tagged)
     assert (found.description, found.demuxer) == ("a FLAC recording", "flac")
+
+
+def test_the_planner_services_read_media_through_this_module(files: dict[str, Path],
+                                                            videos: dict[str, Path]) -> None:
+    from nyeshc.commands.services import RegistryServices
+    from nyeshc.config import animatic_profile
+
+    svc = RegistryServices(animatic_profile())
+    assert svc.media_duration(str(files["f32-stereo-48k.wav"])) == Fraction(SECONDS)  # the wave module could not
+    assert svc.media_duration(str(videos["silent"])) == Fraction(SECONDS)
+    assert svc.has_audio(str(videos["sound"])) and not svc.has_audio(str(videos["silent"]))
