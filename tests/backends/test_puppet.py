@@ -257,6 +257,83 @@ def test_motion_fills_a_given_buffer_in_place() -> None:
     assert np.array_equal(buffer, plain)
 
 
+# --------------------------------------------------------------------------- lipsync's `mouth`
+
+
+def _jaw_box(p: Portrait, size: int) -> tuple[slice, slice]:
+    """Mouth and jaw, room for the widest mouth (2) and the chin it drops."""
+    mx, my = p.mouth
+    return (slice(int(my - 0.05 * size), int(my + 0.2 * size)),
+            slice(int(mx - 0.12 * size), int(mx + 0.12 * size)))
+
+
+def test_mouth_zero_is_silence_and_one_is_the_default(face: Portrait, pp: PuppetPortrait) -> None:
+    voice = _voice(4.0, silent_until=1.0)
+    n = int(4.0 * FPS)
+    motion = PuppetMotion()
+    silent = motion.lipsync(face, np.zeros_like(voice), FPS, n, seed=3)
+    talking = motion.lipsync(face, voice, FPS, n, seed=3)
+    assert not np.array_equal(talking, silent)
+    # 0: the voice moves nothing (the speaking nod is scaled by min(mouth, 1) too)
+    assert motion.lipsync(face, voice, FPS, n, seed=3, mouth=0.0).tobytes() == silent.tobytes()
+    assert motion.lipsync(face, voice, FPS, n, seed=3, mouth=1.0).tobytes() == talking.tobytes()
+    photo = pp.from_image(np.random.default_rng(5).integers(150, 220, (80, 80, 3), dtype=np.uint8), 64,
+                          mouth=(0.5, 0.7))
+    assert (motion.lipsync(photo, voice, FPS, n, seed=2, mouth=0).tobytes()
+            == motion.lipsync(photo, np.zeros_like(voice), FPS, n, seed=2).tobytes())
+
+
+def test_mouth_scales_the_opening(face: Portrait) -> None:
+    """With the head held still only the mouth and jaw move: their pixel difference from the
+    silent frames grows with ``mouth`` (mean |difference| 0, 0.81, 1.39, 1.93, 2.58 for 0, 0.5, 1,
+    1.5, 2; peak darkness 1.7, 8.9, 16.4, 24.9, 33.2); nothing above the mouth changes."""
+    voice = _voice(4.0, silent_until=1.0)
+    n = int(4.0 * FPS)
+    motion = PuppetMotion(head_motion=0.0)
+    silent = motion.lipsync(face, np.zeros_like(voice), FPS, n, seed=3)
+    box = _jaw_box(face, S)
+    diff, dark = {}, {}
+    for m in (0.0, 0.5, 1.0, 1.5, 2.0):
+        frames = motion.lipsync(face, voice, FPS, n, seed=3, mouth=m)
+        diff[m] = float(np.abs(frames[:, box[0], box[1], :3].astype(int) - silent[:, box[0], box[1], :3]).mean())
+        dark[m] = float(_dark_count(frames, box).max())
+        above = box[0].start
+        assert np.array_equal(frames[:, :above], silent[:, :above]), m
+    assert diff[0.0] == 0.0
+    assert 0 < diff[0.5] < diff[1.0] < diff[1.5] < diff[2.0], diff
+    assert diff[2.0] > 1.5 * diff[1.0], diff  # visibly wider
+    assert dark[0.0] < dark[0.5] < dark[1.0] < dark[1.5] < dark[2.0], dark
+
+
+def test_a_wide_mouth_stays_on_the_face(pp: PuppetPortrait) -> None:
+    """Past the natural opening the chin drops with the lower lip: the skin between the mouth's
+    dark cavity and the chin keeps its height (measured down the middle of the head layer, on a
+    face with short hair so nothing hangs behind the chin)."""
+    lat = pp.sample(2)
+    assert puppet._params(lat)["hair_len"] < 0.3
+    size = 256
+    rig = puppet._rig(lat, size)
+    mx, my = (int(v) for v in puppet.face_geometry(lat, size)[0])
+
+    def cavity_and_chin(m: float) -> tuple[int, int]:
+        layer = np.asarray(rig.head(m, 0.0)).astype(np.float64)[:, mx - 2:mx + 3]
+        opaque = layer[..., 3] > 128
+        luma = (layer[..., :3] / np.maximum(layer[..., 3:], 1) * 255) @ np.array([0.299, 0.587, 0.114])
+        cavity = np.nonzero(((luma < 40) & opaque).any(axis=1))[0]
+        cavity = cavity[cavity >= my - 4]
+        return int(cavity.max()), int(np.nonzero(opaque.all(axis=1))[0].max())
+
+    (c1, chin1), (c2, chin2) = cavity_and_chin(1.0), cavity_and_chin(2.0)
+    assert c2 > c1 + 0.035 * size  # twice the opening: the cavity reaches ~0.048 * size lower
+    assert chin2 - c2 >= chin1 - c1 - 1 and chin2 < size * 0.8
+
+
+@pytest.mark.parametrize("bad", [-0.1, 2.01, float("nan"), True, "1"])
+def test_mouth_out_of_range_is_an_error_naming_it(face: Portrait, bad: object) -> None:
+    with pytest.raises(BackendError, match="mouth"):
+        PuppetMotion().lipsync(face, _voice(0.5), FPS, 2, seed=0, mouth=bad)  # type: ignore[arg-type]
+
+
 # --------------------------------------------------------------------------- frames at the displayed size
 
 

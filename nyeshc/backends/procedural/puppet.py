@@ -38,6 +38,9 @@ from nyeshc.backends.base import SAMPLE_RATE, BackendError, CostModel, Portrait,
 
 LATENT_DIM = 24
 SS = 4
+MOUTH_MAX = 2.0
+"""The widest ``mouth_open`` a rig draws: ``lipsync(..., mouth=2)`` doubles the natural opening
+(1.0); past 1 the chin drops with the lower lip (:func:`_jaw`), so the mouth stays on the face."""
 """Supersampling factor for shape rasterisation."""
 
 _F32 = np.float32
@@ -548,9 +551,10 @@ class _Rig:
         w = p["lip_w"]
         full = p["lip_full"]
         open_h = 0.048 * m
+        mn = min(m, 1.0)  # past 1 (lipsync's `mouth` above 1) the mouth only opens further
         t = np.linspace(-1, 1, 33)
-        xs = mx + w * t * (1 - 0.2 * m)
-        corner = 0.004 + 0.002 * (1 - m)  # corners a touch down: melancholy
+        xs = mx + w * t * (1 - 0.2 * mn)
+        corner = 0.004 + 0.002 * (1 - mn)  # corners a touch down: melancholy
         # the parting line: upper edge of the cavity / lower edge of the upper lip
         part_up = my - 0.2 * open_h * (1 - t ** 2) + corner * t ** 2
         part_lo = my + open_h * (1 - t ** 2) ** 0.9 + corner * t ** 2
@@ -579,14 +583,14 @@ class _Rig:
         rgb = _paint_pm(rgb, lcov * 0.9, lcol)
         hl = R.poly(_ellipse(mx - 0.012, part_lo[16] + full * 0.55, w * 0.28, full * 0.22, 20), wobble=0)
         rgb = _paint_pm(rgb, ndimage.gaussian_filter(hl, 0.3 + 0.002 * self.size) * 0.35, lip * 1.5 + 0.1)
-        line = R.stroke(np.stack([xs, part_up + 0.0015 * (1 - m)], 1), 0.0045 + 0.002 * (1 - m))
+        line = R.stroke(np.stack([xs, part_up + 0.0015 * (1 - mn)], 1), 0.0045 + 0.002 * (1 - mn))
         rgb = _paint_pm(rgb, line * 0.75, _rgb(0.22, 0.1, 0.11))
         return rgb
 
     # ---------------------------------------------------------------- states
     @staticmethod
     def _state_key(mouth_open: float, blink: float) -> tuple[float, float]:
-        return (round(float(np.clip(mouth_open, 0, 1)), 4), round(float(np.clip(blink, 0, 1)), 4))
+        return (round(float(np.clip(mouth_open, 0, MOUTH_MAX)), 4), round(float(np.clip(blink, 0, 1)), 4))
 
     def head(self, mouth_open: float, blink: float) -> Image.Image:
         """The head layer (PIL ``RGBa``, premultiplied) in this mouth/eye state, memoised."""
@@ -603,8 +607,8 @@ class _Rig:
         wx0 = int(max(0, math.floor((p["cx"] - p["eye_dx"] - 2.2 * p["eye_r"]) * S) - 2))
         wx1 = int(min(S, math.ceil((p["cx"] + p["eye_dx"] + 2.2 * p["eye_r"]) * S) + 2))
         wy0 = int(max(0, math.floor((p["eye_y"] - 2.0 * p["eye_r"]) * S) - 2))
-        wy1 = int(min(S, math.ceil((p["mouth"][1] + 0.085) * S) + 2))
-        jaw = _jaw_box(p["mouth"], m * 0.018, S, p["hh"]) if m > 0 else None
+        wy1 = int(min(S, math.ceil((p["mouth"][1] + 0.085 + 0.048 * max(0.0, m - 1.0)) * S) + 2))
+        jaw = _jaw_box(p["mouth"], _jaw(m), S, p["hh"]) if m > 0 else None
         X0, Y0, X1, Y1 = wx0, wy0, wx1, wy1
         if jaw is not None:
             X0, Y0, X1, Y1 = min(X0, jaw[0]), min(Y0, jaw[1]), max(X1, jaw[2]), max(Y1, jaw[3])
@@ -612,7 +616,7 @@ class _Rig:
         a = self.head_a[Y0:Y1, X0:X1].copy()
         if jaw is not None:
             jx0, jy0, jx1, jy1 = jaw
-            jr, ja = _jaw_values(self.head_rgb, self.head_a, p["mouth"], m * 0.018, S, p["hh"], jaw)
+            jr, ja = _jaw_values(self.head_rgb, self.head_a, p["mouth"], _jaw(m), S, p["hh"], jaw)
             rgb[jy0 - Y0:jy1 - Y0, jx0 - X0:jx1 - X0] = jr
             a[jy0 - Y0:jy1 - Y0, jx0 - X0:jx1 - X0] = ja
         self.R.window = (wx0, wy0, wx1, wy1)
@@ -807,6 +811,15 @@ def _to_image_pm(rgb_pm: np.ndarray, a: np.ndarray) -> Image.Image:
     arr = np.minimum(arr, arr[..., 3:4])  # premultiplied colour never exceeds alpha
     u8 = np.round(arr * 255).astype(np.uint8)
     return Image.frombytes("RGBa", (a.shape[1], a.shape[0]), u8.tobytes())
+
+
+def _jaw(m: float) -> float:
+    """How far the chin drops (unit coordinates) at mouth opening ``m``: a little up to the
+    natural opening (1); past it (``lipsync``'s ``mouth`` above 1) the chin drops as fast as the
+    lower lip (0.048 per unit), so a wider mouth lengthens the jaw and never runs off the chin."""
+    if m <= 1.0:
+        return m * 0.018
+    return 0.018 + 0.048 * (m - 1.0)
 
 
 def _jaw_box(mouth: tuple[float, float], amount: float, size: int, hh: float) -> tuple[int, int, int, int] | None:
@@ -1124,7 +1137,8 @@ class PuppetMotion:
         return round(float(np.clip(x, 0, 1)) * (levels - 1)) / (levels - 1)
 
     def _render(self, portrait: Portrait, mouth: np.ndarray, blink: np.ndarray, head: np.ndarray,
-                breath: np.ndarray, progress: ProgressFn | None, out: np.ndarray | None = None) -> np.ndarray:
+                breath: np.ndarray, progress: ProgressFn | None, out: np.ndarray | None = None,
+                scale: float = 1.0) -> np.ndarray:
         S = portrait.image.shape[0]
         n = len(mouth)
         if out is None:
@@ -1139,6 +1153,8 @@ class PuppetMotion:
         step = max(1, n // 20)
         for i in range(n):
             m = self._q(mouth[i], self.mouth_levels)
+            if scale != 1.0:  # lipsync's `mouth`: the quantised opening, scaled (states stay few)
+                m = min(m * scale, MOUTH_MAX)
             b = self._q(blink[i], self.blink_levels)
             rig.render(out[i], m, b, tuple(float(v) for v in head[i]), float(breath[i]))
             if progress is not None and (i % step == 0 or i == n - 1):
@@ -1157,15 +1173,26 @@ class PuppetMotion:
 
     # ---------------------------------------------------------------- protocol
     def lipsync(self, portrait: Portrait, voice: np.ndarray, fps: float, frames: int,
-                seed: int, progress: ProgressFn | None = None, *, out: np.ndarray | None = None) -> np.ndarray:
+                seed: int, progress: ProgressFn | None = None, *, out: np.ndarray | None = None,
+                mouth: float = 1.0) -> np.ndarray:
+        """The portrait speaking ``voice``. ``mouth`` (0..2) scales the opening: each frame's
+        opening (``1.1 × envelope``, quantised to ``mouth_levels``) is multiplied by it, so 2
+        opens twice as far, the chin dropping with the lower lip past 1 so the mouth stays on
+        the face. The speaking nod is scaled by ``min(mouth, 1)``: at 0 the frames are exactly
+        those of silence (a character who does not move their face while their voice plays)."""
         self._check(portrait, frames, fps)
+        if isinstance(mouth, bool) or not isinstance(mouth, (int, float)) or not 0.0 <= mouth <= MOUTH_MAX:
+            raise BackendError(f"motion.procedural: the lip-sync option `mouth` must be a number from 0 to "
+                               f"{MOUTH_MAX:g} (got {mouth!r}; `motion: lipsync, mouth X`)")
+        mouth = float(mouth)
         S = portrait.image.shape[0]
         env = envelope(voice, fps, frames)
-        mouth = np.clip(env * 1.1, 0, 1)
+        opening = np.clip(env * 1.1, 0, 1)
         blink = blinks(fps, frames, seed)
-        head = _head_motion(fps, frames, seed, S, env, self.head_motion)
+        nod = env if mouth >= 1.0 else (env * mouth).astype(env.dtype)
+        head = _head_motion(fps, frames, seed, S, nod, self.head_motion)
         breath = _breath(fps, frames, seed) * 0.5
-        return self._render(portrait, mouth, blink, head, breath, progress, out)
+        return self._render(portrait, opening, blink, head, breath, progress, out, scale=mouth)
 
     def still(self, portrait: Portrait, fps: float, frames: int, seed: int, *,
               out: np.ndarray | None = None) -> np.ndarray:
@@ -1229,7 +1256,10 @@ class _PhotoRig:
         mx, my = self.mouth
         if m > 0:
             hh = self.face_w / S * 0.75
-            rgb_pm, a2 = _jaw_drop(rgb * a[..., None], a, (mx / S, my / S), m * 0.035 * self.face_w / S, S, hh)
+            # past the natural opening (1) the chin drops as fast as the cavity's lower edge
+            # (1.5 * 0.075 per unit), as the puppet's jaw does (:func:`_jaw`)
+            drop = m * 0.035 if m <= 1.0 else 0.035 + 0.1125 * (m - 1.0)
+            rgb_pm, a2 = _jaw_drop(rgb * a[..., None], a, (mx / S, my / S), drop * self.face_w / S, S, hh)
             rgb = rgb_pm / np.maximum(a2, 1e-6)[..., None]
             a = a2
             f = _Field(S)
