@@ -53,6 +53,7 @@ CODES: dict[str, str] = {
     "E208": "unknown header field",
     "E209": "checkpoint or code named in a script",
     "W210": "option has no effect here",
+    "W211": "option had no effect when the film was planned",
     # time
     "E301": "negative time",
     "E302": "range ends before it starts",
@@ -79,6 +80,8 @@ CODES: dict[str, str] = {
     "E604": "count out of range",
     # planning
     "E701": "plan exceeds the disk budget",
+    "E702": "internal error: a checked element reached neither picture, sound nor job graph",
+    "E703": "internal error: an option with an effect here was not used (strict planning)",
 }
 
 

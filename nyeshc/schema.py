@@ -300,7 +300,7 @@ DEFINITIONS: Mapping[DefKind, Mapping[str, PropertySpec]] = {
         "portrait": PropertySpec("portrait", _IMAGE_FORMS, "the character's face", required=True),
         "voice": PropertySpec("voice", (
             Form("keyword", "asemic", word="asemic", options=(PITCH, RATE, SEED)),
-            Form("keyword", "tts", word="tts", options=(LANG, PITCH, RATE, SEED)),
+            Form("keyword", "tts", word="tts", options=(LANG, PITCH, RATE)),  # speech engines are deterministic
             Form("path", 'a recording "voice.wav"', asset="audio"),
         ), "how the character sounds (default: asemic)"),
         "motion": PropertySpec("motion", (

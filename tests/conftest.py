@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
+
+# Every plan made in the tests is audited strictly: an option the schema says has an effect
+# that the planner never reads is an error (E703), not a warning (nyeshc.plan.ledger).
+os.environ.setdefault("NYESHC_STRICT_PLAN", "1")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

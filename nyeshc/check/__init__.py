@@ -24,8 +24,8 @@ from nyeshc.check.limits import check_canvas, check_counts, check_length
 from nyeshc.check.names import check_definitions, check_references, check_scene_numbers
 from nyeshc.check.properties import check_code, check_duplicates, check_options, check_properties, check_values
 from nyeshc.check.timing import check_ranges, check_scene_fit, check_times
-from nyeshc.check.transitions import (check_morphs, check_transition_lengths, check_transition_names,
-                                      check_transition_places)
+from nyeshc.check.transitions import (check_latent_stops, check_morphs, check_transition_lengths,
+                                      check_transition_names, check_transition_places)
 from nyeshc.diagnostics import Diagnostic, Sink
 from nyeshc.syntax import Loaded
 from nyeshc.world import World
@@ -48,6 +48,7 @@ RULES: tuple[Rule, ...] = (
     check_transition_names,    # E204 E205 W210
     check_transition_places,   # E305
     check_morphs,              # W207
+    check_latent_stops,        # E203 (morph stops and blend arguments need latents)
     # time
     check_times,               # E301 W306
     check_ranges,              # E302 W306

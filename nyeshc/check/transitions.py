@@ -172,3 +172,70 @@ def check_morphs(ctx: Context, sink: Sink) -> None:
                                  "a morph needs generated backdrops on both sides (a look with image: generate, "
                                  "blend(…), or a seed); or write CROSSFADE TO:", labels=labels))
                 break
+
+
+def _look_image(ctx: Context, name: str) -> ir.Property | None:
+    d = ctx.definitions.get(name)
+    if not isinstance(d, ir.LookDef):
+        return None
+    return next((p for p in d.props if p.key == "image"), None)
+
+
+def _latent_stops(ctx: Context) -> list[tuple[ir.Word, str, str | None]]:
+    """Every look named where a latent is needed: ``(word, what, owner look)`` for morph stops
+    and ``blend(…)`` arguments in looks, portraits and backdrops."""
+    out: list[tuple[ir.Word, str, str | None]] = []
+
+    def blend(v: ir.Value | None, owner: str | None) -> None:
+        if isinstance(v, ir.Call) and v.name == "blend":
+            out.extend((a, "blend", owner) for a in v.args if isinstance(a, ir.Word))
+
+    for d in ctx.film.definitions:
+        for p in d.props:
+            if (isinstance(d, ir.LookDef) and p.key == "image") or (isinstance(d, ir.CharacterDef)
+                                                                     and p.key == "portrait"):
+                blend(p.value, d.name if isinstance(d, ir.LookDef) else None)
+    for scene in ctx.film.scenes:
+        for p in scene.directives:
+            if p.key == "backdrop" and isinstance(p.value, ir.Morph):
+                out.extend((s, "morph", None) for s in p.value.stops if isinstance(s, ir.Word))
+    return out
+
+
+def _reaches(ctx: Context, start: str, target: str, seen: set[str]) -> bool:
+    """Whether look ``start``'s blend passes through look ``target``."""
+    if start in seen:
+        return False
+    seen.add(start)
+    p = _look_image(ctx, start)
+    if p is None or not isinstance(p.value, ir.Call):
+        return False
+    for a in p.value.args:
+        if isinstance(a, ir.Word) and (a.word == target or _reaches(ctx, a.word, target, seen)):
+            return True
+    return False
+
+
+def check_latent_stops(ctx: Context, sink: Sink) -> None:
+    """W207 a morph stop that is a picture file (no latent: the morph crossfades into it);
+    E203 a blend argument that is a picture file (nothing to mix), or a look whose blend passes
+    through itself."""
+    for word, what, owner in _latent_stops(ctx):
+        p = _look_image(ctx, word.word)
+        if p is None:
+            continue  # unknown or the wrong kind: E101/E103
+        if _look_generated(ctx, word.word) is False:
+            labels = [Label(p.span, f"{word.word}'s image")]
+            if what == "morph":
+                sink.add(warning("W207", f"the morph crossfades into {word.word}: a picture file has no latent to "
+                                         "travel through", word.span,
+                                 f"make {word.word} generated (image: generate or blend(…)) for a true morph",
+                                 labels=labels))
+            else:
+                sink.add(error("E203", f"a blend mixes generated looks and seeds; {word.word} is a picture file, "
+                                       "which has no latent", word.span,
+                               f"make {word.word} generated (image: generate or blend(…)), or use a seed here",
+                               labels=labels))
+        elif owner is not None and (word.word == owner or _reaches(ctx, word.word, owner, set())):
+            sink.add(error("E203", f"look {owner}'s blend passes through {owner} itself", word.span,
+                           "blend seeds or other looks"))

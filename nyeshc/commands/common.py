@@ -196,11 +196,16 @@ def prepare(args: argparse.Namespace, command: str, *, canvas_scale: float | Non
     film = checked.loaded.film
     if canvas_scale is not None:
         film = with_canvas_scaled(film, canvas_scale)
+    found: list[Diagnostic] = []
     try:
-        result = plan(film, profile, RegistryServices(profile), root=script.resolve().parent)
+        result = plan(film, profile, RegistryServices(profile), root=script.resolve().parent, report=found)
     except BackendError as exc:
         print(f"nyeshc {command}: {exc}", file=sys.stderr)
         raise Stop(3) from exc
+    if found and not (getattr(args, "quiet", False) and not any(d.is_error for d in found)):
+        print_diagnostics(found, checked.loaded.sources)
+    if any(d.is_error for d in found):
+        raise Stop(1)
     from nyeshc.plan.budget import check_budget
 
     over = check_budget(result, disk_limit(args, config), film=film)

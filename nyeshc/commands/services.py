@@ -57,8 +57,8 @@ class RegistryServices:
 
     def has_audio(self, path: str) -> bool:
         """Whether the file has an audio stream the executor can decode (a video's soundtrack,
-        say): :func:`nyeshc.media.has_audio`. Not yet part of the planner's ``Services``
-        protocol; a planner that plans ``asset.audio`` on a video asks this first."""
+        say): :func:`nyeshc.media.has_audio`. The planner asks it before mixing a ``show``
+        clip's own sound."""
         if path not in self._audio:
             self._audio[path] = media.has_audio(path)
         return self._audio[path]

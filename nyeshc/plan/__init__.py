@@ -21,24 +21,49 @@ from pathlib import Path
 from nyeshc import ir
 from nyeshc.config import Profile
 from nyeshc.plan.graph import Graph, build
+from nyeshc.diagnostics import Diagnostic
 from nyeshc.plan.layout import Context, layout
+from nyeshc.plan.ledger import Ledger, audit, keeping
 from nyeshc.plan.model import Job, Plan, Timeline
 from nyeshc.plan.services import BackendInfo, CostInfo, Services
 
-__all__ = ["BackendInfo", "CostInfo", "Plan", "Services", "alphabet_jobs", "plan", "render_text", "timecode"]
+__all__ = ["BackendInfo", "CostInfo", "Plan", "PlanError", "Services", "alphabet_jobs", "plan", "render_text", "timecode"]
 
 
-def plan(film: ir.Film, profile: Profile, services: Services, *, root: str | Path | None = None) -> Plan:
+class PlanError(Exception):
+    """The planner could not account for an element of the checked film (``E702``): a planner
+    bug, reported instead of a film with the element silently missing."""
+
+    def __init__(self, diagnostics: list[Diagnostic]) -> None:
+        super().__init__("; ".join(d.message for d in diagnostics))
+        self.diagnostics = diagnostics
+
+
+def plan(film: ir.Film, profile: Profile, services: Services, *, root: str | Path | None = None,
+         report: list[Diagnostic] | None = None) -> Plan:
     """Lay out ``film`` and build its job graph.
 
     ``profile`` names the backends (``services.backend`` reports on them); ``root`` is the
     folder asset paths in job params are relative to (default: the script's folder). The film
     should have passed :func:`nyeshc.check.check`; the planner degrades quietly (skips what it
-    cannot place) rather than raising on what the checker reports."""
+    cannot place) rather than raising on what the checker reports.
+
+    Then every element is audited (:mod:`nyeshc.plan.ledger`): the findings (``E702``,
+    ``W211``/``E703``) are appended to ``report``; without a ``report``, errors raise
+    :class:`PlanError`."""
     del profile  # the services were built from it; kept in the signature for the contract
-    ctx = Context.make(film, services, Path(root) if root is not None else None)
-    lay = layout(ctx)
-    timeline, jobs, seeds = build(ctx, lay)
+    led = Ledger()
+    with keeping(led):
+        ctx = Context.make(film, services, Path(root) if root is not None else None)
+        lay = layout(ctx)
+        timeline, jobs, seeds = build(ctx, lay)
+    found = audit(film, led)
+    if report is not None:
+        report.extend(found)
+    else:
+        errors = [d for d in found if d.is_error]
+        if errors:
+            raise PlanError(errors)
     backends = {m: {"id": b.id, "version": b.version, "settings": dict(b.settings)}
                 for m, b in sorted(ctx.backends.items())}
     return Plan(timeline, tuple(jobs.values()), dict(sorted(seeds.items())), backends)

@@ -20,8 +20,13 @@ from typing import Any
 
 from nyeshc import ir
 from nyeshc.plan import keys
+from nyeshc.schema import DEFAULT_DUCK_DB
+from nyeshc.diagnostics import warning
+from nyeshc.plan.ledger import mark, warn
+from nyeshc.plan.ledger import note_read as mark_read
 from nyeshc.plan.layout import (
     SAMPLE_RATE,
+    flag,
     BeatLayout,
     Context,
     Layout,
@@ -93,9 +98,36 @@ def morph_cost_pixels(ctx: Context) -> int:
     return ctx.width * ctx.height
 
 
-def morph_size(ctx: Context) -> tuple[int, int]:
-    """The size morph frames are generated at (even, as video needs)."""
-    return max(2, even(ctx.width * MORPH_SCALE)), max(2, even(ctx.height * MORPH_SCALE))
+def morph_size(ctx: Context, factor: Fraction = Fraction(1)) -> tuple[int, int]:
+    """The size morph frames are generated at (even, as video needs): half the canvas, larger
+    by a camera move's ``factor`` (up to the canvas's own size times that factor's excess over
+    2, so a zoomed morph keeps its detail)."""
+    scale = MORPH_SCALE * max(Fraction(1), factor)
+    return max(2, even(ctx.width * scale)), max(2, even(ctx.height * scale))
+
+
+INSET = Fraction(1, 2)
+"""A positioned ``show`` (``show: "clip.mp4", top, left``) is an inset this fraction of the canvas."""
+INSET_MARGIN = Fraction(1, 20)
+
+
+@dataclass(frozen=True)
+class Camera:
+    """A Ken Burns move: zoom stops (geometric between stops, spread evenly over the element),
+    a pan and the ease of both."""
+
+    zooms: tuple[Fraction, ...] = (Fraction(1), Fraction(1))
+    pan: str | None = None
+    ease: str = "smooth"
+
+    @property
+    def factor(self) -> Fraction:
+        """How much larger than its box the picture is made so the move never runs out of
+        pixels (the largest zoom, times a pan's margin)."""
+        return max(Fraction(1), *self.zooms) * (PAN_MARGIN if self.pan else 1)
+
+    def layer_fields(self) -> dict[str, Any]:
+        return {"zoom": tuple(float(z) for z in self.zooms), "pan": self.pan, "ease": self.ease}
 SHOT_ORDER = {"wide": 0, "medium": 1, "close-up": 2}
 SIDE_CENTRE = {"left": Fraction(1, 4), "center": Fraction(1, 2), "right": Fraction(3, 4)}
 CAPTION_HEIGHT = Fraction(1, 14)
@@ -119,6 +151,19 @@ def db(value: ir.Value | None) -> float:
     return float(value.db) if isinstance(value, ir.Gain) else 0.0
 
 
+def _show_blend(call: ir.Call) -> str:
+    """``blend(seed 5, DUSK, 0.35)``: a blend's name-path part, as written (normalised)."""
+    parts: list[str] = []
+    for a in call.args:
+        if isinstance(a, ir.Seed):
+            parts.append(f"seed {a.value}")
+        elif isinstance(a, ir.Word):
+            parts.append(a.word)
+        elif isinstance(a, ir.Num):
+            parts.append(f"{float(a.value):g}")
+    return f"blend({', '.join(parts)})"
+
+
 @dataclass
 class Scene:
     """What one track contributes to the timeline."""
@@ -128,6 +173,8 @@ class Scene:
     subtitles: list[Subtitle] = field(default_factory=list)
     first_latent: str | None = None
     last_latent: str | None = None
+    first_factor: Fraction = Fraction(1)  # the camera factor of the first and the last backdrop
+    last_factor: Fraction = Fraction(1)
 
 
 class Graph:
@@ -183,25 +230,63 @@ class Graph:
         return self.add(kind, None, params, [], output=output, name=name, film_wide=film_wide,
                         frames=frames, pixels=pixels, audio_seconds=seconds)
 
+    # ------------------------------------------------------------------ latents
+
+    def latent(self, kind: str, value: ir.Value | None, truncation: Fraction = Fraction(1),
+               seen: frozenset[str] = frozenset()) -> str | None:
+        """The ``latent`` job of a latent-valued ``value`` in modality ``kind`` (``image`` or
+        ``portrait``): ``seed N``, a generated look's name, or ``blend(…)`` of those; None for
+        anything without a latent (a file, an unknown name, a blend cycle)."""
+        if isinstance(value, ir.Seed):
+            path = f"{kind} / seed {value.value}"
+            return self.add(f"{kind}.latent", kind, {"truncation": float(truncation)}, [], output="latent",
+                            name=path, seed=self.seed(path, value.value), film_wide=True)
+        if isinstance(value, ir.Word):
+            return self.look_latent(value.word, kind, seen)
+        if isinstance(value, ir.Call) and value.name == "blend":
+            return self.blend(kind, value, f"{kind} / {_show_blend(value)}", seen)
+        return None
+
+    def blend(self, kind: str, call: ir.Call, name: str, seen: frozenset[str] = frozenset()) -> str | None:
+        """``blend(a, b[, t])``: ``t`` of the way from ``a`` to ``b`` (default ½); more
+        arguments fold left, ``blend(a, b, c, t1, t2)`` = ``blend(blend(a, b, t1), c, t2)``."""
+        stops = [a for a in call.args if isinstance(a, (ir.Seed, ir.Word))]
+        weights = [a.value for a in call.args if isinstance(a, ir.Num)]
+        latents = [self.latent(kind, a, Fraction(1), seen) for a in stops]
+        if len(latents) < 2 or any(k is None for k in latents):
+            return None
+        key = latents[0]
+        last = len(latents) - 1
+        for i, k in enumerate(latents[1:], start=1):
+            t = weights[i - 1] if i - 1 < len(weights) else Fraction(1, 2)
+            key = self.add(f"{kind}.blend", kind, {"t": float(t)}, [key, k], output="latent",
+                           name=name if i == last else f"{name} / blend {i}", film_wide=True)
+        return key
+
     # ------------------------------------------------------------------ looks
 
-    def look_latent(self, name: str) -> str | None:
-        """The latent of a generated look, or None (a file, or unknown)."""
+    def look_latent(self, name: str, kind: str = "image", seen: frozenset[str] = frozenset()) -> str | None:
+        """The latent of a generated look (``generate`` or ``blend``), or None (a file, unknown,
+        or a blend that passes through itself). In the ``portrait`` modality a look stands for
+        its seed and truncation drawn by the portrait generator."""
         p = prop(self.ctx.film.defs("look").get(name), "image")
-        if p is None or not (isinstance(p.value, ir.Word) and p.value.word == "generate"):
+        if p is None or name in seen:
             return None
+        path = f"look {name}"
+        if isinstance(p.value, ir.Call) and p.value.name == "blend":
+            key = self.blend(kind, p.value, path if kind == "image" else f"{path} / {kind}", seen | {name})
+            if key is not None:
+                mark("rendered", p)
+            return key
+        if not (isinstance(p.value, ir.Word) and p.value.word == "generate"):
+            return None
+        mark("rendered", p)
         explicit = num(opt_value(p.options, "seed"))
         trunc = num(opt_value(p.options, "truncation"), Fraction(1))
-        path = f"look {name}"
         seed = self.seed(path, None if explicit is None else int(explicit))
-        return self.add("image.latent", "image", {"truncation": float(trunc or 1)}, [], output="latent",
-                        name=path, seed=seed, film_wide=True)
-
-    def seed_latent(self, value: int, truncation: Fraction) -> str:
-        path = f"image / seed {value}"
-        seed = self.seed(path, value)
-        return self.add("image.latent", "image", {"truncation": float(truncation)}, [], output="latent",
-                        name=path, seed=seed, film_wide=True)
+        return self.add(f"{kind}.latent", kind, {"truncation": float(trunc if trunc is not None else 1)}, [],
+                        output="latent", name=path if kind == "image" else f"{path} / {kind}", seed=seed,
+                        film_wide=True)
 
     def look_image(self, name: str, width: int, height: int, label: str) -> str | None:
         latent = self.look_latent(name)
@@ -210,6 +295,7 @@ class Graph:
                             output="image", name=label, frames=1, pixels=width * height)
         p = prop(self.ctx.film.defs("look").get(name), "image")
         if p is not None and isinstance(p.value, ir.Str):
+            mark("rendered", p)
             return self.asset("asset.image", p.value, "image", label, film_wide=False,
                               width=width, height=height)
         return None
@@ -231,31 +317,23 @@ class Graph:
         if p is None or (isinstance(p.value, ir.Word) and p.value.word == "generate"):
             options = p.options if p is not None else ()
             explicit = num(opt_value(options, "seed"))
-            trunc = num(opt_value(options, "truncation"), Fraction(1)) or Fraction(1)
+            trunc = num(opt_value(options, "truncation"), Fraction(1))
             seed = self.seed(path, None if explicit is None else int(explicit))
-            latent = self.add("portrait.latent", "portrait", {"truncation": float(trunc)}, [],
-                              output="latent", name=path, seed=seed, film_wide=True)
+            latent: str | None = self.add("portrait.latent", "portrait",
+                                          {"truncation": float(trunc if trunc is not None else 1)}, [],
+                                          output="latent", name=path, seed=seed, film_wide=True)
         elif isinstance(p.value, ir.Call) and p.value.name == "blend":
-            seeds = [a for a in p.value.args if isinstance(a, ir.Seed)]
-            t = next((a.value for a in p.value.args if isinstance(a, ir.Num)), Fraction(1, 2))
-            if not seeds:
-                return None
-            latents = []
-            for s in seeds[:2]:
-                sp = f"portrait / seed {s.value}"
-                latents.append(self.add("portrait.latent", "portrait", {"truncation": 1.0}, [],
-                                        output="latent", name=sp, seed=self.seed(sp, s.value),
-                                        film_wide=True))
-            latent = latents[0]
-            if len(latents) == 2:
-                latent = self.add("portrait.blend", "portrait", {"t": float(t)}, latents, output="latent",
-                                  name=path, film_wide=True)
+            latent = self.blend("portrait", p.value, path)
         elif isinstance(p.value, ir.Str):
+            mark("rendered", p)
             image = self.asset("asset.image", p.value, "image", f"{path} / image", width=size, height=size)
             return self.add("portrait.file", "portrait", {"size": size, "mouth": None}, [image],
                             output="portrait", name=path, film_wide=True, frames=1, pixels=size * size)
         else:
+            latent = None
+        if latent is None:
             return None
+        mark("rendered", p)
         return self.add("portrait.make", "portrait", {"size": size}, [latent], output="portrait",
                         name=path, film_wide=True, frames=1, pixels=size * size)
 
@@ -310,7 +388,8 @@ class Graph:
 
         st = ctx.film.header.get("soundtrack")
         if st is not None and isinstance(st.value, ir.Word):
-            use(st.value.word, self.layout.duration)
+            src = opt_seconds(st.options, "from", ctx.fps) or Fraction(0)
+            use(st.value.word, src + self.layout.duration)
         for t in self.layout.tracks:
             if t.is_credits:
                 continue
@@ -334,11 +413,11 @@ class Graph:
         if p is None:
             return None
         if isinstance(p.value, ir.Str):
-            key = self.asset("asset.audio", p.value, "audio", f"music {cue}")
-            secs = self.ctx.media_seconds(self.ctx.asset(p.value))
-            return key, None if secs is None else self.ctx.sample(secs)
+            mark("rendered", p)
+            return self.recording(p.value, f"music {cue}")
         if not (isinstance(p.value, ir.Word) and p.value.word == "generate"):
             return None
+        mark("rendered", p)
         length = opt_seconds(p.options, "length", self.ctx.fps)
         if length is None:
             length = self.music_need.get(cue, Fraction(0))
@@ -346,13 +425,34 @@ class Graph:
         text = {k: (v.text if isinstance(v := opt_value(p.options, k), ir.Str) else "") for k in ("genre", "artist")}
         lyrics_p = prop(defn, "lyrics")
         lyrics = lyrics_p.value.text if lyrics_p is not None and isinstance(lyrics_p.value, ir.Str) else ""
+        if lyrics_p is not None:
+            mark("rendered", lyrics_p)
         explicit = num(opt_value(p.options, "seed"))
         path = f"music {cue}"
         seed = self.seed(path, None if explicit is None else int(explicit))
         seconds = samples / SAMPLE_RATE
-        key = self.add("music.generate", "music", {**text, "lyrics": lyrics, "seconds": seconds}, [],
+        params: dict[str, Any] = {**text, "lyrics": lyrics, "seconds": seconds}
+        temperature = num(opt_value(p.options, "temperature"))
+        if temperature is not None:
+            params["temperature"] = float(temperature)
+        key = self.add("music.generate", "music", params, [],
                        output="audio", name=path, seed=seed, film_wide=True, audio_seconds=seconds)
         return key, samples
+
+    def recording(self, path: ir.Str, name: str) -> tuple[str, int | None]:
+        """A recorded sound (``music: "tone.wav"``, a cue's ``source: "…"``): its decoded audio
+        and its length in samples (None when it cannot be read)."""
+        key = self.asset("asset.audio", path, "audio", name)
+        secs = self.ctx.media_seconds(self.ctx.asset(path))
+        return key, None if secs is None else self.ctx.sample(secs)
+
+    def sound(self, value: ir.Value | None, name: str) -> tuple[str, int | None] | None:
+        """What ``music:``, ``sound:`` and ``soundtrack:`` play: a cue by name or a recording."""
+        if isinstance(value, ir.Word):
+            return self.music(value.word)
+        if isinstance(value, ir.Str):
+            return self.recording(value, name)
+        return None
 
     # ------------------------------------------------------------------ tracks
 
@@ -369,81 +469,130 @@ class Graph:
         fo = opt_seconds(options, "fade out", self.ctx.fps) or Fraction(0)
         return Fade(self.ctx.frame(fi), self.ctx.frame(fo))
 
+    def camera(self, options: tuple[ir.Option, ...]) -> Camera:
+        """``zoom a -> b [-> c…]`` (or one number), ``pan D`` and ``ease E`` of a backdrop or a
+        video."""
+        zoom_v = opt_value(options, "zoom")
+        zooms: tuple[Fraction, ...] = (Fraction(1), Fraction(1))
+        if isinstance(zoom_v, ir.Ramp):
+            stops = [z for z in (num(x) for x in zoom_v.stops) if z is not None and z > 0]
+            if len(stops) == 1:
+                zooms = (stops[0], stops[0])
+            elif stops:
+                zooms = tuple(stops)
+        elif (z := num(zoom_v)) is not None and z > 0:
+            zooms = (z, z)
+        pan_v = opt_value(options, "pan")
+        pan = pan_v.word if isinstance(pan_v, ir.Word) and pan_v.word in ("left", "right", "up", "down") else None
+        ease = opt_value(options, "ease")
+        ease_w = ease.word if isinstance(ease, ir.Word) and ease.word in ("linear", "smooth") else "smooth"
+        return Camera(zooms, pan, ease_w)
+
     def backdrop(self, track: TrackLayout, d: ir.Property, n: int, out: Scene) -> None:
         ctx = self.ctx
         at, dur = timing(d.options, ctx.fps)
         s, e = self.span(track, at, dur)
         if e <= s:
+            mark("cut", d)
             return
         label = f"{track.identity} / backdrop" + (f" {n}" if n > 1 else "")
-        ease = opt_value(d.options, "ease")
-        ease_w = ease.word if isinstance(ease, ir.Word) and ease.word in ("linear", "smooth") else "smooth"
         fade = self.fade(d.options)
-        if isinstance(d.value, ir.Morph):
-            trunc = num(opt_value(d.options, "truncation"), Fraction(1)) or Fraction(1)
-            latents: list[str] = []
-            for stop in d.value.stops:
-                if isinstance(stop, ir.Word):
-                    k = self.look_latent(stop.word)
-                elif isinstance(stop, ir.Seed):
-                    k = self.seed_latent(stop.value, trunc)
-                else:
-                    k = None
-                if k is not None:
-                    latents.append(k)
-            if len(latents) >= 2:
-                mw, mh = morph_size(ctx)
+        cam = self.camera(d.options)
+        factor = cam.factor
+        value: ir.Value | None = d.value
+        latent: str | None = None
+        key: str | None = None
+        if isinstance(value, ir.Morph):
+            found = [self.latent("image", stop) for stop in value.stops]
+            latents = [k for k in found if k is not None]
+            if len(latents) >= 2 and len(latents) == len(found):
+                mw, mh = morph_size(ctx, factor)
                 key = self.add("image.morph", "image", {"width": mw, "height": mh, "frames": e - s,
-                                                        "ease": ease_w, "stride": MORPH_STRIDE}, latents,
+                                                        "ease": cam.ease, "stride": MORPH_STRIDE}, latents,
                                output="frames", name=label, frames=-(-(e - s) // MORPH_STRIDE),
                                pixels=morph_cost_pixels(ctx))
-                out.layers.append((0, len(out.layers), SequenceLayer(s, e, key, fade=fade, role="morph")))
-                out.first_latent = out.first_latent or latents[0]
-                out.last_latent = latents[-1]
+                out.layers.append((0, len(out.layers), SequenceLayer(s, e, key, fade=fade, role="morph",
+                                                                     **cam.layer_fields())))
+                mark("rendered", d)
+                if out.first_latent is None and not any(g == 0 for g, _, _ in out.layers[:-1]):
+                    out.first_latent, out.first_factor = latents[0], factor
+                out.last_latent, out.last_factor = latents[-1], factor
                 return
-            first = next((st for st in d.value.stops if isinstance(st, ir.Word)), None)
-            if first is None:
-                if latents:
-                    key = self.add("image.render", "image", {"width": ctx.width, "height": ctx.height},
-                                   latents, output="image", name=label, frames=1,
-                                   pixels=ctx.width * ctx.height)
-                    out.layers.append((0, len(out.layers), StillLayer(s, e, key, ease=ease_w, fade=fade)))
-                return
-            value: ir.Value | None = first
-        else:
-            value = d.value
-        zoom_v = opt_value(d.options, "zoom")
-        zooms = [Fraction(1), Fraction(1)]
-        if isinstance(zoom_v, ir.Ramp):
-            stops = [num(z) for z in zoom_v.stops]
-            stops = [z for z in stops if z is not None and z > 0]
-            if stops:
-                zooms = [stops[0], stops[-1]]
-        elif (z := num(zoom_v)) is not None and z > 0:
-            zooms = [z, z]
-        pan_v = opt_value(d.options, "pan")
-        pan = pan_v.word if isinstance(pan_v, ir.Word) and pan_v.word in ("left", "right", "up", "down") else None
-        factor = max(Fraction(1), *zooms) * (PAN_MARGIN if pan else 1)
-        w, h = (2 * math.ceil(factor * ctx.width / 2), 2 * math.ceil(factor * ctx.height / 2))  # even, never short
-        latent = None
-        if isinstance(value, ir.Word):
-            latent = self.look_latent(value.word)
-            key = self.look_image(value.word, w, h, label)
+            self.mixed_morph(d, value, found, s, e, label, fade, cam, out)
+            return
         elif isinstance(value, ir.Seed):  # ``backdrop: seed 99``: a generated still of that seed
-            latent = self.seed_latent(value.value, num(opt_value(d.options, "truncation"), Fraction(1)) or Fraction(1))
+            latent = self.latent("image", value)
+        w, h = (2 * math.ceil(factor * ctx.width / 2), 2 * math.ceil(factor * ctx.height / 2))  # even, never short
+        if latent is not None:
             key = self.add("image.render", "image", {"width": w, "height": h}, [latent],
                            output="image", name=label, frames=1, pixels=w * h)
+        elif isinstance(value, ir.Word):
+            latent = self.look_latent(value.word)
+            key = self.look_image(value.word, w, h, label)
         elif isinstance(value, ir.Str):
             key = self.asset("asset.image", value, "image", label, film_wide=False, width=w, height=h)
-        else:
-            key = None
         if key is None:
             return
-        layer = StillLayer(s, e, key, zoom=(float(zooms[0]), float(zooms[1])), pan=pan, ease=ease_w, fade=fade)
+        mark("rendered", d)
+        layer = StillLayer(s, e, key, fade=fade, **cam.layer_fields())
         out.layers.append((0, len(out.layers), layer))
         if out.first_latent is None and not any(g == 0 for g, _, _ in out.layers[:-1]):
-            out.first_latent = latent
-        out.last_latent = latent
+            out.first_latent, out.first_factor = latent, factor
+        out.last_latent, out.last_factor = latent, factor
+
+    def mixed_morph(self, d: ir.Property, value: ir.Morph, found: list[str | None], s: int, e: int, label: str,
+                    fade: Fade, cam: Camera, out: Scene) -> None:
+        """A morph with stops that have no latent (a look that is a picture file): the runs of
+        generated stops morph, and each file stop is reached by a crossfade over its segment
+        (the checker says so with W207). Stops sit evenly over the element, as in a morph."""
+        ctx = self.ctx
+        n = len(found) - 1
+        if n < 1:
+            return
+        at = [s + round(Fraction((e - s) * i, n)) for i in range(n + 1)]
+        runs: list[tuple[int, int]] = []
+        for i, k in enumerate(found):
+            if k is not None and runs and found[runs[-1][1]] is not None and runs[-1][1] == i - 1:
+                runs[-1] = (runs[-1][0], i)
+            else:
+                runs.append((i, i))
+        w = 2 * math.ceil(cam.factor * ctx.width / 2)
+        h = 2 * math.ceil(cam.factor * ctx.height / 2)
+        placed = 0
+        for r, (i0, i1) in enumerate(runs):
+            start = s if r == 0 else at[runs[r - 1][1]]
+            part = f"{label} / part {r + 1}"
+            first_fade = fade.fade_in if r == 0 else at[i0] - start
+            layer_fade = Fade(first_fade, fade.fade_out)
+            stop = value.stops[i0]
+            layer: Layer | None = None
+            if i1 > i0:
+                latents = [k for k in found[i0:i1 + 1] if k is not None]
+                mw, mh = morph_size(ctx, cam.factor)
+                frames = max(1, at[i1] - at[i0])
+                key = self.add("image.morph", "image", {"width": mw, "height": mh, "frames": frames,
+                                                        "ease": cam.ease, "stride": MORPH_STRIDE}, latents,
+                               output="frames", name=part, frames=-(-frames // MORPH_STRIDE),
+                               pixels=morph_cost_pixels(ctx))
+                layer = SequenceLayer(start, e, key, offset=start - at[i0], fade=layer_fade, role="morph",
+                                      **cam.layer_fields())
+            elif found[i0] is not None:
+                key = self.add("image.render", "image", {"width": w, "height": h}, [found[i0]],  # type: ignore[list-item]
+                               output="image", name=part, frames=1, pixels=w * h)
+                layer = StillLayer(start, e, key, fade=layer_fade, **cam.layer_fields())
+            elif isinstance(stop, ir.Word):
+                image = self.look_image(stop.word, w, h, part)
+                if image is not None:
+                    layer = StillLayer(start, e, image, fade=layer_fade, **cam.layer_fields())
+            if layer is not None and layer.end > layer.start:
+                out.layers.append((0, len(out.layers), layer))
+                placed += 1
+        if not placed:
+            return
+        mark("rendered", d)
+        if out.first_latent is None and not any(g == 0 for g, _, _ in out.layers[:-placed]):
+            out.first_latent, out.first_factor = found[0], cam.factor
+        out.last_latent, out.last_factor = found[-1], cam.factor
 
     def show(self, track: TrackLayout, d: ir.Property, n: int, out: Scene) -> None:
         if not isinstance(d.value, ir.Str):
@@ -452,18 +601,64 @@ class Graph:
         at, dur = timing(d.options, ctx.fps)
         s, e = self.span(track, at, dur)
         if e <= s:
+            mark("cut", d)
             return
-        offset = ctx.frame(opt_seconds(d.options, "from", ctx.fps) or Fraction(0))
-        key = self.asset("asset.video", d.value, "frames", f"{track.identity} / show {n}", film_wide=False,
-                         width=ctx.width, height=ctx.height, fps=float(ctx.fps), frames=offset + e - s)
-        out.layers.append((1, len(out.layers), SequenceLayer(s, e, key, offset=offset, loop=has_flag(d.options, "loop"),
-                                                             fade=self.fade(d.options), role="video")))
+        offset_s = opt_seconds(d.options, "from", ctx.fps) or Fraction(0)
+        offset = ctx.frame(offset_s)
+        cam = self.camera(d.options)
+        box = self.inset(d.options)
+        bw, bh = (box.width, box.height) if box is not None else (ctx.width, ctx.height)
+        w, h = 2 * math.ceil(cam.factor * bw / 2), 2 * math.ceil(cam.factor * bh / 2)
+        name = f"{track.identity} / show {n}"
+        key = self.asset("asset.video", d.value, "frames", name, film_wide=False,
+                         width=w, height=h, fps=float(ctx.fps), frames=offset + e - s)
+        loop = has_flag(d.options, "loop")
+        fade = self.fade(d.options)
+        out.layers.append((1, len(out.layers), SequenceLayer(s, e, key, offset=offset, loop=loop, fade=fade,
+                                                             box=box, role="video", **cam.layer_fields())))
+        mark("rendered", d)
+        # the clip's own sound, when it has any, plays with it (``gain`` sets its level)
+        gain = db(opt_value(d.options, "gain"))
+        absolute = ctx.asset(d.value)
+        secs = ctx.audio_seconds(absolute)
+        if secs is None:
+            return
+        start = ctx.frame_to_sample(s)
+        length = ctx.frame_to_sample(e) - start
+        source = ctx.sample(secs)
+        src0 = ctx.sample(offset_s)
+        if not loop:
+            length = min(length, source - src0)
+        if length <= 0:
+            return
+        audio = self.asset("asset.audio", d.value, "audio", f"{name} / sound", film_wide=False)
+        out.audio.append(AudioClip(start, length, audio, offset=src0, gain_db=gain,
+                                   fade_in=ctx.frame_to_sample(fade.fade_in), fade_out=ctx.frame_to_sample(fade.fade_out),
+                                   loop=loop, role="video", name=f"{name} / sound"))
+
+    def inset(self, options: tuple[ir.Option, ...]) -> Box | None:
+        """Where a positioned video sits: ``show: "clip.mp4", top, left`` is an inset of
+        ``INSET`` of the canvas in the top-left corner (a margin of ``INSET_MARGIN`` from the
+        edges); ``center`` alone centres it; no position fills the canvas."""
+        ctx = self.ctx
+        given = {o.key for o in options if o.value is None and o.key in ("top", "center", "bottom", "left", "right")}
+        if not given:
+            return None
+        for o in options:
+            if o.value is None and o.key in given:
+                mark_read(o)
+        w, h = even(INSET * ctx.width), even(INSET * ctx.height)
+        mx, my = round(INSET_MARGIN * ctx.width), round(INSET_MARGIN * ctx.height)
+        x = mx if "left" in given else ctx.width - w - mx if "right" in given else (ctx.width - w) // 2
+        y = my if "top" in given else ctx.height - h - my if "bottom" in given else (ctx.height - h) // 2
+        return Box(x, y, w, h)
 
     def caption(self, track: TrackLayout, d: ir.Property, n: int, out: Scene) -> None:
         ctx = self.ctx
         at, dur = timing(d.options, ctx.fps)
         s, e = self.span(track, at, dur)
         if e <= s:
+            mark("cut", d)
             return
         if isinstance(d.value, ir.Styled):
             alphabet, text = d.value.alphabet.word, d.value.text.text
@@ -474,35 +669,39 @@ class Graph:
         ink = opt_value(d.options, "ink") or opt_value(d.options, "colour")
         colour = ink.rgb if isinstance(ink, ir.Colour) else None
         key = self.text(text, alphabet, CAPTION_HEIGHT, f"{track.identity} / caption {n}", colour)
-        position = next((o.key for o in d.options if o.value is None
-                         and o.key in ("top", "center", "bottom", "left", "right")), "bottom")
+        position = flag(d.options, ("top", "center", "bottom", "left", "right"), "bottom")
         out.layers.append((3, len(out.layers), TextLayer(s, e, key, position=position, fade=self.fade(d.options),
                                                          role="caption")))
+        mark("rendered", d)
 
     def cue(self, track: TrackLayout, d: ir.Property, out: Scene) -> None:
-        if not isinstance(d.value, ir.Word):
-            return
         ctx = self.ctx
-        found = self.music(d.value.word)
-        if found is None:
-            return
-        key, source = found
         at, dur = timing(d.options, ctx.fps)
         start = ctx.sample(track.start + min(at, track.duration))
         scene_end = ctx.frame_to_sample(ctx.frame(track.end))
+        if start >= scene_end:
+            mark("cut", d)
+            return
+        what = d.value.word if isinstance(d.value, ir.Word) else d.value.text if isinstance(d.value, ir.Str) else "?"
+        found = self.sound(d.value, f"{track.identity} / {d.key} {what}")
+        if found is None:
+            return
+        key, source = found
         offset = ctx.sample(opt_seconds(d.options, "from", ctx.fps) or Fraction(0))
         loop = has_flag(d.options, "loop")
         length = scene_end - start if dur is None else min(ctx.sample(dur), scene_end - start)
         if source is not None and not loop:
             length = min(length, source - offset)
         if length <= 0:
+            mark("cut", d)  # the source ends before its ``from`` (W303's kin: nothing left to play)
             return
         music = d.key == "music"
         out.audio.append(AudioClip(start, length, key, offset=offset, gain_db=db(opt_value(d.options, "gain")),
                                    fade_in=ctx.sample(opt_seconds(d.options, "fade in", ctx.fps) or Fraction(0)),
                                    fade_out=ctx.sample(opt_seconds(d.options, "fade out", ctx.fps) or Fraction(0)),
                                    duck=music, loop=loop, role="music" if music else "sound",
-                                   name=f"{track.identity} / {d.key} {d.value.word}"))
+                                   name=f"{track.identity} / {d.key} {what}"))
+        mark("rendered", d)
 
     def beat(self, track: TrackLayout, b: BeatLayout, subtitles: tuple[str, str | None] | None, out: Scene) -> None:
         ctx = self.ctx
@@ -523,14 +722,18 @@ class Graph:
                 seconds = line.samples / SAMPLE_RATE
                 key = self.add("voice.speak", voice_modality(v), {"text": line.text, "pitch": v.pitch, "rate": v.rate,
                                                         "lang": v.lang}, [], output="audio", name=name,
-                               seed=self.seed(name), audio_seconds=seconds)
+                               seed=self.seed(name, v.seed), audio_seconds=seconds)
             inputs.append(key)
             offsets.append(line.offset)
             clips.append([0, line.samples])
             start = track0 + line.offset
             n = min(line.samples, scene_end - start)
+            if n < line.samples:
+                self.outlasts(track, f"{b.character}'s line", start + line.samples, line.node)
             if n <= 0:
+                mark("cut", line.node)
                 continue
+            mark("rendered", line.node)
             out.audio.append(AudioClip(start, n, key, role="dialogue", name=name))
             t0, t1 = Fraction(start, SAMPLE_RATE), Fraction(start + n, SAMPLE_RATE)
             out.subtitles.append(Subtitle(t0, t1, line.text, b.character))
@@ -550,15 +753,20 @@ class Graph:
             n = sing.samples if sing.samples is not None else length - sing.offset
             if source is not None:
                 n = min(n, source - sing.source_offset)
+            if n > scene_end - (track0 + sing.offset):
+                self.outlasts(track, f"{b.character}'s song", track0 + sing.offset + n, sing.node)
             n = min(n, scene_end - (track0 + sing.offset))
             if n <= 0:
+                mark("cut", sing.node)
                 continue
+            mark("rendered", sing.node)
             inputs.append(key)
             offsets.append(sing.offset)
             clips.append([sing.source_offset, n])
             out.audio.append(AudioClip(track0 + sing.offset, n, key, offset=sing.source_offset, role="music",
                                        name=f"{head} / sings {sing.cue}"))
         if e <= s:
+            mark("cut", b.beat)
             return
         portrait = self.portrait(b.character)
         if portrait is None:
@@ -574,6 +782,10 @@ class Graph:
                              audio_seconds=length / SAMPLE_RATE)
         mp = prop(ctx.film.defs("character").get(b.character), "motion")
         motion = mp.value if mp is not None else None
+        if mp is not None:
+            mark("rendered", mp)
+        # read whether or not this beat speaks: a silent beat has no mouth to open
+        mouth = num(opt_value(mp.options, "mouth")) if mp is not None else None
         mseed = self.seed(f"{head} / beat {b.number}")
         h = even(SHOT_HEIGHT[b.shot] * ctx.height)
         size = min(h, MOTION_MAX)  # frames at the displayed size: the compositor only copies them
@@ -587,7 +799,10 @@ class Graph:
                            [portrait, driving] + ([audio] if audio else []), output="frames", name=label,
                            seed=mseed, frames=frames, pixels=px)
         elif audio is not None and not (isinstance(motion, ir.Word) and motion.word == "still"):
-            key = self.add("motion.lipsync", "motion", {"fps": fps, "frames": frames, "size": size},
+            params = {"fps": fps, "frames": frames, "size": size}
+            if mouth is not None:
+                params["mouth"] = float(mouth)
+            key = self.add("motion.lipsync", "motion", params,
                            [portrait, audio], output="frames", name=label, seed=mseed, frames=frames, pixels=px)
         else:
             key = self.add("motion.still", "motion", {"fps": fps, "frames": frames, "size": size}, [portrait],
@@ -596,11 +811,23 @@ class Graph:
         box = Box(x, ctx.height - h, h, h)
         out.layers.append((2, SHOT_ORDER[b.shot] * 10_000 + len(out.layers),
                            SequenceLayer(s, e, key, box=box, role="portrait")))
+        mark("rendered", b.beat)
+
+    def outlasts(self, track: TrackLayout, what: str, end_sample: int, node: Any) -> None:
+        """W303 for an element whose audio runs past its scene's end (only the planner knows
+        how long a line's audio is)."""
+        if node is None:
+            return
+        end = Fraction(end_sample, SAMPLE_RATE) - track.start
+        warn(warning("W303", f"{what} ends at {float(end):.2f}s, after the scene ({float(track.duration):g}s)",
+                     node.span, "it is cut at the end of the scene; lengthen the scene, start it earlier or "
+                     "shorten it"))
 
     def subtitle_mode(self) -> tuple[str, str | None] | None:
         p = self.ctx.film.header.get("subtitles")
         if p is None or not isinstance(p.value, (ir.Word, ir.Str)):
             return None
+        mark("rendered", p)
         word = p.value.word if isinstance(p.value, ir.Word) else p.value.text
         if word == "off":
             return None
@@ -616,7 +843,9 @@ class Graph:
             s, e = self.span(track, Fraction(0), None)
             text = "\n".join(line.text for line in track.item.lines)
             key = self.text(text, track.item.alphabet, CREDITS_HEIGHT, f"{track.identity} / roll")
-            out.layers.append((5, 0, TextLayer(s, e, key, position="center", roll=True, role="credits")))
+            out.layers.append((5, 0, TextLayer(s, e, key, position="center", fade=self.fade(track.item.options),
+                                               roll=True, role="credits")))
+            mark("rendered", track.item)
         else:
             counts: dict[str, int] = {}
             subtitles = self.subtitle_mode()
@@ -624,14 +853,9 @@ class Graph:
                 if isinstance(item, ir.Property):
                     counts[item.key] = counts.get(item.key, 0) + 1
                     n = counts[item.key]
-                    if item.key == "backdrop":
-                        self.backdrop(track, item, n, out)
-                    elif item.key == "show":
-                        self.show(track, item, n, out)
-                    elif item.key == "caption":
-                        self.caption(track, item, n, out)
-                    elif item.key in ("music", "sound"):
-                        self.cue(track, item, out)
+                    handler = self.DIRECTIVES.get(item.key)
+                    if handler is not None:
+                        handler(self, track, item, n, out)
             for b in track.beats:
                 self.beat(track, b, subtitles, out)
         self.scene = None
@@ -645,6 +869,16 @@ class Graph:
         })
         return SceneTrack(track.index, track.title, f0, f1, layers, fade_in, fade_out, seg), out
 
+    DIRECTIVES: dict[str, Any] = {
+        "backdrop": backdrop,
+        "show": show,
+        "caption": caption,
+        "music": lambda self, track, d, n, out: self.cue(track, d, out),
+        "sound": lambda self, track, d, n, out: self.cue(track, d, out),
+    }
+    """The handler of each scene directive (a directive the schema knows and this table does not
+    reaches the ledger unaccounted: ``E702``)."""
+
 
 def _relative(layer: Layer, f0: int) -> Any:
     data = ir.to_data(layer)
@@ -656,6 +890,7 @@ def _relative(layer: Layer, f0: int) -> Any:
 def build(ctx: Context, layout: Layout) -> tuple[Timeline, dict[str, Job], dict[str, int]]:
     """The timeline and the job graph for a laid-out film."""
     g = Graph(ctx, layout)
+    g.subtitle_mode()  # read once for the whole film (a film without scenes has no lines to show)
     scenes: list[SceneTrack] = []
     parts: list[Scene] = []
     for t in layout.tracks:
@@ -673,7 +908,7 @@ def build(ctx: Context, layout: Layout) -> tuple[Timeline, dict[str, Job], dict[
         la, lb = parts[o.a].last_latent, parts[o.b].first_latent
         if o.kind == "morph" and la is not None and lb is not None:
             g.scene = o.b
-            mw, mh = morph_size(ctx)
+            mw, mh = morph_size(ctx, max(parts[o.a].last_factor, parts[o.b].first_factor))
             key = g.add("image.morph", "image", {"width": mw, "height": mh, "frames": end - start,
                                                  "ease": "smooth", "stride": MORPH_STRIDE}, [la, lb], output="frames",
                         name=f"{a.identity} -> {b.identity} / morph", frames=-(-(end - start) // MORPH_STRIDE),
@@ -684,18 +919,25 @@ def build(ctx: Context, layout: Layout) -> tuple[Timeline, dict[str, Job], dict[
             overlaps.append(Overlap("crossfade", o.a, o.b, start, end))
     audio: list[AudioClip] = []
     st = ctx.film.header.get("soundtrack")
-    if st is not None and isinstance(st.value, ir.Word) and samples > 0:
-        found = g.music(st.value.word)
+    if st is not None and samples <= 0:
+        mark("cut", st)  # an empty film: nothing to play under
+    if st is not None and samples > 0:
+        what = st.value.word if isinstance(st.value, ir.Word) else st.value.text if isinstance(st.value, ir.Str) else "?"
+        found = g.sound(st.value, f"soundtrack {what}")
         if found is not None:
             key, source = found
             loop = has_flag(st.options, "loop")
-            length = samples if source is None or loop else min(samples, source)
+            offset = ctx.sample(opt_seconds(st.options, "from", ctx.fps) or Fraction(0))
+            length = samples if source is None or loop else min(samples, source - offset)
             fi = opt_seconds(st.options, "fade in", ctx.fps) or Fraction(0)
             fo = opt_seconds(st.options, "fade out", ctx.fps) or Fraction(0)
-            audio.append(AudioClip(0, length, key, gain_db=db(opt_value(st.options, "gain")),
-                                   fade_in=ctx.sample(fi), fade_out=ctx.sample(fo), duck=True,
-                                   loop=loop, role="music",
-                                   name=f"soundtrack {st.value.word}"))
+            if length > 0:
+                audio.append(AudioClip(0, length, key, offset=offset, gain_db=db(opt_value(st.options, "gain")),
+                                       fade_in=ctx.sample(fi), fade_out=ctx.sample(fo), duck=True,
+                                       loop=loop, role="music", name=f"soundtrack {what}"))
+                mark("rendered", st)
+            else:
+                mark("cut", st)
     subtitles: list[Subtitle] = []
     for part in parts:
         audio.extend(part.audio)
@@ -703,7 +945,10 @@ def build(ctx: Context, layout: Layout) -> tuple[Timeline, dict[str, Job], dict[
     audio.sort(key=lambda c: (c.start, c.role, c.name))
     subtitles.sort(key=lambda s: (s.start, s.end))
     duck = ctx.film.header.get("duck")
-    duck_db = float(duck.value.db) if duck is not None and isinstance(duck.value, ir.Gain) else -8.0
+    duck_db = float(DEFAULT_DUCK_DB)
+    if duck is not None and isinstance(duck.value, ir.Gain):
+        duck_db = float(duck.value.db)
+        mark("rendered", duck)
     timeline = Timeline(ctx.width, ctx.height, ctx.fps, frames, SAMPLE_RATE, samples, tuple(scenes),
                         tuple(overlaps), tuple(audio), tuple(subtitles), duck_db=duck_db)
     return timeline, g.jobs, g.seeds

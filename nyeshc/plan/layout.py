@@ -33,6 +33,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from nyeshc import ir
+from nyeshc.plan import ledger
 from nyeshc.plan.services import BackendInfo, Services
 
 SAMPLE_RATE = 48_000  # == nyeshc.backends.base.SAMPLE_RATE (the planner may not import it)
@@ -64,10 +65,23 @@ def num(value: ir.Value | None, default: Fraction | None = None) -> Fraction | N
 
 
 def option(options: tuple[ir.Option, ...], key: str) -> ir.Option | None:
+    """The option ``key`` (the planner's one way to read an option: the read is recorded in the
+    :mod:`~nyeshc.plan.ledger`)."""
     for o in options:
         if o.key == key:
+            ledger.note_read(o)
             return o
     return None
+
+
+def flag(options: tuple[ir.Option, ...], choices: tuple[str, ...], default: str) -> str:
+    """The last bare flag among ``choices`` (``close-up``, ``left``…), else ``default``; read."""
+    found = default
+    for o in options:
+        if o.value is None and o.key in choices:
+            ledger.note_read(o)
+            found = o.key
+    return found
 
 
 def has_flag(options: tuple[ir.Option, ...], key: str) -> bool:
@@ -95,6 +109,7 @@ def timing(options: tuple[ir.Option, ...], fps: Fraction) -> tuple[Fraction, Fra
     dur = opt_seconds(options, "for", fps)
     for o in options:
         if o.key is None and isinstance(o.value, ir.Range):
+            ledger.note_read(o)
             lo, hi = seconds(o.value.lo, fps), seconds(o.value.hi, fps)
             if lo is not None and hi is not None:
                 at, dur = lo, max(Fraction(0), hi - lo)
@@ -132,6 +147,10 @@ class Context:
         root = Path(root) if root is not None else Path(film.path).resolve().parent
         ctx = cls(film, services, root)
         canvas = film.header.get("canvas")
+        ledger.mark("rendered", canvas)
+        for f in film.header.fields:
+            if f.key not in ("canvas", "seed", "subtitles", "duck", "soundtrack"):
+                ledger.mark("inert", f)  # title-page text: the file's metadata and exports
         if canvas is not None:
             if isinstance(canvas.value, ir.Size):
                 ctx.width, ctx.height = canvas.value.width, canvas.value.height
@@ -145,6 +164,7 @@ class Context:
         seed = film.header.get("seed")
         if seed is not None and isinstance(seed.value, ir.Num):
             ctx.film_seed = int(seed.value.value)
+            ledger.mark("rendered", seed)
         return ctx
 
     def backend(self, modality: str) -> BackendInfo:
@@ -172,6 +192,16 @@ class Context:
             except OSError:
                 self._durations[absolute] = None
         return self._durations[absolute]
+
+    def audio_seconds(self, absolute: str) -> Fraction | None:
+        """Seconds of a media file when it has sound (a video's own soundtrack); None when it
+        has none or cannot be read."""
+        try:
+            if not self.services.has_audio(absolute):
+                return None
+        except OSError:
+            return None
+        return self.media_seconds(absolute)
 
     def sha256(self, absolute: str) -> str:
         try:
@@ -203,6 +233,7 @@ class Voice:
     rate: float = 1.0
     lang: str = ""
     path: ir.Str | None = None
+    seed: int | None = None  # ``seed N``: folded into each line's derived seed
 
 
 def voice_modality(voice: Voice) -> str:
@@ -214,6 +245,7 @@ def voice_of(defn: ir.Definition | None) -> Voice:
     p = prop(defn, "voice")
     if p is None:
         return Voice("asemic", lang="asemic")
+    ledger.mark("rendered", p)
     if isinstance(p.value, ir.Str):
         return Voice("file", path=p.value)
     mode = p.value.word if isinstance(p.value, ir.Word) else "asemic"
@@ -222,7 +254,8 @@ def voice_of(defn: ir.Definition | None) -> Voice:
     rate = float(num(opt_value(p.options, "rate"), Fraction(1)) or 1)
     lang_v = opt_value(p.options, "lang")
     lang = lang_v.text if isinstance(lang_v, ir.Str) else ("en" if mode == "tts" else "asemic")
-    return Voice(mode, pitch, rate, lang)
+    seed = num(opt_value(p.options, "seed"))
+    return Voice(mode, pitch, rate, lang, seed=None if seed is None else int(seed))
 
 
 # --------------------------------------------------------------------------- placed elements
@@ -239,6 +272,7 @@ class Line:
     samples: int
     voice: Voice
     recording: ir.Str | None  # the line's own or the character's recording
+    node: ir.Dialogue | None = None
 
 
 @dataclass
@@ -250,6 +284,7 @@ class Sing:
     offset: int
     source_offset: int
     samples: int | None
+    node: ir.Action | None = None
 
 
 @dataclass
@@ -339,13 +374,8 @@ def scene_title(scene: ir.Scene) -> str:
 
 
 def shot_and_side(beat: ir.Beat) -> tuple[str, str]:
-    shot, side = "medium", "center"
-    for o in beat.options:
-        if o.value is None and o.key in ("close-up", "medium", "wide"):
-            shot = o.key
-        elif o.value is None and o.key in ("left", "center", "right"):
-            side = o.key
-    return shot, side
+    return (flag(beat.options, ("close-up", "medium", "wide"), "medium"),
+            flag(beat.options, ("left", "center", "right"), "center"))
 
 
 def layout_beats(ctx: Context, scene: ir.Scene) -> list[BeatLayout]:
@@ -366,6 +396,9 @@ def layout_beats(ctx: Context, scene: ir.Scene) -> list[BeatLayout]:
             if isinstance(item, ir.Parenthetical):
                 if item.pause is not None:
                     cursor += ctx.sample(item.pause.seconds(fps))
+                    ledger.mark("rendered", item)
+                else:
+                    ledger.mark("inert", item)  # a direction for the actor: not drawn, not heard
             elif isinstance(item, ir.Dialogue):
                 line_count[name] = line_count.get(name, 0) + 1
                 own = opt_value(item.options, "voice")
@@ -377,14 +410,14 @@ def layout_beats(ctx: Context, scene: ir.Scene) -> list[BeatLayout]:
                     d = ctx.services.voice_duration(ctx.backend(voice_modality(voice)), item.text.text,
                                                     voice.pitch, voice.rate, voice.lang)
                     n = round(d * SAMPLE_RATE)
-                lines.append(Line(item.text.text, name, line_count[name], cursor, n, voice, recording))
+                lines.append(Line(item.text.text, name, line_count[name], cursor, n, voice, recording, item))
                 cursor += n
             elif isinstance(item, ir.Action) and item.verb == "sings" and isinstance(item.target, ir.Word):
                 rel_at, dur = timing(item.options, fps)
                 start = cursor + ctx.sample(rel_at)
                 src = opt_seconds(item.options, "from", fps) or Fraction(0)
                 length = ctx.sample(dur) if dur is not None else None
-                sings.append(Sing(item.target.word, start, ctx.sample(src), length))
+                sings.append(Sing(item.target.word, start, ctx.sample(src), length, item))
                 if length is not None:
                     cursor = start + length
         shot, side = shot_and_side(beat)
@@ -448,6 +481,7 @@ def layout(ctx: Context) -> Layout:
             kind = " ".join(item.kind.upper().split())
             d = seconds(item.duration, ctx.fps) if item.duration is not None else None
             d = DEFAULT_TRANSITION if d is None else d
+            ledger.mark("rendered", item)
             if kind in FADE_IN_KINDS:
                 pending_fade_in = d
             elif kind in FADE_OUT_KINDS:

@@ -86,12 +86,14 @@ class Box:
 @dataclass(frozen=True, slots=True)
 class StillLayer:
     """A backdrop image (``image`` artifact, rendered larger than the canvas by ``overscan``)
-    with a Ken Burns move: zoom from ``zoom[0]`` to ``zoom[1]`` and an optional pan, eased."""
+    with a Ken Burns move: zoom through the stops of ``zoom`` (two or more; geometric between
+    stops, which are spread evenly over the layer's eased progress; below 1 the picture shrinks
+    inside black) and an optional pan, eased."""
 
     start: int
     end: int
     artifact: str
-    zoom: tuple[float, float] = (1.0, 1.0)
+    zoom: tuple[float, ...] = (1.0, 1.0)
     pan: Literal["left", "right", "up", "down"] | None = None
     ease: Ease = "smooth"
     fade: Fade = Fade()
@@ -105,7 +107,8 @@ class SequenceLayer:
 
     Frame ``start + i`` shows sequence frame ``offset + i`` (held on the last frame when the
     sequence is shorter; looped when ``loop``). ``box`` None fills the canvas (cover-fit);
-    RGBA sequences are alpha-composited.
+    RGBA sequences are alpha-composited. ``zoom``, ``pan`` and ``ease`` move a camera over the
+    frames as over a :class:`StillLayer` (a morph or a ``show`` with a Ken Burns move).
     """
 
     start: int
@@ -116,6 +119,9 @@ class SequenceLayer:
     fade: Fade = Fade()
     box: Box | None = None
     role: Literal["morph", "video", "portrait"] = "video"
+    zoom: tuple[float, ...] = (1.0, 1.0)
+    pan: Literal["left", "right", "up", "down"] | None = None
+    ease: Ease = "smooth"
     kind: Literal["sequence"] = "sequence"
 
 

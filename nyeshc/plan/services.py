@@ -70,6 +70,11 @@ class Services(Protocol):
         """Seconds of an audio or video file; ``None`` when it cannot be read."""
         ...
 
+    def has_audio(self, path: str) -> bool:
+        """Whether a media file has an audio stream (a ``show`` clip's own sound is mixed when
+        it has one); raises ``OSError`` when the file cannot be read."""
+        ...
+
     def file_sha256(self, path: str) -> str:
         """Hex SHA-256 of a file's bytes (raises ``OSError`` when it cannot be read)."""
         ...

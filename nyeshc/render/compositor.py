@@ -254,6 +254,67 @@ def _cover(iw: int, ih: int, tw: int, th: int) -> tuple[float, float, float, flo
     return (iw - w) / 2, (ih - h) / 2, w, h
 
 
+def _zoom_at(zooms: tuple[float, ...], p: float) -> float:
+    """The zoom at eased progress ``p``: geometric between stops spread evenly over [0, 1]."""
+    if len(zooms) < 2:
+        return max(zooms[0] if zooms else 1.0, 1e-3)
+    n = len(zooms) - 1
+    pos = min(max(p, 0.0), 1.0) * n
+    i = min(int(pos), n - 1)
+    a, b = max(zooms[i], 1e-3), max(zooms[i + 1], 1e-3)
+    return a * (b / a) ** (pos - i)
+
+
+def _has_move(zoom: tuple[float, ...], pan: str | None) -> bool:
+    return pan is not None or any(z != 1.0 for z in zoom)
+
+
+def camera_window(iw: int, ih: int, tw: int, th: int, zooms: tuple[float, ...], pan: str | None,
+                  p: float) -> tuple[float, float, float, float]:
+    """The source window ``(x0, y0, w, h)`` of an ``iw x ih`` picture shown in a ``tw x th`` box
+    at eased progress ``p`` of a Ken Burns move: the centred cover window divided by the zoom,
+    travelling along the pan across the picture's margin. A zoom below 1 makes the window
+    larger than the picture (centred: the picture shrinks inside black)."""
+    if pan is not None and max(zooms) <= 1.0:
+        zooms = tuple(z * PAN_ZOOM for z in zooms)  # a pan needs a margin to travel across
+    z = _zoom_at(zooms, p)
+    bx, by, bw, bh = _cover(iw, ih, tw, th)
+    w, h = bw / z, bh / z
+    cx, cy = bx + bw / 2, by + bh / 2
+    mx, my = abs(iw - w) / 2, abs(ih - h) / 2  # the margin on each side
+    if pan == "left":  # the camera pans left: the window travels right to left
+        cx += mx * (1 - 2 * p)
+    elif pan == "right":
+        cx -= mx * (1 - 2 * p)
+    elif pan == "up":
+        cy += my * (1 - 2 * p)
+    elif pan == "down":
+        cy -= my * (1 - 2 * p)
+    x0 = min(max(cx - w / 2, 0.0), max(iw - w, 0.0)) if w <= iw else cx - w / 2
+    y0 = min(max(cy - h / 2, 0.0), max(ih - h, 0.0)) if h <= ih else cy - h / 2
+    return (round(x0, 3), round(y0, 3), round(w, 3), round(h, 3))
+
+
+def crop_resize(img: Any, box: tuple[float, float, float, float], size: tuple[int, int], resample: Any) -> Any:
+    """``img.resize(size, resample, box=box)`` for a ``box`` ``(x0, y0, x1, y1)`` that may reach
+    outside the image: the part outside is black (transparent for RGBA/RGBa)."""
+    x0, y0, x1, y1 = box
+    W, H = img.size
+    if x0 >= 0 and y0 >= 0 and x1 <= W and y1 <= H:
+        return img.resize(size, resample, box=box)
+    tw, th = size
+    out = Image.new(img.mode, size)
+    ix0, iy0, ix1, iy1 = max(x0, 0.0), max(y0, 0.0), min(x1, float(W)), min(y1, float(H))
+    if ix1 <= ix0 or iy1 <= iy0:
+        return out
+    sx, sy = tw / (x1 - x0), th / (y1 - y0)
+    dx0, dy0 = round((ix0 - x0) * sx), round((iy0 - y0) * sy)
+    dx1, dy1 = round((ix1 - x0) * sx), round((iy1 - y0) * sy)
+    if dx1 > dx0 and dy1 > dy0:
+        out.paste(img.resize((dx1 - dx0, dy1 - dy0), resample, box=(ix0, iy0, ix1, iy1)), (dx0, dy0))
+    return out
+
+
 class _StillState:
     """A backdrop with a Ken Burns move: a window of the image, eased from ``zoom[0]`` to
     ``zoom[1]`` (geometrically) and along the pan, fitted to the layer's box.
@@ -271,11 +332,11 @@ class _StillState:
         self.x, self.y, self.tw, self.th = _target(layer.box, width, height)
         self.ih, self.iw = image.shape[:2]
         self.image = image
-        z0, z1 = layer.zoom
-        if layer.pan is not None and max(z0, z1) <= 1.0:
-            z0, z1 = z0 * PAN_ZOOM, z1 * PAN_ZOOM  # a pan needs a margin to travel across
-        self.z0, self.z1 = max(z0, 1e-3), max(z1, 1e-3)
-        self.static = self.z0 == self.z1 and layer.pan is None
+        zooms = tuple(layer.zoom) or (1.0,)
+        if layer.pan is not None and max(zooms) <= 1.0:
+            zooms = tuple(z * PAN_ZOOM for z in zooms)
+        self.z0, self.z1 = max(min(zooms), 1e-3), max(max(zooms), 1e-3)  # the extremes of the move
+        self.static = len(set(zooms)) == 1 and layer.pan is None
         self.sprite: _Sprite | None = None
         self.window: tuple[float, float, float, float] | None = None
         self._src: Any = None  # the oversampled PIL image (moving windows only)
@@ -284,22 +345,7 @@ class _StillState:
     def window_at(self, f: int) -> tuple[float, float, float, float]:
         L = self.layer
         p = _ease(_progress(f, L.start, L.end), L.ease)
-        z = self.z0 * (self.z1 / self.z0) ** p
-        bx, by, bw, bh = _cover(self.iw, self.ih, self.tw, self.th)
-        w, h = min(bw / z, float(self.iw)), min(bh / z, float(self.ih))
-        cx, cy = bx + bw / 2, by + bh / 2
-        mx, my = (self.iw - w) / 2, (self.ih - h) / 2  # the margin on each side
-        if L.pan == "left":  # the camera pans left: the window travels right to left
-            cx += mx * (1 - 2 * p)
-        elif L.pan == "right":
-            cx -= mx * (1 - 2 * p)
-        elif L.pan == "up":
-            cy += my * (1 - 2 * p)
-        elif L.pan == "down":
-            cy -= my * (1 - 2 * p)
-        x0 = min(max(cx - w / 2, 0.0), max(self.iw - w, 0.0))
-        y0 = min(max(cy - h / 2, 0.0), max(self.ih - h, 0.0))
-        return (round(x0, 3), round(y0, 3), round(w, 3), round(h, 3))
+        return camera_window(self.iw, self.ih, self.tw, self.th, tuple(L.zoom) or (1.0,), L.pan, p)
 
     def signature(self, f: int) -> Any:
         return self.window_at(f) if not self.static else 0
@@ -327,11 +373,14 @@ class _StillState:
         if self.sprite is None or win != self.window:
             x0, y0, w, h = win
             if self.static:
-                img = self._pil().resize((self.tw, self.th), Image.Resampling.BILINEAR, box=(x0, y0, x0 + w, y0 + h))
+                img = crop_resize(self._pil(), (x0, y0, x0 + w, y0 + h), (self.tw, self.th),
+                                  Image.Resampling.BILINEAR)
             else:
                 src, k = self._oversampled(), self._k
-                box = (x0 * k, y0 * k, min((x0 + w) * k, src.width), min((y0 + h) * k, src.height))
-                img = src.resize((self.tw, self.th), Image.Resampling.NEAREST, box=box)
+                x1, y1 = (x0 + w) * k, (y0 + h) * k
+                if w <= self.iw and h <= self.ih:
+                    x1, y1 = min(x1, src.width), min(y1, src.height)
+                img = crop_resize(src, (x0 * k, y0 * k, x1, y1), (self.tw, self.th), Image.Resampling.NEAREST)
             self.sprite, self.window = _Sprite(np.asarray(img)), win
         return self.sprite
 
@@ -350,47 +399,84 @@ class _SequenceState:
         self.layer = layer
         self.frames = frames
         self.n, fh, fw = frames.shape[:3]
+        self.fw, self.fh = fw, fh
         self.x, self.y, self.tw, self.th = _target(layer.box, width, height)
-        self.fit = (fw, fh) != (self.tw, self.th)
         self.window = _cover(fw, fh, self.tw, self.th)
-        self.lru: OrderedDict[int, _Sprite] = OrderedDict()
+        self.path: tuple[tuple[float, ...], tuple[float, ...]] | None = None  # see glide()
+        self.moving = _has_move(tuple(layer.zoom), layer.pan)
+        if self.moving and len(set(layer.zoom)) == 1 and layer.pan is None:  # a fixed zoom: one window
+            self.window = self._window(0.0)
+            self.moving = False
+        self.fit = (fw, fh) != (self.tw, self.th) or self.window != (0, 0, fw, fh)
+        self.lru: OrderedDict[Any, _Sprite] = OrderedDict()
         self.keep = _LRU
         if layer.loop and self.fit:
             per = self.tw * self.th * (4 if frames.shape[3] == 4 else 3)
             self.keep = max(_LRU, min(self.n, LOOP_CACHE // max(1, per)))
+
+    def _window(self, p: float) -> tuple[float, float, float, float]:
+        L = self.layer
+        x0, y0, w, h = camera_window(self.fw, self.fh, self.tw, self.th, tuple(L.zoom) or (1.0,), L.pan, p)
+        # the window's box form (x0, y0, x1, y1) is what Pillow takes: keep (x, y, w, h) here
+        return (x0, y0, w, h)
+
+    def glide(self, a: tuple[float, ...], b: tuple[float, ...]) -> None:
+        """Move the window from ``a`` to ``b`` (fractions of the frame: ``(x0, y0, w, h)``) over
+        the layer: a morph overlap carries the outgoing backdrop's framing into the incoming
+        one's, so a zoomed or panned scene does not jump when the morph starts."""
+        self.path = (a, b)
+        self.moving = True
+        self.fit = True
+
+    def window_at(self, f: int) -> tuple[float, float, float, float]:
+        L = self.layer
+        p = _progress(f, L.start, L.end)
+        if self.path is not None:
+            a, b = self.path
+            q = _ease(p, "smooth")
+            x0, y0, w, h = (a[i] + (b[i] - a[i]) * q for i in range(4))
+            return (round(x0 * self.fw, 3), round(y0 * self.fh, 3), round(w * self.fw, 3), round(h * self.fh, 3))
+        return self._window(_ease(p, L.ease))
 
     def index(self, f: int) -> int:
         i = self.layer.offset + (f - self.layer.start)
         return i % self.n if self.layer.loop else min(max(i, 0), self.n - 1)
 
     def signature(self, f: int) -> Any:
-        return self.index(f)
+        return (self.index(f), self.window_at(f)) if self.moving else self.index(f)
 
     def sprite_at(self, f: int) -> _Sprite:
+        if self.moving:
+            return self.sprite_of(self.index(f), self.window_at(f))
         return self.sprite_of(self.index(f))
 
-    def sprite_of(self, i: int) -> _Sprite:
-        s = self.lru.get(i)
+    def sprite_of(self, i: int, window: tuple[float, float, float, float] | None = None) -> _Sprite:
+        tag: Any = i if window is None else (i, window)
+        s = self.lru.get(tag)
         if s is not None:
-            self.lru.move_to_end(i)
+            self.lru.move_to_end(tag)
             return s
         frame = self.frames[i]
-        if self.fit:
-            x0, y0, w, h = self.window
+        if self.fit or window is not None:
+            x0, y0, w, h = window or self.window
             img = Image.fromarray(np.ascontiguousarray(frame))
             rgba = img.mode == "RGBA"
             if rgba:  # premultiply at the source's (smaller) size; resize in RGBa
                 img = img.convert("RGBa")
-            img = img.resize((self.tw, self.th), Image.Resampling.BILINEAR, box=(x0, y0, x0 + w, y0 + h))
+            img = crop_resize(img, (x0, y0, x0 + w, y0 + h), (self.tw, self.th), Image.Resampling.BILINEAR)
             s = _Sprite.pasted(img) if rgba else _Sprite(np.asarray(img))
         elif frame.shape[2] == 4:
             s = _Sprite.pasted(frame)  # already the box's size: drawn straight from the memory map
         else:
             s = _Sprite(frame)
-        self.lru[i] = s
+        self.lru[tag] = s
         if len(self.lru) > self.keep:
             self.lru.popitem(last=False)
         return s
+
+    def normalised(self, f: int) -> tuple[float, float, float, float]:
+        x0, y0, w, h = self.window_at(f) if self.moving else self.window
+        return (x0 / self.fw, y0 / self.fh, w / self.fw, h / self.fh)
 
 
 class _TextState:
@@ -496,8 +582,32 @@ class Compositor:
             frames = load_artifact(self.cache, ov.morph, "morph overlap")
             layer = SequenceLayer(start=ov.start, end=ov.end, artifact=ov.morph, role="morph")
             st = _SequenceState(layer, frames, self.timeline.width, self.timeline.height)
+            a = self._framing(self._by_index.get(ov.a), ov.start)
+            b = self._framing(self._by_index.get(ov.b), ov.end - 1)
+            if a is not None or b is not None:
+                full = st.normalised(ov.start)
+                st.glide(a or full, b or full)
             self._morphs[ov.morph] = st
         return st
+
+    def _framing(self, scene: SceneTrack | None, f: int) -> tuple[float, float, float, float] | None:
+        """The window (fractions of its picture) of ``scene``'s backdrop at frame ``f`` when that
+        backdrop has a camera move; None when it shows its whole picture."""
+        if scene is None:
+            return None
+        layer = None
+        for L in scene.layers:
+            if _is_backdrop(L) and L.start <= f < L.end and L.box is None:
+                layer = L
+        if layer is None or not _has_move(tuple(layer.zoom), layer.pan):  # type: ignore[union-attr]
+            return None
+        st = self.state(layer)
+        if isinstance(st, _StillState):
+            x0, y0, w, h = st.window_at(f)
+            return (x0 / st.iw, y0 / st.ih, w / st.iw, h / st.ih)
+        if isinstance(st, _SequenceState):
+            return st.normalised(f)
+        return None
 
     # ----------------------------------------------------------------- drawing
 

@@ -55,7 +55,7 @@ from nyeshc.world import publish
 
 __all__ = ["render_film", "render_still", "write_png", "spans", "Span", "SEGMENT_VERSION"]
 
-SEGMENT_VERSION = 2  # bump when the compositor's output for the same inputs changes
+SEGMENT_VERSION = 3  # bump when the compositor's output for the same inputs changes (3: camera moves on sequences, zoom below 1, morph overlaps keep the framing)
 SEGMENT_SECONDS = 4
 """A scene's frames are cut into segments of at most this many seconds, at fixed multiples
 from the scene's start; a segment's key holds only the layers shown during it. An edit that

@@ -17,7 +17,8 @@ from nyeshc.diagnostics import CODES
 TESTS = Path(__file__).resolve().parents[1]
 SUITE = TESTS / "check" / "test_suite.py"
 # the later stages' codes and where their malformed scripts are
-LATER_STAGES = {"E701": TESTS / "hardening" / "test_hostile.py"}
+LATER_STAGES = {"E701": TESTS / "hardening" / "test_hostile.py",
+                **{c: TESTS / "plan" / "test_accounting.py" for c in ("E702", "E703", "W211")}}
 
 
 def _constant(name: str) -> object:

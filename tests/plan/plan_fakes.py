@@ -21,6 +21,8 @@ COSTS = {
     "motion": CostInfo("cpu", per_call=0.4, per_frame=0.06),
     "music": CostInfo("cpu", per_call=0.05, per_audio_second=0.06),
     "voice": CostInfo("cpu", per_call=0.005, per_audio_second=0.02),
+    "tts": CostInfo("cpu", per_call=0.005, per_audio_second=0.02),
+    "drive": CostInfo("cpu", per_call=0.4, per_frame=0.06),
     "glyphs": CostInfo("cpu", per_call=0.25),
 }
 
@@ -46,6 +48,11 @@ class FakeServices:
 
     def media_duration(self, path: str) -> Fraction | None:
         return self.durations.get(Path(path).name, Fraction(3))
+
+    def has_audio(self, path: str) -> bool:
+        """Audio files and videos whose name says so (``clip-sound.mp4``) have sound."""
+        name = Path(path).name
+        return name.endswith((".wav", ".flac", ".mp3", ".ogg", ".m4a")) or "sound" in name
 
     def file_sha256(self, path: str) -> str:
         return hashlib.sha256(("fake:" + Path(path).name).encode()).hexdigest()
