@@ -40,6 +40,8 @@ SR = SAMPLE_RATE
 LOW = 4  # pads and bass are rendered at SR / LOW
 LSR = SR // LOW
 CEILING = 10 ** (-1 / 20)  # -1 dBFS
+TEMPERATURE = (0.0, 2.0)
+"""The range of ``generate``'s ``temperature`` (the script's ``temperature X``); 1 is the default."""
 
 MODES: dict[str, tuple[int, ...]] = {
     "ionian": (0, 2, 4, 5, 7, 9, 11),
@@ -138,7 +140,17 @@ class Song:
         return self.chords[-1]
 
 
-def compose(prof: Profile, rng: np.random.Generator, n: int) -> Song:
+def compose(prof: Profile, rng: np.random.Generator, n: int, temperature: float | None = None) -> Song:
+    """Key, mode, tempo, meter and chords for ``n`` samples. ``temperature`` (None: 1) scales how
+    often a chord strays from the progression's loop (20 % at 1, never at 0, 40 % at 2); above 1
+    a stray chord may be any degree, not only 0, 2, 3, 4, 5. It also moves the chance of a
+    seventh: times ``T`` below 1 (plain triads at 0), halfway to always at 2."""
+    vary = 0.2 if temperature is None else 0.2 * temperature
+    strays = (0, 2, 3, 4, 5) if temperature is None or temperature <= 1.0 else (0, 1, 2, 3, 4, 5, 6)
+    sevenths = prof.sevenths
+    if temperature is not None:
+        sevenths = (prof.sevenths * temperature if temperature <= 1.0
+                    else prof.sevenths + (1.0 - prof.sevenths) * 0.5 * (temperature - 1.0))
     tonic = 48 + int(rng.integers(0, 12))  # the key's tonic at octave 3 (C3..B3)
     mode = MODES[str(rng.choice(prof.modes))]
     tempo = float(rng.uniform(*prof.tempo))
@@ -154,10 +166,10 @@ def compose(prof: Profile, rng: np.random.Generator, n: int) -> Song:
     i = 0
     while start < n:
         degree = pattern[i % len(pattern)]
-        if i >= len(pattern) and rng.random() < 0.2 and prof.name != "drone":  # small variations
-            degree = int(rng.choice((0, 2, 3, 4, 5)))
+        if i >= len(pattern) and rng.random() < vary and prof.name != "drone":  # small variations
+            degree = int(rng.choice(strays))
         tones = [mode[(degree + k) % 7] + 12 * ((degree + k) // 7) for k in (0, 2, 4)]
-        if rng.random() < prof.sevenths:
+        if rng.random() < sevenths:
             tones.append(mode[(degree + 6) % 7] + 12 * ((degree + 6) // 7))
         pcs = [(tonic + t) % 12 for t in tones]
         voicing = _voice_lead(pcs, prev, lo=53 if prof.pad != "additive" else 45)
@@ -343,10 +355,23 @@ class AmbientMusic:
     # ------------------------------------------------------------------ protocol
 
     def generate(self, *, genre: str, artist: str, lyrics: str, seconds: float, seed: int,
-                 progress: ProgressFn | None = None) -> np.ndarray:
-        """``float32 (round(seconds * SAMPLE_RATE), 2)``, peaks at most -1 dBFS."""
+                 progress: ProgressFn | None = None, temperature: float | None = None) -> np.ndarray:
+        """``float32 (round(seconds * SAMPLE_RATE), 2)``, peaks at most -1 dBFS.
+
+        ``temperature`` (0..2; None is 1, the default, bit for bit) is how freely the cue is
+        composed and played (see :data:`TEMPERATURE`): low is a loop -- the melody repeats a
+        two-bar motif, stays on chord tones, even dynamics, the progression never strays, the
+        pad's timbre barely moves -- and high wanders -- leaps, chromatic and grace notes,
+        downbeats off the chord, stray chords, changing arpeggios, note-to-note timbre and a
+        restless pad. The same seed and temperature give the same samples."""
         if not np.isfinite(seconds) or seconds < 0:
             raise BackendError(f"music.procedural: seconds must be >= 0 (got {seconds})")
+        if temperature is not None:
+            ok = not isinstance(temperature, bool) and isinstance(temperature, (int, float))
+            if not ok or not TEMPERATURE[0] <= temperature <= TEMPERATURE[1]:
+                raise BackendError(f"music.procedural: temperature must be a number from {TEMPERATURE[0]:g} to "
+                                   f"{TEMPERATURE[1]:g} (got {temperature!r}; `source: generate, temperature X`)")
+            temperature = float(temperature)
         n = int(round(seconds * SR))
         report = progress or (lambda _f: None)
         if n == 0:
@@ -358,10 +383,10 @@ class AmbientMusic:
         def rng(part: str) -> np.random.Generator:
             return np.random.default_rng(sub_seed(base, part))
 
-        song = compose(prof, rng("compose"), n)
+        song = compose(prof, rng("compose"), n, temperature)
         m_low = -(-n // LOW) + 64
         low = np.zeros((m_low, 2))
-        self._pad(low, song, prof, rng("pad"))
+        self._pad(low, song, prof, rng("pad"), temperature)
         report(0.25)
         self._bass(low, song, prof, rng("bass"))
         full = np.zeros((n, 2))
@@ -370,15 +395,17 @@ class AmbientMusic:
         report(0.4)
         cache = _Cache()
         sung = bool(lyrics and lyrics.strip() and formant.asemic_syllables(lyrics, 0))
-        self._melody(full, song, prof, rng("melody"), cache, 0.55 if sung else 1.0)
+        # what temperature adds is drawn from streams of its own: the default's streams are untouched
+        self._melody(full, song, prof, rng("melody"), cache, 0.55 if sung else 1.0, temperature,
+                     rng("melody.temperature"))
         if prof.arp:
-            self._arpeggio(full, song, rng("arp"), cache)
+            self._arpeggio(full, song, rng("arp"), cache, temperature, rng("arp.temperature"))
         if prof.drums:
             self._drums(full, song, rng("drums"))
         report(0.55)
         if sung:
             band_rms = float(np.sqrt(np.mean(full ** 2))) or 1e-3
-            vox = self._sing(lyrics, artist, song, prof, rng("voice"), n)
+            vox = self._sing(lyrics, artist, song, prof, rng("voice"), n, temperature)
             active = np.abs(vox) > 1e-4
             vrms = float(np.sqrt(np.mean(vox[active] ** 2))) if active.any() else 0.0
             if vrms > 0:
@@ -390,7 +417,11 @@ class AmbientMusic:
 
     # ------------------------------------------------------------------ stems
 
-    def _pad(self, low: np.ndarray, song: Song, prof: Profile, rng: np.random.Generator) -> None:
+    def _pad(self, low: np.ndarray, song: Song, prof: Profile, rng: np.random.Generator,
+             temperature: float | None = None) -> None:
+        # temperature: how fast the pad's timbre moves (filter sweep, vowel morph): periods / T,
+        # so 0 is nearly static (10x slower) and 2 twice as restless; None and 1 are the default
+        pace = 1.0 if temperature is None else max(float(temperature), 0.1)
         m = low.shape[0]
         pad = np.zeros((m, 2))
         beat = song.beat
@@ -442,14 +473,14 @@ class AmbientMusic:
         lo_c, hi_c = prof.cutoff
         if prof.pad == "choir":
             vowels = [str(v) for v in rng.choice(["a", "o", "u", "ə"], size=2, replace=False)]
-            morph = 0.5 + 0.5 * np.sin(2 * np.pi * tb / rng.uniform(9, 17) + rng.uniform(0, 6.3))
+            morph = 0.5 + 0.5 * np.sin(2 * np.pi * tb / (rng.uniform(9, 17) / pace) + rng.uniform(0, 6.3))
             morph = np.interp(np.arange(m) / 256.0, np.arange(nblocks), morph)[:, None]
             a = signal.sosfilt(formant.vowel_sos(vowels[0], 1.1, 1.6, LSR), pad, axis=0)
             b = signal.sosfilt(formant.vowel_sos(vowels[1], 1.1, 1.6, LSR), pad, axis=0)
             pad = (a * morph + b * (1 - morph))
             pad = signal.lfilter([1.0, -0.7], [1.0], pad, axis=0)
         else:
-            period = rng.uniform(8.0, 20.0)
+            period = rng.uniform(8.0, 20.0) / pace
             for side in (0, 1):
                 sweep = 0.5 + 0.5 * np.sin(2 * np.pi * tb / period + rng.uniform(0, 6.3) + side * 0.6)
                 cutoff = lo_c * (hi_c / lo_c) ** sweep
@@ -509,45 +540,134 @@ class AmbientMusic:
         low += (bass * (level / rms))[:, None] * np.array([0.707, 0.707])
 
     def _melody(self, full: np.ndarray, song: Song, prof: Profile, rng: np.random.Generator,
-                cache: _Cache, gain: float) -> None:
+                cache: _Cache, gain: float, temperature: float | None = None,
+                trng: np.random.Generator | None = None) -> list[tuple[int, int, float]]:
+        """Play the melody into ``full``; returns its notes as ``(start sample, midi, velocity)``.
+
+        ``temperature`` (None: exactly 1) shapes the seeded random walk; every draw it adds comes
+        from ``trng``, so the walk's own stream is untouched and 1 is the default bit for bit:
+
+        * below 1 the melody becomes a loop: each grid step copies, with probability ``1 - T``,
+          what the same step of the previous motif (two bars) played (note, velocity, pan, or
+          the rest; never a motif of rests alone), so at 0 the melody settles into a two-bar
+          loop as soon as it has played a note; steps shrink (by
+          ``(1 + T) / 2``) and notes snap to chord tones with probability ``1 - T``; velocities
+          and pans narrow toward the middle (0: all alike);
+        * above 1 the steps grow by ``T`` (leaps), the range widens, a downbeat skips its chord
+          tone with probability ``(T - 1) / 2``, a note turns chromatic (a semitone off the
+          scale) with probability ``(T - 1) / 4``, a grace note half a step later is added with
+          probability ``0.3 (T - 1)``, velocities and pans spread, and the instrument's
+          brightness (FM index or pluck position) varies from note to note.
+        """
         n = full.shape[0]
         step = int(round(prof.grid * song.beat * SR))
         degree = int(rng.integers(0, 5))
         octave = 4 if prof.melody == "lowbell" else 5
         level = {"bell": 0.09, "lowbell": 0.08, "epiano": 0.08, "pluck": 0.1}[prof.melody]
         g = level / 0.06 * 0.25 * gain  # a fixed note level, not rms-normalised: sparse stays sparse
+        T = 1.0 if temperature is None else float(temperature)
+        tempered = T != 1.0
+        if tempered and trng is None:
+            raise ValueError("a tempered melody needs its own generator (trng)")
+        cool, hot = max(0.0, 1.0 - T), max(0.0, T - 1.0)
+        motif = max(1, int(round(2 * song.meter / prof.grid)))  # grid steps in two bars
+        memory: dict[int, tuple[int, float, float] | None] = {}  # motif slot -> (degree, vel, pan) or rest
+        sounding = 0  # notes in ``memory``: a motif of rests alone is never looped (silence)
+        notes: list[tuple[int, int, float]] = []
         k = 0
         for start in range(int(song.beat * SR * rng.choice((0, 1, 2))), n - int(0.3 * SR), step):
             beat_pos = (k * prof.grid) % song.meter
             p = prof.density * (1.6 if beat_pos == 0 else 1.0)
+            slot = k % motif
             k += 1
+            looping = tempered and cool > 0 and slot in memory and sounding > 0
+            if looping and trng.random() < cool:  # type: ignore[union-attr]
+                copied = memory[slot]
+                if copied is None:
+                    continue
+                degree, vel, pan = copied
+                note = song.scale_note(degree, octave)
+                self._melody_note(full, cache, prof, start, note, vel, pan, g, 0)
+                notes.append((start, note, vel))
+                continue
             if rng.random() >= p:
+                if tempered:
+                    sounding -= memory.get(slot) is not None
+                    memory[slot] = None
                 continue
             ch = song.chord_at(start)
-            degree += int(rng.choice((-2, -1, -1, 0, 1, 1, 2, 3, -3)))
-            degree = int(np.clip(degree, -2, 9))
-            if beat_pos == 0:  # land on a chord tone
+            walk = int(rng.choice((-2, -1, -1, 0, 1, 1, 2, 3, -3)))
+            if tempered:
+                walk = int(np.round(walk * (T if T > 1.0 else 0.5 + 0.5 * T)))
+                lo, hi = -2 - int(round(3 * hot)), 9 + int(round(3 * hot))
+                degree = int(np.clip(degree + walk, lo, hi))
+            else:
+                degree += walk
+                degree = int(np.clip(degree, -2, 9))
+            land = beat_pos == 0
+            if tempered:
+                # hot: a downbeat may skip its chord tone; cool: any note may snap to one
+                u = float(trng.random())  # type: ignore[union-attr]
+                land = (land and u >= hot / 2) or (not land and u < cool)
+            if land:  # land on a chord tone
                 tones = [(ch.degree + j) % 7 for j in (0, 2, 4)]
                 while degree % 7 not in tones:
                     degree += 1 if rng.random() < 0.5 else -1
             note = song.scale_note(degree, octave)
-            f = float(hz(note))
             vel = float(rng.uniform(0.5, 1.0))
-            if prof.melody == "bell":
-                y = cache.get(("bell", note), lambda f=f: _bell(f, 3.5, 2.2, 1.8))
-            elif prof.melody == "lowbell":
-                y = cache.get(("lowbell", note), lambda f=f: _bell(f, 1.414, 1.6, 3.0))
-            elif prof.melody == "epiano":
-                y = cache.get(("ep", note), lambda f=f: _bell(f, 1.0, 1.8, 0.7))
-            else:
-                y = cache.get(("pluck", note), lambda f=f: _pluck(f, 1.1))
-            gl, gr = _pan(float(rng.uniform(-0.55, 0.55)))
-            _add_st(full, start, y, gl * vel * g, gr * vel * g)
+            pan = float(rng.uniform(-0.55, 0.55))
+            colour = 0
+            if tempered:
+                vel = float(np.clip(0.75 + (vel - 0.75) * T, 0.15, 1.0))
+                pan = float(np.clip(pan * T, -0.9, 0.9))
+                sounding += memory.get(slot) is None
+                memory[slot] = (degree, vel, pan)
+                if hot > 0:
+                    if trng.random() < hot / 4:  # type: ignore[union-attr]  # chromatic neighbour
+                        note += 1 if trng.random() < 0.5 else -1  # type: ignore[union-attr]
+                    colour = int(trng.integers(-2, 3)) if trng.random() < hot else 0  # type: ignore[union-attr]
+            self._melody_note(full, cache, prof, start, note, vel, pan, g, colour)
+            notes.append((start, note, vel))
+            if tempered and hot > 0 and trng.random() < 0.3 * hot:  # type: ignore[union-attr]  # a grace note
+                grace = song.scale_note(degree + int(trng.choice((-1, 1))), octave)  # type: ignore[union-attr]
+                at = start + step // 2
+                if at < n - int(0.3 * SR):
+                    self._melody_note(full, cache, prof, at, grace, vel * 0.7, -pan, g, colour)
+                    notes.append((at, grace, vel * 0.7))
+        return notes
 
-    def _arpeggio(self, full: np.ndarray, song: Song, rng: np.random.Generator, cache: _Cache) -> None:
+    @staticmethod
+    def _melody_note(full: np.ndarray, cache: _Cache, prof: Profile, start: int, note: int, vel: float,
+                     pan: float, g: float, colour: int) -> None:
+        """One melody note into ``full``; ``colour`` (-2..2, 0: the instrument's own) moves its
+        brightness: the FM index by 25 % a step, or the pluck position."""
+        f = float(hz(note))
+        c = 1.25 ** colour
+        if prof.melody == "bell":
+            y = cache.get(("bell", note) if not colour else ("bell", note, colour),
+                          lambda f=f: _bell(f, 3.5, 2.2 * c, 1.8))
+        elif prof.melody == "lowbell":
+            y = cache.get(("lowbell", note) if not colour else ("lowbell", note, colour),
+                          lambda f=f: _bell(f, 1.414, 1.6 * c, 3.0))
+        elif prof.melody == "epiano":
+            y = cache.get(("ep", note) if not colour else ("ep", note, colour),
+                          lambda f=f: _bell(f, 1.0, 1.8 * c, 0.7))
+        else:
+            y = cache.get(("pluck", note) if not colour else ("pluck", note, colour),
+                          lambda f=f: _pluck(f, 1.1) if not colour else _pluck(f, 1.1, position=0.21 / c))
+        gl, gr = _pan(pan)
+        _add_st(full, start, y, gl * vel * g, gr * vel * g)
+
+    def _arpeggio(self, full: np.ndarray, song: Song, rng: np.random.Generator, cache: _Cache,
+                  temperature: float | None = None, trng: np.random.Generator | None = None) -> None:
         step = int(round(song.beat * SR / 2))
-        pattern = [(0, 1, 2, 1), (0, 2, 1, 2), (0, 1, 2, 3)][int(rng.integers(0, 3))]
+        patterns = [(0, 1, 2, 1), (0, 2, 1, 2), (0, 1, 2, 3)]
+        pattern = patterns[int(rng.integers(0, 3))]
+        # temperature above 1: each chord changes the pattern with probability (T - 1) / 2
+        hot = 0.0 if temperature is None else max(0.0, float(temperature) - 1.0)
         for ch in song.chords:
+            if hot > 0 and trng is not None and trng.random() < hot / 2:
+                pattern = patterns[int(trng.integers(0, 3))]
             tones = sorted(ch.notes)[:3]
             for k, start in enumerate(range(ch.start, ch.end, step)):
                 idx = pattern[k % len(pattern)]
@@ -578,7 +698,7 @@ class AmbientMusic:
             b += 1
 
     def _sing(self, lyrics: str, artist: str, song: Song, prof: Profile, rng: np.random.Generator,
-              n: int) -> np.ndarray:
+              n: int, temperature: float | None = None) -> np.ndarray:
         language = sub_seed("music.language", self.language, artist) % (2 ** 31) if artist else self.language
         lines = []
         for raw in lyrics.splitlines():
@@ -614,7 +734,8 @@ class AmbientMusic:
                 if length <= int(0.05 * SR):
                     break
                 up = 1 if i < peak else -1
-                degree += int(rng.choice((0, up, up, 2 * up, -up)))
+                walk = int(rng.choice((0, up, up, 2 * up, -up)))
+                degree += walk if temperature is None else int(np.round(walk * temperature))
                 degree = int(np.clip(degree, -3, 8))
                 if i == len(syls) - 1:
                     ch = song.chord_at(pos)
