@@ -136,10 +136,18 @@ class MotionBackend(Backend, Protocol):
     """Animates a portrait (Wav2Lip / First Order Motion Model, or the procedural puppet)."""
 
     def lipsync(self, portrait: Portrait, voice: np.ndarray, fps: float, frames: int,
-                seed: int, progress: ProgressFn | None = None, *, out: np.ndarray | None = None) -> np.ndarray:
+                seed: int, progress: ProgressFn | None = None, *, out: np.ndarray | None = None,
+                mouth: float = 1.0) -> np.ndarray:
         """``uint8 (frames, S, S, 4)``: the portrait speaking ``voice`` (``float32 (N, 1)`` at
         ``SAMPLE_RATE``, already placed so sample 0 is frame 0; silence where nobody speaks).
         The mouth follows the voice; blinks and small head motion come from ``seed``.
+
+        ``mouth`` (the script's ``motion: lipsync, mouth X``, 0 to 2) scales how wide the mouth
+        opens: 0 keeps it closed (the frames are those of silence), 1 is the backend's natural
+        opening, 2 twice as wide (as far as the face allows; each backend documents how it gets
+        there). A backend raises :class:`BackendError` for a value it cannot honour. The executor
+        passes it only when the job's params hold ``"mouth"``, so a backend written before the
+        option existed keeps working for scripts that do not use it.
 
         ``out``, when given, is a writable ``uint8 (frames, S, S, 4)`` array (the executor
         passes a memory map in the cache) that the backend fills frame by frame and returns,
@@ -172,9 +180,17 @@ class MusicBackend(Backend, Protocol):
     """Music cues (JukeBox, or the procedural ambient synthesiser)."""
 
     def generate(self, *, genre: str, artist: str, lyrics: str, seconds: float, seed: int,
-                 progress: ProgressFn | None = None) -> np.ndarray:
+                 progress: ProgressFn | None = None, temperature: float | None = None) -> np.ndarray:
         """``float32 (round(seconds * SAMPLE_RATE), 2)`` stereo in [-1, 1], never clipping.
-        With ``lyrics``, a voice sings them (asemic where the backend has no language)."""
+        With ``lyrics``, a voice sings them (asemic where the backend has no language).
+
+        ``temperature`` (the cue's ``source: generate, temperature X``, 0 to 2) is how freely the
+        music is chosen: low is repetitive and predictable, high wanders. ``None`` (the script
+        gives none) is the backend's own default, and must give exactly the music the backend
+        made before the option existed. Same arguments, same seed => the same samples, whatever
+        the temperature. The executor passes it only when the job's params hold a
+        ``"temperature"``, so a backend written before the option existed keeps working for
+        scripts that do not use it."""
 
 
 # --------------------------------------------------------------------------- voice

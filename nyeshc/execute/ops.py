@@ -515,13 +515,43 @@ def _motion(job: Job, cache: Cache | None, portrait: Portrait,
     return _cached(job, cache, out)
 
 
+def _script_option(job: Job, method: Callable[..., Any], param: str, option: str) -> dict[str, float]:
+    """``{param: value}`` when the job's params give the script option ``option`` as ``param``
+    (a finite number), for a backend method that takes that keyword; ``{}`` when the params do
+    not give it, so the method's default applies and backends written before the option existed
+    keep working. A backend method without the keyword is a :class:`BackendError` naming the
+    option, not a ``TypeError`` from deep inside the call."""
+    value = job.params.get(param)
+    if value is None:
+        return {}
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not np.isfinite(value):
+        raise BackendError(f"job {job.name!r} ({job.kind}): parameter {param!r} must be a number (got {value!r})")
+    import inspect
+
+    try:
+        sig = inspect.signature(method)
+    except (TypeError, ValueError):  # a builtin or C callable: trust it
+        return {param: float(value)}
+    takes = param in sig.parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
+    if not takes:
+        raise BackendError(f"{_who(job)}: the script sets {option}, but backend {job.backend} does not support it "
+                           f"(its {getattr(method, '__name__', 'method')}() has no {param!r} keyword; see "
+                           "docs/backends.md); remove the option or choose another backend")
+    return {param: float(value)}
+
+
 def op_motion_lipsync(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
     _inputs(job, inputs, at_least=2, at_most=2)
     portrait = _input(job, inputs, 0, "portrait")
     voice = _input(job, inputs, 1, "audio")
     n = _int(job, "frames", 0)
-    return _motion(job, cache, portrait, lambda backend, out: backend.lipsync(
-        portrait, voice, float(_fps(job)), n, job.seed, progress, out=out))
+
+    def call(backend: Any, out: np.ndarray) -> Any:
+        # "mouth": the script's `motion: lipsync, mouth X` (0..2; absent: 1, the natural opening)
+        extra = _script_option(job, backend.lipsync, "mouth", "`motion: lipsync, mouth X`")
+        return backend.lipsync(portrait, voice, float(_fps(job)), n, job.seed, progress, out=out, **extra)
+
+    return _motion(job, cache, portrait, call)
 
 
 def op_motion_drive(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
@@ -548,10 +578,13 @@ def op_motion_still(job: Job, inputs: Sequence[Any], cache: Cache | None, progre
 
 def op_music_generate(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
     seconds = float(_param(job, "seconds"))
-    audio = _backend(job).generate(genre=str(job.params.get("genre", "")),
-                                   artist=str(job.params.get("artist", "")),
-                                   lyrics=str(job.params.get("lyrics", "") or ""),
-                                   seconds=seconds, seed=job.seed, progress=progress)
+    backend = _backend(job)
+    # "temperature": the cue's `source: generate, temperature X` (0..2; absent: the backend's default)
+    extra = _script_option(job, backend.generate, "temperature", "`source: generate, temperature X`")
+    audio = backend.generate(genre=str(job.params.get("genre", "")),
+                             artist=str(job.params.get("artist", "")),
+                             lyrics=str(job.params.get("lyrics", "") or ""),
+                             seconds=seconds, seed=job.seed, progress=progress, **extra)
     return check_array(job, audio, np.float32, (round(seconds * SAMPLE_RATE), 2))
 
 
