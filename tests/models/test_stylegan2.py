@@ -356,6 +356,66 @@ def test_cli_renders_a_film_with_profile_full(sg2: dict[str, Path], tmp_path: Pa
     assert frames.std() > 10 and steps.max() > 0.5  # a moving picture, not a flat or frozen frame
 
 
+BLENDS = """\
+canvas: 128x72, 8fps
+
+look P:
+    image: blend(seed 5, seed 23, 0.35)
+look Q:
+    image: blend(P, seed 9, 0.5)
+look R:
+    image: blend(seed 40, seed 41)
+
+character ANNA:
+    portrait: blend(seed 2, P, 0.5)
+    motion: still
+
+SCENE 1, 2s:
+    backdrop: morph P -> seed 17 -> Q
+    ANNA, right:
+        (still)
+
+MORPH TO: 1s
+
+SCENE 2, 2s:
+    backdrop: R
+"""
+
+
+def _full_profile(sg2: dict[str, Path], folder: Path) -> None:
+    toml = []
+    for modality, backend in (("image", "image.stylegan2"), ("portrait", "portrait.stylegan2")):
+        toml += [f"[profile.full.{modality}]", f'backend = "{backend}"',
+                 f'checkout = "{sg2["checkout"].as_posix()}"', f'checkpoint = "{sg2["pkl"].as_posix()}"',
+                 f"w_dim = {W_DIM}", 'device = "cpu"', ""]
+    (folder / "nysh.toml").write_text("\n".join(toml), encoding="utf-8")
+
+
+@pytest.mark.slow
+def test_blended_looks_morph_in_w_space(sg2: dict[str, Path], tmp_path: Path) -> None:
+    """Issue #23 with StyleGAN2: blended looks (W-space mixes, a blend of a blend), a morph
+    through a blend, a MORPH TO between two blends and a portrait blended with a look render a
+    moving, non-black picture."""
+    import imageio_ffmpeg
+
+    from nyeshc.cli import main
+
+    script = tmp_path / "film.nysh"
+    script.write_text(BLENDS, encoding="utf-8")
+    _full_profile(sg2, tmp_path)
+    out = tmp_path / "out.mp4"
+    assert main([str(script), "-o", str(out), "-q", "--profile", "full", "--cache", str(tmp_path / "cache")]) == 0
+    raw = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-loglevel", "error", "-i", str(out), "-f", "rawvideo",
+                          "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    frames = np.frombuffer(raw, np.uint8).reshape(-1, 72, 128, 3).astype(np.int16)
+    assert len(frames) == 24
+    assert all(f.std() > 5 for f in frames), "a flat (black) frame"
+    backdrop = frames[:, :, :40]  # left of the portrait (right side)
+    assert np.abs(backdrop[0] - backdrop[7]).mean() > 2  # the morph P -> seed 17 -> Q moves
+    assert np.abs(backdrop[8] - backdrop[15]).mean() > 2  # MORPH TO Q -> R moves
+    assert np.abs(backdrop[16] - backdrop[23]).mean() < 1  # R holds
+
+
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_matches_cpu_and_is_deterministic(sg2: dict[str, Path], image: StyleGAN2Image) -> None:
