@@ -261,6 +261,9 @@ def test_lipsync_explains_the_fix(backend: FOMMMotion, portrait: Portrait) -> No
     msg = str(info.value)
     assert "audio" in msg and "motion.wav2lip" in msg and "motion.procedural" in msg
     assert "[profile.<name>.drive] backend = \"motion.fomm\"" in msg
+    # with the script's `mouth X` the same advice, not a TypeError about the keyword
+    with pytest.raises(BackendError, match="motion.wav2lip"):
+        backend.lipsync(portrait, np.zeros((4800, 1), np.float32), 12.0, 1, 0, mouth=0.5)
 
 
 # --------------------------------------------------------------------------- errors

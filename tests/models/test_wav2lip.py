@@ -336,6 +336,55 @@ def test_zero_frames_and_buffer_checks(fake: dict[str, Path]) -> None:
     assert np.array_equal(short[-1], short[-2])
 
 
+def test_mouth_blends_the_synced_face_with_the_portrait(fake: dict[str, Path]) -> None:
+    """`motion: lipsync, mouth X`: 1 is Wav2Lip's frame, 0 the portrait (the network not even
+    run), 0.5 halfway (each box pixel rounded), 2 the lower half's change doubled (clipped)."""
+    p, voice, fps, n = _portrait(), _voice(2.0), 12.0, 12
+    b = _backend(fake, batch_size=5)
+    synced = b.lipsync(p, voice, fps, n, seed=0)
+    assert np.array_equal(b.lipsync(p, voice, fps, n, seed=0, mouth=1.0), synced)
+    zero = _backend(fake)
+    ticks: list[float] = []
+    closed = zero.lipsync(p, voice, fps, n, seed=0, progress=ticks.append, mouth=0)
+    assert all(np.array_equal(f, p.image) for f in closed) and zero._net is None and ticks == [1.0]
+    x0, y0, x1, y1 = b.box(p)
+    h, w = y1 - y0, x1 - x0
+    orig = p.image[y0:y1, x0:x1, :3].astype(np.float64)
+    full = synced[:, y0:y1, x0:x1, :3].astype(np.float64)
+    half = b.lipsync(p, voice, fps, n, seed=0, mouth=0.5)
+    assert np.array_equal(half[:, y0:y1, x0:x1, :3], np.clip(np.rint(orig + 0.5 * (full - orig)), 0, 255))
+    outside = np.ones((S, S), bool)
+    outside[y0:y1, x0:x1] = False
+    for frames in (half, b.lipsync(p, voice, fps, n, seed=0, mouth=2.0)):
+        assert all(np.array_equal(f[outside], p.image[outside]) and np.array_equal(f[..., 3], p.image[..., 3])
+                   for f in frames)
+    wide = b.lipsync(p, voice, fps, n, seed=0, mouth=2.0)[:, y0:y1, x0:x1, :3].astype(np.float64)
+    # the upper face is Wav2Lip's own; the middle of the lower half takes twice the change, clipped
+    top = slice(0, int(0.4 * h))
+    assert np.array_equal(wide[:, top], full[:, top])
+    core = (slice(int(0.6 * h) + 1, int(0.88 * h) - 1), slice(int(0.12 * w) + 1, int(0.88 * w) - 1))
+    want = np.clip(np.rint(orig[core] + 2.0 * (full[:, core[0], core[1]] - orig[core])), 0, 255)
+    assert np.array_equal(wide[:, core[0], core[1]], want)
+    # (the random stand-in redraws the box far from the portrait, so much of that clips at 0 or
+    # 255; a trained network changes little but the mouth, and the doubling shows)
+    lower = slice(h // 2, h)
+    assert np.abs(wide[:, lower] - orig[lower]).mean() > np.abs(full[:, lower] - orig[lower]).mean()
+
+
+def test_mouth_weights_and_range() -> None:
+    assert np.all(w2l.mouth_weights(0.25, 10, 8) == np.float32(0.25))
+    assert np.all(w2l.mouth_weights(1.0, 10, 8) == 1.0)
+    wide = w2l.mouth_weights(2.0, 50, 40)[..., 0]
+    assert wide.shape == (50, 40) and wide[:20].max() == 1.0 and wide[35, 20] == pytest.approx(2.0)
+    assert wide[-1].max() < 1.05 and wide[:, 0].max() < 1.05 and wide.max() <= 2.0
+
+
+@pytest.mark.parametrize("bad", [-0.5, 2.5, float("nan"), True])
+def test_mouth_outside_0_to_2_is_an_error_naming_it(fake: dict[str, Path], bad: object) -> None:
+    with pytest.raises(BackendError, match=r"`mouth` must be a number from 0 to 2"):
+        _backend(fake).lipsync(_portrait(), _voice(0.5), 12.0, 2, seed=0, mouth=bad)  # type: ignore[arg-type]
+
+
 def test_still_is_the_portrait_and_drive_names_the_fix(fake: dict[str, Path]) -> None:
     b = _backend(fake)
     p = _portrait()

@@ -314,7 +314,9 @@ class FOMMMotion:
     # ---------------------------------------------------------------- protocol
 
     def lipsync(self, portrait: Portrait, voice: np.ndarray, fps: float, frames: int,
-                seed: int, progress: ProgressFn | None = None, *, out: np.ndarray | None = None) -> np.ndarray:
+                seed: int, progress: ProgressFn | None = None, *, out: np.ndarray | None = None,
+                mouth: float = 1.0) -> np.ndarray:
+        # ``mouth`` is accepted (the protocol's keyword) but FOMM cannot lip-sync at all
         raise BackendError(
             f"{_ID} cannot animate a portrait from audio alone: the First Order Motion Model copies the motion of "
             "a driving video and has no audio input. Give lip-sync to another backend in nysh.toml — "

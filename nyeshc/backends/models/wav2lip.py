@@ -47,7 +47,7 @@ from nyeshc.backends.models.common import (
 )
 
 __all__ = ["IMG_SIZE", "MEL_STEP_SIZE", "Wav2LipMotion", "mel_filters", "mel_starts", "melspectrogram",
-           "resize_linear", "to_16k"]
+           "mouth_weights", "resize_linear", "to_16k"]
 
 ID = "motion.wav2lip"
 MODALITY = "motion"
@@ -69,6 +69,7 @@ MAX_ABS_VALUE = 4.0
 MEL_STEP_SIZE = 16
 IMG_SIZE = 96
 MELS_PER_SECOND = AUDIO_RATE / HOP  # 80: inference.py's `mel_idx_multiplier = 80. / fps`
+MOUTH_MAX = 2.0  # the lip-sync option `mouth` runs 0..2 (docs/language.md)
 
 _MEL_BLOCK = 2048  # STFT columns computed at a time (bounded memory for long shots)
 # measured here: 0.8-0.9 s per frame for the real network on one (shared) CPU thread; the network
@@ -248,6 +249,28 @@ def _opencv_version() -> str | None:
         except metadata.PackageNotFoundError:
             continue
     return "unknown"
+
+
+def mouth_weights(mouth: float, height: int, width: int) -> np.ndarray:
+    """``float32 (height, width, 1)``: how much of the network's change each pixel of the box
+    takes for the lip-sync option ``mouth`` (0..2): ``min(mouth, 1)`` everywhere, plus, above 1,
+    ``mouth - 1`` more over the lower half of the face (the half Wav2Lip masks and redraws),
+    faded in across the middle (from 40 % to 60 % of the box's height) and out toward the box's
+    sides and bottom edge (the last 12 % of each), so the extrapolation never marks the seam."""
+    base = min(mouth, 1.0)
+    w = np.full((height, width, 1), base, np.float32)
+    extra = max(mouth - 1.0, 0.0)
+    if extra > 0.0:
+        def ramp(x: np.ndarray, a: float, b: float) -> np.ndarray:
+            t = np.clip((x - a) / (b - a), 0.0, 1.0)
+            return t * t * (3.0 - 2.0 * t)
+
+        ys = (np.arange(height) + 0.5) / height
+        xs = (np.arange(width) + 0.5) / width
+        rows = ramp(ys, 0.4, 0.6) * ramp(1.0 - ys, 0.0, 0.12)
+        cols = ramp(xs, 0.0, 0.12) * ramp(1.0 - xs, 0.0, 0.12)
+        w += (extra * rows[:, None] * cols[None, :])[..., None].astype(np.float32)
+    return w
 
 
 def _haar_box(rgb: np.ndarray) -> tuple[int, int, int, int] | None:
@@ -524,14 +547,33 @@ class Wav2LipMotion:
     # ---------------------------------------------------------------- protocol
 
     def lipsync(self, portrait: Portrait, voice: np.ndarray, fps: float, frames: int,
-                seed: int, progress: ProgressFn | None = None, *, out: np.ndarray | None = None) -> np.ndarray:
+                seed: int, progress: ProgressFn | None = None, *, out: np.ndarray | None = None,
+                mouth: float = 1.0) -> np.ndarray:
         """The portrait speaking ``voice``. Wav2Lip has no randomness: ``seed`` is unused (no
-        blinks, no head motion — only the mouth and jaw move)."""
+        blinks, no head motion — only the mouth and jaw move).
+
+        ``mouth`` (0..2, the script's ``mouth X``) weighs the network's redrawn face against the
+        portrait (:func:`mouth_weights`): below 1 the pasted box is blended with the portrait by
+        ``mouth`` (0: the portrait itself, and the network is not run), 1 is Wav2Lip's own frame,
+        and above 1 the change the network makes to the lower half of the face (the half it
+        redraws) is extrapolated, ``portrait + mouth × (synced − portrait)``, clipped to 0..255:
+        a darker, more marked mouth, not a geometrically wider one."""
         self._check(portrait, frames, fps)
+        if isinstance(mouth, bool) or not isinstance(mouth, (int, float)) or not 0.0 <= mouth <= MOUTH_MAX:
+            raise BackendError(f"{ID}: the lip-sync option `mouth` must be a number from 0 to {MOUTH_MAX:g} "
+                               f"(got {mouth!r}; `motion: lipsync, mouth X`)")
+        mouth = float(mouth)
         out = self._buffer(portrait, frames, out)
         if frames == 0:
             return out
+        if mouth == 0.0:  # the portrait unchanged: no GPU time spent redrawing it
+            out[...] = portrait.image
+            if progress is not None:
+                progress(1.0)
+            return out
         x0, y0, x1, y1 = self.box(portrait)
+        weights = mouth_weights(mouth, y1 - y0, x1 - x0) if mouth != 1.0 else None
+        still = portrait.image[y0:y1, x0:x1, :3].astype(np.float32)
         mel = melspectrogram(to_16k(voice))
         starts = mel_starts(mel.shape[1], fps, frames)
         # the face input, shared by every frame (a still portrait: inference.py's --static)
@@ -557,6 +599,8 @@ class Wav2LipMotion:
                 pred = (pred.float().cpu().numpy().transpose(0, 2, 3, 1) * 255.0).astype(np.uint8)
                 for k in range(b1 - b0):
                     patch = resize_linear(pred[k, :, :, ::-1], x1 - x0, y1 - y0)  # BGR -> RGB, into the box
+                    if weights is not None:  # `mouth`: blended with (or pushed past) the portrait
+                        patch = np.clip(np.rint(still + weights * (patch - still)), 0, 255).astype(np.uint8)
                     frame = out[b0 + k]
                     frame[...] = base
                     frame[y0:y1, x0:x1, :3] = patch
