@@ -127,6 +127,40 @@ def test_temperature_and_levels_change_the_music(fake: dict[str, Path]) -> None:
     assert lofi.shape == base.shape and not np.array_equal(base, lofi)
 
 
+def test_a_cues_temperature_replaces_the_setting(fake: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
+    """`source: generate, temperature X`: the job's value is what every level samples at (the
+    sampler receives it), None keeps the setting, and 0 samples at MIN_TEMPERATURE."""
+    from nyeshc.backends.models import jukebox
+
+    b = make(fake)  # setting: 0.98
+    base = b.generate(**CUE, seconds=0.4)
+    assert np.array_equal(b.generate(**CUE, seconds=0.4, temperature=None), base)
+    assert np.array_equal(b.generate(**CUE, seconds=0.4, temperature=0.5),
+                          make(fake, temperature=0.5).generate(**CUE, seconds=0.4))
+    assert np.array_equal(make(fake, temperature=0.5).generate(**CUE, seconds=0.4, temperature=0.98), base)
+    assert jukebox.MIN_TEMPERATURE == 0.01
+    assert np.array_equal(b.generate(**CUE, seconds=0.4, temperature=0),
+                          make(fake, temperature=0.01).generate(**CUE, seconds=0.4))
+    # what the sampler receives, level by level
+    seen: list[float] = []
+    net = b._load()
+    real = net["sample"]._sample
+
+    def spy(zs, labels, sampling_kwargs, priors, levels, hps, **kw):  # noqa: ANN001, ANN003, ANN202
+        seen.extend(float(sampling_kwargs[level]["temp"]) for level in levels)
+        return real(zs, labels, sampling_kwargs, priors, levels, hps, **kw)
+
+    monkeypatch.setattr(net["sample"], "_sample", spy)
+    b.generate(**CUE, seconds=0.4, temperature=1.7)
+    assert seen == [1.7, 1.7, 1.7]
+    seen.clear()
+    b.generate(**CUE, seconds=0.4)
+    assert seen == [0.98, 0.98, 0.98]
+    for bad in (-0.1, 2.5, float("nan"), True):
+        with pytest.raises(BackendError, match=r"temperature must be a number from 0 to 2"):
+            b.generate(**CUE, seconds=0.4, temperature=bad)
+
+
 def test_cpu_type_assertions_are_satisfied_narrowly(fake: dict[str, Path]) -> None:
     """The stand-in keeps jukebox's `isinstance(x, t.cuda.LongTensor)` checks; on the CPU the
     adapter gives those modules a torch view where that means "int64 on any device"."""

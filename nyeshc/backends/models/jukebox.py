@@ -57,6 +57,10 @@ from nyeshc.backends.models.common import (
 __all__ = ["JukeboxMusic"]
 
 ID = "music.jukebox"
+MIN_TEMPERATURE = 0.01
+"""A cue's ``temperature`` below this (0 included) samples at this: Jukebox divides its logits by
+the temperature, so 0 itself would divide by zero; 0.01 is all but greedy sampling."""
+MAX_TEMPERATURE = 2.0  # the script's `temperature X` runs 0..2 (docs/language.md)
 MODELS = ("5b_lyrics", "5b", "1b_lyrics")
 JUKEBOX_SR = 44_100
 CEILING = 10 ** (-1 / 20)  # -1 dBFS
@@ -385,10 +389,22 @@ class JukeboxMusic:
     # ------------------------------------------------------------------ protocol
 
     def generate(self, *, genre: str, artist: str, lyrics: str, seconds: float, seed: int,
-                 progress: ProgressFn | None = None) -> np.ndarray:
-        """``float32 (round(seconds * 48000), 2)``, peaks at most -1 dBFS."""
+                 progress: ProgressFn | None = None, temperature: float | None = None) -> np.ndarray:
+        """``float32 (round(seconds * 48000), 2)``, peaks at most -1 dBFS.
+
+        ``temperature`` (the cue's ``temperature X``, 0..2) replaces the configured
+        ``temperature`` setting for this cue, at every level; None keeps the setting. Jukebox
+        divides its logits by it, so it must be above 0: values below :data:`MIN_TEMPERATURE`
+        (0 included) sample at that minimum, which is all but greedy."""
         if not math.isfinite(seconds) or seconds < 0:
             raise BackendError(f"{ID}: seconds must be >= 0 (got {seconds})")
+        temp = self.temperature
+        if temperature is not None:
+            ok = not isinstance(temperature, bool) and isinstance(temperature, (int, float))
+            if not ok or not 0.0 <= temperature <= MAX_TEMPERATURE:
+                raise BackendError(f"{ID}: the cue's temperature must be a number from 0 to {MAX_TEMPERATURE:g} "
+                                   f"(got {temperature!r}; `source: generate, temperature X`)")
+            temp = max(float(temperature), MIN_TEMPERATURE)
         n = int(round(seconds * SAMPLE_RATE))
         report = progress or (lambda _f: None)
         if n == 0:
@@ -396,14 +412,16 @@ class JukeboxMusic:
             return np.zeros((0, 2), dtype=np.float32)
         net = self._load()
         report(0.02)
-        mono = self._jukebox(net, genre, artist, lyrics, seconds, seed, report)
+        mono = self._jukebox(net, genre, artist, lyrics, seconds, seed, report, temp)
         out = self._master(mono, n)
         report(1.0)
         return out
 
     def _jukebox(self, net: dict[str, Any], genre: str, artist: str, lyrics: str, seconds: float, seed: int,
-                 report: ProgressFn) -> np.ndarray:
-        """Mono float64 at 44.1 kHz, at least as long as the cue needs."""
+                 report: ProgressFn, temp: float | None = None) -> np.ndarray:
+        """Mono float64 at 44.1 kHz, at least as long as the cue needs, sampled at ``temp``
+        (None: the ``temperature`` setting)."""
+        temp = self.temperature if temp is None else float(temp)
         torch = net["torch"]
         device = net["device"]
         priors, hps_by_level = net["priors"], net["hps"]
@@ -422,11 +440,11 @@ class JukeboxMusic:
         sample_levels = list(range(3 - self.levels, 3))
         top_batch = self.max_batch_size or _TOP_BATCH[self.model]
         low_batch = self.max_batch_size or _LOW_BATCH
-        sampling_kwargs = [dict(temp=self.temperature, fp16=self.fp16 and cuda, chunk_size=_LOW_CHUNK,
+        sampling_kwargs = [dict(temp=temp, fp16=self.fp16 and cuda, chunk_size=_LOW_CHUNK,
                                 max_batch_size=low_batch),
-                           dict(temp=self.temperature, fp16=self.fp16 and cuda, chunk_size=_LOW_CHUNK,
+                           dict(temp=temp, fp16=self.fp16 and cuda, chunk_size=_LOW_CHUNK,
                                 max_batch_size=low_batch),
-                           dict(temp=self.temperature, fp16=self.fp16 and cuda, chunk_size=_CHUNK[self.model],
+                           dict(temp=temp, fp16=self.fp16 and cuda, chunk_size=_CHUNK[self.model],
                                 max_batch_size=top_batch)]
         metas = [dict(artist=str(artist), genre=str(genre), lyrics=str(lyrics or ""), total_length=total, offset=0)]
         # progress: each level weighted by its sequential work (tokens x width^2 x depth)
