@@ -515,12 +515,14 @@ def _motion(job: Job, cache: Cache | None, portrait: Portrait,
     return _cached(job, cache, out)
 
 
-def _script_option(job: Job, method: Callable[..., Any], param: str, option: str) -> dict[str, float]:
+def _script_option(job: Job, method: Callable[..., Any], param: str, option: str,
+                   neutral: float | None = None) -> dict[str, float]:
     """``{param: value}`` when the job's params give the script option ``option`` as ``param``
     (a finite number), for a backend method that takes that keyword; ``{}`` when the params do
     not give it, so the method's default applies and backends written before the option existed
     keep working. A backend method without the keyword is a :class:`BackendError` naming the
-    option, not a ``TypeError`` from deep inside the call."""
+    option, not a ``TypeError`` from deep inside the call, unless the value is ``neutral`` (the
+    protocol's default, which such a backend already gives)."""
     value = job.params.get(param)
     if value is None:
         return {}
@@ -534,6 +536,8 @@ def _script_option(job: Job, method: Callable[..., Any], param: str, option: str
         return {param: float(value)}
     takes = param in sig.parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
     if not takes:
+        if neutral is not None and float(value) == neutral:
+            return {}
         raise BackendError(f"{_who(job)}: the script sets {option}, but backend {job.backend} does not support it "
                            f"(its {getattr(method, '__name__', 'method')}() has no {param!r} keyword; see "
                            "docs/backends.md); remove the option or choose another backend")
@@ -548,7 +552,7 @@ def op_motion_lipsync(job: Job, inputs: Sequence[Any], cache: Cache | None, prog
 
     def call(backend: Any, out: np.ndarray) -> Any:
         # "mouth": the script's `motion: lipsync, mouth X` (0..2; absent: 1, the natural opening)
-        extra = _script_option(job, backend.lipsync, "mouth", "`motion: lipsync, mouth X`")
+        extra = _script_option(job, backend.lipsync, "mouth", "`motion: lipsync, mouth X`", neutral=1.0)
         return backend.lipsync(portrait, voice, float(_fps(job)), n, job.seed, progress, out=out, **extra)
 
     return _motion(job, cache, portrait, call)
