@@ -2,12 +2,13 @@
 
 Prints the timeline (scenes with start–end, overlaps, audio clips), the job graph by kind
 (each job marked ``cached`` or ``to run`` against the artifact cache) and the estimated cost
-per backend. ``--json`` prints the whole :class:`~nyeshc.plan.model.Plan` as canonical JSON
-instead (the form the golden tests pin). Nothing is rendered and no backend runs beyond the
-cheap queries the planner makes (ids, versions, settings, voice durations).
+per backend, or ``nothing to run: everything is cached`` when every job is. ``--json`` prints
+the whole :class:`~nyeshc.plan.model.Plan` as canonical JSON instead (the form the golden
+tests pin). Nothing is rendered and no backend runs beyond the cheap queries the planner makes
+(ids, versions, settings, voice durations).
 
 The plan is refused (E701) when it would write more than the disk budget (``--max-disk SIZE``,
-else ``[limits] disk`` in nysh.toml, else 50 GB); the text output ends with the estimate.
+else ``[limits] disk`` in nysh.toml, else 50 GB); the text output ends with the disk estimate.
 
 Exit codes: 0 ok; 1 the script has errors or exceeds the disk budget; 2 usage (a bad config or profile); 3 a backend
 could not be loaded.
@@ -37,6 +38,19 @@ def cached_keys(cache_dir: Path, keys: list[str]) -> set[str]:
     return {k for k in keys if cache.has(k)}
 
 
+NOTHING_TO_RUN = "nothing to run: everything is cached"
+
+
+def nothing_to_run(text: str) -> str:
+    """``text`` (the plan as :func:`~nyeshc.plan.render_text` writes it, every job cached) with
+    its estimate, a heading over a zero total, replaced by one line saying so."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("estimated cost"):
+            return "\n".join([*lines[:i], NOTHING_TO_RUN]) + "\n"
+    return text + NOTHING_TO_RUN + "\n"
+
+
 def run(args: argparse.Namespace) -> int:
     from nyeshc.plan import render_text
     from nyeshc.plan.budget import estimate_bytes, human
@@ -50,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(ir.to_json(result) + "\n")
         return 0
     cached = cached_keys(prepared.cache_dir, [j.key for j in result.jobs])
-    sys.stdout.write(render_text(result, cached))
+    text = render_text(result, cached)
+    sys.stdout.write(nothing_to_run(text) if len(cached) == len(result.jobs) else text)
     limit = disk_limit(args, prepared.config)
     sys.stdout.write(f"disk: about {human(estimate_bytes(result))} (limit {human(limit)})\n")
     return 0
