@@ -4,6 +4,10 @@ Each subcommand lives in ``nyeshc/commands/<name>.py`` with ``add_arguments(pars
 ``run(args) -> int``; this module only dispatches. The bare form (a script path first) is the
 build. Exit codes: 0 ok; 1 the script has errors; 2 usage; 3 a backend or render failure, or a
 full disk.
+
+A command's timings count from ``args.started``: the start of the process when ``main`` runs
+as the program (so ``wrote … in X s`` includes Python's start-up and nyeshc's imports, as a
+stopwatch would), or the call to ``main`` when it is called with ``argv`` (tests, tools).
 """
 
 from __future__ import annotations
@@ -13,9 +17,10 @@ import importlib
 import os
 import signal
 import sys
+import time
 from collections.abc import Sequence
 
-from nyeshc import __version__
+from nyeshc import PROCESS_STARTED, __version__
 
 COMMANDS: dict[str, str] = {
     "build": "render the film (the default: nyeshc FILM.nysh -o OUT.mp4)",
@@ -63,6 +68,7 @@ def _on_sigterm(signum: int, frame: object) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    started = PROCESS_STARTED if argv is None else time.perf_counter()
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] not in COMMANDS and not args_list[0].startswith("-"):
         args_list.insert(0, "build")
@@ -74,6 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
+    args.started = started
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if argv is None else None
     try:
         return int(_module(args.command).run(args))
