@@ -2,7 +2,7 @@
 
 import time as _time
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 
 def _age_at_import() -> float:
