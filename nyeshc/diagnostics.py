@@ -54,6 +54,9 @@ CODES: dict[str, str] = {
     "E209": "checkpoint or code named in a script",
     "W210": "option has no effect here",
     "W211": "option had no effect when the film was planned",
+    "W212": "unknown cue extension (kept as a note)",
+    "E213": "dual dialogue with no beat before it",
+    "W214": "unknown transition spelling (a cut)",
     # time
     "E301": "negative time",
     "E302": "range ends before it starts",

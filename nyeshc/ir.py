@@ -314,13 +314,21 @@ BeatLine = Union[Parenthetical, Dialogue, Action, Note]
 
 @dataclass(frozen=True, slots=True)
 class Beat:
-    """A character's cue and block: ``NARRATOR, at 2s:`` then parentheticals, lines, actions."""
+    """A character's cue and block: ``NARRATOR, at 2s:`` then parentheticals, lines, actions.
+
+    ``extension`` is the cue's parenthesised extension as written, without the parentheses
+    (``V.O.``, ``O.S.``, ``CONT'D``), or None; ``dual`` is a ``^`` after the name (dual
+    dialogue: the beat starts with the one before it)."""
 
     character: str
     options: tuple[Option, ...]
     lines: tuple[BeatLine, ...]
     span: Span = NO_SPAN
     name_span: Span = NO_SPAN
+    extension: str | None = None
+    extension_span: Span = NO_SPAN
+    dual: bool = False
+    dual_span: Span = NO_SPAN
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,7 +341,19 @@ class Heading:
     span: Span = NO_SPAN
 
 
-SceneItem = Union[Property, Beat, Note]
+@dataclass(frozen=True, slots=True)
+class ActionLine:
+    """A screenplay's action paragraph: a string on its own line in a scene,
+    ``"The keeper climbs the stairs."`` (options: ``show``, a position, ``at``, ``for``).
+    It takes reading time in the scene's flow; it is drawn only with ``show`` (or the header's
+    ``action: show``)."""
+
+    text: Str
+    options: tuple[Option, ...] = ()
+    span: Span = NO_SPAN
+
+
+SceneItem = Union[Property, Beat, ActionLine, Note]
 
 
 @dataclass(frozen=True, slots=True)

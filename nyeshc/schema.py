@@ -63,6 +63,8 @@ FormKind = Literal[
     "colour",       # ``#efe6d2``
     "gain",         # ``-8dB`` (bounded)
     "size",         # ``1280x720``
+    "wpm",          # ``180wpm``: a reading speed in words a minute
+    "time",         # ``300ms``
 ]
 
 SEED_MAX = 2**32 - 1
@@ -178,6 +180,9 @@ DEFAULT_SEED = 0
 DEFAULT_SUBTITLES = "off"
 DEFAULT_DUCK_DB = Fraction(-8)
 DEFAULT_TRANSITION = "CUT TO"
+DEFAULT_GAP = Fraction(3, 10)               # seconds between elements of a scene's flow
+DEFAULT_READING_WPM = Fraction(180)         # words a minute an action line is read at
+MIN_ACTION_SECONDS = Fraction(1)
 DEFAULT_FADE = Fraction(1)                  # seconds, for FADE IN/OUT/TO BLACK without a duration
 MIN_SCENE_SECONDS = Fraction(1)
 CREDITS_SECONDS_PER_LINE = Fraction(2)
@@ -267,6 +272,12 @@ HEADER: Mapping[str, PropertySpec] = {
                               "dialogue also appears as subtitles, in plain type or an alphabet"),
     "duck": PropertySpec("duck", (Form("gain", "a gain such as -8dB", lo=_f(-60), hi=_f(0)),),
                          "how much music is lowered under dialogue"),
+    "gap": PropertySpec("gap", (Form("time", "a time such as 300ms"),),
+                        "the pause between one beat or action line of a scene's flow and the next"),
+    "reading": PropertySpec("reading", (Form("wpm", "a reading speed such as 180wpm", lo=_f(20), hi=_f(2000)),),
+                            "how fast action lines are read (their time in the flow)"),
+    "action": PropertySpec("action", (Form("keyword", "show", word="show"), Form("keyword", "hide", word="hide")),
+                           "whether action lines are drawn on screen (default hide: only those marked show)"),
     "soundtrack": PropertySpec("soundtrack", (Form("ref", "a music cue's name", refers="music",
                                                    options=(FROM, FADE_IN, FADE_OUT, GAIN)),
                                               Form("path", 'a recording "music.wav"', asset="audio",
@@ -362,15 +373,29 @@ ACTIONS: Mapping[str, ActionSpec] = {
     "sings": ActionSpec("sings", "music", "sings THEME, from 12s, for 20s", (FROM, FOR)),
 }
 CREDITS_OPTIONS: Mapping[str, OptionSpec] = {o.name: o for o in (FADE_IN, FADE_OUT)}
+SHOW = OptionSpec("show", "flag", "show (draw the action line on screen)")
+ACTION_LINE_OPTIONS: Mapping[str, OptionSpec] = {o.name: o for o in (SHOW, AT, FOR, FADE_IN, FADE_OUT, *POSITIONS)}
+"""Options of an action line: ``"THE END", center, show`` is a title card."""
+
+# Cue extensions (``KEEPER (V.O.)``), upper case without spaces, and what they do.
+CUE_EXTENSIONS: Mapping[str, str] = {
+    "V.O.": "offscreen", "VO": "offscreen", "O.S.": "offscreen", "OS": "offscreen",
+    "O.C.": "offscreen", "OC": "offscreen", "OFF": "offscreen",
+    "CONT'D": "none", "CONT’D": "none", "CONTD": "none", "CONT.": "none", "CONTINUED": "none",
+}
 
 TRANSITIONS: Mapping[str, TransitionSpec] = {
     "CUT TO": TransitionSpec("CUT TO", "none", "both", False, "CUT TO: (the default between scenes)"),
-    "CROSSFADE TO": TransitionSpec("CROSSFADE TO", "required", "both", True, "CROSSFADE TO: 1s"),
-    "MORPH TO": TransitionSpec("MORPH TO", "required", "both", True, "MORPH TO: 2s"),
+    "CROSSFADE TO": TransitionSpec("CROSSFADE TO", "optional", "both", True, "CROSSFADE TO: 1s", DEFAULT_FADE),
+    "MORPH TO": TransitionSpec("MORPH TO", "optional", "both", True, "MORPH TO: 2s", DEFAULT_FADE),
     "FADE IN": TransitionSpec("FADE IN", "optional", "next", False, "FADE IN: 2s", DEFAULT_FADE),
     "FADE OUT": TransitionSpec("FADE OUT", "optional", "previous", False, "FADE OUT: 3s", DEFAULT_FADE),
     "FADE TO BLACK": TransitionSpec("FADE TO BLACK", "optional", "previous", False, "FADE TO BLACK: 1s",
                                     DEFAULT_FADE),
+    "FADE THROUGH BLACK": TransitionSpec("FADE THROUGH BLACK", "optional", "both", False,
+                                         "FADE THROUGH BLACK: 1s (half out, half in)", DEFAULT_FADE),
+    "FADE TO WHITE": TransitionSpec("FADE TO WHITE", "optional", "both", False,
+                                    "FADE TO WHITE: 1s (out to white, in from white)", DEFAULT_FADE),
 }
 
 # Other screenwriting spellings, and what nyeshc calls them.
@@ -383,18 +408,27 @@ TRANSITION_SYNONYMS: Mapping[str, str] = {
     "MATCH CUT TO": "CUT TO",
     "JUMP CUT TO": "CUT TO",
     "HARD CUT TO": "CUT TO",
-    "FADE TO": "FADE OUT",
-    "FADE TO WHITE": "FADE OUT",
+    "FADE TO": "FADE THROUGH BLACK",
+    "FADE OUT.": "FADE OUT",
+    "CROSS-FADE TO": "CROSSFADE TO",
     "IRIS OUT": "FADE OUT",
     "IRIS IN": "FADE IN",
     "MORPH INTO": "MORPH TO",
 }
 
 
+def transition(kind: str) -> TransitionSpec | None:
+    """The transition a spelling names (``DISSOLVE TO`` → ``CROSSFADE TO``), or None."""
+    spec = TRANSITIONS.get(kind)
+    if spec is None and kind in TRANSITION_SYNONYMS:
+        spec = TRANSITIONS[TRANSITION_SYNONYMS[kind]]
+    return spec
+
+
 def option_words() -> frozenset[str]:
     """Every option name the language knows anywhere (an unknown one elsewhere is E202)."""
     names: set[str] = {o.name for o in DIRECTIVE_OPTIONS}
-    names |= set(BEAT_OPTIONS) | set(DIALOGUE_OPTIONS) | set(CREDITS_OPTIONS)
+    names |= set(BEAT_OPTIONS) | set(DIALOGUE_OPTIONS) | set(CREDITS_OPTIONS) | set(ACTION_LINE_OPTIONS)
     for props in [HEADER, *DEFINITIONS.values(), DIRECTIVES]:
         for spec in props.values():
             names |= set(spec.all_options)

@@ -23,6 +23,7 @@ from nyeshc.check.context import Context
 from nyeshc.check.limits import check_canvas, check_counts, check_length
 from nyeshc.check.names import check_definitions, check_references, check_scene_numbers
 from nyeshc.check.properties import check_code, check_duplicates, check_options, check_properties, check_values
+from nyeshc.check.screenplay import check_cues
 from nyeshc.check.timing import check_ranges, check_scene_fit, check_times
 from nyeshc.check.transitions import (check_latent_stops, check_morphs, check_transition_lengths,
                                       check_transition_names, check_transition_places)
@@ -49,6 +50,7 @@ RULES: tuple[Rule, ...] = (
     check_transition_places,   # E305
     check_morphs,              # W207
     check_latent_stops,        # E203 (morph stops and blend arguments need latents)
+    check_cues,                # W212 E213
     # time
     check_times,               # E301 W306
     check_ranges,              # E302 W306

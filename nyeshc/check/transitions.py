@@ -1,10 +1,10 @@
 """Transitions: their names and durations, where they stand, how long they are, and morphs.
 
 >>> from nyeshc.check import context_for
->>> ctx = context_for('SCENE 1, 2s:\\n    caption: "a"\\nDISSOLVE TO: 1s\\nSCENE 2, 2s:\\n    caption: "b"\\n')
+>>> ctx = context_for('SCENE 1, 2s:\\n    caption: "a"\\nDISOLVE TO: 1s\\nSCENE 2, 2s:\\n    caption: "b"\\n')
 >>> sink = Sink(); check_transition_names(ctx, sink)
 >>> [(d.code, d.hints[0]) for d in sink.items]
-[('E204', 'did you mean CROSSFADE TO?')]
+[('W214', 'did you mean DISSOLVE TO?')]
 """
 
 from __future__ import annotations
@@ -37,18 +37,27 @@ def _neighbours(film: ir.Film) -> Iterator[tuple[ir.Transition, object, object]]
             yield item, (seq[i - 1] if i > 0 else None), (seq[i + 1] if i + 1 < len(seq) else None)
 
 
+def _spellings() -> list[str]:
+    return list(schema.TRANSITIONS) + list(schema.TRANSITION_SYNONYMS)
+
+
 def check_transition_names(ctx: Context, sink: Sink) -> None:
-    """E204 an unknown transition (DISSOLVE TO → CROSSFADE TO), E205 a crossfade or morph
-    without a duration, W210 a duration on a cut."""
+    """W214 a capitalised ``… TO:`` that no screenwriter's spelling matches (a cut, with the
+    nearest spelling), E204 another unknown transition, E205 a crossfade or morph without a
+    duration, W210 a duration on a cut. Screenwriters' spellings (``DISSOLVE TO:``,
+    ``SMASH CUT TO:``, ``FADE TO:``…) are the transitions they name."""
     for t in ctx.film.body:
         if not isinstance(t, ir.Transition):
             continue
-        spec = schema.TRANSITIONS.get(t.kind)
+        spec = schema.transition(t.kind)
         if spec is None:
-            synonym = schema.TRANSITION_SYNONYMS.get(t.kind)
-            hint = f"did you mean {synonym}?" if synonym else did_you_mean(t.kind, schema.TRANSITIONS)
-            sink.add(error("E204", f"{t.kind} is not a transition nyeshc knows", _keyword_span(ctx, t), hint,
-                           "the transitions are " + ", ".join(schema.TRANSITIONS)))
+            near = did_you_mean(t.kind, _spellings())
+            if t.kind.endswith(" TO"):
+                sink.add(warning("W214", f"{t.kind} is not a transition screenwriters use: it is a cut",
+                                 _keyword_span(ctx, t), near, "the transitions are " + ", ".join(_spellings())))
+            else:
+                sink.add(error("E204", f"{t.kind} is not a transition nyeshc knows", _keyword_span(ctx, t), near,
+                               "the transitions are " + ", ".join(_spellings())))
             continue
         if spec.duration == "required" and t.duration is None and not t.extra:
             sink.add(error("E205", f"{t.kind} needs a duration", _keyword_span(ctx, t),
@@ -69,12 +78,13 @@ def check_transition_places(ctx: Context, sink: Sink) -> None:
     """E305 a transition where it cannot act: a crossfade before the first scene, a fade out
     with no scene before it, two transitions in a row (FADE OUT then FADE IN is fine)."""
     for t, before, after in _neighbours(ctx.film):
-        spec = schema.TRANSITIONS.get(t.kind)
+        spec = schema.transition(t.kind)
         if spec is None:
             continue
         span = _keyword_span(ctx, t)
         if isinstance(before, ir.Transition):
-            fade_pair = before.kind in ("FADE OUT", "FADE TO BLACK") and t.kind == "FADE IN"
+            first = schema.transition(before.kind)
+            fade_pair = first is not None and first.name in ("FADE OUT", "FADE TO BLACK") and spec.name == "FADE IN"
             if not fade_pair:
                 sink.add(error("E305", f"two transitions in a row: {before.kind} then {t.kind}", span,
                                "keep one of them, or put a scene between them",
@@ -96,7 +106,7 @@ def _duration(item: object) -> ir.Time | None:
 def check_transition_lengths(ctx: Context, sink: Sink) -> None:
     """E304 a transition longer than a scene it joins (both durations written out)."""
     for t, before, after in _neighbours(ctx.film):
-        spec = schema.TRANSITIONS.get(t.kind)
+        spec = schema.transition(t.kind)
         if spec is None or t.duration is None or t.duration.amount < 0:
             continue
         length = ctx.seconds(t.duration)
@@ -158,7 +168,8 @@ def check_morphs(ctx: Context, sink: Sink) -> None:
     """W207 MORPH TO where the backdrop on either side is not generated: there is no latent to
     morph through, so the film crossfades instead."""
     for t, before, after in _neighbours(ctx.film):
-        if t.kind != "MORPH TO":
+        spec = schema.transition(t.kind)
+        if spec is None or spec.name != "MORPH TO":
             continue
         for item, end, side in ((before, "last", "outgoing"), (after, "first", "incoming")):
             if item is None or isinstance(item, ir.Transition):

@@ -216,6 +216,12 @@ def _fits(v: ir.Value | None, f: Form) -> bool:
         return isinstance(v, ir.Gain)
     if k == "size":
         return isinstance(v, ir.Size)
+    if k == "time":
+        return isinstance(v, ir.Time)
+    if k == "wpm":
+        return isinstance(v, ir.Num) or (isinstance(v, ir.Phrase) and len(v.items) == 2
+                                         and isinstance(v.items[0], ir.Num) and isinstance(v.items[1], ir.Word)
+                                         and v.items[1].word.lower() == "wpm")
     return False
 
 
@@ -315,6 +321,12 @@ class _Walker:
             self.bound(v, Fraction(0), Fraction(schema.SEED_MAX), "seed")
         elif k in ("count", "gain") and isinstance(v, (ir.Num, ir.Gain)):
             self.bound(v, f.lo, f.hi, spec.name)
+        elif k == "time" and isinstance(v, ir.Time):
+            self.time(v, "length", spec.name, v.span)
+        elif k == "wpm":
+            n = v if isinstance(v, ir.Num) else v.items[0] if isinstance(v, ir.Phrase) else None
+            if isinstance(n, ir.Num):
+                self.bound(n, f.lo, f.hi, spec.name)
         elif k == "count_range":
             if isinstance(v, ir.Range) and isinstance(v.lo, ir.Num) and isinstance(v.hi, ir.Num):
                 self.bound(v.lo, f.lo, f.hi, spec.name)
@@ -549,6 +561,9 @@ class _Walker:
         for item in scene.items:
             if isinstance(item, ir.Property):
                 self.prop(item, schema.DIRECTIVES, owner, {})
+            elif isinstance(item, ir.ActionLine):
+                self.options(item.options, schema.ACTION_LINE_OPTIONS, directive_names - set(schema.ACTION_LINE_OPTIONS),
+                             (), "an action line")
             elif isinstance(item, ir.Beat):
                 self.ref(ir.Word(item.character, item.name_span), "character", "a beat")
                 self.options(item.options, schema.BEAT_OPTIONS, schema.BEAT_INERT, (), f"{item.character}'s beat")

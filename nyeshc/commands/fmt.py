@@ -2,7 +2,8 @@
 
 Files are rewritten in place, atomically (a temporary file in the same folder, then
 ``os.replace``). ``--check`` writes nothing and exits 1 when a file would change; ``--diff``
-prints a unified diff instead. A file with syntax errors is never touched: its diagnostics are
+prints a unified diff instead; ``--upgrade`` also rewrites a version-1 script so that its film
+stays the same under version 2 (:mod:`nyeshc.syntax.upgrade`). A file with syntax errors is never touched: its diagnostics are
 printed and the exit status is 1. ``-`` reads standard input and writes standard output.
 
 Exit codes: 0 nothing to do (or everything rewritten); 1 a file would change (``--check``,
@@ -28,6 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     mode.add_argument("--check", action="store_true",
                       help="write nothing; exit 1 and name the files that would change")
     mode.add_argument("--diff", action="store_true", help="write nothing; print a unified diff of the changes")
+    p.add_argument("--upgrade", action="store_true",
+                   help="also rewrite a version-1 script for version 2, so its film stays the same: "
+                        "untimed beats after a scene's first get 'at 0s' (the flow would move them)")
 
 
 def _report(diagnostics: tuple[Diagnostic, ...] | list[Diagnostic], name: str, text: str) -> None:
@@ -59,7 +63,12 @@ def _one(name: str, args: argparse.Namespace) -> int:
     if problems:
         _report(problems, label, text)
         return 1
-    result = format_source(text, label)
+    if getattr(args, "upgrade", False):
+        from nyeshc.syntax.upgrade import upgrade_text
+
+        result = format_source(upgrade_text(text, label), label)
+    else:
+        result = format_source(text, label)
     if result.text is None:
         _report(result.diagnostics, label, text)
         return 1

@@ -13,6 +13,7 @@ its scene. Seeds come from :func:`nyeshc.plan.seeds.derive`; sizes from the canv
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -26,6 +27,7 @@ from nyeshc.plan.ledger import mark, warn
 from nyeshc.plan.ledger import note_read as mark_read
 from nyeshc.plan.layout import (
     SAMPLE_RATE,
+    ActionLayout,
     flag,
     BeatLayout,
     Context,
@@ -768,6 +770,9 @@ class Graph:
         if e <= s:
             mark("cut", b.beat)
             return
+        if b.offscreen:  # ``(V.O.)``, ``(O.S.)``: heard (and subtitled), never on screen
+            mark("rendered", b.beat)
+            return
         portrait = self.portrait(b.character)
         if portrait is None:
             return
@@ -823,6 +828,21 @@ class Graph:
                      node.span, "it is cut at the end of the scene; lengthen the scene, start it earlier or "
                      "shorten it"))
 
+    def action(self, track: TrackLayout, a: ActionLayout, n: int, out: Scene) -> None:
+        """An action line takes its reading time in the flow; with ``show`` (or the header's
+        ``action: show``) it is drawn in plain type where its position says (a centred one is a
+        title card)."""
+        s, e = self.span(track, a.at, a.length)
+        if e <= s:
+            mark("cut", a.line)
+            return
+        mark("rendered", a.line)
+        if not a.show:
+            return
+        key = self.text(a.line.text.text, None, CAPTION_HEIGHT, f"{track.identity} / action {n}")
+        out.layers.append((3, len(out.layers), TextLayer(s, e, key, position=a.position,  # type: ignore[arg-type]
+                                                         fade=self.fade(a.line.options), role="caption")))
+
     def subtitle_mode(self) -> tuple[str, str | None] | None:
         p = self.ctx.film.header.get("subtitles")
         if p is None or not isinstance(p.value, (ir.Word, ir.Str)):
@@ -858,16 +878,23 @@ class Graph:
                         handler(self, track, item, n, out)
             for b in track.beats:
                 self.beat(track, b, subtitles, out)
+            for n, a in enumerate(track.actions, start=1):
+                self.action(track, a, n, out)
+            stack_subtitles(out)
         self.scene = None
         f0, f1 = ctx.frame(track.start), ctx.frame(track.end)
         layers = tuple(layer for _, _, layer in sorted(out.layers, key=lambda t: (t[0], t[1])))
         fade_in, fade_out = ctx.frame(track.fade_in), ctx.frame(track.fade_out)
-        seg = keys.sha256_hex({
+        body: dict[str, Any] = {
             "canvas": [ctx.width, ctx.height], "fps": ctx.fps, "frames": f1 - f0,
             "fade_in": fade_in, "fade_out": fade_out,
             "layers": [_relative(layer, f0) for layer in layers],
-        })
-        return SceneTrack(track.index, track.title, f0, f1, layers, fade_in, fade_out, seg), out
+        }
+        if track.fade_in_white or track.fade_out_white:  # (absent otherwise: keys stay as they were)
+            body["white"] = [track.fade_in_white, track.fade_out_white]
+        seg = keys.sha256_hex(body)
+        return SceneTrack(track.index, track.title, f0, f1, layers, fade_in, fade_out, seg,
+                          track.fade_in_white, track.fade_out_white), out
 
     DIRECTIVES: dict[str, Any] = {
         "backdrop": backdrop,
@@ -878,6 +905,19 @@ class Graph:
     }
     """The handler of each scene directive (a directive the schema knows and this table does not
     reaches the ledger unaccounted: ``E702``)."""
+
+
+def stack_subtitles(out: Scene) -> None:
+    """Subtitles on screen at the same time (dual dialogue, overlapping beats) are never drawn
+    over each other: each takes the lowest row free for its whole span (row 0 at the bottom)."""
+    subs = [(i, t) for i, t in enumerate(out.layers) if isinstance(t[2], TextLayer) and t[2].role == "subtitle"]
+    placed: list[tuple[int, int, int]] = []  # (start, end, row)
+    for i, (group, order, layer) in sorted(subs, key=lambda x: (x[1][2].start, x[1][1])):
+        busy = {r for s, e, r in placed if s < layer.end and layer.start < e}
+        row = next(r for r in range(len(busy) + 1) if r not in busy)
+        placed.append((layer.start, layer.end, row))
+        if row:
+            out.layers[i] = (group, order, dataclasses.replace(layer, row=row))
 
 
 def _relative(layer: Layer, f0: int) -> Any:

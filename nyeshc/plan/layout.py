@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from nyeshc import ir
+from nyeshc import ir, schema
 from nyeshc.plan import ledger
 from nyeshc.plan.services import BackendInfo, Services
 
@@ -43,9 +43,14 @@ MIN_SCENE = Fraction(1)
 CREDIT_LINE = Fraction(2)
 MIN_CREDITS = Fraction(4)
 DEFAULT_TRANSITION = Fraction(1)
+DEFAULT_GAP = Fraction(3, 10)  # between one element of a scene's flow and the next
+DEFAULT_READING_WPM = Fraction(180)  # an action line's reading speed
+MIN_ACTION = Fraction(1)  # an action line takes at least this long
+OFFSCREEN_EXTENSIONS = frozenset({"V.O.", "O.S.", "O.C.", "OFF", "VO", "OS", "OC"})
 OVERLAP_KINDS = {"CROSSFADE TO": "crossfade", "MORPH TO": "morph"}
 FADE_IN_KINDS = {"FADE IN"}
 FADE_OUT_KINDS = {"FADE OUT", "FADE TO BLACK"}
+FADE_THROUGH_KINDS = {"FADE THROUGH BLACK", "FADE TO WHITE"}
 
 
 # --------------------------------------------------------------------------- reading values
@@ -299,6 +304,19 @@ class BeatLayout:
     shot: str
     side: str
     end: Fraction | None = None  # scene-relative end of the span (set after the scene's length)
+    flow: bool = False  # placed by the flow (no ``at``)
+    offscreen: bool = False  # ``(V.O.)``, ``(O.S.)``…: heard, not seen
+
+
+@dataclass
+class ActionLayout:
+    """An action line in the flow: ``at`` and ``length`` in scene seconds; drawn when ``show``."""
+
+    line: ir.ActionLine
+    at: Fraction
+    length: Fraction
+    show: bool
+    position: str
 
 
 @dataclass
@@ -312,8 +330,11 @@ class TrackLayout:
     start: Fraction
     duration: Fraction
     beats: list[BeatLayout] = field(default_factory=list)
+    actions: list[ActionLayout] = field(default_factory=list)
     fade_in: Fraction = Fraction(0)
     fade_out: Fraction = Fraction(0)
+    fade_in_white: bool = False  # FADE TO WHITE: from and to white instead of black
+    fade_out_white: bool = False
 
     @property
     def end(self) -> Fraction:
@@ -378,55 +399,158 @@ def shot_and_side(beat: ir.Beat) -> tuple[str, str]:
             flag(beat.options, ("left", "center", "right"), "center"))
 
 
-def layout_beats(ctx: Context, scene: ir.Scene) -> list[BeatLayout]:
+def header_time(ctx: Context, key: str, default: Fraction) -> Fraction:
+    p = ctx.film.header.get(key)
+    if p is not None and isinstance(p.value, ir.Time):
+        ledger.mark("rendered", p)
+        return p.value.seconds(ctx.fps)
+    return default
+
+
+def reading_rate(ctx: Context) -> Fraction:
+    """Words a minute an action line is read at (the header's ``reading: 180wpm``)."""
+    p = ctx.film.header.get("reading")
+    if p is not None:
+        wpm = wpm_value(p.value)
+        if wpm is not None and wpm > 0:
+            ledger.mark("rendered", p)
+            return wpm
+    return DEFAULT_READING_WPM
+
+
+def wpm_value(v: ir.Value | None) -> Fraction | None:
+    """``180wpm`` (a number and the word ``wpm``) or a plain number."""
+    if isinstance(v, ir.Num):
+        return v.value
+    if isinstance(v, ir.Phrase) and len(v.items) == 2 and isinstance(v.items[0], ir.Num) \
+            and isinstance(v.items[1], ir.Word) and v.items[1].word.lower() == "wpm":
+        return v.items[0].value
+    return None
+
+
+def reading_time(text: str, wpm: Fraction) -> Fraction:
+    """How long an action line takes to read: its words at ``wpm``, at least ``MIN_ACTION``."""
+    return max(MIN_ACTION, Fraction(len(text.split()) * 60) / wpm)
+
+
+def offscreen(beat: ir.Beat) -> bool:
+    """``NAME (V.O.)``, ``(O.S.)``, ``(O.C.)``, ``(OFF)``: heard, not seen."""
+    return beat.extension is not None and beat.extension.upper().replace(" ", "") in OFFSCREEN_EXTENSIONS
+
+
+def beat_content(ctx: Context, beat: ir.Beat, voice: Voice, line_count: dict[str, int]) -> tuple[list[Line], list[Sing], int]:
+    """A beat's lines and songs placed in its own track: (lines, sings, samples of timed content)."""
+    fps = ctx.fps
+    name = beat.character
+    cursor = 0
+    lines: list[Line] = []
+    sings: list[Sing] = []
+    for item in beat.lines:
+        if isinstance(item, ir.Parenthetical):
+            if item.pause is not None:
+                cursor += ctx.sample(item.pause.seconds(fps))
+                ledger.mark("rendered", item)
+            else:
+                ledger.mark("inert", item)  # a direction for the actor: not drawn, not heard
+        elif isinstance(item, ir.Dialogue):
+            line_count[name] = line_count.get(name, 0) + 1
+            own = opt_value(item.options, "voice")
+            recording = own if isinstance(own, ir.Str) else voice.path if voice.mode == "file" else None
+            if recording is not None:
+                secs = ctx.media_seconds(ctx.asset(recording)) or Fraction(0)
+                n = ctx.sample(secs)
+            else:
+                d = ctx.services.voice_duration(ctx.backend(voice_modality(voice)), item.text.text,
+                                                voice.pitch, voice.rate, voice.lang)
+                n = round(d * SAMPLE_RATE)
+            lines.append(Line(item.text.text, name, line_count[name], cursor, n, voice, recording, item))
+            cursor += n
+        elif isinstance(item, ir.Action) and item.verb == "sings" and isinstance(item.target, ir.Word):
+            rel_at, dur = timing(item.options, fps)
+            start = cursor + ctx.sample(rel_at)
+            src = opt_seconds(item.options, "from", fps) or Fraction(0)
+            length = ctx.sample(dur) if dur is not None else None
+            sings.append(Sing(item.target.word, start, ctx.sample(src), length, item))
+            if length is not None:
+                cursor = start + length
+    return lines, sings, cursor
+
+
+def layout_flow(ctx: Context, scene: ir.Scene) -> tuple[list[BeatLayout], list[ActionLayout]]:
+    """The scene's beats and action lines on its timeline (LANGUAGE.md, "The flow"): untimed
+    ones play in the order written, each starting when the one before ends plus the header's
+    ``gap``; one with ``at T`` sits at T and the flow continues after it; a dual beat (``^``)
+    starts with the beat before it, and the two stand left and right unless sides are given."""
     chars = ctx.film.defs("character")
     fps = ctx.fps
+    gap = header_time(ctx, "gap", DEFAULT_GAP)
+    wpm = reading_rate(ctx)
+    shown = action_default(ctx)
     beats: list[BeatLayout] = []
+    actions: list[ActionLayout] = []
     beat_count: dict[str, int] = {}
     line_count: dict[str, int] = {}
-    for beat in scene.beats:
-        name = beat.character
+    cursor = Fraction(0)  # where the flow is
+    last: BeatLayout | None = None  # the previous beat (for ``^``)
+    for item in scene.items:
+        if isinstance(item, ir.ActionLine):
+            at_o = option(item.options, "at")
+            at = at_o.value.seconds(fps) if at_o is not None and isinstance(at_o.value, ir.Time) else cursor
+            dur = opt_seconds(item.options, "for", fps)
+            length = dur if dur is not None else reading_time(item.text.text, wpm)
+            show = has_flag(item.options, "show") or shown
+            position = flag(item.options, ("top", "center", "bottom", "left", "right"), "bottom")
+            actions.append(ActionLayout(item, at, length, show, position))
+            cursor = at + length + gap
+            continue
+        if not isinstance(item, ir.Beat):
+            continue
+        name = item.character
         beat_count[name] = beat_count.get(name, 0) + 1
-        at, _ = timing(beat.options, fps)
         voice = voice_of(chars.get(name))
-        cursor = 0
-        lines: list[Line] = []
-        sings: list[Sing] = []
-        for item in beat.lines:
-            if isinstance(item, ir.Parenthetical):
-                if item.pause is not None:
-                    cursor += ctx.sample(item.pause.seconds(fps))
-                    ledger.mark("rendered", item)
-                else:
-                    ledger.mark("inert", item)  # a direction for the actor: not drawn, not heard
-            elif isinstance(item, ir.Dialogue):
-                line_count[name] = line_count.get(name, 0) + 1
-                own = opt_value(item.options, "voice")
-                recording = own if isinstance(own, ir.Str) else voice.path if voice.mode == "file" else None
-                if recording is not None:
-                    secs = ctx.media_seconds(ctx.asset(recording)) or Fraction(0)
-                    n = ctx.sample(secs)
-                else:
-                    d = ctx.services.voice_duration(ctx.backend(voice_modality(voice)), item.text.text,
-                                                    voice.pitch, voice.rate, voice.lang)
-                    n = round(d * SAMPLE_RATE)
-                lines.append(Line(item.text.text, name, line_count[name], cursor, n, voice, recording, item))
-                cursor += n
-            elif isinstance(item, ir.Action) and item.verb == "sings" and isinstance(item.target, ir.Word):
-                rel_at, dur = timing(item.options, fps)
-                start = cursor + ctx.sample(rel_at)
-                src = opt_seconds(item.options, "from", fps) or Fraction(0)
-                length = ctx.sample(dur) if dur is not None else None
-                sings.append(Sing(item.target.word, start, ctx.sample(src), length, item))
-                if length is not None:
-                    cursor = start + length
-        shot, side = shot_and_side(beat)
-        beats.append(BeatLayout(beat, name, beat_count[name], at, lines, sings, cursor, shot, side))
-    return beats
+        lines, sings, audio = beat_content(ctx, item, voice, line_count)
+        at_o = option(item.options, "at")
+        timed = at_o is not None and isinstance(at_o.value, ir.Time)
+        if item.dual and last is not None:
+            at = last.at
+        elif timed:
+            at = at_o.value.seconds(fps)  # type: ignore[union-attr]
+        else:
+            at = cursor
+        shot, side = shot_and_side(item)
+        b = BeatLayout(item, name, beat_count[name], at, lines, sings, audio, shot, side,
+                       flow=not timed, offscreen=offscreen(item))
+        if item.dual and last is not None:
+            sides = ("left", "center", "right")
+            if not any(o.key in sides for o in last.beat.options) and last.side == "center":
+                last.side = "left"
+            if not any(o.key in sides for o in item.options) and b.side == "center":
+                b.side = "right"
+            cursor = max(cursor - gap, at + Fraction(audio, SAMPLE_RATE)) + gap
+        else:
+            cursor = at + Fraction(audio, SAMPLE_RATE) + gap
+        beats.append(b)
+        last = b
+    return beats, actions
 
 
-def natural_end(ctx: Context, scene: ir.Scene, beats: list[BeatLayout]) -> Fraction:
-    """The latest end of the scene's timed elements (0 when none is timed)."""
+def layout_beats(ctx: Context, scene: ir.Scene) -> list[BeatLayout]:
+    return layout_flow(ctx, scene)[0]
+
+
+def action_default(ctx: Context) -> bool:
+    """The header's ``action: show`` draws every action line (``hide``, the default, draws only
+    those marked ``show``)."""
+    p = ctx.film.header.get("action")
+    if p is not None and isinstance(p.value, ir.Word):
+        ledger.mark("rendered", p)
+        return p.value.word == "show"
+    return False
+
+
+def natural_end(ctx: Context, scene: ir.Scene, beats: list[BeatLayout],
+                actions: list[ActionLayout] | None = None) -> Fraction:
+    """The latest end of the scene's timed elements and of its flow (0 when none)."""
     end = Fraction(0)
     for d in scene.directives:
         at, dur = timing(d.options, ctx.fps)
@@ -435,14 +559,19 @@ def natural_end(ctx: Context, scene: ir.Scene, beats: list[BeatLayout]) -> Fract
     for b in beats:
         if b.audio:
             end = max(end, b.at + Fraction(b.audio, SAMPLE_RATE))
+        elif b.flow:
+            end = max(end, b.at)
+    for a in actions or ():
+        end = max(end, a.at + a.length)
     return end
 
 
-def scene_duration(ctx: Context, scene: ir.Scene, beats: list[BeatLayout]) -> Fraction:
+def scene_duration(ctx: Context, scene: ir.Scene, beats: list[BeatLayout],
+                   actions: list[ActionLayout] | None = None) -> Fraction:
     explicit = seconds(scene.duration, ctx.fps) if scene.duration is not None else None
     if explicit is not None and explicit > 0:
         return explicit
-    end = natural_end(ctx, scene, beats)
+    end = natural_end(ctx, scene, beats, actions)
     end = Fraction(math.ceil(end * ctx.fps), 1) / ctx.fps  # whole frames: never cut the last sample
     return max(MIN_SCENE, end)
 
@@ -455,14 +584,22 @@ def credits_duration(ctx: Context, credits: ir.Credits) -> Fraction:
 
 
 def assign_spans(tracks: list[TrackLayout]) -> None:
-    """A beat's span ends where the same character's next beat starts, or at the scene's end."""
+    """A beat's span (where the character is on screen) ends where the same character's next
+    beat starts, or at the scene's end; a beat in the flow also gives way to the next beat in
+    the flow that is seen (a cut to the next speaker; not to its dual partner, nor to a voice
+    off screen)."""
     for t in tracks:
         for i, b in enumerate(t.beats):
             end = t.duration
             for later in t.beats[i + 1:]:
-                if later.character == b.character and later.at > b.at:
+                if later.character == b.character and later.at > b.at and not later.offscreen:
                     end = min(end, later.at)
                     break
+            if b.flow:
+                for later in t.beats[i + 1:]:
+                    if later.flow and not later.offscreen and not later.beat.dual and later.at > b.at:
+                        end = min(end, later.at)
+                        break
             b.end = max(b.at, min(end, t.duration))
 
 
@@ -474,11 +611,13 @@ def layout(ctx: Context) -> Layout:
     tracks: list[TrackLayout] = []
     overlaps: list[OverlapLayout] = []
     pending_fade_in = Fraction(0)
+    pending_white = False
     pending_overlap: tuple[str, Fraction] | None = None
     credits_n = 0
     for item in body:
         if isinstance(item, ir.Transition):
-            kind = " ".join(item.kind.upper().split())
+            spec = schema.transition(" ".join(item.kind.split()))
+            kind = spec.name if spec is not None else "CUT TO"
             d = seconds(item.duration, ctx.fps) if item.duration is not None else None
             d = DEFAULT_TRANSITION if d is None else d
             ledger.mark("rendered", item)
@@ -487,13 +626,19 @@ def layout(ctx: Context) -> Layout:
             elif kind in FADE_OUT_KINDS:
                 if tracks:
                     tracks[-1].fade_out = min(d, tracks[-1].duration)
+            elif kind in FADE_THROUGH_KINDS:  # half out of the scene before, half into the next
+                white = kind == "FADE TO WHITE"
+                if tracks:
+                    tracks[-1].fade_out = min(d / 2, tracks[-1].duration)
+                    tracks[-1].fade_out_white = white
+                pending_fade_in, pending_white = d / 2, white
             elif kind in OVERLAP_KINDS and tracks:
                 pending_overlap = (OVERLAP_KINDS[kind], d)
             continue
         if isinstance(item, ir.Scene):
-            beats = layout_beats(ctx, item)
+            beats, actions = layout_flow(ctx, item)
             track = TrackLayout(len(tracks), item, idents[id(item)], scene_title(item), Fraction(0),
-                                scene_duration(ctx, item, beats), beats)
+                                scene_duration(ctx, item, beats, actions), beats, actions)
         elif isinstance(item, ir.Credits):
             credits_n += 1
             ident = "credits" if credits_n == 1 else f"credits ({credits_n})"
@@ -511,7 +656,8 @@ def layout(ctx: Context) -> Layout:
                 if d > 0:
                     overlaps.append(OverlapLayout(kind, prev.index, track.index, d))
         track.fade_in = min(pending_fade_in, track.duration)
-        pending_fade_in = Fraction(0)
+        track.fade_in_white = pending_white
+        pending_fade_in, pending_white = Fraction(0), False
         pending_overlap = None
         tracks.append(track)
     assign_spans(tracks)

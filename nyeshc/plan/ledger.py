@@ -135,6 +135,8 @@ def _elements(film: ir.Film) -> Iterator[tuple[Any, str, tuple[ir.Option, ...]]]
             for x in item.items:
                 if isinstance(x, ir.Property):
                     yield x, f"the {x.key}", x.options
+                elif isinstance(x, ir.ActionLine):
+                    yield x, f"the action line {x.text.text[:24]!r}", x.options
                 elif isinstance(x, ir.Beat):
                     yield x, f"{x.character}'s beat", x.options
                     for line in x.lines:

@@ -127,7 +127,8 @@ class SequenceLayer:
 
 @dataclass(frozen=True, slots=True)
 class TextLayer:
-    """A caption, subtitle or credits roll: an ``image`` artifact (straight-alpha RGBA text).
+    """A caption, subtitle, shown action line or credits roll: an ``image`` artifact
+    (straight-alpha RGBA text).
 
     ``position`` places it; ``roll`` scrolls it from below the canvas to above over its span
     (credits)."""
@@ -139,6 +140,7 @@ class TextLayer:
     fade: Fade = Fade()
     roll: bool = False
     role: Literal["caption", "subtitle", "credits"] = "caption"
+    row: int = 0  # subtitles on screen together stack: row 1 sits above row 0
     kind: Literal["text"] = "text"
 
 
@@ -161,6 +163,8 @@ class SceneTrack:
     fade_in: int = 0
     fade_out: int = 0
     key: str = ""  # content key of the scene's rendered segment (see DESIGN: segments)
+    fade_in_white: bool = False  # ``FADE TO WHITE``: the fade is from / to white, not black
+    fade_out_white: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -493,6 +493,7 @@ class _TextState:
         pos = layer.position
         self.px = mx if pos == "left" else width - w - mx if pos == "right" else (width - w) // 2
         self.py = my if pos == "top" else height - h - my if pos == "bottom" else (height - h) // 2
+        self.py -= layer.row * (h + my // 2) if pos != "top" else -layer.row * (h + my // 2)  # stacked subtitles
 
     def place(self, f: int) -> tuple[int, int]:
         L = self.layer
@@ -639,7 +640,9 @@ class Compositor:
         dst = self.bufs[slot]
         ops = self._plan_scene(scene, f, morph)
         fade = _opacity(f, scene.start, scene.end, scene.fade_in, scene.fade_out)
-        sig = (scene.index, fade, tuple(s for _, _, s in ops))
+        white = (scene.fade_in_white and f - scene.start < scene.fade_in) or \
+            (scene.fade_out_white and scene.end - 1 - f < scene.fade_out)
+        sig = (scene.index, fade, white, tuple(s for _, _, s in ops))
         if sig == self._sig[slot]:
             return dst
         self._sig[slot] = None
@@ -654,7 +657,12 @@ class Compositor:
             draw(dst, sprite, x, y, o, self.scratch)
         if first:
             dst.fill(0)
-        darken(dst, fade)
+        if white:  # FADE TO WHITE: lighten towards white instead
+            np.subtract(255, dst, out=dst)
+            darken(dst, fade)
+            np.subtract(255, dst, out=dst)
+        else:
+            darken(dst, fade)
         self._sig[slot] = sig
         return dst
 

@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 from nyeshc import ir
 from nyeshc.diagnostics import Diagnostic, Span
-from nyeshc.syntax.lower import TWO_WORD_KEYS, _plain, long_string_text, parse_time
+from nyeshc.syntax.lower import TWO_WORD_KEYS, _plain, cue_extension, long_string_text, parse_time, transition_kind
 from nyeshc.syntax.parse import MAX_NESTING, TAB_WIDTH, FastLexer, _parser, tab_diagnostics
 
 # Parentheses nested deeper than this go to the reference path: its lowering recurses once per
@@ -71,6 +71,7 @@ def _maker(cls: type) -> Callable[..., Any]:
 
 _span = _maker(Span)
 new_Action = _maker(ir.Action)
+new_ActionLine = _maker(ir.ActionLine)
 new_Beat = _maker(ir.Beat)
 new_Call = _maker(ir.Call)
 new_Colour = _maker(ir.Colour)
@@ -494,10 +495,27 @@ class _Lowerer:
         name = x[0]
         values = None
         items = x[1:]
+        extension, extension_span, dual, dual_span = None, ir.NO_SPAN, False, ir.NO_SPAN
+        if type(items[0]) is tuple and items[0][0] == "PAREN":
+            tok = items[0]
+            extension, extension_span = cue_extension(tok[1]), _span(self.file, tok[2], tok[3])
+            items = items[1:]
+        if type(items[0]) is tuple and items[0][0] == "CARET":
+            tok = items[0]
+            dual, dual_span = True, _span(self.file, tok[2], tok[3])
+            items = items[1:]
         if type(items[0]) is list:
             values, items = items[0], items[1:]
         return new_Beat(name[1], self.options(values), tuple(items),
-                       _span(self.file, name[2], items[-1].span.end), _span(self.file, name[2], name[3]))
+                        _span(self.file, name[2], items[-1].span.end), _span(self.file, name[2], name[3]),
+                        extension, extension_span, dual, dual_span)
+
+    def action_line(self, x: list[Any]) -> ir.ActionLine:
+        tok = x[0]
+        text = self.atom(tok)
+        values = x[1] if len(x) > 1 else None
+        end = values[-1][-1][-1].span.end if values else tok[3]
+        return new_ActionLine(text, self.options(values), _span(self.file, tok[2], end))
 
     def scene_heading(self, x: list[Any]) -> ir.Heading:
         number = None
@@ -531,7 +549,7 @@ class _Lowerer:
 
     def transition(self, x: list[Any]) -> ir.Transition:
         tok = x[0]
-        kind = " ".join(tok[1][:-1].split())
+        kind = transition_kind(tok[1])
         duration = None
         extra: list[ir.Value] = []
         end = tok[3]

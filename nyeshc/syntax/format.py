@@ -131,7 +131,7 @@ def sort_options(options: Iterable[ir.Option]) -> tuple[ir.Option, ...]:
     return tuple(sorted(options, key=option_rank))  # stable: equal keys keep their order
 
 
-_HAS_OPTIONS = (ir.Property, ir.Beat, ir.Dialogue, ir.Action, ir.Scene, ir.Credits)
+_HAS_OPTIONS = (ir.Property, ir.Beat, ir.ActionLine, ir.Dialogue, ir.Action, ir.Scene, ir.Credits)
 
 
 def canonical_ir(node: ir.Node) -> ir.Node:
@@ -446,12 +446,28 @@ class _Printer:
             self.bare_prop(node, indent)
         elif node.data == "beat":
             self.beat(node, indent)
+        elif node.data == "action_line":
+            self.action_line(node, indent)
         else:
             self.note(node, indent)
+
+    def action_line(self, node: Tree, indent: int) -> None:
+        text = self.atom(node.children[0], indent)
+        if len(node.children) > 1:
+            text += ", " + self.values(node.children[1], indent, "options")
+        self.code(indent, text, _tokens(node))
 
     def beat(self, node: Tree, indent: int) -> None:
         name, *items = node.children
         text, head = str(name), [name]
+        if items and isinstance(items[0], Token) and items[0].type == "PAREN":
+            text += f" ({' '.join(str(items[0])[1:-1].split())})"
+            head.append(items[0])
+            items = items[1:]
+        if items and isinstance(items[0], Token) and items[0].type == "CARET":
+            text += " ^"
+            head.append(items[0])
+            items = items[1:]
         if items and isinstance(items[0], Tree) and items[0].data == "values":
             text += ", " + self.values(items[0], indent, "options")
             head += _tokens(items[0])
@@ -461,7 +477,8 @@ class _Printer:
 
     def transition(self, node: Tree, indent: int) -> None:
         tok = node.children[0]
-        text = " ".join(str(tok)[:-1].split()) + ":"
+        words = " ".join(str(tok).split())
+        text = words if words.endswith(".") else words[:-1] + ":"  # FADE OUT. keeps its full stop
         if len(node.children) > 1:
             text += " " + self.values(node.children[1], indent, "transition")
         self.code(indent, text, _tokens(node))

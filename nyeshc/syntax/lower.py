@@ -262,10 +262,22 @@ class Lowerer:
         name = node.children[0]
         values = None
         items = node.children[1:]
+        extension, extension_span, dual, dual_span = None, ir.NO_SPAN, False, ir.NO_SPAN
+        if items and isinstance(items[0], Token) and items[0].type == "PAREN":
+            extension, extension_span = cue_extension(str(items[0])), self.tspan(items[0])
+            items = items[1:]
+        if items and isinstance(items[0], Token) and items[0].type == "CARET":
+            dual, dual_span = True, self.tspan(items[0])
+            items = items[1:]
         if items and isinstance(items[0], Tree) and items[0].data == "values":
             values, items = items[0], items[1:]
         return ir.Beat(str(name), self.options(values), tuple(self.beat_line(i) for i in items),
-                       self.nspan(node), self.tspan(name))
+                       self.nspan(node), self.tspan(name), extension, extension_span, dual, dual_span)
+
+    def action_line(self, node: Tree) -> ir.ActionLine:
+        text = self.atom(node.children[0])
+        values = node.children[1] if len(node.children) > 1 else None
+        return ir.ActionLine(text, self.options(values), self.nspan(node))  # type: ignore[arg-type]
 
     def scene(self, node: Tree) -> ir.Scene:
         heading_node, *rest = node.children
@@ -292,13 +304,15 @@ class Lowerer:
                 items.append(self.prop(item))
             elif item.data == "beat":
                 items.append(self.beat(item))
+            elif item.data == "action_line":
+                items.append(self.action_line(item))
             else:
                 items.append(self.note(item))
         return ir.Scene(heading, duration, opts, tuple(items), self.nspan(node))
 
     def transition(self, node: Tree) -> ir.Transition:
         tok = node.children[0]
-        kind = " ".join(str(tok)[:-1].split())
+        kind = transition_kind(str(tok))
         duration = None
         extra: list[ir.Value] = []
         if len(node.children) > 1:
@@ -359,6 +373,18 @@ class Lowerer:
                 body.append(note)
         return ir.Film(self.file, ir.Header(tuple(header)), tuple(includes), tuple(definitions), tuple(body),
                        tuple(notes), Span(self.file, 0, text_length))
+
+
+def cue_extension(paren: str) -> str:
+    """``(V.O.)`` → ``V.O.`` (as written, spaces collapsed)."""
+    return " ".join(paren[1:-1].split())
+
+
+def transition_kind(token: str) -> str:
+    """A transition's words as written, without the colon: ``FADE OUT.`` keeps its full stop
+    (it is how screenwriters end a script)."""
+    words = " ".join(token.split())
+    return words[:-1] if words.endswith(":") else words
 
 
 def _plain(line: ir.BeatLine) -> str:

@@ -164,13 +164,17 @@ OPTIONS = ["", ", at 1s", ", for 1s", ", 0.5s..1.5s", ", fade in 1s", ", fade ou
 CAMERA = ["", ", zoom 1.0 -> 1.3", ", zoom 0.5", ", pan left", ", zoom 1.0 -> 2.0 -> 1.0, ease linear"]
 CAPTIONS = ['caption: "hello"', 'caption: NYESH "hello", top', 'caption: "x", left']
 SOUNDS = ["music: M", 'music: "tone.wav", gain -6dB', 'sound: "tone.wav", from 1s', "sound: M, fade out 1s"]
-TRANSITIONS = ["", "CROSSFADE TO: 1s", "MORPH TO: 1s", "FADE OUT: 1s", "FADE IN: 1s"]
+TRANSITIONS = ["", "CROSSFADE TO: 1s", "MORPH TO: 1s", "FADE OUT: 1s", "FADE IN: 1s", "DISSOLVE TO:",
+               "SMASH CUT TO:", "FADE TO:", "FADE TO WHITE: 1s"]
+ACTION_LINES = ['"The sea is calm."', '"THE END", center, show', '"Later.", for 2s', '"Rain.", show, fade in 1s',
+                '"Dawn.", at 1s']
 
 
 @st.composite
 def films(draw: st.DrawFn) -> str:
     """Valid films built from the language's forms and options (the checker accepts them)."""
     head = ["canvas: 160x90, 8fps", f"seed: {draw(st.integers(0, 9))}",
+            draw(st.sampled_from(["", "gap: 500ms", "reading: 240wpm", "action: show"])),
             draw(st.sampled_from(["", "subtitles: plain", "subtitles: NYESH", "soundtrack: M, gain -3dB",
                                   'soundtrack: "tone.wav", fade in 1s']))]
     defs = ["alphabet NYESH:\n    glyphs: 12",
@@ -195,11 +199,15 @@ def films(draw: st.DrawFn) -> str:
             items.append(draw(st.sampled_from(SOUNDS)) + draw(st.sampled_from(OPTIONS[:3])))
         if draw(st.booleans()):
             items.append('show: "clip-sound.mp4"' + draw(st.sampled_from(CAMERA + [", top, left", ", gain -6dB"])))
-        if draw(st.booleans()):
+        for k in range(draw(st.integers(0, 3))):
+            if draw(st.booleans()):
+                items.append(draw(st.sampled_from(ACTION_LINES)))
             shot = draw(st.sampled_from(["", ", close-up", ", wide, left", ", at 1s"]))
+            ext = draw(st.sampled_from(["", " (V.O.)", " (CONT'D)", " (O.S.)"]))
+            dual = " ^" if k and draw(st.booleans()) else ""
             lines = draw(st.lists(st.sampled_from(['"Nyeshkerh."', "(softly)", "(pause 0.5s)", '"a lo ven"',
                                                   "sings M, for 1s", '"sa", voice "tone.wav"']), min_size=1, max_size=3))
-            items.append(f"C{shot}:\n" + "\n".join("        " + x for x in lines))
+            items.append(f"C{ext}{dual}{shot}:\n" + "\n".join("        " + x for x in lines))
         duration = draw(st.sampled_from(["", ", 2s", ", 3s"]))
         body.append(f"SCENE {n}{duration}:\n" + "\n".join("    " + i for i in items))
     if draw(st.booleans()):
@@ -207,7 +215,7 @@ def films(draw: st.DrawFn) -> str:
     return "\n".join(h for h in head if h) + "\n\n" + "\n\n".join(defs) + "\n\n" + "\n\n".join(body) + "\n"
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=int(__import__("os").environ.get("NYESHC_FILMS", "60")), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(films())
 def test_generated_films_are_accounted_for(text: str) -> None:
     errors = [d for d in run(context_for(text, "film.nysh")) if d.is_error]

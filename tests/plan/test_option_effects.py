@@ -107,7 +107,7 @@ def option_text(o: OptionSpec) -> str:
 
 def film(*, header: dict[str, str] | None = None, defs: dict[tuple[str, str], dict[str, str]] | None = None,
          scene: list[str] | None = None, beat: str = "C:", lines: list[str] | None = None,
-         credits: str = "CREDITS, 4s:") -> str:
+         credits: str = "CREDITS, 4s:", action: str = '"The sea is calm."') -> str:
     head = {"canvas": "160x90, 8fps", **(header or {})}
     definitions = {k: dict(v) for k, v in BASE_DEFS.items()}
     for k, props in (defs or {}).items():
@@ -118,6 +118,7 @@ def film(*, header: dict[str, str] | None = None, defs: dict[tuple[str, str], di
         out += [f"    {k}: {v}" for k, v in props.items()]
     out += ["", "SCENE 1, 4s:", "    backdrop: L", "    music: M, for 1s"]
     out += [f"    {d}" for d in (scene or [])]
+    out.append(f"    {action}")
     out.append(f"    {beat}")
     out += [f"        {x}" for x in (lines or ['"Nyeshkerh a lo."'])]
     out += ["", credits, '    "the end"', ""]
@@ -227,8 +228,26 @@ def test_every_credits_option_changes_the_plan(option: OptionSpec) -> None:
     assert planned(film(credits="CREDITS, 4s:")) != planned(film(credits=f"CREDITS, 4s, {opt}:"))
 
 
+ACTION_LINE = list(schema.ACTION_LINE_OPTIONS.values())
+
+
+@pytest.mark.parametrize("option", ACTION_LINE, ids=[o.name for o in ACTION_LINE])
+def test_every_action_line_option_changes_the_plan(option: OptionSpec) -> None:
+    opt = option_text(option)
+    base = '"The sea is calm."'
+    without = film(action=base)
+    if option.value == "flag" and option.name != "show":  # a position shows only on a shown line
+        without, opt = film(action=f"{base}, show"), f"show, {opt}"
+        if option.name in DEFAULT_FLAGS:
+            without = film(action=f"{base}, show, top")
+    elif option.name in ("fade in", "fade out"):  # a fade shows only on a shown line
+        without, opt = film(action=f"{base}, show"), f"show, {opt}"
+    assert planned(without) != planned(film(action=f"{base}, {opt}")), f"{opt!r} on an action line changes nothing"
+
+
 def test_the_pairs_cover_the_schema() -> None:
     """The generator reaches every option of every form (so a new one is tested at once)."""
     names = {o.name for _, _, _, o, _ in PAIRS} | set(schema.BEAT_OPTIONS) | set(schema.DIALOGUE_OPTIONS)
     names |= {o.name for a in schema.ACTIONS.values() for o in a.options} | set(schema.CREDITS_OPTIONS)
+    names |= set(schema.ACTION_LINE_OPTIONS)
     assert names == set(schema.option_words())
