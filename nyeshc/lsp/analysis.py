@@ -177,9 +177,34 @@ class Analysis:
             p, spec = prop
             return f"**{p.key}**: {spec.doc}\n\nexpects {spec.expected}", p.key_span
         item = self.scene_at(file, offset)
+        if isinstance(item, ir.Scene):
+            for x in item.items:
+                if isinstance(x, ir.ActionLine) and x.span.start <= offset <= x.span.end:
+                    return self.describe_action(x), x.span
         if item is not None:
             return self.describe_scene(item, planner), item.span
         return None
+
+    def describe_action(self, line: ir.ActionLine) -> str:
+        """An action line's place in the flow: its reading time (or its ``for``), and whether it
+        is drawn."""
+        from nyeshc.plan.layout import reading_time, wpm_value
+
+        header = self.loaded.film.header
+        reading = header.get("reading")
+        wpm = (wpm_value(reading.value) if reading is not None else None) or schema.DEFAULT_READING_WPM
+        words = len(line.text.text.split())
+        fixed = next((o.value for o in line.options if o.key == "for" and isinstance(o.value, ir.Time)), None)
+        if fixed is not None:
+            time = f"lasts {fixed.raw or fixed.amount} (its `for`)"
+        else:
+            secs = reading_time(line.text.text, wpm)
+            time = f"reads in {float(secs):.1f} s ({words} word{'s' * (words != 1)} at {float(wpm):g} wpm)"
+        action = header.get("action")
+        drawn = any(o.key == "show" for o in line.options) or (
+            action is not None and isinstance(action.value, ir.Word) and action.value.word == "show")
+        return f"**action line** — {time}, then the gap\n\n" + (
+            "drawn on screen" if drawn else "not drawn (add `, show`, or `action: show` on the title page)")
 
     def describe(self, sym: Symbol, planner: Planner | None = None) -> str:
         uses = sum(1 for s in sym.spans if sym.definition is None or s != sym.definition.name_span)
@@ -522,6 +547,16 @@ _ASSET_SUFFIXES = {"image": (".png", ".jpg", ".jpeg", ".webp"), "audio": (".wav"
                    "video": (".mp4", ".mov", ".m4v", ".webm")}
 
 
+def _extensions() -> list[Completion]:
+    """What may follow a cue's name: an extension, or ``^`` (dual dialogue)."""
+    docs = {"V.O.": "voice over: heard, not seen", "O.S.": "off screen: heard, not seen",
+            "O.C.": "off camera: heard, not seen", "OFF": "off: heard, not seen",
+            "CONT'D": "continued: changes nothing"}
+    out = [Completion(f"({k})", "keyword", doc, f"({k})") for k, doc in docs.items()]
+    out.append(Completion("^", "keyword", "dual dialogue: starts with the beat before", "^"))
+    return out
+
+
 def complete(text: str, line: int, column: int, folder: Path, analysis: Analysis | None) -> list[Completion]:
     """Completions at ``(line, column)`` (characters, not UTF-16) of ``text``, whose script is
     in ``folder``; ``analysis`` gives the names (it may be one edit behind)."""
@@ -593,9 +628,14 @@ def complete(text: str, line: int, column: int, folder: Path, analysis: Analysis
         out.append(Completion("CREDITS", "keyword", "the credits"))
         out.append(Completion("include", "keyword", "include another script's definitions", 'include "${1}"'))
         out += [Completion(t, "transition", s.doc, f"{t}: ") for t, s in schema.TRANSITIONS.items()]
+        out += [Completion(t, "transition", f"a screenwriter's spelling of {c}", f"{t}: " if not t.endswith(".") else t)
+                for t, c in schema.TRANSITION_SYNONYMS.items()]
         out += [Completion(k, "property", s.doc, f"{k}: ") for k, s in schema.HEADER.items()]
         return out
     if block == "scene":
+        if indent < 8 and before.endswith(" ") and re.fullmatch(r"[A-Z_][A-Z0-9_-]*", word_start) \
+                and word_start not in schema.DIRECTIVES:
+            return _extensions()  # a cue's name, then a space: its extension or ^
         if " " in word_start:
             if word_start.startswith("sings"):
                 return _names(analysis, "music")
