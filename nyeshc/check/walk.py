@@ -281,6 +281,8 @@ class _Walker:
             self.scan_code(v.text)
 
     def time(self, v: ir.Value | None, role: TimeRole, what: str, span: Span) -> None:
+        if what == "at" and isinstance(v, ir.Word) and v.word == "flow":
+            return  # ``at flow``: where the scene's flow is at that point (LANGUAGE.md, "The flow")
         if isinstance(v, ir.Time):
             self.u.times.append(TimeUse(v, role, what))
         elif negative_time(v):

@@ -28,6 +28,7 @@ from nyeshc.plan.ledger import note_read as mark_read
 from nyeshc.plan.layout import (
     SAMPLE_RATE,
     ActionLayout,
+    directive_timing,
     flag,
     BeatLayout,
     Context,
@@ -398,7 +399,7 @@ class Graph:
             assert isinstance(t.item, ir.Scene)
             for d in t.item.directives:
                 if d.key in ("music", "sound") and isinstance(d.value, ir.Word):
-                    at, dur = timing(d.options, ctx.fps)
+                    at, dur = directive_timing(d, ctx.fps, t.flow_at)
                     src = opt_seconds(d.options, "from", ctx.fps) or Fraction(0)
                     use(d.value.word, src + (dur if dur is not None else max(Fraction(0), t.duration - at)))
             for b in t.beats:
@@ -492,7 +493,7 @@ class Graph:
 
     def backdrop(self, track: TrackLayout, d: ir.Property, n: int, out: Scene) -> None:
         ctx = self.ctx
-        at, dur = timing(d.options, ctx.fps)
+        at, dur = directive_timing(d, ctx.fps, track.flow_at)
         s, e = self.span(track, at, dur)
         if e <= s:
             mark("cut", d)
@@ -600,7 +601,7 @@ class Graph:
         if not isinstance(d.value, ir.Str):
             return
         ctx = self.ctx
-        at, dur = timing(d.options, ctx.fps)
+        at, dur = directive_timing(d, ctx.fps, track.flow_at)
         s, e = self.span(track, at, dur)
         if e <= s:
             mark("cut", d)
@@ -657,7 +658,7 @@ class Graph:
 
     def caption(self, track: TrackLayout, d: ir.Property, n: int, out: Scene) -> None:
         ctx = self.ctx
-        at, dur = timing(d.options, ctx.fps)
+        at, dur = directive_timing(d, ctx.fps, track.flow_at)
         s, e = self.span(track, at, dur)
         if e <= s:
             mark("cut", d)
@@ -678,7 +679,7 @@ class Graph:
 
     def cue(self, track: TrackLayout, d: ir.Property, out: Scene) -> None:
         ctx = self.ctx
-        at, dur = timing(d.options, ctx.fps)
+        at, dur = directive_timing(d, ctx.fps, track.flow_at)
         start = ctx.sample(track.start + min(at, track.duration))
         scene_end = ctx.frame_to_sample(ctx.frame(track.end))
         if start >= scene_end:

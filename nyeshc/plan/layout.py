@@ -331,6 +331,7 @@ class TrackLayout:
     duration: Fraction
     beats: list[BeatLayout] = field(default_factory=list)
     actions: list[ActionLayout] = field(default_factory=list)
+    flow_at: dict[int, Fraction] = field(default_factory=dict)  # ``at flow``: directive id → scene time
     fade_in: Fraction = Fraction(0)
     fade_out: Fraction = Fraction(0)
     fade_in_white: bool = False  # FADE TO WHITE: from and to white instead of black
@@ -476,7 +477,19 @@ def beat_content(ctx: Context, beat: ir.Beat, voice: Voice, line_count: dict[str
     return lines, sings, cursor
 
 
-def layout_flow(ctx: Context, scene: ir.Scene) -> tuple[list[BeatLayout], list[ActionLayout]]:
+def directive_timing(d: ir.Property, fps: Fraction, flow_at: dict[int, Fraction] | None = None
+                     ) -> tuple[Fraction, Fraction | None]:
+    """A directive's ``(at, for)``: as :func:`timing`, and ``at flow`` is where the scene's flow
+    stood at the directive's line (``flow_at``, from :func:`layout_flow`)."""
+    at, dur = timing(d.options, fps)
+    o = option(d.options, "at")
+    if o is not None and isinstance(o.value, ir.Word) and o.value.word == "flow":
+        at = (flow_at or {}).get(id(d), Fraction(0))
+    return at, dur
+
+
+def layout_flow(ctx: Context, scene: ir.Scene, flow_at: dict[int, Fraction] | None = None
+                ) -> tuple[list[BeatLayout], list[ActionLayout]]:
     """The scene's beats and action lines on its timeline (LANGUAGE.md, "The flow"): untimed
     ones play in the order written, each starting when the one before ends plus the header's
     ``gap``; one with ``at T`` sits at T and the flow continues after it; a dual beat (``^``)
@@ -493,6 +506,9 @@ def layout_flow(ctx: Context, scene: ir.Scene) -> tuple[list[BeatLayout], list[A
     cursor = Fraction(0)  # where the flow is
     last: BeatLayout | None = None  # the previous beat (for ``^``)
     for item in scene.items:
+        if isinstance(item, ir.Property) and flow_at is not None:
+            flow_at[id(item)] = cursor  # where the next beat would start
+            continue
         if isinstance(item, ir.ActionLine):
             at_o = option(item.options, "at")
             at = at_o.value.seconds(fps) if at_o is not None and isinstance(at_o.value, ir.Time) else cursor
@@ -549,11 +565,11 @@ def action_default(ctx: Context) -> bool:
 
 
 def natural_end(ctx: Context, scene: ir.Scene, beats: list[BeatLayout],
-                actions: list[ActionLayout] | None = None) -> Fraction:
+                actions: list[ActionLayout] | None = None, flow_at: dict[int, Fraction] | None = None) -> Fraction:
     """The latest end of the scene's timed elements and of its flow (0 when none)."""
     end = Fraction(0)
     for d in scene.directives:
-        at, dur = timing(d.options, ctx.fps)
+        at, dur = directive_timing(d, ctx.fps, flow_at)
         if dur is not None:
             end = max(end, at + dur)
     for b in beats:
@@ -567,11 +583,11 @@ def natural_end(ctx: Context, scene: ir.Scene, beats: list[BeatLayout],
 
 
 def scene_duration(ctx: Context, scene: ir.Scene, beats: list[BeatLayout],
-                   actions: list[ActionLayout] | None = None) -> Fraction:
+                   actions: list[ActionLayout] | None = None, flow_at: dict[int, Fraction] | None = None) -> Fraction:
     explicit = seconds(scene.duration, ctx.fps) if scene.duration is not None else None
     if explicit is not None and explicit > 0:
         return explicit
-    end = natural_end(ctx, scene, beats, actions)
+    end = natural_end(ctx, scene, beats, actions, flow_at)
     end = Fraction(math.ceil(end * ctx.fps), 1) / ctx.fps  # whole frames: never cut the last sample
     return max(MIN_SCENE, end)
 
@@ -636,9 +652,11 @@ def layout(ctx: Context) -> Layout:
                 pending_overlap = (OVERLAP_KINDS[kind], d)
             continue
         if isinstance(item, ir.Scene):
-            beats, actions = layout_flow(ctx, item)
+            flow_at: dict[int, Fraction] = {}
+            beats, actions = layout_flow(ctx, item, flow_at)
             track = TrackLayout(len(tracks), item, idents[id(item)], scene_title(item), Fraction(0),
-                                scene_duration(ctx, item, beats, actions), beats, actions)
+                                scene_duration(ctx, item, beats, actions, flow_at), beats, actions,
+                                flow_at=flow_at)
         elif isinstance(item, ir.Credits):
             credits_n += 1
             ident = "credits" if credits_n == 1 else f"credits ({credits_n})"

@@ -224,3 +224,15 @@ def test_fmt_upgrade_from_the_command_line(tmp_path: Path) -> None:
     script.write_text(V1, encoding="utf-8")
     assert main(["fmt", "--upgrade", str(script)]) == 0
     assert script.read_text(encoding="utf-8") == upgrade_text(V1, "film.nysh")
+
+
+def test_a_directive_at_flow_starts_where_the_flow_is() -> None:
+    text = HEAD + 'SCENE 1:\n    KEEPER:\n        "Every night."\n    caption: "the sea", at flow, for 1s\n' \
+        '    GULL:\n        "Kra."\n    caption: "at the start"\n'
+    clean(text)
+    p = plan_text(text)
+    first, second = [L for L in p.timeline.scenes[0].layers if L.kind == "text"]
+    gull = dialogue(p)[1][1]
+    assert first.start * 48_000 // FPS == gull  # with the gull: where the flow stood
+    assert first.end - first.start == FPS
+    assert second.start == 0  # a directive without at flow still starts at 0
