@@ -64,6 +64,7 @@ CODES: dict[str, str] = {
     "E304": "transition longer than a scene it joins",
     "E305": "transition in the wrong place",
     "W306": "zero-length element",
+    "E307": "a time on the music's grid with no music to count on",
     # includes
     "E401": "include not found",
     "E402": "include outside the project",
@@ -85,6 +86,9 @@ CODES: dict[str, str] = {
     "E701": "plan exceeds the disk budget",
     "E702": "internal error: a checked element reached neither picture, sound nor job graph",
     "E703": "internal error: an option with an effect here was not used (strict planning)",
+    "E704": "a time on the music's grid past the end of its cue",
+    "W705": "a detected music grid with low confidence",
+    "E706": "a cut on the grid makes a transition longer than a scene",
 }
 
 

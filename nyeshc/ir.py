@@ -96,6 +96,39 @@ class Rate:
 
 
 @dataclass(frozen=True, slots=True)
+class Tempo:
+    """``72bpm``: beats a minute."""
+
+    bpm: Fraction
+    span: Span = NO_SPAN
+    raw: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Meter:
+    """``3/4``: beats a bar over the note value of a beat."""
+
+    beats: int
+    unit: int
+    span: Span = NO_SPAN
+    raw: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class GridTime:
+    """A time on a music cue's grid: ``bar 5`` / ``beat 17`` (a point: ``point=True``, counted
+    from 1) or ``2 bars`` / ``3 beats`` (a length). ``unit`` is ``bar`` or ``beat``."""
+
+    unit: Literal["bar", "beat"]
+    count: Fraction
+    point: bool
+    span: Span = NO_SPAN
+
+
+GRID_UNITS = {"bar": "bar", "bars": "bar", "beat": "beat", "beats": "beat"}
+
+
+@dataclass(frozen=True, slots=True)
 class Word:
     """A bare name: a keyword the property defines (``lipsync``) or a reference (``THEME``)."""
 
@@ -170,8 +203,8 @@ class Phrase:
     span: Span = NO_SPAN
 
 
-Value = Union[Str, Num, Time, Gain, Percent, Colour, Size, Rate, Word, Seed, Range, Ramp, Morph, Call,
-              Driven, Styled, Phrase]
+Value = Union[Str, Num, Time, Gain, Percent, Colour, Size, Rate, Tempo, Meter, GridTime, Word, Seed, Range, Ramp,
+              Morph, Call, Driven, Styled, Phrase]
 
 # --------------------------------------------------------------------------- properties
 

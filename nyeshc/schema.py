@@ -42,6 +42,8 @@ ValueKind = Literal[
     "path",        # ``"assets/line.wav"``: an asset of :attr:`OptionSpec.asset` kind
     "word",        # one of :attr:`OptionSpec.words`
     "ramp",        # ``1.0 -> 1.15`` (or one number)
+    "tempo",       # ``72bpm``
+    "meter",       # ``3/4``
 ]
 
 # How a time is used: a start, a length (zero is suspicious), a fade, an offset into a source.
@@ -221,6 +223,8 @@ GENRE = OptionSpec("genre", "string", 'genre "ambient"')
 ARTIST = OptionSpec("artist", "string", 'artist "unknown"')
 LENGTH = OptionSpec("length", "time", "length 60s", role="length")
 TEMPERATURE = OptionSpec("temperature", "number", "temperature 0.98", lo=_f(0), hi=_f(2))
+TEMPO = OptionSpec("tempo", "tempo", "tempo 72bpm", lo=_f(20), hi=_f(400))
+METER = OptionSpec("meter", "meter", "meter 3/4", lo=_f(1), hi=_f(32))
 
 AT = OptionSpec("at", "time", "at 2s", role="start")
 FOR = OptionSpec("for", "time", "for 4s", role="length")
@@ -276,6 +280,8 @@ HEADER: Mapping[str, PropertySpec] = {
                         "the pause between one beat or action line of a scene's flow and the next"),
     "reading": PropertySpec("reading", (Form("wpm", "a reading speed such as 180wpm", lo=_f(20), hi=_f(2000)),),
                             "how fast action lines are read (their time in the flow)"),
+    "cuts": PropertySpec("cuts", (Form("keyword", "on beat", word="on beat"), Form("keyword", "on bar", word="on bar")),
+                         "scene boundaries snap to the soundtrack's beats or bar lines"),
     "action": PropertySpec("action", (Form("keyword", "show", word="show"), Form("keyword", "hide", word="hide")),
                            "whether action lines are drawn on screen (default hide: only those marked show)"),
     "soundtrack": PropertySpec("soundtrack", (Form("ref", "a music cue's name", refers="music",
@@ -322,8 +328,9 @@ DEFINITIONS: Mapping[DefKind, Mapping[str, PropertySpec]] = {
     },
     "music": {
         "source": PropertySpec("source", (
-            Form("keyword", "generate", word="generate", options=(GENRE, ARTIST, LENGTH, SEED, TEMPERATURE)),
-            Form("path", 'a recording "music.wav"', asset="audio"),
+            Form("keyword", "generate", word="generate", options=(GENRE, ARTIST, LENGTH, SEED, TEMPERATURE, TEMPO,
+                                                                  METER)),
+            Form("path", 'a recording "music.wav"', asset="audio", options=(TEMPO, METER)),
         ), "where the music comes from", required=True),
         "lyrics": PropertySpec("lyrics", (_TEXT,), "the words a character sings"),
     },

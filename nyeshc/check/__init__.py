@@ -24,7 +24,7 @@ from nyeshc.check.limits import check_canvas, check_counts, check_length
 from nyeshc.check.names import check_definitions, check_references, check_scene_numbers
 from nyeshc.check.properties import check_code, check_duplicates, check_options, check_properties, check_values
 from nyeshc.check.screenplay import check_cues
-from nyeshc.check.timing import check_ranges, check_scene_fit, check_times
+from nyeshc.check.timing import check_grid, check_ranges, check_scene_fit, check_times
 from nyeshc.check.transitions import (check_latent_stops, check_morphs, check_transition_lengths,
                                       check_transition_names, check_transition_places)
 from nyeshc.diagnostics import Diagnostic, Sink
@@ -55,6 +55,7 @@ RULES: tuple[Rule, ...] = (
     check_times,               # E301 W306
     check_ranges,              # E302 W306
     check_scene_fit,           # W303
+    check_grid,                # E307
     check_transition_lengths,  # E304
     # assets
     check_assets,              # E501 E502 E503 E504 E505

@@ -116,3 +116,34 @@ def check_scene_fit(ctx: Context, sink: Sink) -> None:
                     length = _time(_opt(first.options, "for"))
                     if length is not None and start + ctx.seconds(length) > total:
                         report(f"{item.character}'s song", start + ctx.seconds(length), length.span)
+
+
+def _grid_times(options: tuple[ir.Option, ...]) -> list[ir.GridTime]:
+    return [o.value for o in options if isinstance(o.value, ir.GridTime)]
+
+
+def check_grid(ctx: Context, sink: Sink) -> None:
+    """E307 a time written on the music's grid (``at bar 5``) in a scene with no ``music:`` cue
+    and a film with no ``soundtrack``, or ``cuts: on bar`` with no soundtrack: there is no grid
+    to count on."""
+    header = ctx.film.header
+    soundtrack = header.get("soundtrack") is not None
+    cuts = header.get("cuts")
+    if cuts is not None and not soundtrack:
+        sink.add(error("E307", "cuts snap to the soundtrack's grid, and the film has no soundtrack", cuts.key_span,
+                       "add a soundtrack: THEME on the title page, or remove cuts"))
+    for scene in ctx.film.scenes:
+        if soundtrack or any(p.key == "music" for p in scene.directives):
+            continue
+        found: list[ir.GridTime] = []
+        for item in scene.items:
+            if isinstance(item, (ir.Property, ir.Beat, ir.ActionLine)):
+                found += _grid_times(item.options)
+            if isinstance(item, ir.Beat):
+                for line in item.lines:
+                    if isinstance(line, (ir.Dialogue, ir.Action)):
+                        found += _grid_times(line.options)
+        for v in found:
+            sink.add(error("E307", f"{v.unit} {int(v.count)} is counted on the scene's music, and this scene has none"
+                           if v.point else f"{v.unit}s are counted on the scene's music, and this scene has none",
+                           v.span, "add music: CUE to the scene (or a soundtrack to the film), or write seconds"))

@@ -128,6 +128,7 @@ class Uses:
     times: list[TimeUse] = field(default_factory=list)
     ranges: list[tuple[ir.Range, str]] = field(default_factory=list)
     bad: list[Bad] = field(default_factory=list)
+    grid: list[ir.GridTime] = field(default_factory=list)  # times written on a music grid
     dups: list[Dup] = field(default_factory=list)
 
 
@@ -218,6 +219,8 @@ def _fits(v: ir.Value | None, f: Form) -> bool:
         return isinstance(v, ir.Size)
     if k == "time":
         return isinstance(v, ir.Time)
+    if k == "keyword" and f.word is not None and " " in f.word:  # ``on beat``: a phrase of words
+        return isinstance(v, ir.Phrase) and " ".join(x.word for x in v.items if isinstance(x, ir.Word)) == f.word
     if k == "wpm":
         return isinstance(v, ir.Num) or (isinstance(v, ir.Phrase) and len(v.items) == 2
                                          and isinstance(v.items[0], ir.Num) and isinstance(v.items[1], ir.Word)
@@ -234,7 +237,7 @@ def match_form(value: ir.Value | None, spec: PropertySpec) -> Form | None:
     True
     """
     for f in spec.forms:
-        if f.kind == "keyword" and isinstance(value, ir.Word) and value.word == f.word:
+        if f.kind == "keyword" and ((isinstance(value, ir.Word) and value.word == f.word) or _fits(value, f)):
             return f
     for f in spec.forms:
         if f.kind != "keyword" and _fits(value, f):
@@ -283,6 +286,9 @@ class _Walker:
     def time(self, v: ir.Value | None, role: TimeRole, what: str, span: Span) -> None:
         if what == "at" and isinstance(v, ir.Word) and v.word == "flow":
             return  # ``at flow``: where the scene's flow is at that point (LANGUAGE.md, "The flow")
+        if isinstance(v, ir.GridTime):
+            self.grid_time(v, role, what)
+            return
         if isinstance(v, ir.Time):
             self.u.times.append(TimeUse(v, role, what))
         elif negative_time(v):
@@ -301,6 +307,28 @@ class _Walker:
             if isinstance(v, ir.Phrase):
                 hints.append("separate options with commas")
             self.u.bad.append(Bad(v.span, f"{what} needs a time, not {show(v)}", tuple(hints)))
+
+    def grid_time(self, v: ir.GridTime, role: TimeRole, what: str) -> None:
+        """``at bar 5``, ``for 2 bars``: a point for a start, a length for a length, whole and
+        counted from 1 (LANGUAGE.md, "Music time")."""
+        self.u.grid.append(v)
+        n = int(v.count) if v.count.denominator == 1 else None
+        if role not in ("start", "length"):
+            self.u.bad.append(Bad(v.span, f"{what} is a time in seconds, not on the music's grid",
+                                  ("write it in seconds, e.g. 2s",)))
+        elif role == "start" and not v.point:
+            self.u.bad.append(Bad(v.span, f"{what} takes a point on the grid, not a length",
+                                  (f"write {what} {v.unit} {n or 1}",)))
+        elif role == "length" and v.point:
+            self.u.bad.append(Bad(v.span, f"{what} takes a length on the grid, not a point",
+                                  (f"write {what} {n or 1} {v.unit}s",)))
+        elif n is None:
+            self.u.bad.append(Bad(v.span, f"{v.unit}s are counted whole, not {float(v.count):g}",
+                                  (f"write {v.unit} {int(v.count) or 1}, or a time in seconds",)))
+        elif n < 1:
+            self.u.bad.append(Bad(v.span, f"{v.unit}s are counted from 1" if v.point
+                                  else f"{what} {n} {v.unit}s lasts no time",
+                                  (f"the first {v.unit} is {v.unit} 1",) if v.point else ("write 1 or more",)))
 
     def ref(self, w: ir.Word, kind: DefKind, what: str, keywords: tuple[str, ...] = ()) -> None:
         self.u.refs.append(Ref(w.word, w.span, kind, what, keywords))
@@ -416,6 +444,22 @@ class _Walker:
                     hints.insert(0, did_you_mean(v.word, spec.words))
                 self.u.bad.append(Bad(v.span, f"{show(v)} is not a {name} direction" if name == "pan"
                                       else f"{show(v)} is not a valid {name}", tuple(hints)))
+        elif kind == "tempo":
+            if isinstance(v, ir.Tempo):
+                self.bound(ir.Num(v.bpm, v.span, v.raw), spec.lo, spec.hi, name)
+            else:
+                hint = f"write {show(v)}bpm" if isinstance(v, ir.Num) else f"for example {spec.doc}"
+                self.u.bad.append(Bad(v.span, f"{label} needs beats a minute, not {show(v)}", (hint,)))
+        elif kind == "meter":
+            if isinstance(v, ir.Meter):
+                if v.beats < 1 or v.beats > 32:
+                    self.u.bad.append(Bad(v.span, f"a bar of {v.beats} beats is not a meter",
+                                          ("a bar has 1 to 32 beats: 4/4, 3/4, 6/8",)))
+                if v.unit not in (1, 2, 4, 8, 16, 32):
+                    self.u.bad.append(Bad(v.span, f"{v.unit} is not a note value",
+                                          ("the lower number is 1, 2, 4, 8, 16 or 32: 4/4, 3/4, 6/8",)))
+            else:
+                self.u.bad.append(Bad(v.span, f"{label} needs a meter such as 3/4, not {show(v)}", (f"for example {spec.doc}",)))
         elif kind == "ramp":
             stops = v.stops if isinstance(v, ir.Ramp) else (v,)
             for s in stops:

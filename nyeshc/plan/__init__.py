@@ -66,7 +66,8 @@ def plan(film: ir.Film, profile: Profile, services: Services, *, root: str | Pat
             raise PlanError(errors)
     backends = {m: {"id": b.id, "version": b.version, "settings": dict(b.settings)}
                 for m, b in sorted(ctx.backends.items())}
-    return Plan(timeline, tuple(jobs.values()), dict(sorted(seeds.items())), backends)
+    grids = {k: g.to_json() for k, g in ctx.grids.items()}
+    return Plan(timeline, tuple(jobs.values()), dict(sorted(seeds.items())), backends, grids)
 
 
 def alphabet_jobs(film: ir.Film, services: Services, name: str, *,
@@ -140,6 +141,11 @@ def render_text(plan: Plan, cached: set[str] | None = None) -> str:
                        f"[{', '.join(flags)}]  {short.get(c.artifact, c.artifact[:10])}")
     if tl.subtitles:
         out.append(f"subtitles  {len(tl.subtitles)} lines")
+    for name, g in plan.grids.items():
+        beats = g.get("beats") or []
+        where = f"{len(beats)} beats detected, confidence {g['confidence']}" if beats else f"beat 1 at {float(Fraction(str(g['first']))):g}s"
+        out.append(f"grid  {name}  {float(Fraction(str(g['tempo']))):g} bpm  {g['meter'][0]}/{g['meter'][1]}  "
+                   f"({g['source']}; {where})")
 
     by_kind: dict[str, list[Job]] = defaultdict(list)
     for j in plan.jobs:

@@ -399,7 +399,7 @@ class Graph:
             assert isinstance(t.item, ir.Scene)
             for d in t.item.directives:
                 if d.key in ("music", "sound") and isinstance(d.value, ir.Word):
-                    at, dur = directive_timing(d, ctx.fps, t.flow_at)
+                    at, dur = directive_timing(d, ctx.fps, t.flow_at, t.clock)
                     src = opt_seconds(d.options, "from", ctx.fps) or Fraction(0)
                     use(d.value.word, src + (dur if dur is not None else max(Fraction(0), t.duration - at)))
             for b in t.beats:
@@ -417,6 +417,8 @@ class Graph:
             return None
         if isinstance(p.value, ir.Str):
             mark("rendered", p)
+            if any(o.key in ("tempo", "meter") for o in p.options):
+                self.ctx.cue_grid(ir.Word(cue))  # a stated grid: shown by nyeshc plan, used by at bar N
             return self.recording(p.value, f"music {cue}")
         if not (isinstance(p.value, ir.Word) and p.value.word == "generate"):
             return None
@@ -438,6 +440,12 @@ class Graph:
         temperature = num(opt_value(p.options, "temperature"))
         if temperature is not None:
             params["temperature"] = float(temperature)
+        tempo, meter = opt_value(p.options, "tempo"), opt_value(p.options, "meter")
+        if isinstance(tempo, ir.Tempo):  # the generator follows a stated grid exactly
+            params["tempo"] = float(tempo.bpm)
+        if isinstance(meter, ir.Meter):
+            params["meter"] = [meter.beats, meter.unit]
+        self.ctx.cue_grid(ir.Word(cue))  # the cue's grid, for nyeshc plan
         key = self.add("music.generate", "music", params, [],
                        output="audio", name=path, seed=seed, film_wide=True, audio_seconds=seconds)
         return key, samples
@@ -493,7 +501,7 @@ class Graph:
 
     def backdrop(self, track: TrackLayout, d: ir.Property, n: int, out: Scene) -> None:
         ctx = self.ctx
-        at, dur = directive_timing(d, ctx.fps, track.flow_at)
+        at, dur = directive_timing(d, ctx.fps, track.flow_at, track.clock)
         s, e = self.span(track, at, dur)
         if e <= s:
             mark("cut", d)
@@ -601,7 +609,7 @@ class Graph:
         if not isinstance(d.value, ir.Str):
             return
         ctx = self.ctx
-        at, dur = directive_timing(d, ctx.fps, track.flow_at)
+        at, dur = directive_timing(d, ctx.fps, track.flow_at, track.clock)
         s, e = self.span(track, at, dur)
         if e <= s:
             mark("cut", d)
@@ -658,7 +666,7 @@ class Graph:
 
     def caption(self, track: TrackLayout, d: ir.Property, n: int, out: Scene) -> None:
         ctx = self.ctx
-        at, dur = directive_timing(d, ctx.fps, track.flow_at)
+        at, dur = directive_timing(d, ctx.fps, track.flow_at, track.clock)
         s, e = self.span(track, at, dur)
         if e <= s:
             mark("cut", d)
@@ -679,7 +687,7 @@ class Graph:
 
     def cue(self, track: TrackLayout, d: ir.Property, out: Scene) -> None:
         ctx = self.ctx
-        at, dur = directive_timing(d, ctx.fps, track.flow_at)
+        at, dur = directive_timing(d, ctx.fps, track.flow_at, track.clock)
         start = ctx.sample(track.start + min(at, track.duration))
         scene_end = ctx.frame_to_sample(ctx.frame(track.end))
         if start >= scene_end:

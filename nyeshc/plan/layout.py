@@ -33,6 +33,8 @@ from fractions import Fraction
 from pathlib import Path
 
 from nyeshc import ir, schema
+from nyeshc.diagnostics import error, warning
+from nyeshc.grid import Grid
 from nyeshc.plan import ledger
 from nyeshc.plan.services import BackendInfo, Services
 
@@ -46,6 +48,7 @@ DEFAULT_TRANSITION = Fraction(1)
 DEFAULT_GAP = Fraction(3, 10)  # between one element of a scene's flow and the next
 DEFAULT_READING_WPM = Fraction(180)  # an action line's reading speed
 MIN_ACTION = Fraction(1)  # an action line takes at least this long
+LOW_CONFIDENCE = 0.5  # a detected grid below this is W705
 OFFSCREEN_EXTENSIONS = frozenset({"V.O.", "O.S.", "O.C.", "OFF", "VO", "OS", "OC"})
 OVERLAP_KINDS = {"CROSSFADE TO": "crossfade", "MORPH TO": "morph"}
 FADE_IN_KINDS = {"FADE IN"}
@@ -108,10 +111,74 @@ def opt_seconds(options: tuple[ir.Option, ...], key: str, fps: Fraction) -> Frac
     return seconds(opt_value(options, key), fps)
 
 
-def timing(options: tuple[ir.Option, ...], fps: Fraction) -> tuple[Fraction, Fraction | None]:
-    """``(at, for)`` from ``at T``, ``for D`` or a range ``T1..T2`` (``for`` None: untimed)."""
-    at = opt_seconds(options, "at", fps) or Fraction(0)
-    dur = opt_seconds(options, "for", fps)
+@dataclass
+class Clock:
+    """A scene's music clock: turns times written on the grid (``at bar 5``, ``for 2 bars``)
+    into scene seconds. ``origin`` is the scene time of the cue audio's first sample (its
+    ``music:`` start less its ``from``; for the soundtrack, less the scene's start in the film)."""
+
+    grid: Grid | None = None
+    origin: Fraction = Fraction(0)
+    cue: str = ""
+    end: Fraction | None = None  # scene time where the cue's audio ends, when known
+
+    def point(self, v: ir.GridTime) -> Fraction | None:
+        if self.grid is None:
+            self.no_grid(v)
+            return None
+        if v.count < 1:
+            return None
+        n = int(v.count)
+        t = self.grid.bar_time(n) if v.unit == "bar" else self.grid.beat_time(n - 1)
+        at = self.origin + t
+        if at < 0:
+            ledger.warn(error("E704", f"{v.unit} {n} of {self.cue} comes {float(-at):.2f}s before this scene starts",
+                              v.span, f"{v.unit}s count from the start of {self.cue}, not of the scene: "
+                              f"this scene starts at its {v.unit} {self.first_in_scene(v.unit)}"))
+            return None
+        if self.end is not None and at > self.end:
+            ledger.warn(error("E704", f"{v.unit} {n} is at {float(t):.2f}s of {self.cue}, past its end",
+                              v.span, f"{self.cue} lasts {float(self.end - self.origin):.2f}s: "
+                              "count fewer, or make the cue longer"))
+        return at
+
+    def first_in_scene(self, unit: str) -> int:
+        """The first bar (or beat) of the cue that starts within the scene (1-based)."""
+        assert self.grid is not None
+        k = 0
+        while self.origin + self.grid.beat_time(k) < 0 and k < 1_000_000:
+            k += 1
+        return k // self.grid.meter[0] + 1 if unit == "bar" and k % self.grid.meter[0] == 0 else \
+            (k // self.grid.meter[0] + 2 if unit == "bar" else k + 1)
+
+    def no_grid(self, v: ir.GridTime) -> None:
+        ledger.warn(error("E704", f"{self.cue or 'the scene’s music'} has no grid to count {v.unit}s on", v.span,
+                          "state its tempo: source: generate, tempo 72bpm (and meter 3/4), or write seconds"))
+
+    def length(self, v: ir.GridTime, start: Fraction = Fraction(0)) -> Fraction | None:
+        if self.grid is None:
+            self.no_grid(v)
+            return None
+        beats = v.count * (self.grid.meter[0] if v.unit == "bar" else 1)
+        return beats * self.grid.beat_seconds
+
+
+def seconds_of(value: ir.Value | None, fps: Fraction, clock: Clock | None = None, *, length: bool = False
+               ) -> Fraction | None:
+    """A time option's seconds: a time, or (with the scene's ``clock``) a time on its grid."""
+    if isinstance(value, ir.Time):
+        return value.seconds(fps)
+    if isinstance(value, ir.GridTime) and clock is not None:
+        return clock.length(value) if length else clock.point(value)
+    return None
+
+
+def timing(options: tuple[ir.Option, ...], fps: Fraction, clock: Clock | None = None
+           ) -> tuple[Fraction, Fraction | None]:
+    """``(at, for)`` from ``at T``, ``for D`` or a range ``T1..T2`` (``for`` None: untimed);
+    ``at bar 5`` / ``for 2 bars`` on the scene's ``clock``."""
+    at = seconds_of(opt_value(options, "at"), fps, clock) or Fraction(0)
+    dur = seconds_of(opt_value(options, "for"), fps, clock, length=True)
     for o in options:
         if o.key is None and isinstance(o.value, ir.Range):
             ledger.note_read(o)
@@ -146,6 +213,7 @@ class Context:
     film_seed: int = 0
     _backends: dict[str, BackendInfo] = field(default_factory=dict)
     _durations: dict[str, Fraction | None] = field(default_factory=dict)
+    _grids: dict[str, Grid | None] = field(default_factory=dict)
 
     @classmethod
     def make(cls, film: ir.Film, services: Services, root: Path | None = None) -> Context:
@@ -207,6 +275,72 @@ class Context:
         except OSError:
             return None
         return self.media_seconds(absolute)
+
+    def cue_grid(self, value: ir.Value | None) -> Grid | None:
+        """The grid of a music cue (by name) or of a recording (``"file.wav"``): stated
+        (``tempo``/``meter`` on the cue's source: exact), else the generator's own, else
+        detected by the beat tracker; None when there is none (a generator that cannot say)."""
+        key = value.word if isinstance(value, ir.Word) else value.text if isinstance(value, ir.Str) else None
+        if key is None:
+            return None
+        if key not in self._grids:
+            self._grids[key] = self._find_grid(value)  # type: ignore[arg-type]
+        return self._grids[key]
+
+    @property
+    def grids(self) -> dict[str, Grid]:
+        return {k: g for k, g in sorted(self._grids.items()) if g is not None}
+
+    def _find_grid(self, value: ir.Word | ir.Str) -> Grid | None:
+        if isinstance(value, ir.Str):
+            return self._recording_grid(self.asset(value), None, value.span)
+        defn = self.film.defs("music").get(value.word)
+        p = prop(defn, "source")
+        if p is None:
+            return None
+        tempo_v, meter_v = opt_value(p.options, "tempo"), opt_value(p.options, "meter")
+        meter = (meter_v.beats, meter_v.unit) if isinstance(meter_v, ir.Meter) else None
+        if isinstance(tempo_v, ir.Tempo):
+            return Grid.stated(tempo_v.bpm, meter or (4, 4))
+        if isinstance(p.value, ir.Str):
+            return self._recording_grid(self.asset(p.value), meter, p.value.span)
+        probe = getattr(self.services, "music_grid", None)
+        if probe is None:
+            return None
+        from nyeshc.plan.seeds import derive
+
+        explicit = num(opt_value(p.options, "seed"))
+        length = opt_seconds(p.options, "length", self.fps)
+        temperature = num(opt_value(p.options, "temperature"))
+        lyrics_p = prop(defn, "lyrics")
+        params: dict[str, object] = {
+            "genre": v.text if isinstance(v := opt_value(p.options, "genre"), ir.Str) else "",
+            "artist": v.text if isinstance(v := opt_value(p.options, "artist"), ir.Str) else "",
+            "lyrics": lyrics_p.value.text if lyrics_p is not None and isinstance(lyrics_p.value, ir.Str) else "",
+            "seconds": float(length) if length is not None else 60.0,
+            "seed": derive(self.film_seed, f"music {value.word}", None if explicit is None else int(explicit)),
+        }
+        if temperature is not None:
+            params["temperature"] = float(temperature)
+        if meter is not None:
+            params["meter"] = list(meter)
+        return probe(self.backend("music"), params)
+
+    def _recording_grid(self, absolute: str, meter: tuple[int, int] | None, span: object) -> Grid | None:
+        probe = getattr(self.services, "recording_grid", None)
+        if probe is None:
+            return None
+        try:
+            grid = probe(absolute)
+        except OSError:
+            return None
+        if grid is not None and grid.source == "detected" and grid.confidence < LOW_CONFIDENCE:
+            ledger.warn(warning("W705", f"the beat tracker is unsure of this recording's grid "
+                                        f"({float(grid.tempo):g} bpm, confidence {grid.confidence:.2f})", span,  # type: ignore[arg-type]
+                                "state it on the cue: source: \"music.wav\", tempo 96bpm, meter 4/4"))
+        if grid is not None and meter is not None and grid.meter != meter:
+            grid = Grid(grid.tempo, meter, grid.first, grid.beats, grid.downbeat, grid.confidence, grid.source)
+        return grid
 
     def sha256(self, absolute: str) -> str:
         try:
@@ -332,6 +466,7 @@ class TrackLayout:
     beats: list[BeatLayout] = field(default_factory=list)
     actions: list[ActionLayout] = field(default_factory=list)
     flow_at: dict[int, Fraction] = field(default_factory=dict)  # ``at flow``: directive id → scene time
+    clock: Clock | None = None  # the scene's music grid (``at bar 5``)
     fade_in: Fraction = Fraction(0)
     fade_out: Fraction = Fraction(0)
     fade_in_white: bool = False  # FADE TO WHITE: from and to white instead of black
@@ -439,7 +574,8 @@ def offscreen(beat: ir.Beat) -> bool:
     return beat.extension is not None and beat.extension.upper().replace(" ", "") in OFFSCREEN_EXTENSIONS
 
 
-def beat_content(ctx: Context, beat: ir.Beat, voice: Voice, line_count: dict[str, int]) -> tuple[list[Line], list[Sing], int]:
+def beat_content(ctx: Context, beat: ir.Beat, voice: Voice, line_count: dict[str, int],
+                 clock: Clock | None = None) -> tuple[list[Line], list[Sing], int]:
     """A beat's lines and songs placed in its own track: (lines, sings, samples of timed content)."""
     fps = ctx.fps
     name = beat.character
@@ -467,7 +603,7 @@ def beat_content(ctx: Context, beat: ir.Beat, voice: Voice, line_count: dict[str
             lines.append(Line(item.text.text, name, line_count[name], cursor, n, voice, recording, item))
             cursor += n
         elif isinstance(item, ir.Action) and item.verb == "sings" and isinstance(item.target, ir.Word):
-            rel_at, dur = timing(item.options, fps)
+            rel_at, dur = timing(item.options, fps, clock)
             start = cursor + ctx.sample(rel_at)
             src = opt_seconds(item.options, "from", fps) or Fraction(0)
             length = ctx.sample(dur) if dur is not None else None
@@ -477,19 +613,19 @@ def beat_content(ctx: Context, beat: ir.Beat, voice: Voice, line_count: dict[str
     return lines, sings, cursor
 
 
-def directive_timing(d: ir.Property, fps: Fraction, flow_at: dict[int, Fraction] | None = None
-                     ) -> tuple[Fraction, Fraction | None]:
+def directive_timing(d: ir.Property, fps: Fraction, flow_at: dict[int, Fraction] | None = None,
+                     clock: Clock | None = None) -> tuple[Fraction, Fraction | None]:
     """A directive's ``(at, for)``: as :func:`timing`, and ``at flow`` is where the scene's flow
     stood at the directive's line (``flow_at``, from :func:`layout_flow`)."""
-    at, dur = timing(d.options, fps)
+    at, dur = timing(d.options, fps, clock)
     o = option(d.options, "at")
     if o is not None and isinstance(o.value, ir.Word) and o.value.word == "flow":
         at = (flow_at or {}).get(id(d), Fraction(0))
     return at, dur
 
 
-def layout_flow(ctx: Context, scene: ir.Scene, flow_at: dict[int, Fraction] | None = None
-                ) -> tuple[list[BeatLayout], list[ActionLayout]]:
+def layout_flow(ctx: Context, scene: ir.Scene, flow_at: dict[int, Fraction] | None = None,
+                clock: Clock | None = None) -> tuple[list[BeatLayout], list[ActionLayout]]:
     """The scene's beats and action lines on its timeline (LANGUAGE.md, "The flow"): untimed
     ones play in the order written, each starting when the one before ends plus the header's
     ``gap``; one with ``at T`` sits at T and the flow continues after it; a dual beat (``^``)
@@ -511,8 +647,9 @@ def layout_flow(ctx: Context, scene: ir.Scene, flow_at: dict[int, Fraction] | No
             continue
         if isinstance(item, ir.ActionLine):
             at_o = option(item.options, "at")
-            at = at_o.value.seconds(fps) if at_o is not None and isinstance(at_o.value, ir.Time) else cursor
-            dur = opt_seconds(item.options, "for", fps)
+            placed = seconds_of(at_o.value, fps, clock) if at_o is not None else None
+            at = placed if placed is not None else cursor
+            dur = seconds_of(opt_value(item.options, "for"), fps, clock, length=True)
             length = dur if dur is not None else reading_time(item.text.text, wpm)
             show = has_flag(item.options, "show") or shown
             position = flag(item.options, ("top", "center", "bottom", "left", "right"), "bottom")
@@ -524,13 +661,14 @@ def layout_flow(ctx: Context, scene: ir.Scene, flow_at: dict[int, Fraction] | No
         name = item.character
         beat_count[name] = beat_count.get(name, 0) + 1
         voice = voice_of(chars.get(name))
-        lines, sings, audio = beat_content(ctx, item, voice, line_count)
+        lines, sings, audio = beat_content(ctx, item, voice, line_count, clock)
         at_o = option(item.options, "at")
-        timed = at_o is not None and isinstance(at_o.value, ir.Time)
+        placed = seconds_of(at_o.value, fps, clock) if at_o is not None else None
+        timed = placed is not None
         if item.dual and last is not None:
             at = last.at
-        elif timed:
-            at = at_o.value.seconds(fps)  # type: ignore[union-attr]
+        elif placed is not None:
+            at = placed
         else:
             at = cursor
         shot, side = shot_and_side(item)
@@ -565,11 +703,12 @@ def action_default(ctx: Context) -> bool:
 
 
 def natural_end(ctx: Context, scene: ir.Scene, beats: list[BeatLayout],
-                actions: list[ActionLayout] | None = None, flow_at: dict[int, Fraction] | None = None) -> Fraction:
+                actions: list[ActionLayout] | None = None, flow_at: dict[int, Fraction] | None = None,
+                clock: Clock | None = None) -> Fraction:
     """The latest end of the scene's timed elements and of its flow (0 when none)."""
     end = Fraction(0)
     for d in scene.directives:
-        at, dur = directive_timing(d, ctx.fps, flow_at)
+        at, dur = directive_timing(d, ctx.fps, flow_at, clock)
         if dur is not None:
             end = max(end, at + dur)
     for b in beats:
@@ -583,11 +722,12 @@ def natural_end(ctx: Context, scene: ir.Scene, beats: list[BeatLayout],
 
 
 def scene_duration(ctx: Context, scene: ir.Scene, beats: list[BeatLayout],
-                   actions: list[ActionLayout] | None = None, flow_at: dict[int, Fraction] | None = None) -> Fraction:
+                   actions: list[ActionLayout] | None = None, flow_at: dict[int, Fraction] | None = None,
+                   clock: Clock | None = None) -> Fraction:
     explicit = seconds(scene.duration, ctx.fps) if scene.duration is not None else None
     if explicit is not None and explicit > 0:
         return explicit
-    end = natural_end(ctx, scene, beats, actions, flow_at)
+    end = natural_end(ctx, scene, beats, actions, flow_at, clock)
     end = Fraction(math.ceil(end * ctx.fps), 1) / ctx.fps  # whole frames: never cut the last sample
     return max(MIN_SCENE, end)
 
@@ -597,6 +737,63 @@ def credits_duration(ctx: Context, credits: ir.Credits) -> Fraction:
     if explicit is not None and explicit > 0:
         return explicit
     return max(MIN_CREDITS, CREDIT_LINE * len(credits.lines))
+
+
+def soundtrack_clock(ctx: Context) -> tuple[Grid | None, Fraction, str]:
+    """The soundtrack's grid, its ``from`` offset and its name (no grid: None)."""
+    st = ctx.film.header.get("soundtrack")
+    if st is None or not isinstance(st.value, (ir.Word, ir.Str)):
+        return None, Fraction(0), ""
+    name = st.value.word if isinstance(st.value, ir.Word) else st.value.text
+    offset = seconds(opt_value(st.options, "from"), ctx.fps) or Fraction(0)
+    return ctx.cue_grid(st.value), offset, f"the soundtrack {name}"
+
+
+def cuts_unit(ctx: Context) -> str | None:
+    """``cuts: on beat`` / ``on bar``: the unit scene boundaries snap to (None: no snapping)."""
+    p = ctx.film.header.get("cuts")
+    if p is None or not isinstance(p.value, ir.Phrase):
+        return None
+    words = [x.word for x in p.value.items if isinstance(x, ir.Word)]
+    if words[:1] == ["on"] and words[1:] in (["beat"], ["bar"]):
+        ledger.mark("rendered", p)
+        return words[1]
+    return None
+
+
+def scene_clock(ctx: Context, scene: ir.Scene, start: Fraction, soundtrack: tuple[Grid | None, Fraction, str]) -> Clock:
+    """The grid a scene's ``at bar 5`` counts on: its first ``music:`` cue (placed at its
+    ``at``, less its ``from``), else the soundtrack (which starts with the film)."""
+    for d in scene.directives:
+        if d.key == "music" and isinstance(d.value, (ir.Word, ir.Str)):
+            at_v = opt_value(d.options, "at")
+            at = at_v.seconds(ctx.fps) if isinstance(at_v, ir.Time) else Fraction(0)
+            offset = seconds(opt_value(d.options, "from"), ctx.fps) or Fraction(0)
+            name = d.value.word if isinstance(d.value, ir.Word) else d.value.text
+            return Clock(ctx.cue_grid(d.value), at - offset, f"the cue {name}")
+    grid, offset, name = soundtrack
+    return Clock(grid, -start - offset, name)
+
+
+def snap(start: Fraction, duration: Fraction, soundtrack: tuple[Grid | None, Fraction, str], unit: str) -> Fraction:
+    """``cuts: on beat|bar``: the scene's end moved to the nearest beat or bar line of the
+    soundtrack (film time ``t`` is soundtrack time ``t + from``), by at most half a beat or bar
+    and never to nothing. Exact: the line's time is a Fraction, so the boundary lands on the frame
+    nearest it at any frame rate."""
+    grid, offset, _ = soundtrack
+    assert grid is not None
+    every = grid.meter[0] if unit == "bar" else 1
+    step = grid.beat_seconds * every
+    t = start + duration + offset  # the boundary, in soundtrack time
+    k = max(0, math.floor((t - grid.first) / step + Fraction(1, 2))) * every
+    best = grid.beat_time(k)
+    for cand in (grid.beat_time(k - every) if k >= every else None, grid.beat_time(k + every)):
+        if cand is not None and abs(cand - t) < abs(best - t):
+            best = cand
+    new = best - offset - start
+    if new <= 0 or abs(best - t) > step / 2:
+        return duration
+    return new
 
 
 def assign_spans(tracks: list[TrackLayout]) -> None:
@@ -628,6 +825,9 @@ def layout(ctx: Context) -> Layout:
     overlaps: list[OverlapLayout] = []
     pending_fade_in = Fraction(0)
     pending_white = False
+    soundtrack = soundtrack_clock(ctx)
+    cuts = cuts_unit(ctx)
+    pending_node: ir.Transition | None = None
     pending_overlap: tuple[str, Fraction] | None = None
     credits_n = 0
     for item in body:
@@ -650,13 +850,20 @@ def layout(ctx: Context) -> Layout:
                 pending_fade_in, pending_white = d / 2, white
             elif kind in OVERLAP_KINDS and tracks:
                 pending_overlap = (OVERLAP_KINDS[kind], d)
+                pending_node = item
             continue
         if isinstance(item, ir.Scene):
+            start = Fraction(0)
+            if tracks:
+                start = tracks[-1].end - (pending_overlap[1] if pending_overlap is not None else 0)
+            clock = scene_clock(ctx, item, start, soundtrack)
             flow_at: dict[int, Fraction] = {}
-            beats, actions = layout_flow(ctx, item, flow_at)
+            beats, actions = layout_flow(ctx, item, flow_at, clock)
+            duration = scene_duration(ctx, item, beats, actions, flow_at, clock)
+            if cuts is not None and soundtrack[0] is not None:
+                duration = snap(start, duration, soundtrack, cuts)
             track = TrackLayout(len(tracks), item, idents[id(item)], scene_title(item), Fraction(0),
-                                scene_duration(ctx, item, beats, actions, flow_at), beats, actions,
-                                flow_at=flow_at)
+                                duration, beats, actions, flow_at=flow_at, clock=clock)
         elif isinstance(item, ir.Credits):
             credits_n += 1
             ident = "credits" if credits_n == 1 else f"credits ({credits_n})"
@@ -669,6 +876,11 @@ def layout(ctx: Context) -> Layout:
             track.start = prev.end
             if pending_overlap is not None:
                 kind, d = pending_overlap
+                if cuts is not None and d > min(prev.duration, track.duration) and pending_node is not None:
+                    ledger.warn(error("E706", f"on the {cuts} grid a scene is shorter than this transition "
+                                              f"({float(min(prev.duration, track.duration)):.2f}s < {float(d):g}s)",
+                                      pending_node.span, "shorten the transition, or lengthen the scene by a "
+                                      f"{cuts} or more"))
                 d = min(d, prev.duration, track.duration)  # longer is an error (checker)
                 track.start = prev.end - d
                 if d > 0:

@@ -245,6 +245,7 @@ class Plan:
     jobs: tuple[Job, ...]  # topologically ordered: a job comes after its inputs
     seeds: dict[str, int] = field(default_factory=dict)  # name path → derived seed
     backends: dict[str, dict[str, Any]] = field(default_factory=dict)  # modality → {id, version, settings}
+    grids: dict[str, dict[str, Any]] = field(default_factory=dict)  # music cue (or recording) → its grid
 
     def job(self, key: str) -> Job:
         for j in self.jobs:

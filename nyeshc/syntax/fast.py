@@ -71,6 +71,10 @@ def _maker(cls: type) -> Callable[..., Any]:
 
 _span = _maker(Span)
 new_Action = _maker(ir.Action)
+new_GridTime = _maker(ir.GridTime)
+_GRID = {"bar": "bar", "beat": "beat", "bars": "bar", "beats": "beat"}
+new_Tempo = _maker(ir.Tempo)
+new_Meter = _maker(ir.Meter)
 new_ActionLine = _maker(ir.ActionLine)
 new_Beat = _maker(ir.Beat)
 new_Call = _maker(ir.Call)
@@ -329,6 +333,11 @@ class _Lowerer:
             return new_Size(int(w), int(h), span)
         if kind == "RATE":
             return new_Rate(self._frac(raw[:-3]), span, raw)
+        if kind == "TEMPO":
+            return new_Tempo(self._frac(raw[:-3]), span, raw)
+        if kind == "METER":
+            beats, unit = raw.split("/")
+            return new_Meter(int(beats), int(unit), span, raw)
         return new_Word(raw, span)
 
     # ``term`` (its atoms, lowered by the ``_atom`` reductions), ``value`` (its terms) and
@@ -385,6 +394,10 @@ class _Lowerer:
                 return new_Driven(second, span)
             if type(second) is _Str:
                 return new_Styled(first, second, span)
+            if first.word in _GRID and type(second) is _Num:
+                return new_GridTime(_GRID[first.word], second.value, True, span)
+        elif len(atoms) == 2 and type(first) is _Num and type(atoms[1]) is _Word and atoms[1].word in _GRID:
+            return new_GridTime(_GRID[atoms[1].word], first.value, False, span)
         return new_Phrase(tuple(atoms), span)
 
     def term_value(self, term: list[ir.Value]) -> ir.Value:

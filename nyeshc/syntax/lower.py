@@ -136,6 +136,11 @@ class Lowerer:
             return ir.Size(int(w), int(h), span)
         if kind == "RATE":
             return ir.Rate(Fraction(raw[:-3]), span, raw)
+        if kind == "TEMPO":
+            return ir.Tempo(Fraction(raw[:-3]), span, raw)
+        if kind == "METER":
+            beats, unit = raw.split("/")
+            return ir.Meter(int(beats), int(unit), span, raw)
         return ir.Word(raw, span)
 
     def atoms_value(self, atoms: list[ir.Value], span: Span) -> ir.Value:
@@ -151,6 +156,11 @@ class Lowerer:
                 return ir.Driven(second, span)
             if isinstance(second, ir.Str):
                 return ir.Styled(first, second, span)
+            if first.word in ("bar", "beat", "bars", "beats") and isinstance(second, ir.Num):
+                return ir.GridTime(ir.GRID_UNITS[first.word], second.value, True, span)  # type: ignore[arg-type]
+        elif len(atoms) == 2 and isinstance(first, ir.Num) and isinstance(atoms[1], ir.Word) \
+                and atoms[1].word in ir.GRID_UNITS:
+            return ir.GridTime(ir.GRID_UNITS[atoms[1].word], first.value, False, span)  # type: ignore[arg-type]
         return ir.Phrase(tuple(atoms), span)
 
     def term_atoms(self, term: Tree) -> list[ir.Value]:

@@ -187,6 +187,8 @@ TERMINAL_WORDS = {
     "COLOUR": "a colour such as #efe6d2",
     "SIZE": "a size such as 1280x720",
     "RATE": "a frame rate such as 24fps",
+    "TEMPO": "a tempo such as 72bpm",
+    "METER": "a meter such as 3/4",
     "COLON": '":"',
     "COMMA": '","',
     "LPAR": '"("',

@@ -102,6 +102,10 @@ def option_text(o: OptionSpec) -> str:
         return f"{o.name} {o.words[0]}"
     if v == "ramp":
         return f"{o.name} 1.0 -> 1.5"
+    if v == "tempo":
+        return f"{o.name} 96bpm"
+    if v == "meter":
+        return f"{o.name} 3/4"
     raise AssertionError(f"no sample for option kind {v!r}: add one")
 
 
@@ -134,7 +138,7 @@ def planned(text: str) -> object:
     data = ir.to_data(p)
     for j in data["jobs"]:  # names and estimates are not effects
         j.pop("name"), j.pop("cost_seconds")
-    return {"jobs": sorted(data["jobs"], key=lambda j: j["key"]), "timeline": data["timeline"]}
+    return {"jobs": sorted(data["jobs"], key=lambda j: j["key"]), "timeline": data["timeline"], "grids": data["grids"]}
 
 
 # --------------------------------------------------------------------------- the pairs
