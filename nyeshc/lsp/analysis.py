@@ -178,12 +178,54 @@ class Analysis:
             return f"**{p.key}**: {spec.doc}\n\nexpects {spec.expected}", p.key_span
         item = self.scene_at(file, offset)
         if isinstance(item, ir.Scene):
+            grid = self._grid_time_at(item, offset)
+            if grid is not None:
+                return self.describe_grid_time(item, grid, planner), grid.span
             for x in item.items:
                 if isinstance(x, ir.ActionLine) and x.span.start <= offset <= x.span.end:
                     return self.describe_action(x), x.span
         if item is not None:
             return self.describe_scene(item, planner), item.span
         return None
+
+    @staticmethod
+    def _grid_time_at(scene: ir.Scene, offset: int) -> ir.GridTime | None:
+        for node in _nodes(scene):
+            if isinstance(node, ir.GridTime) and node.span.start <= offset <= node.span.end:
+                return node
+        return None
+
+    def describe_grid_time(self, scene: ir.Scene, v: ir.GridTime, planner: Planner | None) -> str:
+        """``bar 5``: where it falls, in the scene and in the film (from the planned timeline's
+        grid), or what it counts on."""
+        n = int(v.count)
+        what = f"**{v.unit} {n}**" if v.point else f"**{n} {v.unit}{'s' * (n != 1)}**"
+        try:
+            plan = self.plan(planner)
+        except Exception as exc:  # a planner problem never breaks the hover
+            return f"{what}\n\n(timing unavailable: {type(exc).__name__}: {exc})"
+        if plan is None or not getattr(plan, "grids", None):
+            return f"{what} — counted on the scene's music (fix the errors to see when)"
+        from nyeshc.grid import Grid
+
+        cue = next((d.value for d in scene.directives if d.key == "music"), None)
+        name = cue.word if isinstance(cue, ir.Word) else cue.text if isinstance(cue, ir.Str) else None
+        data = plan.grids.get(name) if name else None
+        if data is None:
+            st = self.loaded.film.header.get("soundtrack")
+            name = st.value.word if st is not None and isinstance(st.value, ir.Word) else None
+            data = plan.grids.get(name) if name else None
+        if data is None:
+            return f"{what} — counted on the scene's music"
+        g = Grid(Fraction(data["tempo"]), tuple(data["meter"]), Fraction(data["first"]),  # type: ignore[arg-type]
+                 tuple(Fraction(b) for b in data["beats"]), data["downbeat"], data["confidence"], data["source"])
+        if v.point:
+            t = g.bar_time(n) if v.unit == "bar" else g.beat_time(n - 1)
+            where = f"at {clock(t)} of {name}"
+        else:
+            t = v.count * (g.meter[0] if v.unit == "bar" else 1) * g.beat_seconds
+            where = f"lasts {float(t):.2f} s"
+        return f"{what} — {where} ({float(g.tempo):g} bpm, {g.meter[0]}/{g.meter[1]})"
 
     def describe_action(self, line: ir.ActionLine) -> str:
         """An action line's place in the flow: its reading time (or its ``for``), and whether it
@@ -597,6 +639,14 @@ def complete(text: str, line: int, column: int, folder: Path, analysis: Analysis
                 options = {o.name: o.doc for o in schema.ACTIONS["sings"].options}
         if not options:
             options = {n: n for n in schema.option_words()}
+        last = before.split(",")[-1].strip()
+        if last in ("at", "for"):  # a time: in seconds, or on the music's grid
+            grid = ["bar ${1:1}", "beat ${1:1}"] if last == "at" else ["${1:2} bars", "${1:4} beats"]
+            out = [Completion(g.split()[0] if last == "at" else g.split()[1], "keyword",
+                              "on the scene's music (its grid)", g) for g in grid]
+            if last == "at":
+                out.append(Completion("flow", "keyword", "where the scene's flow is", "flow"))
+            return out
         return [Completion(n, "option", doc) for n, doc in sorted(options.items())]
 
     # a value after "key:"

@@ -45,3 +45,41 @@ def test_hover_on_an_action_line_gives_its_reading_time(tmp_path: Path) -> None:
     assert FILM[span.start:span.end].startswith('"The keeper')
     card, _ = a.hover(a.main_file, FILM.index("THE END"))
     assert "reads in 1.0 s" in card and "drawn on screen" in card
+
+
+BEATS = '''canvas: 160x90, 24fps
+soundtrack: THEME
+
+music THEME:
+    source: generate, tempo 120bpm, meter 3/4, length 30s
+
+SCENE 1, 10s:
+    caption: "x", at bar 3, for 2 bars
+'''
+
+
+def _planner(path: Path, film):  # type: ignore[no-untyped-def]
+    from nyeshc.commands.services import RegistryServices
+    from nyeshc.config import animatic_profile
+    from nyeshc.plan import plan
+
+    profile = animatic_profile()
+    return plan(film, profile, RegistryServices(profile), root=path.parent)
+
+
+def test_hover_on_a_bar_gives_its_time(tmp_path: Path) -> None:
+    path = tmp_path / "film.nysh"
+    path.write_text(BEATS, encoding="utf-8")
+    a = analyse(path)
+    text, span = a.hover(a.main_file, BEATS.index("bar 3") + 1, _planner)
+    assert BEATS[span.start:span.end] == "bar 3"
+    assert "**bar 3** — at 0:03" in text and "120 bpm, 3/4" in text  # two bars of 1.5 s
+    text, _ = a.hover(a.main_file, BEATS.index("2 bars") + 1, _planner)
+    assert "**2 bars** — lasts 3.00 s" in text
+
+
+def test_after_at_the_grid_is_offered(tmp_path: Path) -> None:
+    text = BEATS.replace('at bar 3, for 2 bars', 'at ')
+    line = text.split("\n").index('    caption: "x", at ')
+    labels = {c.label for c in complete(text, line, len('    caption: "x", at '), tmp_path, None)}
+    assert {"bar", "beat", "flow"} <= labels
