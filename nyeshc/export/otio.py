@@ -31,6 +31,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from nyeshc.grid import Grid
 from nyeshc.plan.model import AudioClip, Plan, SceneTrack, SequenceLayer, StillLayer, TextLayer, Timeline
 
 __all__ = ["MissingDependency", "require_otio", "build_timeline", "write_timeline", "Resolver",
@@ -273,7 +274,55 @@ def build_timeline(plan: Plan, resolver: Resolver, *, title: str = "", film_meta
             timeline.tracks.append(track)
     for scene in tl.scenes:
         timeline.tracks.markers.append(_marker(otio, scene, tr))
+    if plan.grids:
+        for track in timeline.tracks:
+            if track.kind == otio.schema.TrackKind.Audio:
+                for clip in track.find_clips(shallow_search=True):
+                    grid = _clip_grid(plan, clip.name)
+                    if grid is not None:
+                        _grid_markers(otio, clip, grid, sr)
     return timeline
+
+
+def _clip_grid(plan: Plan, name: str) -> Grid | None:
+    """The grid of a music clip (``soundtrack THEME``, ``scene 1 / music THEME``, ``… / sings
+    THEME``), from the plan."""
+    last = name.split(" / ")[-1]
+    for head in ("soundtrack ", "music ", "sings ", "sound "):
+        if last.startswith(head):
+            data = plan.grids.get(last[len(head):])
+            if data is not None:
+                return Grid(Fraction(str(data["tempo"])), tuple(data["meter"]), Fraction(str(data["first"])),  # type: ignore[arg-type]
+                            tuple(Fraction(str(b)) for b in data["beats"]), int(data["downbeat"]),
+                            float(data["confidence"]), str(data["source"]))
+    return None
+
+
+def _grid_markers(otio: Any, clip: Any, grid: Grid, sr: float) -> None:
+    """Beat and bar markers on a music clip, in its media's time (the cue's own samples): bar
+    lines red and named ``bar N``, other beats green and named ``beat N``. Editors (Resolve,
+    Premiere through OTIO, Final Cut through FCP XML) show them on the clip."""
+    src = clip.source_range
+    first = src.start_time.to_frames()
+    last = first + src.duration.to_frames()
+    per_bar = grid.meter[0]
+    k = 0
+    while True:
+        t = grid.beat_time(k)
+        at = int(t * Fraction(sr) + Fraction(1, 2))
+        if at >= last:
+            return
+        if at >= first:
+            bar = k % per_bar == 0
+            m = otio.schema.Marker(name=f"bar {k // per_bar + 1}" if bar else f"beat {k + 1}",
+                                   marked_range=otio.opentime.TimeRange(otio.opentime.RationalTime(at, sr),
+                                                                        otio.opentime.RationalTime(0, sr)),
+                                   color=otio.schema.MarkerColor.RED if bar else otio.schema.MarkerColor.GREEN)
+            m.metadata[NAMESPACE] = {"beat": k + 1, "bar": k // per_bar + 1, "downbeat": bar}
+            clip.markers.append(m)
+        k += 1
+        if k > 1_000_000:
+            return
 
 
 def _marker(otio: Any, scene: SceneTrack, tr: Callable[..., Any]) -> Any:
