@@ -128,8 +128,7 @@ def referenced_keys(script: str, profiles: list[str] | None, config: str | None,
                     allow_outside: bool = False) -> set[str]:
     """Every key the film's current plan (for each profile) references; raises when the film
     cannot be planned (the caller falls back)."""
-    from nyeshc.commands.common import load_and_check, with_canvas_scaled
-    from nyeshc.commands.services import RegistryServices
+    from nyeshc.pipeline import RegistryServices, load_and_check, with_canvas_scaled
     from nyeshc.render.mixer import mix_key
     from nyeshc.render.segments import segment_keys
     from nyeshc.config import load_config

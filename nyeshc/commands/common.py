@@ -1,51 +1,32 @@
-"""What several commands share: reading a script, checking it, printing diagnostics."""
+"""What several commands share: their arguments, printing diagnostics, and the pipeline
+driver (:mod:`nyeshc.pipeline`) called with a command's arguments.
+
+The driver itself — config → load → check → plan → disk budget, and running the jobs — is
+:mod:`nyeshc.pipeline`, which knows nothing of argparse; :func:`prepare` and :func:`run_jobs`
+here read its options from ``args`` and print what it reports as ``nyeshc COMMAND: …`` and
+diagnostics on stderr (:class:`CliReport`).
+"""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
-from rich.console import Console
-
+from nyeshc import pipeline
 from nyeshc.diagnostics import Diagnostic, render_human, render_json, render_short
-from nyeshc.syntax import Loaded, load
-from nyeshc.world import World
+from nyeshc.pipeline import EXECUTORS, Checked, Prepared, Stop, load_and_check, with_canvas_scaled
+
+__all__ = ["EXECUTORS", "Checked", "CliReport", "Prepared", "Stop", "add_build_arguments",
+           "add_max_disk_argument", "add_plan_arguments", "add_script_argument", "choose_executor", "disk_limit",
+           "load_and_check", "prepare", "print_diagnostics", "run_jobs", "size_argument", "with_canvas_scaled"]
 
 
 def add_script_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("script", metavar="FILM.nysh", help="the script")
     p.add_argument("--allow-outside", action="store_true",
                    help="let includes and assets point outside the script's folder")
-
-
-@dataclass
-class Checked:
-    loaded: Loaded
-    world: World
-    diagnostics: list[Diagnostic]
-
-    @property
-    def has_errors(self) -> bool:
-        return any(d.is_error for d in self.diagnostics)
-
-
-def load_and_check(script: str, *, allow_outside: bool = False) -> Checked:
-    """Read, lower and check ``script``; every problem is a diagnostic, nothing raises."""
-    from nyeshc.check import check
-
-    path = Path(script)
-    world = World.for_script(path, allow_outside=allow_outside)
-    loaded = load(path, world)
-    diagnostics = list(loaded.diagnostics)
-    if loaded.sources:
-        # the loader already reports what it refused to open (E209 includes): no second copy
-        reported = {(d.code, d.span) for d in diagnostics}
-        diagnostics.extend(d for d in check(loaded, world) if (d.code, d.span) not in reported)
-    diagnostics.sort(key=lambda d: (d.span.file != loaded.film.path, d.span.file, d.span.start, d.code))
-    return Checked(loaded, world, diagnostics)
 
 
 def print_diagnostics(diagnostics: list[Diagnostic], sources: dict[str, str], fmt: str = "human",
@@ -58,6 +39,10 @@ def print_diagnostics(diagnostics: list[Diagnostic], sources: dict[str, str], fm
         for d in diagnostics:
             print(render_short(d, sources), file=stream)
         return
+    if not diagnostics:  # nothing to print, and no need to import rich for it
+        return
+    from rich.console import Console
+
     console = Console(file=stream, highlight=False, soft_wrap=True)
     for d in diagnostics:
         text = render_human(d, sources)
@@ -69,20 +54,11 @@ def print_diagnostics(diagnostics: list[Diagnostic], sources: dict[str, str], fm
         console.print()
     errors = sum(d.is_error for d in diagnostics)
     warnings = len(diagnostics) - errors
-    if diagnostics:
-        console.print(f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}",
-                      style="bold red" if errors else "bold yellow", markup=False)
+    console.print(f"{errors} error{'s' * (errors != 1)}, {warnings} warning{'s' * (warnings != 1)}",
+                  style="bold red" if errors else "bold yellow", markup=False)
 
 
 # --------------------------------------------------------------------------- planning
-
-
-class Stop(Exception):
-    """Ends a command with ``code`` after its message has been printed."""
-
-    def __init__(self, code: int) -> None:
-        super().__init__(code)
-        self.code = code
 
 
 def add_plan_arguments(p: argparse.ArgumentParser) -> None:
@@ -108,20 +84,6 @@ def add_max_disk_argument(p: argparse.ArgumentParser) -> None:
                         "(default: [limits] disk in nysh.toml, else 50G)")
 
 
-def disk_limit(args: argparse.Namespace, config: Any) -> int:
-    """The disk budget: ``--max-disk``, else ``[limits] disk``, else 50 GB."""
-    from nyeshc.plan.budget import DEFAULT_LIMIT
-
-    explicit = getattr(args, "max_disk", None)
-    if explicit is not None:
-        return int(explicit)
-    configured = getattr(config, "disk_limit", None)
-    return int(configured) if configured is not None else DEFAULT_LIMIT
-
-
-EXECUTORS = ("local", "ray")
-
-
 def add_build_arguments(p: argparse.ArgumentParser) -> None:
     add_plan_arguments(p)
     p.add_argument("--no-cache", action="store_true",
@@ -137,143 +99,51 @@ def add_build_arguments(p: argparse.ArgumentParser) -> None:
                         "(default: nysh.toml's [executor] address, else a local Ray instance)")
 
 
-@dataclass
-class Prepared:
-    script: Path
-    checked: Checked
-    plan: Any  # nyeshc.plan.model.Plan
-    cache_dir: Path
-    profile: Any  # nyeshc.config.Profile
-    config: Any  # nyeshc.config.Config
+class CliReport:
+    """A :class:`nyeshc.pipeline.Report` for the command line: ``nyeshc COMMAND: …`` and the
+    diagnostics on stderr; with ``quiet``, diagnostics without an error are not printed."""
 
-    @property
-    def profile_name(self) -> str:
-        return str(self.profile.name)
+    def __init__(self, command: str, quiet: bool = False) -> None:
+        self.command = command
+        self.quiet = quiet
 
+    def problem(self, text: str) -> None:
+        print(f"nyeshc {self.command}: {text}", file=sys.stderr)
 
-def with_canvas_scaled(film: Any, factor: float) -> Any:
-    """``film`` with its canvas scaled by ``factor`` (even sizes, as H.264 needs)."""
-    from dataclasses import replace
+    def detail(self, text: str) -> None:
+        print(text, file=sys.stderr)
 
-    from nyeshc import ir
-
-    prop = film.header.get("canvas")
-    size = prop.value if prop is not None and isinstance(prop.value, ir.Size) else ir.Size(1280, 720)
-    w = max(16, int(size.width * factor) // 2 * 2)
-    h = max(16, int(size.height * factor) // 2 * 2)
-    new_value = replace(size, width=w, height=h)
-    if prop is None:
-        fields = (*film.header.fields, ir.Property("canvas", new_value))
-    else:
-        fields = tuple(replace(f, value=new_value) if f is prop else f for f in film.header.fields)
-    return replace(film, header=replace(film.header, fields=fields))
+    def diagnostics(self, found: Sequence[Diagnostic], sources: Mapping[str, str]) -> None:
+        if self.quiet and not any(d.is_error for d in found):
+            return
+        print_diagnostics(list(found), dict(sources))
 
 
 def prepare(args: argparse.Namespace, command: str, *, canvas_scale: float | None = None) -> Prepared:
-    """Config, load, check and plan ``args.script``; prints problems and raises :class:`Stop`
-    with the exit code (1 script errors or a plan over the disk budget (E701), 2 usage, 3 a
-    backend could not be loaded)."""
-    from nyeshc.backends.base import BackendError
-    from nyeshc.commands.services import RegistryServices
-    from nyeshc.config import ConfigError, load_config
-    from nyeshc.plan import plan
-
-    script = Path(args.script)
-    if not script.is_file():
-        print(f"nyeshc {command}: {script} not found", file=sys.stderr)
-        raise Stop(2)
-    try:
-        config = load_config(script, getattr(args, "config", None))
-        profile = config.profile(getattr(args, "profile", None))
-    except ConfigError as exc:
-        print(f"nyeshc {command}: {exc}", file=sys.stderr)
-        raise Stop(2) from exc
-    checked = load_and_check(str(script), allow_outside=getattr(args, "allow_outside", False))
-    if checked.diagnostics and not (getattr(args, "quiet", False) and not checked.has_errors):
-        print_diagnostics(checked.diagnostics, checked.loaded.sources)
-    if checked.has_errors:
-        raise Stop(1)
-    film = checked.loaded.film
-    if canvas_scale is not None:
-        film = with_canvas_scaled(film, canvas_scale)
-    found: list[Diagnostic] = []
-    try:
-        result = plan(film, profile, RegistryServices(profile), root=script.resolve().parent, report=found)
-    except BackendError as exc:
-        print(f"nyeshc {command}: {exc}", file=sys.stderr)
-        raise Stop(3) from exc
-    if found and not (getattr(args, "quiet", False) and not any(d.is_error for d in found)):
-        print_diagnostics(found, checked.loaded.sources)
-    if any(d.is_error for d in found):
-        raise Stop(1)
-    from nyeshc.plan.budget import check_budget
-
-    over = check_budget(result, disk_limit(args, config), film=film)
-    if over is not None:
-        print_diagnostics([over], checked.loaded.sources)
-        raise Stop(1)
-    cache_dir = Path(args.cache) if getattr(args, "cache", None) else script.resolve().parent / ".nyeshc-cache"
-    return Prepared(script, checked, result, cache_dir, profile, config)
+    """:func:`nyeshc.pipeline.prepare` for ``args.script`` with the command's options
+    (``--config``, ``--profile``, ``--allow-outside``, ``--max-disk``, ``--cache``, ``-q``)."""
+    return pipeline.prepare(args.script, CliReport(command, getattr(args, "quiet", False)),
+                            config=getattr(args, "config", None), profile=getattr(args, "profile", None),
+                            allow_outside=getattr(args, "allow_outside", False),
+                            max_disk=getattr(args, "max_disk", None), cache=getattr(args, "cache", None),
+                            canvas_scale=canvas_scale)
 
 
 def run_jobs(prepared: Prepared, args: argparse.Namespace, plan: Any, command: str) -> Any:
-    """Execute ``plan``'s jobs (the cache, or a temporary one with ``--no-cache``); returns
-    the :class:`~nyeshc.execute.Artifacts`. A failed job prints its name, backend and cause and
-    raises :class:`Stop` (3)."""
-    from nyeshc.execute import Cache, JobFailed, execute
-
-    kind, extra = choose_executor(prepared, args, command)
-    if kind == "ray":
-        from nyeshc.execute import RayNotInstalled, execute_ray
-
-        def execute(*a: Any, **kw: Any) -> Any:  # noqa: F811 - the Ray executor instead
-            try:
-                return execute_ray(*a, **kw, **extra)
-            except RayNotInstalled as exc:
-                print(f"nyeshc {command}: {exc}", file=sys.stderr)
-                raise Stop(2) from exc
-
-    cache = None if getattr(args, "no_cache", False) else Cache(prepared.cache_dir)
-    try:
-        # --no-cache: a temporary cache beside the script (the system's temp folder may live in
-        # memory, and frame sequences are large); deleted when the artifacts are closed
-        return execute(plan, cache, jobs=getattr(args, "jobs", None), progress=not getattr(args, "quiet", False),
-                       scratch_dir=prepared.script.resolve().parent if cache is None else None)
-    except JobFailed as exc:
-        from nyeshc.world import disk_full_error, disk_full_message
-
-        if isinstance(exc.cause, BaseException) and disk_full_error(exc.cause) is not None:
-            gc = f"nyeshc cache gc {prepared.script}"
-            if getattr(args, "cache", None):
-                gc += f" --cache {args.cache}"
-            where = cache.root if cache is not None else prepared.script.resolve().parent
-            print(f"nyeshc {command}: " + disk_full_message(
-                f"the result of {exc.job.name or exc.job.key[:12]} ({exc.job.kind})", where, gc_command=gc),
-                file=sys.stderr)
-            raise Stop(3) from exc
-        print(f"nyeshc {command}: {exc}", file=sys.stderr)
-        if getattr(args, "verbose", False) and exc.traceback:
-            print(exc.traceback, file=sys.stderr)
-        raise Stop(3) from exc
+    """:func:`nyeshc.pipeline.run_jobs` with the command's options (``--executor``,
+    ``--address``, ``--no-cache``, ``--jobs``, ``-q``, ``-v``)."""
+    return pipeline.run_jobs(prepared, plan, CliReport(command, getattr(args, "quiet", False)),
+                             executor=getattr(args, "executor", None), address=getattr(args, "address", None),
+                             use_cache=not getattr(args, "no_cache", False), jobs=getattr(args, "jobs", None),
+                             progress=not getattr(args, "quiet", False), verbose=getattr(args, "verbose", False))
 
 
 def choose_executor(prepared: Prepared, args: argparse.Namespace, command: str) -> tuple[str, dict[str, Any]]:
-    """``--executor``/``--address``, else ``[executor] kind``/``address``/``retries`` in
-    ``nysh.toml``, else local. Returns the kind and the extra keywords for the executor."""
-    table = prepared.config.executor
-    kind = getattr(args, "executor", None) or table.get("kind") or "local"
-    if kind not in EXECUTORS:
-        print(f"nyeshc {command}: unknown executor {kind!r} ([executor] kind in nysh.toml); "
-              f"executors: {', '.join(EXECUTORS)}", file=sys.stderr)
-        raise Stop(2)
-    extra: dict[str, Any] = {}
-    if kind == "ray":
-        address = getattr(args, "address", None) or table.get("address")
-        if address:
-            extra["address"] = str(address)
-        if isinstance(table.get("retries"), int) and not isinstance(table.get("retries"), bool):
-            extra["retries"] = max(0, table["retries"])
-    elif getattr(args, "address", None):
-        print(f"nyeshc {command}: --address needs --executor ray", file=sys.stderr)
-        raise Stop(2)
-    return kind, extra
+    """:func:`nyeshc.pipeline.choose_executor` with ``--executor``/``--address``."""
+    return pipeline.choose_executor(prepared, CliReport(command), executor=getattr(args, "executor", None),
+                                    address=getattr(args, "address", None))
+
+
+def disk_limit(args: argparse.Namespace, config: Any) -> int:
+    """The disk budget: ``--max-disk``, else ``[limits] disk``, else 50 GB."""
+    return pipeline.disk_limit(config, getattr(args, "max_disk", None))

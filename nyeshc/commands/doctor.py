@@ -463,8 +463,7 @@ def check_load(report: Report, modality: str, backend: Any, backends: dict[str, 
 
 def check_script(report: Report, script: Path, profile: Any, allow_outside: bool) -> None:
     from nyeshc.backends.base import BackendError
-    from nyeshc.commands.common import load_and_check
-    from nyeshc.commands.services import RegistryServices
+    from nyeshc.pipeline import RegistryServices, load_and_check
     from nyeshc.plan import plan
 
     checked = load_and_check(str(script), allow_outside=allow_outside)

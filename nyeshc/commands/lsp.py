@@ -2,14 +2,13 @@
 
 Needs the ``lsp`` extra (``pip install 'nyeshc[lsp]'``: pygls and lsprotocol). Scene hovers
 show the scene's place on the film's timeline, planned with the real backends' facts
-(:class:`~nyeshc.commands.services.RegistryServices`), only when the script has no errors.
+(:func:`nyeshc.pipeline.timeline_planner`), only when the script has no errors.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 
@@ -19,18 +18,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def planner(profile_name: str | None = None) -> Any:
-    """``(script, film) -> Plan`` for hovers (scene times; the job keys of cached portraits and
-    looks); the config is read beside each script."""
+    """``(script, film) -> Plan`` for hovers: :func:`nyeshc.pipeline.timeline_planner`."""
+    from nyeshc.pipeline import timeline_planner
 
-    def plan_timeline(script: Path, film: Any) -> Any:
-        from nyeshc.commands.services import RegistryServices
-        from nyeshc.config import load_config
-        from nyeshc.plan import plan
-
-        profile = load_config(script).profile(profile_name)
-        return plan(film, profile, RegistryServices(profile), root=script.parent)
-
-    return plan_timeline
+    return timeline_planner(profile_name)
 
 
 def run(args: argparse.Namespace) -> int:

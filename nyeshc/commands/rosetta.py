@@ -32,7 +32,7 @@ def _colour(text: str) -> tuple[int, int, int]:
 
 def run(args: argparse.Namespace) -> int:
     from nyeshc.backends import registry
-    from nyeshc.commands.services import RegistryServices
+    from nyeshc.pipeline import RegistryServices
     from nyeshc.diagnostics import did_you_mean
     from nyeshc.plan import alphabet_jobs
     from nyeshc.render import write_png
