@@ -2,7 +2,10 @@
 
 Each subcommand lives in ``nyeshc/commands/<name>.py`` with ``add_arguments(parser)`` and
 ``run(args) -> int``; this module only dispatches. The bare form (a script path first) is the
-build. Exit codes: 0 ok; 1 the script has errors; 2 usage; 3 a backend or render failure, or a
+build. The parser is declared from :data:`COMMANDS` (names and help strings) and only the
+command that runs has its module imported and its flags added, so ``nyeshc --version`` and
+``nyeshc check`` do not pay for the build's imports (``nyeshc COMMAND -h`` imports that one
+command's module; ``nyeshc -h`` none). Exit codes: 0 ok; 1 the script has errors; 2 usage; 3 a backend or render failure, or a
 full disk.
 
 A command's timings count from ``args.started``: the start of the process when ``main`` runs
@@ -18,7 +21,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from nyeshc import PROCESS_STARTED, __version__
 
@@ -44,7 +47,10 @@ def _module(name: str):  # noqa: ANN202 - a module
     return importlib.import_module(f"nyeshc.commands.{MODULES.get(name, name)}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(commands: Iterable[str] | None = None) -> argparse.ArgumentParser:
+    """The parser with every command declared; the flags of ``commands`` only (all of them by
+    default), so that only those commands' modules are imported."""
+    wanted = set(COMMANDS if commands is None else commands)
     parser = argparse.ArgumentParser(
         prog="nyeshc",
         description="Compile a .nysh screenplay into a film.",
@@ -54,8 +60,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, help_text in COMMANDS.items():
         p = sub.add_parser(name, help=help_text, description=help_text)
-        _module(name).add_arguments(p)
+        if name in wanted:
+            _module(name).add_arguments(p)
     return parser
+
+
+def command_named(args: Sequence[str]) -> str | None:
+    """The command ``args`` run, as argparse will read it: the first word that is not an option
+    (the top-level options take no values), if it names a command."""
+    for word in args:
+        if word == "--":
+            continue
+        if not word.startswith("-"):
+            return word if word in COMMANDS else None
+    return None
 
 
 class Terminated(KeyboardInterrupt):  # noqa: N818 - handled exactly like Ctrl-C
@@ -72,7 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list and args_list[0] not in COMMANDS and not args_list[0].startswith("-"):
         args_list.insert(0, "build")
-    parser = build_parser()
+    command = command_named(args_list)
+    parser = build_parser(() if command is None else (command,))
     if not args_list:
         parser.print_help(sys.stderr)
         return 2

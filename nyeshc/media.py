@@ -36,8 +36,10 @@ import subprocess
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy is imported where audio is decoded: ``nyeshc check`` sniffs files without it
+    import numpy as np
 
 __all__ = ["SAMPLE_RATE", "AudioStream", "Format", "MediaError", "Probe", "audio_channels", "decode_audio",
            "duration", "ffmpeg_exe", "has_audio", "identify", "identify_file", "input_args", "probe", "sniff"]
@@ -410,6 +412,8 @@ def decode_audio(path: str | os.PathLike[str], *, rate: int = SAMPLE_RATE, chann
     if proc.returncode != 0:
         err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise MediaError(f"ffmpeg cannot decode {name}: {err[-1] if err else 'exit code ' + str(proc.returncode)}")
+    import numpy as np
+
     data = np.frombuffer(proc.stdout, dtype="<f4")
     data = data[: len(data) - len(data) % channels].reshape(-1, channels).astype(np.float32, copy=False)
     if data.size and float(np.abs(data).max()) > 1.0:  # float sources may exceed full scale
