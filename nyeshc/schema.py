@@ -16,11 +16,12 @@ True
 >>> [f.describe for f in DEFINITIONS["character"]["voice"].forms]
 ['asemic', 'tts', 'a recording "voice.wav"']
 >>> TRANSITIONS["CROSSFADE TO"].duration
-'required'
+'optional'
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -66,6 +67,7 @@ FormKind = Literal[
     "gain",         # ``-8dB`` (bounded)
     "size",         # ``1280x720``
     "wpm",          # ``180wpm``: a reading speed in words a minute
+    "prompt",       # ``generate "a drowned cathedral at dusk"``: generated, steered by words
     "time",         # ``300ms``
 ]
 
@@ -295,6 +297,7 @@ HEADER: Mapping[str, PropertySpec] = {
 
 _IMAGE_FORMS = (
     Form("keyword", "generate", word="generate", options=(SEED, TRUNCATION), generated=True),
+    Form("prompt", 'generate "a drowned cathedral at dusk"', options=(SEED, TRUNCATION), generated=True),
     Form("blend", "blend(seed 5, seed 23, 0.35)", generated=True),
     Form("path", '"file.png"', asset="image"),
 )
@@ -314,7 +317,8 @@ DEFINITIONS: Mapping[DefKind, Mapping[str, PropertySpec]] = {
         "image": PropertySpec("image", _IMAGE_FORMS, "the look's picture", required=True),
     },
     "character": {
-        "portrait": PropertySpec("portrait", _IMAGE_FORMS, "the character's face", required=True),
+        "portrait": PropertySpec("portrait", tuple(f for f in _IMAGE_FORMS if f.kind != "prompt"),
+                                 "the character's face", required=True),
         "voice": PropertySpec("voice", (
             Form("keyword", "asemic", word="asemic", options=(PITCH, RATE, SEED)),
             Form("keyword", "tts", word="tts", options=(LANG, PITCH, RATE)),  # speech engines are deterministic
@@ -422,6 +426,33 @@ TRANSITION_SYNONYMS: Mapping[str, str] = {
     "IRIS IN": "FADE IN",
     "MORPH INTO": "MORPH TO",
 }
+
+
+TIMES_OF_DAY = ("DAWN", "SUNRISE", "MORNING", "DAY", "NOON", "AFTERNOON", "DUSK", "SUNSET", "EVENING", "NIGHT",
+                "MIDNIGHT")
+_HEADING_PREFIX = re.compile(r"^(?:INT\./EXT\.|INT/EXT\.?|I/E\.?|INT\.|EXT\.|EST\.)\s*", re.IGNORECASE)
+
+
+def heading_place(title: str) -> tuple[str, str] | None:
+    """A Fountain heading's place and time of day, as a generated backdrop reads them
+    (LANGUAGE.md, "Places and prompts"); None when the heading names no place.
+
+    >>> heading_place("INT. CATHEDRAL - NIGHT")
+    ('CATHEDRAL', 'NIGHT')
+    >>> heading_place("EXT. HOUSE, KITCHEN - LATER")
+    ('HOUSE, KITCHEN', '')
+    >>> heading_place("EXT. SEA") is None, heading_place("INT.") is None
+    (False, True)
+    """
+    rest = _HEADING_PREFIX.sub("", title.strip())
+    if rest == title.strip() and not title.strip().upper().startswith(("INT", "EXT", "EST", "I/E")):
+        return None
+    parts = [" ".join(p.split()) for p in re.split(r"\s+-+\s+|\s+[–—]\s+", rest) if p.strip()]
+    if not parts:
+        return None
+    place = parts[0].upper()
+    time = next((p.upper() for p in parts[1:] if p.upper() in TIMES_OF_DAY), "")
+    return place, time
 
 
 def transition(kind: str) -> TransitionSpec | None:

@@ -136,7 +136,8 @@ def _look_generated(ctx: Context, name: str) -> bool | None:
         return None  # unknown or wrong kind: reported elsewhere
     for p in d.props:
         if p.key == "image":
-            if isinstance(p.value, ir.Call) or (isinstance(p.value, ir.Word) and p.value.word == "generate"):
+            if isinstance(p.value, ir.Call) or (isinstance(p.value, ir.Word) and p.value.word == "generate") \
+                    or (isinstance(p.value, ir.Styled) and p.value.alphabet.word == "generate"):
                 return True
             return False
     return None
@@ -156,6 +157,8 @@ def _backdrop(ctx: Context, item: object, end: str) -> tuple[bool | None, Span |
         return False, None
     backdrops = [p for p in item.items if isinstance(p, ir.Property) and p.key == "backdrop"]
     if not backdrops:
+        if item.heading.style == "fountain" and schema.heading_place(item.heading.title) is not None:
+            return True, None  # the place's generated backdrop (LANGUAGE.md, "Places and prompts")
         return False, None
     p = backdrops[0] if end == "first" else backdrops[-1]
     v = p.value

@@ -199,6 +199,8 @@ def _fits(v: ir.Value | None, f: Form) -> bool:
         return isinstance(v, ir.Str)
     if k == "styled":
         return isinstance(v, ir.Styled)
+    if k == "prompt":
+        return isinstance(v, ir.Styled) and v.alphabet.word == "generate"
     if k == "blend":
         return isinstance(v, ir.Call) and v.name == "blend"
     if k == "morph":

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from nyeshc import ir
+from nyeshc import ir, schema
 from nyeshc.plan import keys
 from nyeshc.schema import DEFAULT_DUCK_DB
 from nyeshc.diagnostics import warning
@@ -281,13 +281,17 @@ class Graph:
             if key is not None:
                 mark("rendered", p)
             return key
-        if not (isinstance(p.value, ir.Word) and p.value.word == "generate"):
+        prompt = p.value.text.text if isinstance(p.value, ir.Styled) and p.value.alphabet.word == "generate" else None
+        if not (isinstance(p.value, ir.Word) and p.value.word == "generate") and prompt is None:
             return None
         mark("rendered", p)
         explicit = num(opt_value(p.options, "seed"))
         trunc = num(opt_value(p.options, "truncation"), Fraction(1))
         seed = self.seed(path, None if explicit is None else int(explicit))
-        return self.add(f"{kind}.latent", kind, {"truncation": float(trunc if trunc is not None else 1)}, [],
+        params: dict[str, Any] = {"truncation": float(trunc if trunc is not None else 1)}
+        if prompt is not None and kind == "image":  # words the image generator draws from
+            params["prompt"] = " ".join(prompt.split())
+        return self.add(f"{kind}.latent", kind, params, [],
                         output="latent", name=path if kind == "image" else f"{path} / {kind}", seed=seed,
                         film_wide=True)
 
@@ -837,6 +841,28 @@ class Graph:
                      node.span, "it is cut at the end of the scene; lengthen the scene, start it earlier or "
                      "shorten it"))
 
+    def place(self, track: TrackLayout, out: Scene) -> None:
+        """A scene without a backdrop whose Fountain heading names a place (``INT. CATHEDRAL -
+        NIGHT``) gets the place's generated backdrop: one seed per place (so every scene there
+        shows the same place) and a prompt of the place and the time of day (its lighting)."""
+        assert isinstance(track.item, ir.Scene)
+        if track.item.heading.style != "fountain":
+            return
+        found = schema.heading_place(track.item.heading.title)
+        if found is None:
+            return
+        place, time = found
+        ctx = self.ctx
+        path = f"place {place}"
+        prompt = " ".join(f"{place} {time}".lower().split())
+        latent = self.add("image.latent", "image", {"truncation": 1.0, "prompt": prompt}, [], output="latent",
+                          name=f"{path} / {time.lower() or 'any time'}", seed=self.seed(path), film_wide=True)
+        s, e = self.span(track, Fraction(0), None)
+        key = self.add("image.render", "image", {"width": ctx.width, "height": ctx.height}, [latent],
+                       output="image", name=f"{track.identity} / backdrop", frames=1, pixels=ctx.width * ctx.height)
+        out.layers.append((0, len(out.layers), StillLayer(s, e, key)))
+        out.first_latent = out.last_latent = latent
+
     def action(self, track: TrackLayout, a: ActionLayout, n: int, out: Scene) -> None:
         """An action line takes its reading time in the flow; with ``show`` (or the header's
         ``action: show``) it is drawn in plain type where its position says (a centred one is a
@@ -885,6 +911,8 @@ class Graph:
                     handler = self.DIRECTIVES.get(item.key)
                     if handler is not None:
                         handler(self, track, item, n, out)
+            if not any(isinstance(i, ir.Property) and i.key == "backdrop" for i in track.item.items):
+                self.place(track, out)
             for b in track.beats:
                 self.beat(track, b, subtitles, out)
             for n, a in enumerate(track.actions, start=1):

@@ -61,6 +61,8 @@ def form_value(f: Form) -> str:
         return '"words"'
     if k == "styled":
         return 'NYESH "words"'
+    if k == "prompt":
+        return 'generate "a drowned cathedral at dusk"'
     if k == "blend":
         return "blend(seed 5, seed 23, 0.35)"
     if k == "morph":
