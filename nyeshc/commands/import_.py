@@ -1,5 +1,7 @@
 """``nyeshc import SCRIPT.fountain -o FILM.nysh``: a Fountain screenplay as a film that checks
-clean and renders with the animatic backends (see ``docs/interchange.md``)."""
+clean and renders with the animatic backends (see ``docs/interchange.md``). What has no place
+in the film (sections, synopses, page breaks, unknown transitions…) becomes a note, and the
+command says how many of each."""
 
 from __future__ import annotations
 
@@ -11,30 +13,21 @@ from pathlib import Path
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("source", metavar="SCRIPT.fountain", help="the Fountain screenplay")
     p.add_argument("-o", "--output", metavar="FILM.nysh", help="the script to write (default: beside the source)")
-    p.add_argument("--canvas", default="1280x720, 24fps", help="the film's canvas (default: '1280x720, 24fps')")
+    p.add_argument("--canvas", default=None,
+                   help="the film's canvas (default: '1280x720, 24fps', or the one a nyeshc export carries)")
+    p.add_argument("--show-action", action="store_true",
+                   help="draw the action paragraphs on screen (writes 'action: show' in the header); "
+                        "centred text is always shown")
     p.add_argument("--force", action="store_true", help="overwrite an existing output")
-    p.add_argument("--profile", metavar="P", help="the nysh.toml profile whose voice times the dialogue")
-    p.add_argument("--config", metavar="PATH", help="the config file (default: nysh.toml beside the output)")
+    # beats follow one another in the flow now: no voice is asked how long a line lasts
+    p.add_argument("--profile", metavar="P", help=argparse.SUPPRESS)
+    p.add_argument("--config", metavar="PATH", help=argparse.SUPPRESS)
+    p.add_argument("-v", "--verbose", action="store_true", help="list each element that became a note")
     p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
 
-def _line_seconds(args: argparse.Namespace, out: Path):  # noqa: ANN202 - a callable or None
-    """How long the configured voice speaks a line, so beats follow one another."""
-    try:
-        from nyeshc.commands.services import RegistryServices
-        from nyeshc.config import load_config
-
-        profile = load_config(out, args.config).profile(args.profile)
-        services = RegistryServices(profile)
-        backend = services.backend("voice")
-    except Exception as exc:  # noqa: BLE001 - fall back to an estimate, and say so
-        print(f"nyeshc import: no voice backend ({exc}); timing lines by an estimate", file=sys.stderr)
-        return None
-    return lambda text, pitch, rate: services.voice_duration(backend, text, pitch, rate, "asemic")
-
-
 def run(args: argparse.Namespace) -> int:
-    from nyeshc.export.fountain import ImportError_, read_fountain, to_nysh
+    from nyeshc.syntax.fountain import ImportError_, read_fountain, translate
     from nyeshc.world import atomic_write_text
 
     src = Path(args.source)
@@ -54,12 +47,19 @@ def run(args: argparse.Namespace) -> int:
         print(f"nyeshc import: cannot read {src}: {exc}", file=sys.stderr)
         return 2
     try:
-        nysh = to_nysh(read_fountain(text), name=out.stem, line_seconds=_line_seconds(args, out), canvas=args.canvas)
+        imported = translate(read_fountain(text), name=out.stem, canvas=args.canvas,
+                             show_action=bool(getattr(args, "show_action", False)))
     except ImportError_ as exc:
         print(f"nyeshc import: {exc}", file=sys.stderr)
         return 3
     out.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(out, nysh)
+    atomic_write_text(out, imported.text)
     if not args.quiet:
+        summary = imported.summary()
+        if summary:
+            print(f"nyeshc import: {summary}" + ("" if args.verbose else " (-v lists them)"), file=sys.stderr)
+            if args.verbose:
+                for line in imported.details:
+                    print(f"  {line}", file=sys.stderr)
         print(f"wrote {out}; check it with 'nyeshc check {out}'", file=sys.stderr)
     return 0
