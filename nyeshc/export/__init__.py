@@ -1,10 +1,10 @@
-"""Interchange: the film in other tools' formats, and Fountain screenplays in.
+"""Interchange: the film in other tools' formats.
 
 * :mod:`nyeshc.export.otio` — OpenTimelineIO timelines (``.otio``/``.otioz``) and, through the
   OTIO adapter plugins, FCP 7 XML (``.xml``) and CMX 3600 EDL (``.edl``); media the editor can
   read are made from the cache's artifacts by :mod:`nyeshc.export.media`.
-* :mod:`nyeshc.export.fountain` — the film as a Fountain screenplay, and a Fountain reader that
-  turns a screenplay into ``.nysh`` text (``nyeshc import``).
+* :mod:`nyeshc.export.fountain` — the film as a Fountain screenplay that ``nyeshc import``
+  (:mod:`nyeshc.syntax.fountain`, the front end's Fountain reader) reads back into the same film.
 * :mod:`nyeshc.export.subtitles` — SRT/WebVTT alone.
 
 Optional packages (``opentimelineio`` and the adapter plugins) are imported only when used.
