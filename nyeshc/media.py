@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # numpy is imported where audio is decoded: ``nyeshc check`` 
 __all__ = ["SAMPLE_RATE", "AudioStream", "Format", "MediaError", "Probe", "audio_channels", "decode_audio",
            "duration", "ffmpeg_exe", "has_audio", "identify", "identify_file", "input_args", "probe", "sniff"]
 
-SAMPLE_RATE = 48_000
+SAMPLE_RATE = 48_000  # every audio array in nyeshc is at this rate: the one definition (plan and backends import it)
 HEAD = 64  # how many first bytes :func:`identify` needs (what ``nyeshc check`` reads)
 _PROBE_TIMEOUT = 60
 

@@ -30,15 +30,15 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
 
+# Every audio array in nyeshc is at this rate; defined once, at the bottom of the layers.
+from nyeshc.media import SAMPLE_RATE
+
 # The cost model is plain data the planner reads to estimate a render before anything runs; it
 # is defined beside the planner's other backend facts (the plan stage may not import backends).
 from nyeshc.plan.services import CostInfo as CostModel
 
 __all__ = ["SAMPLE_RATE", "Alphabet", "Backend", "BackendError", "CostModel", "GlyphBackend", "ImageBackend",
            "MotionBackend", "MusicBackend", "Portrait", "PortraitBackend", "VoiceBackend", "chunks"]
-
-SAMPLE_RATE = 48_000
-"""Every audio array in nyeshc is at this rate."""
 
 Ease = Literal["linear", "smooth"]
 Modality = Literal["image", "portrait", "motion", "music", "voice", "glyphs"]

@@ -17,11 +17,11 @@ from typing import Any
 
 from nyeshc import ir
 from nyeshc.diagnostics import Diagnostic, Span, error
+from nyeshc.media import SAMPLE_RATE
 from nyeshc.plan.model import Job, Plan
 
 DEFAULT_LIMIT = 50 * 1000**3  # 50 GB
 SMALL = 1 << 20  # latents, portraits, alphabets
-SAMPLE_RATE = 48_000
 
 def human(n: int) -> str:
     """Bytes for people: ``1.5 GB``."""

@@ -35,10 +35,10 @@ from pathlib import Path
 from nyeshc import ir, schema
 from nyeshc.diagnostics import error, warning
 from nyeshc.grid import Grid
+from nyeshc.media import SAMPLE_RATE
 from nyeshc.plan import ledger
 from nyeshc.plan.services import BackendInfo, Services
 
-SAMPLE_RATE = 48_000  # == nyeshc.backends.base.SAMPLE_RATE (the planner may not import it)
 DEFAULT_FPS = Fraction(24)
 DEFAULT_CANVAS = (1280, 720)
 MIN_SCENE = Fraction(1)

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-import hashlib
-import json
 import math
 from collections.abc import Iterable
 
@@ -30,6 +28,7 @@ import numpy as np
 from scipy.signal import resample_poly
 
 from nyeshc.execute.cache import Cache
+from nyeshc.hashing import content_key
 from nyeshc.plan.model import AudioClip, Timeline
 from nyeshc.render.compositor import load_artifact
 
@@ -234,8 +233,7 @@ def mix_key(timeline: Timeline) -> str:
     body = {"v": MIX_VERSION, "samples": timeline.samples, "rate": timeline.sample_rate,
             "duck": timeline.duck_db, "lufs": timeline.loudness_lufs, "ceiling": TRUE_PEAK_DBTP,
             "clips": [dataclasses.asdict(c) for c in timeline.audio]}
-    blob = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode("utf-8")
-    return hashlib.sha256(blob).hexdigest()
+    return content_key(body, loose=True)
 
 
 def mix(timeline: Timeline, cache: Cache) -> np.ndarray:

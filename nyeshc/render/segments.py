@@ -32,8 +32,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
-import json
 import os
 import shutil
 import tempfile
@@ -47,6 +45,7 @@ import numpy as np
 from PIL import Image
 
 from nyeshc.execute.cache import Cache
+from nyeshc.hashing import content_key
 from nyeshc.plan.model import Overlap, SceneTrack, Timeline
 from nyeshc.render.compositor import Compositor
 from nyeshc.render.encoder import Encoder, _partial, _unlink, metadata_args, run_ffmpeg, sigterm_guard, write_wav
@@ -150,8 +149,7 @@ def segment_key(timeline: Timeline, span: Span, settings: dict[str, Any]) -> str
                     overlap=ov.kind, morph=ov.morph,
                     length_overlap=ov.end - ov.start, from_overlap=span.start - ov.start,
                     from_a=span.start - a.start, from_b=span.start - b.start)
-    blob = json.dumps(body, sort_keys=True, separators=(",", ":"), default=str).encode("utf-8")
-    return hashlib.sha256(blob).hexdigest()
+    return content_key(body, loose=True)
 
 
 # --------------------------------------------------------------------------- progress
