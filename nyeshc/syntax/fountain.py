@@ -55,6 +55,9 @@ NYSH_NOTE = "nysh:"
 
 DEFAULT_CANVAS = "1280x720, 24fps"
 
+HEADING_ONLY = "heading only"
+"""The note in a scene that is only a heading (a scene holds at least one item)."""
+
 _HEADING = re.compile(r"^(INT\.?/EXT|INT/EXT|I/E|INT|EXT|EST)[. ]", re.IGNORECASE)
 _SCENE_NUMBER = re.compile(r"\s*#([\w.\-]+)#\s*$")
 _TITLE_LINE = re.compile(r"^([A-Za-z][A-Za-z ]*):(.*)$")
@@ -796,9 +799,12 @@ class _Translator:
         opts = "".join(", " + o for o in sc.options)
         out = [f"{heading}{opts}:"]
         out += [f"    [[ {_clean_note(n)} ]]" for n in first]
-        if plain or not sc.items:
-            loc = _location(heading if m and rest else (text or "OPENING"))
-            out.append(f"    backdrop: {look(loc)}")
+        place = bool(m and rest and schema.heading_place(heading))
+        if place:  # the language gives it its place's backdrop (one seed per place, lit for the time)
+            if not sc.items and not first:
+                out.append(f"    [[ {HEADING_ONLY} ]]")  # a scene holds at least one item
+        elif plain or not sc.items:
+            out.append(f"    backdrop: {look(_location(text or 'OPENING'))}")
         first_beat = True
         for kind, item in sc.items:
             if kind == "note":
