@@ -47,9 +47,9 @@ def test_the_lighthouse_renders_as_written(tmp_path: Path) -> None:
     frames = decode_video(out, W, H).astype(np.int16)
     scene = plan_json(script)["timeline"]["scenes"][0]
     layers = scene["layers"]
-    portraits = [L for L in layers if L["role"] == "portrait"]
-    subs = [L for L in layers if L["role"] == "subtitle"]
-    action, card = [L for L in layers if L["role"] == "caption"]
+    portraits = [L for L in layers if L.get("role") == "portrait"]
+    subs = [L for L in layers if L.get("role") == "subtitle"]
+    action, card = [L for L in layers if L.get("role") == "caption"]
     # the action line is read first, on screen, with no one there yet
     assert action["start"] == 0 and portraits[0]["start"] >= action["end"]
     assert frames[action["start"] + 2][150:, :].max() > 150  # its words, bottom of the frame
