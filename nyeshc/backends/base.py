@@ -180,7 +180,8 @@ class MusicBackend(Backend, Protocol):
     """Music cues (JukeBox, or the procedural ambient synthesiser)."""
 
     def generate(self, *, genre: str, artist: str, lyrics: str, seconds: float, seed: int,
-                 progress: ProgressFn | None = None, temperature: float | None = None) -> np.ndarray:
+                 progress: ProgressFn | None = None, temperature: float | None = None,
+                 tempo: float | None = None, meter: tuple[int, int] | None = None) -> np.ndarray:
         """``float32 (round(seconds * SAMPLE_RATE), 2)`` stereo in [-1, 1], never clipping.
         With ``lyrics``, a voice sings them (asemic where the backend has no language).
 
@@ -190,7 +191,26 @@ class MusicBackend(Backend, Protocol):
         made before the option existed. Same arguments, same seed => the same samples, whatever
         the temperature. The executor passes it only when the job's params hold a
         ``"temperature"``, so a backend written before the option existed keeps working for
-        scripts that do not use it."""
+        scripts that do not use it.
+
+        ``tempo`` (beats a minute) and ``meter`` (``(beats a bar, note value)``) are the cue's
+        stated grid (``source: generate, tempo 72bpm, meter 3/4``); the tempo counts the
+        meter's note value. A backend that takes them follows them exactly: beat ``k``
+        (0-based) begins at sample ``round(k * 60 / tempo * SAMPLE_RATE)``, computed from exact
+        fractions (the tempo as the decimal it prints as), beat 0 is sample 0 and the first
+        downbeat, and a bar is ``meter[0]`` beats; what is not stated is the backend's own.
+        ``None`` for both must give exactly the music the backend made before the options
+        existed. The executor passes each only when the job's params hold it (``"tempo"``, and
+        ``"meter"`` as ``[beats, unit]``); a backend that cannot follow a tempo (JukeBox) leaves
+        the keywords out, and a script that states one is a :class:`BackendError` naming the
+        option.
+
+        A backend that knows its grid before rendering also has ``grid(*, genre, artist,
+        lyrics, seconds, seed, temperature=None, tempo=None, meter=None) ->``
+        :class:`nyeshc.grid.Grid`: pure and cheap (the planner calls it to place ``at bar 5``
+        on a generated cue without rendering, as it calls :meth:`VoiceBackend.duration`), the
+        grid :meth:`generate` will play on, ``source="backend"``. A backend without it (JukeBox)
+        has its grid detected from its output (:func:`nyeshc.beats.detect_grid`)."""
 
 
 # --------------------------------------------------------------------------- voice

@@ -580,11 +580,40 @@ def op_motion_still(job: Job, inputs: Sequence[Any], cache: Cache | None, progre
 # --------------------------------------------------------------------------- music
 
 
+def _meter_option(job: Job, method: Callable[..., Any]) -> dict[str, tuple[int, int]]:
+    """``{"meter": (beats, unit)}`` when the job's params state a meter (``[beats, unit]``), for
+    a backend whose method takes it; ``{}`` without one. As :func:`_script_option`: a backend
+    without the keyword is a :class:`BackendError` naming the option."""
+    value = job.params.get("meter")
+    if value is None:
+        return {}
+    ok = isinstance(value, (list, tuple)) and len(value) == 2 and all(
+        isinstance(x, int) and not isinstance(x, bool) for x in value)
+    if not ok:
+        raise BackendError(f"job {job.name!r} ({job.kind}): parameter 'meter' must be [beats, note value] "
+                           f"(got {value!r})")
+    import inspect
+
+    try:
+        sig = inspect.signature(method)
+    except (TypeError, ValueError):
+        return {"meter": (int(value[0]), int(value[1]))}
+    if "meter" not in sig.parameters and not any(p.kind is inspect.Parameter.VAR_KEYWORD
+                                                 for p in sig.parameters.values()):
+        raise BackendError(f"{_who(job)}: the script sets `source: generate, meter A/B`, but backend {job.backend} "
+                           "does not support it (its generate() has no 'meter' keyword; see docs/backends.md); "
+                           "remove the option or choose another backend")
+    return {"meter": (int(value[0]), int(value[1]))}
+
+
 def op_music_generate(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
     seconds = float(_param(job, "seconds"))
     backend = _backend(job)
     # "temperature": the cue's `source: generate, temperature X` (0..2; absent: the backend's default)
-    extra = _script_option(job, backend.generate, "temperature", "`source: generate, temperature X`")
+    extra: dict[str, Any] = _script_option(job, backend.generate, "temperature", "`source: generate, temperature X`")
+    # "tempo" (bpm) and "meter" ([beats, unit]): the cue's stated grid, which the music must follow
+    extra.update(_script_option(job, backend.generate, "tempo", "`source: generate, tempo Nbpm`"))
+    extra.update(_meter_option(job, backend.generate))
     audio = backend.generate(genre=str(job.params.get("genre", "")),
                              artist=str(job.params.get("artist", "")),
                              lyrics=str(job.params.get("lyrics", "") or ""),

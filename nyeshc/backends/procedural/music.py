@@ -27,6 +27,7 @@ arguments give byte-identical arrays, and the instrumental part does not depend 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -35,6 +36,7 @@ from scipy import signal
 from nyeshc.backends.base import SAMPLE_RATE, BackendError, CostModel, ProgressFn
 from nyeshc.backends.procedural import formant
 from nyeshc.backends.procedural.formant import BREATH, Event, sub_seed
+from nyeshc.grid import Grid
 
 SR = SAMPLE_RATE
 LOW = 4  # pads and bass are rendered at SR / LOW
@@ -42,6 +44,12 @@ LSR = SR // LOW
 CEILING = 10 ** (-1 / 20)  # -1 dBFS
 TEMPERATURE = (0.0, 2.0)
 """The range of ``generate``'s ``temperature`` (the script's ``temperature X``); 1 is the default."""
+TEMPO = (10.0, 400.0)
+"""The range of a stated ``tempo`` (the script's ``tempo Nbpm``), in beats a minute."""
+METER_UNITS = (1, 2, 4, 8, 16, 32)
+"""The note values a stated ``meter`` may count (``meter 6/8``: 6 beats a bar, each an eighth)."""
+METER_BEATS = (1, 32)
+"""The range of a stated meter's beats a bar."""
 
 MODES: dict[str, tuple[int, ...]] = {
     "ionian": (0, 2, 4, 5, 7, 9, 11),
@@ -122,12 +130,37 @@ class Chord:
 
 @dataclass(frozen=True, slots=True)
 class Song:
+    """What :func:`compose` chose. ``beat_q`` is set when the cue's grid is exact (a stated
+    ``tempo`` or ``meter``): the beat in seconds as a Fraction, every onset placed with
+    :meth:`at`, and each chord ``chord_beats`` beats long. Without it (the default, the music as
+    it was before tempo could be stated) onsets are stepped in whole samples from ``beat``."""
+
     tonic: int
     scale: tuple[int, ...]
     tempo: float
     meter: int
     beat: float  # seconds
     chords: tuple[Chord, ...]
+    beat_q: Fraction | None = None
+    chord_beats: int = 0
+
+    def at(self, beats: Fraction | int) -> int:
+        """The sample at which beat position ``beats`` (0 = the first downbeat) begins on an
+        exact grid: ``round(beats * 60 / tempo * SR)`` from exact fractions, so no step adds
+        rounding to the next."""
+        assert self.beat_q is not None
+        return round(Fraction(beats) * self.beat_q * SR)
+
+    def pulses(self, index: int, per_beat: int) -> list[int]:
+        """On an exact grid, the onsets of chord ``index`` every ``1 / per_beat`` of a beat."""
+        chord = self.chords[index]
+        b0 = Fraction(index * self.chord_beats)
+        out: list[int] = []
+        j = 0
+        while (s := self.at(b0 + Fraction(j, per_beat))) < chord.end:
+            out.append(s)
+            j += 1
+        return out
 
     def scale_note(self, degree: int, base_octave: int = 5) -> int:
         octave, step = divmod(degree, len(self.scale))
@@ -140,24 +173,55 @@ class Song:
         return self.chords[-1]
 
 
-def compose(prof: Profile, rng: np.random.Generator, n: int, temperature: float | None = None) -> Song:
+def _draw_time(prof: Profile, rng: np.random.Generator) -> tuple[int, tuple[int, ...], float, int]:
+    """The composition's first draws: tonic, mode, the backend's own tempo and beats a bar."""
+    tonic = 48 + int(rng.integers(0, 12))  # the key's tonic at octave 3 (C3..B3)
+    mode = MODES[str(rng.choice(prof.modes))]
+    tempo = float(rng.uniform(*prof.tempo))
+    meter = int(rng.choice(prof.meters))
+    return tonic, mode, tempo, meter
+
+
+def exact_grid(own_tempo: float, own_beats: int, tempo: Fraction | None,
+               meter: tuple[int, int] | None) -> tuple[Fraction, tuple[int, int]]:
+    """The tempo and meter a cue plays at: the stated ones, else the backend's own. The own
+    tempo counts quarter notes, so under a stated meter of another unit it is scaled to count
+    that unit (``meter 6/8``: twice as many beats a minute); it is kept to 4 decimals, so the
+    grid reads as a plain number. The own meter is ``own_beats``/4."""
+    m = meter if meter is not None else (own_beats, 4)
+    t = tempo if tempo is not None else Fraction(f"{own_tempo * m[1] / 4:.4f}")
+    return t, m
+
+
+def compose(prof: Profile, rng: np.random.Generator, n: int, temperature: float | None = None,
+            tempo: Fraction | None = None, meter: tuple[int, int] | None = None) -> Song:
     """Key, mode, tempo, meter and chords for ``n`` samples. ``temperature`` (None: 1) scales how
     often a chord strays from the progression's loop (20 % at 1, never at 0, 40 % at 2); above 1
     a stray chord may be any degree, not only 0, 2, 3, 4, 5. It also moves the chance of a
-    seventh: times ``T`` below 1 (plain triads at 0), halfway to always at 2."""
+    seventh: times ``T`` below 1 (plain triads at 0), halfway to always at 2.
+
+    A stated ``tempo`` (beats a minute, exact) or ``meter`` (beats a bar, note value) makes the
+    grid exact (:func:`exact_grid`; ``Song.beat_q``): chord ``i`` starts at the sample of beat
+    ``i * chord_beats``. The draws are the same either way, so the key, mode and progression of
+    a seed do not change when a tempo is stated."""
     vary = 0.2 if temperature is None else 0.2 * temperature
     strays = (0, 2, 3, 4, 5) if temperature is None or temperature <= 1.0 else (0, 1, 2, 3, 4, 5, 6)
     sevenths = prof.sevenths
     if temperature is not None:
         sevenths = (prof.sevenths * temperature if temperature <= 1.0
                     else prof.sevenths + (1.0 - prof.sevenths) * 0.5 * (temperature - 1.0))
-    tonic = 48 + int(rng.integers(0, 12))  # the key's tonic at octave 3 (C3..B3)
-    mode = MODES[str(rng.choice(prof.modes))]
-    tempo = float(rng.uniform(*prof.tempo))
-    meter = int(rng.choice(prof.meters))
-    beat = 60.0 / tempo
+    tonic, mode, own_tempo, own_meter = _draw_time(prof, rng)
+    beat_q: Fraction | None = None
+    if tempo is None and meter is None:
+        tempo_f, beats = own_tempo, own_meter
+    else:
+        tempo_q, (beats, _unit) = exact_grid(own_tempo, own_meter, tempo, meter)
+        beat_q = Fraction(60) / tempo_q
+        tempo_f = float(tempo_q)
+    beat = 60.0 / tempo_f if beat_q is None else float(beat_q)
     bars = int(rng.choice(prof.chord_bars))
-    seg = max(1, int(round(bars * meter * beat * SR)))
+    seg = max(1, int(round(bars * beats * beat * SR)))
+    chord_beats = bars * beats
     prog = DRONE_PROGRESSIONS if prof.name == "drone" else PROGRESSIONS
     pattern = prog[int(rng.integers(0, len(prog)))]
     chords: list[Chord] = []
@@ -177,10 +241,11 @@ def compose(prof: Profile, rng: np.random.Generator, n: int, temperature: float 
         root = 36 + (tonic + tones[0]) % 12
         if root > 45:
             root -= 12
-        chords.append(Chord(start, min(n, start + seg), degree, tuple(voicing), root))
-        start += seg
+        end = start + seg if beat_q is None else round((i + 1) * chord_beats * beat_q * SR)
+        chords.append(Chord(start, min(n, end), degree, tuple(voicing), root))
+        start = end
         i += 1
-    return Song(tonic, mode, tempo, meter, beat, tuple(chords))
+    return Song(tonic, mode, tempo_f, beats, beat, tuple(chords), beat_q, chord_beats)
 
 
 def _voice_lead(pcs: list[int], prev: list[int] | None, lo: int) -> list[int]:
@@ -325,6 +390,30 @@ class _Cache:
 # --------------------------------------------------------------------------- backend
 
 
+def _stated(tempo: object, meter: object) -> tuple[Fraction | None, tuple[int, int] | None]:
+    """A stated tempo (as the exact decimal it prints as) and meter, checked."""
+    tempo_q: Fraction | None = None
+    if tempo is not None:
+        ok = not isinstance(tempo, bool) and isinstance(tempo, (int, float, Fraction)) and np.isfinite(float(tempo))
+        if not ok or not TEMPO[0] <= float(tempo) <= TEMPO[1]:
+            raise BackendError(f"music.procedural: tempo must be from {TEMPO[0]:g} to {TEMPO[1]:g} beats a minute "
+                               f"(got {tempo!r}; `source: generate, tempo Nbpm`)")
+        tempo_q = Fraction(tempo) if isinstance(tempo, (int, Fraction)) else Fraction(repr(float(tempo)))
+    meter_t: tuple[int, int] | None = None
+    if meter is not None:
+        parts = tuple(meter) if isinstance(meter, (tuple, list)) else ()
+        ok = len(parts) == 2 and all(isinstance(x, int) and not isinstance(x, bool) for x in parts)
+        if not ok or not METER_BEATS[0] <= parts[0] <= METER_BEATS[1] or parts[1] not in METER_UNITS:
+            raise BackendError(f"music.procedural: meter must be (beats a bar, note value) with {METER_BEATS[0]} to "
+                               f"{METER_BEATS[1]} beats of a 1, 2, 4, 8, 16 or 32 note (got {meter!r}; "
+                               "`source: generate, meter 3/4`)")
+        meter_t = (int(parts[0]), int(parts[1]))
+    return tempo_q, meter_t
+
+
+# --------------------------------------------------------------------------- backend
+
+
 class AmbientMusic:
     """Seeded ambient music with optional asemic singing (see the module docstring).
 
@@ -355,7 +444,8 @@ class AmbientMusic:
     # ------------------------------------------------------------------ protocol
 
     def generate(self, *, genre: str, artist: str, lyrics: str, seconds: float, seed: int,
-                 progress: ProgressFn | None = None, temperature: float | None = None) -> np.ndarray:
+                 progress: ProgressFn | None = None, temperature: float | None = None,
+                 tempo: float | None = None, meter: tuple[int, int] | None = None) -> np.ndarray:
         """``float32 (round(seconds * SAMPLE_RATE), 2)``, peaks at most -1 dBFS.
 
         ``temperature`` (0..2; None is 1, the default, bit for bit) is how freely the cue is
@@ -363,9 +453,23 @@ class AmbientMusic:
         two-bar motif, stays on chord tones, even dynamics, the progression never strays, the
         pad's timbre barely moves -- and high wanders -- leaps, chromatic and grace notes,
         downbeats off the chord, stray chords, changing arpeggios, note-to-note timbre and a
-        restless pad. The same seed and temperature give the same samples."""
+        restless pad. The same seed and temperature give the same samples.
+
+        ``tempo`` (beats a minute, :data:`TEMPO`) and ``meter`` (``(beats a bar, note value)``)
+        are the cue's stated grid. Either one makes the grid exact: beat ``k`` (0-based) begins
+        at sample ``round(k * 60 / tempo * SAMPLE_RATE)`` from exact fractions (the tempo read as
+        the decimal it prints as, ``Fraction(repr(tempo))``), beat 0 is sample 0 and the first
+        downbeat, and a bar is ``meter[0]`` beats. The tempo counts the meter's note value
+        (``meter 6/8, tempo 180``: 180 eighth notes a minute, six a bar). Kick, hats, bass notes,
+        arpeggio, melody steps, sung syllables and chord changes all start on the samples of
+        their beats (or half beats); pads and the sine and drone basses, rendered at a quarter of
+        the rate, start within 4 samples of them. What is not stated is the backend's own
+        (:meth:`grid` tells it). Neither stated: the music made before these options existed, to
+        the bit, whose onsets are stepped in whole samples and may drift from :meth:`grid`'s
+        beats by a few samples a minute (the melody's by up to half a sample a step)."""
         if not np.isfinite(seconds) or seconds < 0:
             raise BackendError(f"music.procedural: seconds must be >= 0 (got {seconds})")
+        tempo_q, meter_t = _stated(tempo, meter)
         if temperature is not None:
             ok = not isinstance(temperature, bool) and isinstance(temperature, (int, float))
             if not ok or not TEMPERATURE[0] <= temperature <= TEMPERATURE[1]:
@@ -383,15 +487,20 @@ class AmbientMusic:
         def rng(part: str) -> np.random.Generator:
             return np.random.default_rng(sub_seed(base, part))
 
-        song = compose(prof, rng("compose"), n, temperature)
+        song = compose(prof, rng("compose"), n, temperature, tempo_q, meter_t)
         m_low = -(-n // LOW) + 64
         low = np.zeros((m_low, 2))
         self._pad(low, song, prof, rng("pad"), temperature)
         report(0.25)
-        self._bass(low, song, prof, rng("bass"))
+        # on an exact grid the plucked and synth basses play at the full rate, on their samples
+        bass_full = song.beat_q is not None and prof.bass in ("pluck", "synth")
+        if not bass_full:
+            self._bass(low, song, prof, rng("bass"))
         full = np.zeros((n, 2))
         up = signal.resample_poly(low, LOW, 1, axis=0)[:n]
         full += up
+        if bass_full:
+            self._bass(full, song, prof, rng("bass"), SR)
         report(0.4)
         cache = _Cache()
         sung = bool(lyrics and lyrics.strip() and formant.asemic_syllables(lyrics, 0))
@@ -414,6 +523,23 @@ class AmbientMusic:
         out = self._master(full, prof, rng("space"), n)
         report(1.0)
         return out
+
+    def grid(self, *, genre: str, artist: str, lyrics: str, seconds: float, seed: int,
+             temperature: float | None = None, tempo: float | None = None,
+             meter: tuple[int, int] | None = None) -> Grid:
+        """The grid :meth:`generate` plays these arguments on, without rendering (pure, cheap:
+        a few random draws), ``source="backend"``: the stated ``tempo`` and ``meter``, else the
+        backend's own (chosen from genre, artist and seed; a tempo to 4 decimals, in quarter
+        notes scaled to a stated meter's unit, and ``meter`` beats/4). Beat 0 is sample 0 and
+        the first downbeat. ``lyrics``, ``seconds`` and ``temperature`` do not move it."""
+        tempo_q, meter_t = _stated(tempo, meter)
+        if not np.isfinite(seconds) or seconds < 0:
+            raise BackendError(f"music.procedural: seconds must be >= 0 (got {seconds})")
+        prof = profile_for(genre)
+        base = sub_seed("music.procedural", genre.strip().lower(), artist, seed)
+        _tonic, _mode, own_tempo, own_beats = _draw_time(prof, np.random.default_rng(sub_seed(base, "compose")))
+        t, m = exact_grid(own_tempo, own_beats, tempo_q, meter_t)
+        return Grid(tempo=t, meter=m, first=Fraction(0), source="backend")
 
     # ------------------------------------------------------------------ stems
 
@@ -493,21 +619,24 @@ class AmbientMusic:
         level = {"saw": 0.2, "choir": 0.22, "additive": 0.22, "organ": 0.08}[prof.pad]
         low += pad * (level / rms)
 
-    def _bass(self, low: np.ndarray, song: Song, prof: Profile, rng: np.random.Generator) -> None:
+    def _bass(self, low: np.ndarray, song: Song, prof: Profile, rng: np.random.Generator, fs: int = LSR) -> None:
+        """The bass into ``low`` at ``fs`` (``LSR``; or ``SR`` for the plucked and synth basses on
+        an exact grid, so each note starts on its beat's own sample, not the 4-sample step)."""
+        rate = SR // fs
         m = low.shape[0]
         bass = np.zeros(m)
         beat_n = int(round(song.beat * SR))
-        for ch in song.chords:
+        for ci, ch in enumerate(song.chords):
             f = float(hz(ch.root))
-            s0 = ch.start // LOW
-            seg = (ch.end - ch.start) // LOW
+            s0 = ch.start // rate
+            seg = (ch.end - ch.start) // rate
             if prof.bass in ("sine", "drone"):
-                release = int((2.5 if prof.bass == "drone" else 0.8) * LSR)
+                release = int((2.5 if prof.bass == "drone" else 0.8) * fs)
                 length = min(m - s0, seg + release)
                 if length <= 0:
                     continue
-                t = np.arange(length) / LSR
-                att = int(min(0.6 if prof.bass == "sine" else 2.0, 0.4 * seg / LSR) * LSR)
+                t = np.arange(length) / fs
+                att = int(min(0.6 if prof.bass == "sine" else 2.0, 0.4 * seg / fs) * fs)
                 env = _envelope(length, att, seg, release)
                 y = np.sin(2 * np.pi * f * t) + 0.18 * np.sin(4 * np.pi * f * t)
                 if prof.bass == "drone":
@@ -516,24 +645,26 @@ class AmbientMusic:
             else:
                 step = beat_n if prof.bass == "pluck" else beat_n // 2
                 k = 0
-                for start in range(ch.start, ch.end, step):
+                starts = range(ch.start, ch.end, step) if song.beat_q is None else \
+                    song.pulses(ci, 1 if prof.bass == "pluck" else 2)
+                for start in starts:
                     if prof.bass == "pluck":
                         if k % song.meter not in (0, 2) or (song.meter == 3 and k % 3 == 2):
                             k += 1
                             continue
                         note = ch.root + (7 if (k % song.meter) == 2 else 0)
-                        y = _pluck(float(hz(note)), 0.9, LSR, 0.3) * 1.2
+                        y = _pluck(float(hz(note)), 0.9, fs, 0.3) * 1.2
                     else:
                         note = ch.root + (12 if k % 4 == 3 else 0)
                         fb = float(hz(note))
-                        length = int(0.9 * step / LOW)
-                        t = np.arange(length) / LSR
+                        length = int(0.9 * step / rate)
+                        t = np.arange(length) / fs
                         y = np.zeros(length)
                         for h in range(1, 9):
                             y += np.sin(2 * np.pi * fb * h * t) * np.exp(-t * h * 6.0) / h
-                        y *= _envelope(length, int(0.004 * LSR), length - int(0.03 * LSR), int(0.03 * LSR))
+                        y *= _envelope(length, int(0.004 * fs), length - int(0.03 * fs), int(0.03 * fs))
                         y *= 0.9 if k % 2 == 0 else 0.65
-                    _add(bass, start // LOW, y)
+                    _add(bass, start // rate, y)
                     k += 1
         rms = float(np.sqrt(np.mean(bass ** 2))) or 1.0
         level = {"sine": 0.13, "drone": 0.15, "pluck": 0.12, "synth": 0.14}[prof.bass]
@@ -574,8 +705,17 @@ class AmbientMusic:
         memory: dict[int, tuple[int, float, float] | None] = {}  # motif slot -> (degree, vel, pan) or rest
         sounding = 0  # notes in ``memory``: a motif of rests alone is never looped (silence)
         notes: list[tuple[int, int, float]] = []
+        first = rng.choice((0, 1, 2))  # the beat of the first step
+        stop = n - int(0.3 * SR)
+        starts: list[int] | range
+        if song.beat_q is None:
+            starts = range(int(song.beat * SR * first), stop, step)
+        else:  # an exact grid: step k starts on the sample of beat ``first + k * grid``
+            starts = []
+            while (s := song.at(int(first) + len(starts) * Fraction(prof.grid))) < stop:
+                starts.append(s)
         k = 0
-        for start in range(int(song.beat * SR * rng.choice((0, 1, 2))), n - int(0.3 * SR), step):
+        for start in starts:
             beat_pos = (k * prof.grid) % song.meter
             p = prof.density * (1.6 if beat_pos == 0 else 1.0)
             slot = k % motif
@@ -630,7 +770,8 @@ class AmbientMusic:
             notes.append((start, note, vel))
             if tempered and hot > 0 and trng.random() < 0.3 * hot:  # type: ignore[union-attr]  # a grace note
                 grace = song.scale_note(degree + int(trng.choice((-1, 1))), octave)  # type: ignore[union-attr]
-                at = start + step // 2
+                at = start + step // 2 if song.beat_q is None else \
+                    song.at(int(first) + (k - 1 + Fraction(1, 2)) * Fraction(prof.grid))
                 if at < n - int(0.3 * SR):
                     self._melody_note(full, cache, prof, at, grace, vel * 0.7, -pan, g, colour)
                     notes.append((at, grace, vel * 0.7))
@@ -665,11 +806,12 @@ class AmbientMusic:
         pattern = patterns[int(rng.integers(0, 3))]
         # temperature above 1: each chord changes the pattern with probability (T - 1) / 2
         hot = 0.0 if temperature is None else max(0.0, float(temperature) - 1.0)
-        for ch in song.chords:
+        for ci, ch in enumerate(song.chords):
             if hot > 0 and trng is not None and trng.random() < hot / 2:
                 pattern = patterns[int(trng.integers(0, 3))]
             tones = sorted(ch.notes)[:3]
-            for k, start in enumerate(range(ch.start, ch.end, step)):
+            starts = range(ch.start, ch.end, step) if song.beat_q is None else song.pulses(ci, 2)
+            for k, start in enumerate(starts):
                 idx = pattern[k % len(pattern)]
                 note = tones[idx % len(tones)] + (12 if idx == 3 else 0)
                 y = cache.get(("pluck", note, "arp"), lambda note=note: _pluck(float(hz(note)), 0.45))
@@ -691,10 +833,12 @@ class AmbientMusic:
                 np.minimum(1, th / 0.0005) * 0.03 for _ in range(3)]
         start_beat = 0 if rng.random() < 0.5 else song.meter
         b = start_beat
-        while b * beat_n < full.shape[0]:
-            s = int(round(b * beat_n))
+        exact = song.beat_q is not None
+        while (song.at(b) if exact else b * beat_n) < full.shape[0]:
+            s = song.at(b) if exact else int(round(b * beat_n))
             _add_st(full, s, kick, 0.7, 0.7)
-            _add_st(full, int(round((b + 0.5) * beat_n)), hats[b % 3], 0.5, 0.8)
+            off = song.at(b + Fraction(1, 2)) if exact else int(round((b + 0.5) * beat_n))
+            _add_st(full, off, hats[b % 3], 0.5, 0.8)
             b += 1
 
     def _sing(self, lyrics: str, artist: str, song: Song, prof: Profile, rng: np.random.Generator,
@@ -714,8 +858,15 @@ class AmbientMusic:
         events: list[Event] = []
         pitch_pts: list[tuple[int, float]] = []
         note_starts: list[int] = []
-        intro = min(song.meter * song.beat, 0.12 * n / SR)
-        pos = int(round(intro * SR))
+        exact = song.beat_q is not None
+        pos_b = Fraction(0)  # on an exact grid: the beat at ``pos``
+        if exact:  # start on a beat: a bar in, or less in a short cue
+            lead_in = song.meter if song.meter * song.beat <= 0.12 * n / SR else int(0.12 * n / SR / song.beat)
+            pos_b = Fraction(lead_in)
+            pos = song.at(pos_b)
+        else:
+            intro = min(song.meter * song.beat, 0.12 * n / SR)
+            pos = int(round(intro * SR))
         li = 0
         degree = 2
         gap_after_all = song.meter * 2
@@ -728,7 +879,7 @@ class AmbientMusic:
             # phrase contour: arch up then resolve onto a chord tone
             peak = len(syls) * 0.45
             for i, (syl, v) in enumerate(zip(syls, values, strict=True)):
-                length = int(round(v * beat_n))
+                length = int(round(v * beat_n)) if not exact else song.at(pos_b + Fraction(v)) - pos
                 if pos + length > n:
                     length = n - pos
                 if length <= int(0.05 * SR):
@@ -762,8 +913,14 @@ class AmbientMusic:
                 pitch_pts.append((pos, float(note)))
                 pitch_pts.append((pos + length - 1, float(note)))
                 pos += length
+                pos_b += Fraction(v)
             # breath before the next phrase
-            rest = int(round(beat_n * (1.0 + (gap_after_all if (li + 1) % len(lines) == 0 else 0))))
+            rest_beats = 1 + (gap_after_all if (li + 1) % len(lines) == 0 else 0)
+            if exact:
+                rest = song.at(pos_b + rest_beats) - pos
+                pos_b += rest_beats
+            else:
+                rest = int(round(beat_n * (1.0 + (gap_after_all if (li + 1) % len(lines) == 0 else 0))))
             bl = int(min(0.45 * SR, rest * 0.6))
             if pos + rest < n - int(0.8 * SR):
                 events.append(Event(BREATH, pos + rest - bl, bl, 0.9))

@@ -1,0 +1,90 @@
+"""The ``music.generate`` op passes a cue's stated grid (issue #19): params ``"tempo"`` (bpm)
+and ``"meter"`` (``[beats, unit]``) reach ``MusicBackend.generate(..., tempo=, meter=)`` only
+when present, so backends written before the options existed keep working until a script
+states them (then the error names the option)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from nyeshc.backends.base import SAMPLE_RATE, BackendError
+from nyeshc.execute import ops
+from nyeshc.execute.ops import run_job
+from nyeshc.plan.model import Job
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+
+    def generate(self, *, genre: str, artist: str, lyrics: str, seconds: float, seed: int, progress: Any = None,
+                 temperature: float | None = None, tempo: float | None = None,
+                 meter: tuple[int, int] | None = None) -> np.ndarray:
+        self.calls.append({"temperature": temperature, "tempo": tempo, "meter": meter})
+        return np.zeros((round(seconds * SAMPLE_RATE), 2), np.float32)
+
+
+class OldBackend:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def generate(self, *, genre: str, artist: str, lyrics: str, seconds: float, seed: int, progress: Any = None,
+                 temperature: float | None = None) -> np.ndarray:
+        self.calls += 1
+        return np.zeros((round(seconds * SAMPLE_RATE), 2), np.float32)
+
+
+def _music(monkeypatch: pytest.MonkeyPatch, backend: object, params: dict[str, Any]) -> Any:
+    monkeypatch.setattr(ops, "_backend", lambda job: backend)
+    job = Job(key="k" * 64, kind="music.generate", backend="fake.recorder", backend_version="", settings={},
+              params={"seconds": 0.1, "genre": "ambient", **params}, inputs=(), seed=3, output="audio",
+              name="a / b")  # type: ignore[arg-type]
+    return run_job(job, [])
+
+
+def test_the_op_passes_tempo_and_meter_only_when_stated(monkeypatch: pytest.MonkeyPatch) -> None:
+    rec = Recorder()
+    _music(monkeypatch, rec, {"tempo": 72, "meter": [3, 4]})
+    _music(monkeypatch, rec, {"tempo": 140.5})
+    _music(monkeypatch, rec, {"meter": [6, 8], "temperature": 0.5})
+    _music(monkeypatch, rec, {})
+    assert rec.calls == [{"temperature": None, "tempo": 72.0, "meter": (3, 4)},
+                         {"temperature": None, "tempo": 140.5, "meter": None},
+                         {"temperature": 0.5, "tempo": None, "meter": (6, 8)},
+                         {"temperature": None, "tempo": None, "meter": None}]
+    assert type(rec.calls[0]["tempo"]) is float and type(rec.calls[0]["meter"]) is tuple
+
+
+@pytest.mark.parametrize(("params", "message"), [({"tempo": "fast"}, "parameter 'tempo' must be a number"),
+                                                 ({"tempo": True}, "parameter 'tempo' must be a number"),
+                                                 ({"meter": "3/4"}, r"parameter 'meter' must be \[beats"),
+                                                 ({"meter": [3, 4.0]}, r"parameter 'meter' must be \[beats"),
+                                                 ({"meter": [3]}, r"parameter 'meter' must be \[beats")])
+def test_bad_params_are_errors_naming_them(monkeypatch: pytest.MonkeyPatch, params: dict, message: str) -> None:
+    with pytest.raises(BackendError, match=message):
+        _music(monkeypatch, Recorder(), params)
+
+
+def test_a_backend_without_the_keywords_works_until_a_script_states_a_grid(monkeypatch: pytest.MonkeyPatch) -> None:
+    old = OldBackend()
+    _music(monkeypatch, old, {"temperature": 1.0})
+    assert old.calls == 1
+    with pytest.raises(BackendError, match=r"sets `source: generate, tempo Nbpm`, but backend fake.recorder"):
+        _music(monkeypatch, old, {"tempo": 90})
+    with pytest.raises(BackendError, match=r"sets `source: generate, meter A/B`, but backend fake.recorder"):
+        _music(monkeypatch, old, {"meter": [3, 4]})
+    assert old.calls == 1
+
+
+def test_the_real_op_follows_a_stated_tempo() -> None:
+    def cue(**params: Any) -> np.ndarray:
+        job = Job(key="k" * 64, kind="music.generate", backend="music.procedural", backend_version="1",
+                  settings={}, params={"seconds": 1.0, "genre": "electronic", **params}, inputs=(), seed=2,
+                  output="audio", name="theme")
+        return run_job(job, [])
+
+    plain, stated = cue(), cue(tempo=120.0, meter=[4, 4])
+    assert plain.shape == stated.shape == (SAMPLE_RATE, 2) and plain.tobytes() != stated.tobytes()
