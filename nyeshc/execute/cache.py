@@ -3,7 +3,8 @@
 Layout::
 
     .nyeshc-cache/
-      objects/ab/<key>.npy | .npz     the artifact (raw numpy: memory-mappable frames)
+      objects/ab/<key>.nyf            a frame sequence, compressed (:mod:`nyeshc.execute.frames`)
+      objects/ab/<key>.npy | .npz     any other artifact (raw numpy)
       objects/ab/<key>.json           its manifest record: key, backend, kind, output, size, sha256
 
 An entry exists only when both files exist and the data's checksum matches the record. Data is
@@ -11,9 +12,15 @@ written to a temporary name in the same folder, fsynced and renamed, then the re
 way, so a crash or Ctrl-C never leaves a half-written entry that looks whole; a corrupt or
 partial entry is discarded on read and the job runs again.
 
-Artifacts by ``Job.output`` (see :mod:`nyeshc.plan.model`): ``image``/``frames``/``audio``/
-``latent`` are ``numpy`` arrays (``.npy``); ``portrait`` and ``alphabet`` are stored as ``.npz``
-with their metadata as JSON inside — never pickles.
+Artifacts by ``Job.output`` (see :mod:`nyeshc.plan.model`): ``frames`` (any ``uint8 (N, H, W,
+C)`` array) are stored compressed, losslessly, as ``.nyf`` and read back as a lazily decoded
+:class:`~nyeshc.execute.frames.FrameSequence`; ``image``/``audio``/``latent`` are ``numpy``
+arrays (``.npy``); ``portrait`` and ``alphabet`` are stored as ``.npz`` with their metadata as
+JSON inside — never pickles. A cache written before frames were compressed holds them as
+``.npy`` (its record says so); those are read as they are, memory-mapped.
+
+``NYESHC_FRAME_CODEC=raw`` in the environment (or ``Cache(root, frame_codec="raw")``) stores
+new frame sequences as ``.npy`` again: for comparisons and debugging.
 """
 
 from __future__ import annotations
@@ -33,9 +40,13 @@ from typing import Any
 import numpy as np
 
 from nyeshc.backends.base import Alphabet, Portrait
+from nyeshc.execute.frames import SUFFIX as FRAMES_SUFFIX
+from nyeshc.execute.frames import FrameSequence, is_frames, write_frames
 from nyeshc.world import reserve_space
 
 CHUNK = 1 << 22
+SUFFIXES = (".npy", ".npz", FRAMES_SUFFIX)
+FRAME_CODECS = ("zstd", "raw")
 
 
 class CacheError(RuntimeError):
@@ -106,8 +117,12 @@ def _load_alphabet(z: Any) -> Alphabet:
     return Alphabet(seed=meta["seed"], strokes=strokes, mapping=meta["mapping"])
 
 
-def _suffix(artifact: Any) -> str:
-    return ".npz" if isinstance(artifact, (Portrait, Alphabet)) else ".npy"
+def _suffix(artifact: Any, frame_codec: str) -> str:
+    if isinstance(artifact, (Portrait, Alphabet)):
+        return ".npz"
+    if isinstance(artifact, FrameSequence) or (frame_codec != "raw" and is_frames(artifact)):
+        return FRAMES_SUFFIX
+    return ".npy"
 
 
 # --------------------------------------------------------------------------- the cache
@@ -123,13 +138,20 @@ class Entry:
 class Cache:
     """Artifacts by key under ``root``. Safe for several processes writing at once."""
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, root: str | os.PathLike[str], *, frame_codec: str | None = None) -> None:
         self.root = Path(root)
         self.objects = self.root / "objects"
+        codec = frame_codec or os.environ.get("NYESHC_FRAME_CODEC") or "zstd"
+        if codec not in FRAME_CODECS:
+            raise ValueError(f"frame codec {codec!r}: expected one of {', '.join(FRAME_CODECS)}")
+        self.frame_codec = codec
 
     def _paths(self, key: str) -> tuple[Path, Path, Path]:
         folder = self.objects / key[:2]
         return folder / f"{key}.npy", folder / f"{key}.npz", folder / f"{key}.json"
+
+    def _data(self, key: str, suffix: str) -> Path:
+        return self.objects / key[:2] / f"{key}{suffix}"
 
     def record(self, key: str) -> dict[str, Any] | None:
         _, _, meta = self._paths(key)
@@ -142,8 +164,8 @@ class Cache:
         rec = self.record(key)
         if rec is None:
             return None
-        npy, npz, _ = self._paths(key)
-        path = npz if rec.get("suffix") == ".npz" else npy
+        suffix = rec.get("suffix")
+        path = self._data(key, suffix if suffix in SUFFIXES else ".npy")
         return path if path.exists() else None
 
     def has(self, key: str) -> bool:
@@ -153,7 +175,7 @@ class Cache:
         return rec is not None and path is not None and path.stat().st_size == rec.get("size")
 
     def discard(self, key: str) -> None:
-        for p in self._paths(key):
+        for p in (*self._paths(key), self._data(key, FRAMES_SUFFIX)):
             with contextlib.suppress(FileNotFoundError):
                 p.unlink()
 
@@ -164,7 +186,9 @@ class Cache:
     def get(self, key: str, *, mmap: bool = True, verify: bool = True) -> Any | None:
         """The artifact, or ``None`` when absent or corrupt (a corrupt entry is discarded).
 
-        Arrays come back memory-mapped read-only by default (frame sequences stay on disk)."""
+        Arrays come back memory-mapped read-only by default; a compressed frame sequence comes
+        back as a :class:`FrameSequence` (decoded frame by frame when indexed), whatever
+        ``mmap`` says."""
         if not self.has(key):
             return None
         if verify and not self.verify(key):
@@ -177,16 +201,20 @@ class Cache:
             if rec.get("suffix") == ".npz":
                 with np.load(path, allow_pickle=False) as z:
                     return _load_portrait(z) if rec.get("type") == "portrait" else _load_alphabet(z)
+            if rec.get("suffix") == FRAMES_SUFFIX:
+                return FrameSequence(path)
             return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
         except (OSError, ValueError, KeyError):
             self.discard(key)
             return None
 
     def put(self, key: str, artifact: Any, *, backend: str = "", kind: str = "") -> Path:
-        """Store ``artifact`` under ``key`` atomically; returns the data path."""
-        suffix = _suffix(artifact)
-        npy, npz, meta = self._paths(key)
-        final = npz if suffix == ".npz" else npy
+        """Store ``artifact`` under ``key`` atomically; returns the data path.
+
+        A frame sequence (``uint8 (N, H, W, C)``) is stored compressed unless the cache's
+        ``frame_codec`` is ``"raw"``."""
+        suffix = _suffix(artifact, self.frame_codec)
+        final = self._data(key, suffix)
         final.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{key[:12]}-", suffix=".tmp", dir=final.parent)
         tmp = Path(tmp_name)
@@ -196,6 +224,8 @@ class Cache:
                     _save_portrait(fh, artifact)
                 elif isinstance(artifact, Alphabet):
                     _save_alphabet(fh, artifact)
+                elif suffix == FRAMES_SUFFIX:
+                    write_frames(fh, artifact)
                 else:
                     np.save(fh, np.ascontiguousarray(artifact), allow_pickle=False)
             _fsync_replace(tmp, final)
@@ -208,14 +238,45 @@ class Cache:
                             "alphabet" if isinstance(artifact, Alphabet) else "array")
         return final
 
+    def _put_frames_from(self, key: str, frames: np.ndarray, backend: str, kind: str) -> Path:
+        """Compress ``frames`` (a memory map being read frame by frame) into the entry ``key``."""
+        final = self._data(key, FRAMES_SUFFIX)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{key[:12]}-", suffix=".tmp", dir=final.parent)
+        tmp = Path(tmp_name)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                write_frames(fh, frames)
+            _fsync_replace(tmp, final)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+            raise
+        self._commit_record(key, final, FRAMES_SUFFIX, backend, kind, "array")
+        return final
+
     @contextlib.contextmanager
     def writer(self, key: str, shape: tuple[int, ...], dtype: Any = np.uint8, *, backend: str = "",
                kind: str = "") -> Iterator[np.ndarray]:
         """A writable memory map for a large array (frame sequences), committed on exit.
 
-        Nothing is visible under ``key`` until the block ends without an exception."""
+        Nothing is visible under ``key`` until the block ends without an exception. A frame
+        sequence (``uint8``, 4 axes) is written into a temporary raw buffer (a memory map of an
+        unlinked file beside the cache: disk, not memory, so a long shot fits) and compressed
+        into the entry on exit; the buffer's disk space is reserved first (a full disk is an
+        ``ENOSPC`` here, not a SIGBUS mid-shot) and freed when the block ends."""
         npy, _, _ = self._paths(key)
         npy.parent.mkdir(parents=True, exist_ok=True)
+        if self.frame_codec != "raw" and len(shape) == 4 and np.dtype(dtype) == np.uint8:
+            with tempfile.TemporaryFile(dir=npy.parent, prefix=f".{key[:12]}-", suffix=".tmp") as raw:
+                arr = np.memmap(raw, dtype=np.uint8, mode="w+", shape=shape) if np.prod(shape) else \
+                    np.zeros(shape, np.uint8)
+                reserve_space(raw.fileno(), arr.nbytes)
+                try:
+                    yield arr
+                    self._put_frames_from(key, arr, backend, kind)
+                finally:
+                    del arr
+            return
         fd, tmp_name = tempfile.mkstemp(prefix=f".{key[:12]}-", suffix=".tmp", dir=npy.parent)
         os.close(fd)
         tmp = Path(tmp_name)
@@ -273,9 +334,10 @@ class Cache:
         if not self.objects.is_dir():
             return []
         out = list(self.objects.glob("*/.*.tmp"))
-        for data in self.objects.glob("*/*.np[yz]"):
-            if not data.with_suffix(".json").exists():
-                out.append(data)
+        for suffix in SUFFIXES:
+            for data in self.objects.glob(f"*/*{suffix}"):
+                if not data.with_suffix(".json").exists():
+                    out.append(data)
         return out
 
     def clear(self) -> None:

@@ -33,6 +33,7 @@ from nyeshc import media
 from nyeshc.backends import registry
 from nyeshc.backends.base import SAMPLE_RATE, Alphabet, BackendError, Portrait, ProgressFn
 from nyeshc.execute.cache import Cache
+from nyeshc.execute.frames import FrameSequence
 from nyeshc.plan.model import Job
 from nyeshc.world import reserve_space
 
@@ -150,9 +151,24 @@ def _input(job: Job, inputs: Sequence[Any], i: int, kind: str) -> Any:
         if not isinstance(value, Alphabet):
             raise BackendError(f"{_who(job)}: input {i} is a {_describe(value)}, expected an Alphabet")
         return value
+    if kind == "frames" and isinstance(value, FrameSequence):  # a compressed cache entry
+        return value
     if not isinstance(value, np.ndarray):
         raise BackendError(f"{_who(job)}: input {i} is a {_describe(value)}, expected an array ({kind})")
     return value
+
+
+@contextlib.contextmanager
+def _frames_array(cache: Cache | None, frames: Any) -> Iterator[np.ndarray]:
+    """``frames`` as the ``np.ndarray`` the backend protocols promise: a compressed sequence is
+    decoded into a scratch memory map (disk, not memory, as the raw cache entry was)."""
+    if not isinstance(frames, FrameSequence):
+        yield frames
+        return
+    with _scratch_frames(cache, tuple(frames.shape)) as buf:
+        for i in range(len(frames)):
+            buf[i] = frames[i]
+        yield buf
 
 
 def _inputs(job: Job, inputs: Sequence[Any], *, at_least: int, at_most: int | None = None) -> None:
@@ -564,9 +580,13 @@ def op_motion_drive(job: Job, inputs: Sequence[Any], cache: Cache | None, progre
     driving = _input(job, inputs, 1, "frames")
     audio = _input(job, inputs, 2, "audio") if len(inputs) > 2 else None
     n = _int(job, "frames", 0)
-    return _motion(job, cache, portrait, lambda backend, out: backend.drive(
-        portrait, driving, float(_fps(job, "driving_fps")), audio, float(_fps(job)), n, job.seed, progress,
-        out=out))
+
+    def call(backend: Any, out: np.ndarray) -> Any:
+        with _frames_array(cache, driving) as frames:
+            return backend.drive(portrait, frames, float(_fps(job, "driving_fps")), audio, float(_fps(job)), n,
+                                 job.seed, progress, out=out)
+
+    return _motion(job, cache, portrait, call)
 
 
 def op_motion_still(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:

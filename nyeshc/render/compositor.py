@@ -3,12 +3,14 @@
 The compositor's one job is to cost the encoder as little CPU as possible (the encoder needs
 both cores), so it follows four rules:
 
-* **Artifacts stay on disk.** Frame sequences are the cache's memory-mapped ``.npy`` files; a
-  frame is read when it is shown, never loaded whole.
+* **Artifacts stay on disk.** Frame sequences are the cache's compressed ``.nyf`` files
+  (:class:`~nyeshc.execute.frames.FrameSequence`: a frame is decoded when it is shown, one
+  decompression and one addition per frame when played forwards) or, in caches written before
+  compression, memory-mapped ``.npy`` files; a sequence is never loaded whole.
 * **One resize per layer, not per frame.** A still without a camera move is fitted to its box
   once; a sequence frame is resized once per distinct frame index (a small LRU holds the
   results, already premultiplied for blending); a sequence that already has its box's size is
-  copied straight from the memory map. Only a moving Ken Burns window is resampled every frame
+  drawn straight from the decoded frame. Only a moving Ken Burns window is resampled every frame
   (Pillow's bilinear ``resize`` with a sub-pixel ``box``: the one C path that keeps the motion
   smooth).
 * **Integer blending in preallocated buffers.** ``dst * (255 - a) + src * a`` fits ``uint16``
@@ -33,6 +35,7 @@ import numpy as np
 from PIL import Image
 
 from nyeshc.execute.cache import Cache
+from nyeshc.execute.frames import CorruptFrames
 from nyeshc.plan.model import Box, Layer, Overlap, SceneTrack, SequenceLayer, StillLayer, TextLayer, Timeline
 
 __all__ = ["Compositor", "RenderError", "load_artifact"]
@@ -51,7 +54,9 @@ class RenderError(RuntimeError):
 
 
 def load_artifact(cache: Cache, key: str, what: str) -> Any:
-    """The cached artifact ``key`` (memory-mapped); a clear error when it is absent.
+    """The cached artifact ``key`` (memory-mapped, or a lazily decoded
+    :class:`~nyeshc.execute.frames.FrameSequence` for a compressed frame sequence); a clear
+    error when it is absent.
 
     Checksums are not re-verified here (a 700 MB morph would cost seconds of hashing per render):
     the cache checks sizes on every read and the executor verifies what it reuses."""
@@ -392,12 +397,14 @@ class _SequenceState:
     keeps every resized frame when they fit in ``LOOP_CACHE`` bytes and is resized once per
     frame index for the whole film."""
 
-    def __init__(self, layer: SequenceLayer, frames: np.ndarray, width: int, height: int) -> None:
+    def __init__(self, layer: SequenceLayer, frames: Any, width: int, height: int,
+                 cache: Cache | None = None) -> None:
         if frames.ndim != 4 or frames.shape[3] not in (3, 4) or frames.shape[0] == 0:
             raise RenderError(f"sequence layer {layer.artifact[:12]}…: expected (N, H, W, 3|4) frames, "
                               f"got {frames.shape}")
         self.layer = layer
-        self.frames = frames
+        self.frames = frames  # an array (memory map) or a compressed FrameSequence
+        self.cache = cache
         self.n, fh, fw = frames.shape[:3]
         self.fw, self.fh = fw, fh
         self.x, self.y, self.tw, self.th = _target(layer.box, width, height)
@@ -456,7 +463,13 @@ class _SequenceState:
         if s is not None:
             self.lru.move_to_end(tag)
             return s
-        frame = self.frames[i]
+        try:
+            frame = self.frames[i]
+        except CorruptFrames as exc:  # damaged since it was written: remove it so a build remakes it
+            if self.cache is not None:
+                self.cache.discard(self.layer.artifact)
+            raise RenderError(f"sequence {self.layer.artifact[:12]}…: {exc}; the entry was removed from the "
+                              "cache, build again to make it anew") from None
         if self.fit or window is not None:
             x0, y0, w, h = window or self.window
             img = Image.fromarray(np.ascontiguousarray(frame))
@@ -570,7 +583,7 @@ class Compositor:
             if isinstance(layer, StillLayer):
                 st = _StillState(layer, art, W, H)
             elif isinstance(layer, SequenceLayer):
-                st = _SequenceState(layer, art, W, H)
+                st = _SequenceState(layer, art, W, H, self.cache)
             else:
                 st = _TextState(layer, art, W, H)
             self._states[layer] = st
@@ -582,7 +595,7 @@ class Compositor:
         if st is None:
             frames = load_artifact(self.cache, ov.morph, "morph overlap")
             layer = SequenceLayer(start=ov.start, end=ov.end, artifact=ov.morph, role="morph")
-            st = _SequenceState(layer, frames, self.timeline.width, self.timeline.height)
+            st = _SequenceState(layer, frames, self.timeline.width, self.timeline.height, self.cache)
             a = self._framing(self._by_index.get(ov.a), ov.start)
             b = self._framing(self._by_index.get(ov.b), ov.end - 1)
             if a is not None or b is not None:

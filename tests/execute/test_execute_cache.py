@@ -39,7 +39,7 @@ def test_writer_commits_on_success(tmp_path: Path) -> None:
     cache = Cache(tmp_path / "c")
     with cache.writer(KEY, (3, 2, 2, 3)) as out:
         out[:] = 9
-    assert cache.verify(KEY) and int(cache.get(KEY).sum()) == 9 * 36
+    assert cache.verify(KEY) and int(np.asarray(cache.get(KEY)).sum()) == 9 * 36
 
 
 def test_corrupt_data_is_detected_and_discarded(tmp_path: Path) -> None:

@@ -160,3 +160,59 @@ def test_missing_artifact_is_a_clear_error(cache: Cache) -> None:
     scene = SceneTrack(0, "s", 0, 4, (StillLayer(0, 4, "0" * 64),))
     with pytest.raises(RenderError, match="not in the cache"):
         Compositor(timeline([scene], 4), cache).frame(0)
+
+
+def test_compressed_and_raw_frame_artifacts_compose_identically(tmp_path: Path) -> None:
+    """Frame sequences are stored compressed (``.nyf``, decoded on demand) and, in caches written
+    before that, raw (``.npy``, memory-mapped): every kind of sequence layer draws the same pixels
+    from both, in order and in any order."""
+    rng = np.random.default_rng(5)
+    n = 40  # more than one group of frames (GOP 32)
+    grad = _gradient()
+    morph = np.stack([np.roll(grad, 3 * i, axis=1) for i in range(n)])
+    portrait = rng.integers(0, 256, (n, 20, 20, 4), dtype=np.uint8)  # RGBA, at its box's size
+    portrait[:, :5, :, 3] = 0
+    loop = rng.integers(0, 256, (7, 10, 16, 3), dtype=np.uint8)  # resized, looped
+    arts = {"morph": morph, "portrait": portrait, "loop": loop, "bg": solid(RED)}
+
+    def compose(codec: str, order: list[int]) -> dict[int, np.ndarray]:
+        cache = Cache(tmp_path / codec, frame_codec=codec)
+        k = {name: put(cache, name, a) for name, a in arts.items()}
+        assert cache.data_path(k["morph"]).suffix == (".nyf" if codec == "zstd" else ".npy")
+        s1 = SceneTrack(0, "a", 0, 36, (
+            SequenceLayer(0, 36, k["morph"], zoom=(1.0, 1.3), ease="linear"),
+            SequenceLayer(2, 36, k["portrait"], offset=3, box=Box(50, 10, 20, 20), role="portrait"),
+            SequenceLayer(5, 30, k["loop"], loop=True, box=Box(4, 30, 30, 20)),
+        ))
+        s2 = SceneTrack(1, "b", 30, 60, (StillLayer(30, 60, k["bg"]),
+                                         SequenceLayer(30, 60, k["portrait"], box=Box(10, 10, 20, 20))))
+        tl = timeline([s1, s2], 60, overlaps=(Overlap("morph", 0, 1, 30, 36, morph=k["morph"]),))
+        comp = Compositor(tl, cache)
+        return {f: comp.frame(f).copy() for f in order}
+
+    frames = list(range(60))
+    raw = compose("raw", frames)
+    assert np.array_equal(raw[10], compose("raw", [10])[10])
+    packed = compose("zstd", frames)
+    shuffled = compose("zstd", rng.permutation(60).tolist() + [59, 0, 33, 31])
+    for f in frames:
+        assert np.array_equal(raw[f], packed[f]), f
+        assert np.array_equal(raw[f], shuffled[f]), f
+
+
+def test_a_damaged_compressed_sequence_is_a_render_error_and_leaves_the_cache(cache: Cache) -> None:
+    from nyeshc.execute.frames import FrameSequence
+
+    frames = np.random.default_rng(2).integers(0, 256, (40, H, W, 3), dtype=np.uint8)
+    k = put(cache, "seq", frames)
+    path = cache.data_path(k)
+    lo, hi = (int(x) for x in FrameSequence(path).offsets[1:3])  # the second group of frames
+    data = bytearray(path.read_bytes())
+    data[(lo + hi) // 2] ^= 0xFF
+    path.write_bytes(bytes(data))
+    comp = Compositor(timeline([SceneTrack(0, "s", 0, 40, (SequenceLayer(0, 40, k),))], 40), cache)
+    assert np.array_equal(comp.frame(0), frames[0])  # the first group is whole
+    with pytest.raises(RenderError, match="build again"):
+        for f in range(40):
+            comp.frame(f)
+    assert not cache.has(k)
