@@ -16,7 +16,8 @@ Array conventions (every backend, procedural or model):
 * frame sequences: ``uint8`` ``(N, H, W, 3|4)``;
 * audio: ``float32`` ``(N, C)`` at ``SAMPLE_RATE``, ``C`` = 1 (voice) or 2 (music), values in
   ``[-1, 1]``;
-* latents: ``float32`` 1-D vectors of the backend's own ``latent_dim``.
+* latents: ``float32`` 1-D vectors of the backend's own ``latent_dim`` (an image backend may
+  append entries for a prompt; see :meth:`ImageBackend.sample`).
 
 Every backend declares a :class:`CostModel` so ``nyeshc plan`` can estimate what a render costs
 before anything runs.
@@ -74,8 +75,21 @@ class ImageBackend(Backend, Protocol):
 
     latent_dim: int
 
-    def sample(self, seed: int, truncation: float = 1.0) -> np.ndarray:
-        """The latent for ``seed``; ``truncation`` < 1 pulls it toward the mean latent."""
+    def sample(self, seed: int, truncation: float = 1.0, *, prompt: str | None = None) -> np.ndarray:
+        """The latent for ``seed``; ``truncation`` < 1 pulls it toward the mean latent.
+
+        ``prompt`` is the look's words: a script's ``image: generate "a drowned cathedral at
+        dusk"``, or, for a scene without a backdrop whose heading names a place
+        (``INT. CATHEDRAL - NIGHT``), the place and its time of day (``"cathedral night"``, at one
+        seed per place). A backend uses what it understands of it and documents what that is;
+        one without text conditioning may ignore it (the seed alone then chooses). ``None`` (no
+        prompt) must give exactly the latent the backend gave before the option existed. The
+        executor passes it only when the job's params hold a ``"prompt"``, so a backend written
+        before the option existed keeps working for scripts without prompts (and a prompt given
+        to one is a :class:`BackendError` naming the option). A backend may encode the prompt in
+        extra latent entries (the procedural CPPN appends a scene code); its ``blend``,
+        ``interpolate`` and ``render`` must then accept both lengths, so a morph can pass from a
+        plain look to a prompted one."""
 
     def blend(self, a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
         """A latent between ``a`` (t=0) and ``b`` (t=1)."""

@@ -210,9 +210,37 @@ def _progress_steps(n: int, progress: ProgressFn) -> Callable[[int], None]:
 # --------------------------------------------------------------------------- image
 
 
+def _prompt_option(job: Job, method: Callable[..., Any]) -> dict[str, str]:
+    """``{"prompt": text}`` when the job's params hold the look's words (``generate "…"``, or a
+    scene heading's place and time of day), for a backend whose ``sample`` takes them; ``{}``
+    without, so backends written before prompts existed keep working. As
+    :func:`_script_option`: a backend without the keyword is a :class:`BackendError` naming the
+    option."""
+    value = job.params.get("prompt")
+    if value is None:
+        return {}
+    if not isinstance(value, str):
+        raise BackendError(f"job {job.name!r} ({job.kind}): parameter 'prompt' must be text (got {value!r})")
+    import inspect
+
+    try:
+        sig = inspect.signature(method)
+    except (TypeError, ValueError):
+        return {"prompt": value}
+    if "prompt" not in sig.parameters and not any(p.kind is inspect.Parameter.VAR_KEYWORD
+                                                  for p in sig.parameters.values()):
+        raise BackendError(f"{_who(job)}: the look has a prompt ({value!r}, from `generate \"…\"` or a scene "
+                           f"heading's place), but backend {job.backend} does not take one (its sample() has no "
+                           "'prompt' keyword; see docs/backends.md); remove the prompt, give the scene a "
+                           "backdrop, or choose another backend")
+    return {"prompt": value}
+
+
 def op_image_latent(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
     backend = _backend(job)
-    latent = backend.sample(job.seed, float(job.params.get("truncation", 1.0)))
+    # "prompt": the look's words (absent: none), which the backend may read into its latent
+    extra = _prompt_option(job, backend.sample)
+    latent = backend.sample(job.seed, float(job.params.get("truncation", 1.0)), **extra)
     return check_array(job, latent, np.float32, (None,))
 
 
@@ -220,7 +248,8 @@ def op_image_blend(job: Job, inputs: Sequence[Any], cache: Cache | None, progres
     _inputs(job, inputs, at_least=2, at_most=2)
     a, b = _input(job, inputs, 0, "latent"), _input(job, inputs, 1, "latent")
     latent = _backend(job).blend(np.asarray(a), np.asarray(b), float(_param(job, "t")))
-    return check_array(job, latent, np.float32, (a.shape[0],))
+    # a prompted latent may carry more entries than a plain one (the CPPN's scene code)
+    return check_array(job, latent, np.float32, (max(a.shape[0], b.shape[0]),))
 
 
 def op_image_render(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:

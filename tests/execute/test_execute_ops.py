@@ -232,9 +232,10 @@ def test_morph_stride_renders_anchors_and_blends_between() -> None:
     keys = [image.sample(1, 0.8), image.sample(2, 0.8)]
     # a morph's pace in a film: ~120 frames from one latent to the next
     params = {"width": 32, "height": 18, "frames": 121, "ease": "smooth"}
-    full = run_job(job("image.morph", "image.procedural", params, ("a", "b"), output="frames", name="m"), keys, None)
+    full = run_job(job("image.morph", "image.procedural", params, ("a", "b"), output="frames", name="m",
+                       version=image.version), keys, None)
     strided = run_job(job("image.morph", "image.procedural", {**params, "stride": 3}, ("a", "b"),
-                          output="frames", name="m"), keys, None)
+                          output="frames", name="m", version=image.version), keys, None)
     for i in (0, 3, 6, 60, 117, 120):
         assert np.array_equal(strided[i], full[i])
     mid = strided[1].astype(np.float32)

@@ -180,6 +180,11 @@ class GanFaceImage(_GanFace):
     id = "image.ganface"
     modality = "image"
 
+    def sample(self, seed: int, truncation: float = 1.0, *, prompt: str | None = None) -> np.ndarray:
+        """The latent for ``seed``; the generator has no text conditioning, so ``prompt`` is not
+        read (the seed alone chooses the face)."""
+        return super().sample(seed, truncation)
+
     def interpolate(self, keys: Sequence[np.ndarray], t: float, ease: Ease = "smooth") -> np.ndarray:
         """Key ``i`` at ``t = i / (n - 1)`` (after easing): slerp between neighbouring keys."""
         ks = [np.asarray(k, np.float32).reshape(-1) for k in keys]

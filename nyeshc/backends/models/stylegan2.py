@@ -271,6 +271,12 @@ class StyleGAN2Image(_StyleGAN2):
     id = "image.stylegan2"
     modality = "image"
 
+    def sample(self, seed: int, truncation: float = 1.0, *, prompt: str | None = None) -> np.ndarray:
+        """The latent (W) for ``seed``. A StyleGAN2 network has no text conditioning, so
+        ``prompt`` is not read: the seed alone chooses the picture (a heading's place still has
+        one seed, so every scene there shows the same picture)."""
+        return self._w_from_seed(seed, truncation)
+
     def interpolate(self, keys: Sequence[np.ndarray], t: float, ease: Ease = "smooth") -> np.ndarray:
         ks = np.stack([np.asarray(k, np.float64).reshape(-1) for k in keys])
         n = len(ks)
