@@ -34,6 +34,7 @@ from nyeshc.world import World
 
 if TYPE_CHECKING:
     from nyeshc.config import Config, Profile
+    from nyeshc.grid import Grid
     from nyeshc.plan.model import Plan
     from nyeshc.plan.services import BackendInfo
 
@@ -102,7 +103,9 @@ class RegistryServices:
     It reports what the planner needs: a backend's id, version, settings and cost model, the
     exact length of a synthesised line (``VoiceBackend.duration``), the length of a recording
     or a video (through :func:`nyeshc.media.duration`, the module the checker and the executor
-    read media with), and a file's SHA-256. Backends are loaded on first use."""
+    read media with), a file's SHA-256, and the grid of a music cue (the music backend's
+    ``grid()``, or :func:`nyeshc.beats.detect_grid` for a recording). Backends are loaded on
+    first use."""
 
     def __init__(self, profile: Profile) -> None:
         self.profile = profile
@@ -110,6 +113,7 @@ class RegistryServices:
         self._media: dict[str, Fraction | None] = {}
         self._audio: dict[str, bool] = {}
         self._sha: dict[str, str] = {}
+        self._grids: dict[str, Grid | None] = {}  # music_grid and recording_grid answers
 
     def _load(self, modality: str) -> Any:
         if modality not in self._objects:
@@ -162,6 +166,48 @@ class RegistryServices:
                     h.update(block)
             self._sha[path] = h.hexdigest()
         return self._sha[path]
+
+    def music_grid(self, backend: BackendInfo, params: dict[str, Any]) -> Grid | None:
+        """The grid (:class:`nyeshc.grid.Grid`) the configured music backend will play a
+        generated cue on, from its ``grid()`` and the cue's ``music.generate`` params (``genre``,
+        ``artist``, ``lyrics``, ``seconds``, ``seed``; ``temperature``, ``tempo``, ``meter`` when
+        stated), without rendering; ``None`` for a backend without ``grid()`` (JukeBox: its
+        grid is known only from its output). Memoised; a :class:`BackendError` (a tempo out of
+        range) propagates."""
+        import json
+
+        grid = getattr(self._load("music"), "grid", None)
+        if grid is None:
+            return None
+        key = json.dumps([backend.id, backend.version, backend.settings, params], sort_keys=True, default=str)
+        if key not in self._grids:
+            kw: dict[str, Any] = {"genre": str(params.get("genre", "")), "artist": str(params.get("artist", "")),
+                                  "lyrics": str(params.get("lyrics", "") or ""),
+                                  "seconds": float(params.get("seconds", 0.0)), "seed": int(params.get("seed", 0))}
+            for name in ("temperature", "tempo"):
+                if params.get(name) is not None:
+                    kw[name] = float(params[name])
+            if params.get("meter") is not None:
+                beats, unit = params["meter"]
+                kw["meter"] = (int(beats), int(unit))
+            self._grids[key] = grid(**kw)
+        return self._grids[key]
+
+    def recording_grid(self, path: str) -> Grid:
+        """The detected grid of a recording (:func:`nyeshc.beats.detect_grid`: beats, downbeats,
+        tempo, meter, confidence; cached by the file's SHA-256 in memory and on disk). Raises
+        ``OSError`` when the file cannot be read or decoded (as the other file services do)."""
+        from nyeshc import beats, media
+
+        key = "file:" + path
+        if key not in self._grids:
+            try:
+                self._grids[key] = beats.detect_grid(path)
+            except media.MediaError as exc:
+                raise OSError(str(exc)) from exc
+        grid = self._grids[key]
+        assert grid is not None
+        return grid
 
 
 @dataclass

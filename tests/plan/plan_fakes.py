@@ -13,6 +13,7 @@ from nyeshc.plan.model import Plan
 from nyeshc.syntax import load, read
 
 from nyeshc.config import Profile, animatic_profile
+from nyeshc.grid import Grid
 from nyeshc.plan.services import BackendInfo, CostInfo
 
 COSTS = {
@@ -29,7 +30,8 @@ COSTS = {
 
 class FakeServices:
     """Voice: 0.08 s a character + 0.3 s. Media: 3 s per file unless ``durations`` says.
-    Checksums: of the path text (files need not exist)."""
+    Checksums: of the path text (files need not exist). Grids: 120 bpm 4/4 for a generated cue,
+    100 bpm 4/4 from 0.1 s for a recording."""
 
     def __init__(self, profile: Profile | None = None, *, versions: dict[str, str] | None = None,
                  durations: dict[str, Fraction] | None = None) -> None:
@@ -56,6 +58,18 @@ class FakeServices:
 
     def file_sha256(self, path: str) -> str:
         return hashlib.sha256(("fake:" + Path(path).name).encode()).hexdigest()
+
+    def music_grid(self, backend: BackendInfo, params: dict[str, Any]) -> Grid | None:
+        """A generated cue's own grid: 120 bpm 4/4 from 0 (a stated tempo or meter in
+        ``params`` wins), as the procedural backend's ``grid()`` reports one."""
+        tempo = Fraction(str(params["tempo"])) if params.get("tempo") is not None else Fraction(120)
+        meter = (int(params["meter"][0]), int(params["meter"][1])) if params.get("meter") is not None else (4, 4)
+        return Grid(tempo, meter, Fraction(0), source="backend")
+
+    def recording_grid(self, path: str) -> Grid:
+        """A recording's detected grid: 100 bpm 4/4, the first beat (a downbeat) at 0.1 s,
+        confident (0.9)."""
+        return Grid(Fraction(100), (4, 4), Fraction(1, 10), confidence=0.9, source="detected")
 
 
 # --------------------------------------------------------------------------- helpers
