@@ -55,6 +55,13 @@ def nysh_value(v: ir.Value | None, indent: int = 0, *, block: bool = False) -> s
         return f"{v.width}x{v.height}"
     if isinstance(v, ir.Rate):
         return v.raw or f"{_number(v.fps)}fps"
+    if isinstance(v, ir.Tempo):
+        return v.raw or f"{_number(v.bpm)}bpm"
+    if isinstance(v, ir.Meter):
+        return v.raw or f"{v.beats}/{v.unit}"
+    if isinstance(v, ir.GridTime):
+        count = _number(v.count)
+        return f"{v.unit} {count}" if v.point else f"{count} {v.unit}{'' if v.count == 1 else 's'}"
     if isinstance(v, ir.Word):
         return v.word
     if isinstance(v, ir.Seed):
@@ -73,6 +80,9 @@ def nysh_value(v: ir.Value | None, indent: int = 0, *, block: bool = False) -> s
         return f"{v.alphabet.word} {nysh_value(v.text, indent, block=block)}"
     if isinstance(v, ir.Phrase):
         return " ".join(nysh_value(x) for x in v.items)
+    raw = getattr(v, "raw", "")
+    if isinstance(raw, str) and raw:  # a value kind newer than this printer, as written
+        return raw
     raise TypeError(f"no nysh spelling for {type(v).__name__}")
 
 
@@ -155,8 +165,8 @@ def _with_options(options: list[str]) -> list[str]:
 
 
 def _fountain_lines(text: str) -> list[str]:
-    # a blank line would end the dialogue block: Fountain keeps it with two spaces
-    return [line if line.strip() else "  " for line in text.split("\n")] or ["  "]
+    # a blank line would end the dialogue block: Fountain keeps it with two spaces; "[[" would open a note
+    return [line.replace("[[", "[ [") if line.strip() else "  " for line in text.split("\n")] or ["  "]
 
 
 _SPECIAL = ("[[", "=", "#", ">", "!", "~", "@", ".")
@@ -165,7 +175,7 @@ _SPECIAL = ("[[", "=", "#", ">", "!", "~", "@", ".")
 def _action_lines(text: str) -> list[str]:
     """An action paragraph that reads back as one: a line Fountain would take for something
     else (a heading, a cue, a transition, a note…) is forced with ``!``."""
-    lines = text.split("\n")
+    lines = text.replace("[[", "[ [").split("\n")  # "[[" would open a note
     out = []
     for i, line in enumerate(lines):
         s = line.strip()
@@ -247,7 +257,8 @@ def to_fountain(film: ir.Film, sources: dict[str, str] | None = None) -> str:
             opts = ([nysh_value(item.duration)] if item.duration is not None else []) + nysh_options(item.options)
             blocks.append([_nysh(", ".join([head, *opts]))])
             if item.lines:
-                blocks.append([f"> {line.text} <" if line.text.strip() else "> <" for line in item.lines])
+                blocks.append([f"> {part.strip()} <" if part.strip() else "> <"
+                               for line in item.lines for part in line.text.split("\n")])
             blocks.extend([_note(n.text, restore=False)] for n in item.notes)
     out.append("\n\n".join("\n".join(b) for b in blocks))
     return "\n".join(out).rstrip() + "\n"
@@ -284,7 +295,7 @@ def _scene(scene: ir.Scene, displays: dict[str, str], lyrics: dict[str, str | No
 
 def _action(item: ir.ActionLine) -> list[str]:
     flags = [o.key for o in item.options if o.value is None]
-    text = item.text.text
+    text = item.text.text.replace("[[", "[ [")  # "[[" would open a note
     if "center" in flags and "show" in flags and text.strip():
         rest = [o for o in item.options if not (o.value is None and o.key in ("center", "show"))]
         lines = [f"> {line.strip()} <" if line.strip() else "> <" for line in text.split("\n")]

@@ -168,9 +168,11 @@ def read_fountain(text: str) -> Screenplay:
             m = _TITLE_LINE.match(lines[i])
             if m and not lines[i].startswith((" ", "\t")):
                 sp.title_page.append((m.group(1).strip(), m.group(2).strip()))
-            elif sp.title_page:
+            elif lines[i].startswith((" ", "\t")) and sp.title_page:  # a value on indented lines
                 key, value = sp.title_page[-1]
                 sp.title_page[-1] = (key, (value + "\n" + lines[i].strip()).strip())
+            else:
+                break  # neither a key nor an indented value: the screenplay itself
             i += 1
     els = sp.elements
     in_dialogue = False
@@ -347,7 +349,7 @@ def string_literal(text: str, indent: int) -> str:
     several lines and reads back the same, else ``"…"`` with escapes."""
     from nyeshc.syntax.lower import long_string_text
 
-    if "\n" in text:
+    if "\n" in text and not re.search(r"(?m)^[ ]*\t", text):  # a tab in the indentation is an error
         body = text.replace("\\", "\\\\").replace('"', '\\"')
         pad = " " * (indent + 4)
         raw = '"""\n' + "\n".join(pad + line if line else "" for line in body.split("\n")) + "\n" + " " * indent + '"""'
@@ -383,11 +385,17 @@ def _location(heading: str) -> str:
 
 
 def _clean_note(text: str) -> str:
-    return text.replace("[[", "[ [").replace("]]", "] ]").strip() or "(empty)"
+    # (a tab at the start of a line is an error in a .nysh file, even inside a note)
+    return text.replace("[[", "[ [").replace("]]", "] ]").replace("\t", "    ").strip() or "(empty)"
 
 
 def _clean_paren(text: str) -> str:
-    return " ".join(re.sub(r"[()]", "", text).split()) or "beat"
+    return _unnoted(" ".join(re.sub(r"[()]", "", text).split())) or "beat"
+
+
+def _unnoted(text: str) -> str:
+    """Text with an unclosed ``[[`` (Fountain keeps it as text) that no reader takes for a note."""
+    return text.replace("[[", "[ [")
 
 
 def sung_seconds(lyrics: list[str]) -> int:
@@ -446,6 +454,11 @@ _NOTE_KIND = {"page_break": "page break", "section": "section", "synopsis": "syn
               "lyrics": "lyrics line outside dialogue", "transition": "transition"}
 
 
+# what a settings note may not start with: a scene, the credits, a transition, a directive
+_SETTINGS_NOT = re.compile(r"(?:SCENE|CREDITS)\b|[A-Z]+ .*(?:TO|IN|OUT|INTO|THROUGH)(?: [A-Z]+)?:|FADE OUT\.|INT|EXT|EST|I/E|"
+                           r"(?:" + "|".join(schema.DIRECTIVES) + r")\s*:")
+
+
 def _syntax_ok(text: str) -> bool:
     from nyeshc.syntax import read
 
@@ -497,21 +510,25 @@ class _Translator:
                 self.nysh(el)
                 continue
             if el.kind == "note":
-                if self.credits is not None and not el.dialogue:
-                    self.credits.notes.append(el.text)
-                elif el.dialogue and self.beat is not None:
-                    self.beat.lines.append(("note", el.text))
-                else:
-                    self.add_note(el.text)
-                self.target = None
+                self.plain_note(el)
                 continue
             if el.kind == "centered" and self.credits is not None:
-                self.credits.lines.extend(el.text.split("\n"))
+                self.credits.lines.extend(_unnoted(el.text).split("\n"))
                 continue
             self.credits = None
             if el.kind != "lyrics":
                 self.skip_lyrics = False
             getattr(self, "el_" + el.kind, self.el_other)(el)
+
+    def plain_note(self, el: Element) -> None:
+        """A note where it stands: in the credits, in a dialogue block, in the scene, or between."""
+        if self.credits is not None and not el.dialogue:
+            self.credits.notes.append(el.text)
+        elif el.dialogue and self.beat is not None:
+            self.beat.lines.append(("note", el.text))
+        else:
+            self.add_note(el.text)
+        self.target = None
 
     def el_heading(self, el: Element) -> None:
         self.scene = _Scene(el)
@@ -546,7 +563,7 @@ class _Translator:
     def el_dialogue(self, el: Element) -> None:
         if self.beat is None:
             return
-        line = _Line(" ".join(el.text.split()))
+        line = _Line(_unnoted(" ".join(el.text.split())))
         self.beat.lines.append(("line", line))
         self.target = line
 
@@ -557,23 +574,23 @@ class _Translator:
                 return  # the lyrics of the cue a [[nysh: sings …]] note names
             last = self.beat.lines[-1] if self.beat.lines else None
             if last is not None and last[0] == "sing":
-                last[1].append(el.text)  # type: ignore[attr-defined]
+                last[1].append(_unnoted(el.text))  # type: ignore[attr-defined]
             else:
-                self.beat.lines.append(("sing", [el.text]))
+                self.beat.lines.append(("sing", [_unnoted(el.text)]))
             return
         self.noted(_NOTE_KIND["lyrics"], el.line, _NOTE_PREFIX["lyrics"] + el.text)
         self.add_note(_NOTE_PREFIX["lyrics"] + el.text)
 
     def el_action(self, el: Element) -> None:
         scene = self.open_scene()
-        a = _Action(el.text)
+        a = _Action(_unnoted(el.text))
         scene.items.append(("action", a))
         self.beat = None
         self.target = a
 
     def el_centered(self, el: Element) -> None:
         scene = self.open_scene()
-        a = _Action(el.text, ["center", "show"])
+        a = _Action(_unnoted(el.text), ["center", "show"])
         scene.items.append(("action", a))
         self.beat = None
         self.target = a
@@ -600,9 +617,13 @@ class _Translator:
                 self.target.options.append(opts)  # type: ignore[attr-defined]
             else:
                 self.noted("nysh note with nothing to attach to", el.line, el.text)
-                self.add_note(el.text)
+                self.plain_note(el)
             return
         self.target = None
+        if self.credits is not None and not el.dialogue:  # the credits hold their lines and notes only
+            self.noted("nysh note with nothing to attach to", el.line, el.text)
+            self.plain_note(el)
+            return
         if s.startswith("CREDITS") and _syntax_ok(s + ":\n    \"x\"\n"):
             self.credits = _Credits(s)
             self.body.append(self.credits)
@@ -613,15 +634,15 @@ class _Translator:
                 self.beat.lines.append(("raw", src))
                 self.skip_lyrics = s.startswith("sings ")
                 return
-        elif self.scene is not None:
+        elif self.scene is not None and re.match(r"(\w+)", s) and re.match(r"(\w+)", s).group(1) in schema.DIRECTIVES:
             if _syntax_ok("SCENE:\n" + "\n".join(_indent(src, 4)) + "\n"):
                 self.scene.items.append(("raw", src))
                 return
-        elif _syntax_ok(src + "\n"):
+        elif self.scene is None and _syntax_ok(src + "\n") and not _SETTINGS_NOT.match(s):
             self.settings.append(src)
             return
         self.noted("nysh note that does not parse", el.line, el.text)
-        self.add_note(el.text)
+        self.plain_note(el)
 
     # ----------------------------------------------------------------- the film
 
@@ -711,9 +732,9 @@ class _Translator:
         out += [f"[[ {_clean_note(n)} ]]" for n in self.top_notes]
         out += body_lines
         if plain and (tp.get("title") or author):
-            out += ["", "CREDITS SCRIPT:", f"    {_q(title)}"]
+            out += ["", "CREDITS SCRIPT:", f"    {_q(' '.join(title.split()))}"]
             if author:
-                out.append(f"    {_q('written by ' + author)}")
+                out.append(f"    {_q('written by ' + ' '.join(author.split()))}")
         text = "\n".join(out) + "\n"
         result = format_source(text, f"{self.name}.nysh")
         if result.text is None:

@@ -124,9 +124,10 @@ def test_action_that_looks_like_something_else_is_forced(tmp_path: Path) -> None
     script = tmp_path / "forced.nysh"
     script.write_text(
         'SCENE 1:\n    "INT. NOT A HEADING"\n    "THE END"\n    "CUT TO:"\n    "# not a section"\n'
-        '    """\n        two lines\n        [[ not a note\n    """\n', encoding="utf-8")
+        '    """\n        two lines\n        = not a synopsis\n    """\n', encoding="utf-8")
     text = export_file(script)
     assert "!INT. NOT A HEADING" in text and "!THE END" in text and "!CUT TO:" in text and "!# not a section" in text
+    assert "two lines\n!= not a synopsis" in text
     back = tmp_path / "back.nysh"
     back.write_text(import_text(text, "back"), encoding="utf-8")
     assert _without_notes(load(script, name="x").film)["body"] == _without_notes(load(back, name="x").film)["body"]
