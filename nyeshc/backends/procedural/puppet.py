@@ -5,9 +5,12 @@ Wav2Lip / First Order Motion (:class:`PuppetMotion`). Pure numpy + Pillow + scip
 
 How a face is made (:func:`draw_face`):
 
-* a ``float32`` latent (``LATENT_DIM`` = 24) is squashed through ``tanh`` into shape, palette
+* a ``float32`` latent (``LATENT_DIM`` = 32) is squashed through ``tanh`` into shape, palette
   and style parameters (:func:`_params`): head oval, jaw, skin tone, eyes, brows, nose, lips,
-  hair, clothes;
+  hair, clothes; the last eight entries choose what makes a cast read as different people in a
+  line-up: a head shape (oval, round, long, square, heart), a hairstyle (:data:`HAIRSTYLES`),
+  a garment (:data:`GARMENTS`) and its colour, an accessory (:data:`ACCESSORIES`: glasses,
+  earrings, a hat), facial hair (:data:`FACIAL_HAIR`) and the build of the shoulders;
 * every shape is a polygon in unit coordinates whose vertices are nudged by a smooth
   latent-driven "wobble" field (hand-drawn edges), rasterised by Pillow at ``SS``× and
   box-reduced, which gives anti-aliased *coverage* masks;
@@ -36,7 +39,7 @@ from scipy import ndimage
 
 from nyeshc.backends.base import SAMPLE_RATE, BackendError, CostModel, Portrait, ProgressFn
 
-LATENT_DIM = 24
+LATENT_DIM = 32
 SS = 4
 MOUTH_MAX = 2.0
 """The widest ``mouth_open`` a rig draws: ``lipsync(..., mouth=2)`` doubles the natural opening
@@ -72,7 +75,29 @@ def _hsv(h: float, s: float, v: float) -> np.ndarray:
     return np.asarray(colorsys.hsv_to_rgb(h % 1.0, float(np.clip(s, 0, 1)), float(np.clip(v, 0, 1))))
 
 
+HAIRSTYLES = ("crop", "bob", "long", "bun", "swept", "curly", "bald", "spiky")
+GARMENTS = ("v-neck", "crew neck", "shirt collar", "turtleneck", "jacket", "scarf")
+ACCESSORIES = ("none", "none", "none", "none", "none", "round glasses", "square glasses", "earrings", "beret", "hat")
+FACIAL_HAIR = ("none", "none", "none", "none", "moustache", "beard", "stubble", "goatee")
+HEADS = ("oval", "round", "long", "square", "heart")
+# per head shape: half width, half height, jaw narrowing
+_HEAD_SHAPES = ((0.183, 0.246, 0.55), (0.202, 0.228, 0.3), (0.165, 0.268, 0.5), (0.194, 0.238, 0.16),
+                (0.197, 0.248, 0.88))
+# per hairstyle: length (0 cropped .. 1 long), volume, fringe (0 high hairline .. 1 low fringe)
+_HAIR_SHAPES = {"crop": (0.05, 0.006, 0.05), "bob": (0.5, 0.022, 0.8), "long": (0.95, 0.02, 0.1),
+                "bun": (0.08, 0.01, 0.0), "swept": (0.22, 0.03, 0.75), "curly": (0.55, 0.07, 0.45),
+                "bald": (0.0, 0.006, 0.0), "spiky": (0.12, 0.03, 0.45)}
+
+
+def _pick(x: float, options: tuple[str, ...]) -> str:
+    """One of ``options``, evenly for a standard normal ``x`` (through its CDF)."""
+    u = 0.5 * (1.0 + math.erf(float(x) / math.sqrt(2.0)))
+    return options[min(len(options) - 1, int(u * len(options)))]
+
+
 def _latent24(latent: np.ndarray) -> np.ndarray:
+    """The latent as ``LATENT_DIM`` values (a shorter one, from before the cast's styles
+    existed, is padded with zeros)."""
     z = np.asarray(latent, dtype=np.float64).ravel()
     if z.size < LATENT_DIM:
         z = np.concatenate([z, np.zeros(LATENT_DIM - z.size)])
@@ -88,9 +113,12 @@ def _params(latent: np.ndarray) -> dict[str, Any]:
     s = np.tanh(z / 1.6)  # (-1, 1)
     p: dict[str, Any] = {}
     p["cx"], p["cy"] = 0.5, 0.41
-    p["hw"] = 0.185 + 0.016 * s[0]  # head half width
-    p["hh"] = 0.245 + 0.014 * s[1]  # head half height
-    p["jaw"] = 0.55 + 0.25 * s[2]  # jaw narrowing
+    p["head"] = _pick(z[24], HEADS)
+    hw0, hh0, jaw0 = _HEAD_SHAPES[HEADS.index(p["head"])]
+    p["hw"] = hw0 + 0.014 * s[0]  # head half width
+    p["hh"] = hh0 + 0.01 * s[1]  # head half height
+    p["jaw"] = float(np.clip(jaw0 + 0.12 * s[2], 0.05, 0.95))  # jaw narrowing
+    p["chin_sq"] = 1.0 if p["head"] == "square" else 0.0
     # skin: muted tones from pale to deep, warmth shifts red/yellow vs olive
     tones = [_rgb(0.90, 0.80, 0.72), _rgb(0.80, 0.64, 0.53), _rgb(0.62, 0.46, 0.36), _rgb(0.40, 0.28, 0.22)]
     u = (s[3] + 1) / 2 * (len(tones) - 1)
@@ -122,8 +150,27 @@ def _params(latent: np.ndarray) -> dict[str, Any]:
     p["part"] = float(s[22])  # side of the parting / sweep
     iris = _hsv(p["hue"] - 0.45 * (s[22] > 0) + 0.08 * s[23], 0.30, 0.42)
     p["iris"] = _mix(iris, _rgb(0.28, 0.20, 0.15), 0.4 + 0.3 * s[23])
-    p["cloth"] = _hsv(p["hue"] + 0.05 * s[23], 0.22 + 0.08 * s[4], 0.22 + 0.06 * s[23])
-    p["neck_w"] = 0.084 + 0.008 * s[0]
+    # the cast's styles: hair, clothes, accessories, build
+    p["style"] = _pick(z[26], HAIRSTYLES)
+    p["hair_len"], p["hair_vol"], p["fringe"] = _HAIR_SHAPES[p["style"]]
+    p["hair_vol"] += 0.004 * s[18]
+    if p["style"] in ("bob", "long", "curly"):
+        p["hair_len"] = float(np.clip(p["hair_len"] + 0.08 * s[16], 0.35, 1.0))
+    if p["fringe"] > 0.3:
+        p["fringe"] = float(np.clip(p["fringe"] + 0.15 * s[21], 0.3, 1.0))
+    if p["style"] == "long":
+        p["part"] = 0.15 * float(s[22])  # parted in the middle
+    elif p["style"] == "swept":
+        p["part"] = 0.9 if s[22] >= 0 else -0.9
+    p["garment"] = _pick(z[27], GARMENTS)
+    p["accessory"] = _pick(z[28], ACCESSORIES)
+    p["facial_hair"] = _pick(z[29], FACIAL_HAIR)
+    cu = 0.5 * (1.0 + math.erf(float(z[30]) / math.sqrt(2.0)))
+    vu = 0.5 * (1.0 + math.erf(float(z[25]) / math.sqrt(2.0)))
+    p["cloth"] = _hsv(cu, 0.18 + 0.3 * (1 - vu) * (0.5 + 0.5 * s[23]), 0.16 + 0.46 * vu)
+    p["cloth2"] = _hsv(cu + 0.5 + 0.1 * s[23], 0.25, 0.72 - 0.4 * vu)  # shirt under a jacket, a scarf
+    p["build"] = 0.8 + 0.32 * 0.5 * (1.0 + math.erf(float(z[31]) / math.sqrt(2.0)))  # narrow .. broad
+    p["neck_w"] = (0.084 + 0.008 * s[0]) * (0.88 + 0.24 * (p["build"] - 0.8) / 0.32)
     p["wob"] = z[[19, 20, 21, 22]]
     # derived landmarks (unit coordinates)
     p["mouth"] = (p["cx"], p["cy"] + 0.55 * p["hh"] + 0.005)
@@ -217,6 +264,16 @@ def _ellipse(cx: float, cy: float, rx: float, ry: float, n: int = 64, rot: float
     return np.stack([cx + c * x - s * y, cy + s * x + c * y], axis=1)
 
 
+def _rounded_rect(cx: float, cy: float, hw: float, hh: float, r: float, n: int = 12) -> np.ndarray:
+    """A rectangle with rounded corners (unit coordinates), as a polygon."""
+    pts = []
+    for qx, qy, a0 in ((1, -1, -0.5 * math.pi), (1, 1, 0.0), (-1, 1, 0.5 * math.pi), (-1, -1, math.pi)):
+        ccx, ccy = cx + qx * (hw - r), cy + qy * (hh - r)
+        for t in np.linspace(a0, a0 + 0.5 * math.pi, n):
+            pts.append((ccx + r * math.cos(t), ccy + r * math.sin(t)))
+    return np.asarray(pts)
+
+
 def _head_outline(p: dict[str, Any], grow: float = 0.0, n: int = 120) -> np.ndarray:
     t = np.linspace(0, 2 * np.pi, n, endpoint=False)
     hw, hh = p["hw"] + grow, p["hh"] + grow
@@ -226,6 +283,8 @@ def _head_outline(p: dict[str, Any], grow: float = 0.0, n: int = 120) -> np.ndar
     # narrow the jaw toward the chin, then square the chin a little
     x = x * (1 - p["jaw"] * 0.42 * low ** 2.2) * (1 - 0.06 * np.clip(-y, 0, 1) ** 2)
     y = np.where(y > 0, y * (1 - 0.05 * np.abs(x)), y * 1.02)
+    if p.get("chin_sq"):  # a square chin: the bottom of the oval cut flat
+        y = np.minimum(y, 1.0 - 0.09 * p["chin_sq"])
     return np.stack([p["cx"] + hw * x, p["cy"] + hh * y], axis=1)
 
 
@@ -357,15 +416,22 @@ class _Rig:
         body_rgb, body_a = _over(body_rgb, body_a, neck_col, neck_cov)
         # shoulders / clothes: a rounded slope, clear of the bottom corners
         t = np.linspace(0, 1, 40)
-        sh_y = 0.765 + 0.14 * _smoothstep(0, 1, t) ** 0.75
-        sh_x = 0.5 + 0.1 + 0.31 * np.sin(t * np.pi / 2) ** 1.3
+        build = p["build"]
+        sh_y = 0.765 + (0.14 + 0.1 * (1.0 - build)) * _smoothstep(0, 1, t) ** 0.75  # narrow: sloping
+        sh_x = 0.5 + (0.1 + 0.31 * np.sin(t * np.pi / 2) ** 1.3) * build
         right = np.stack([sh_x, sh_y], 1)
-        right = np.concatenate([right, [[0.915, 0.96], [0.905, 1.02]]])
+        right = np.concatenate([right, [[0.5 + 0.415 * build, 0.96], [0.5 + 0.405 * build, 1.02]]])
         left = right[::-1].copy()
         left[:, 0] = 1 - left[:, 0]
         collar_y = 0.80
-        shoulders = np.concatenate([left, [[cx - 0.05, collar_y + 0.02], [cx, collar_y + 0.06],
-                                           [cx + 0.05, collar_y + 0.02]], right])
+        garment = p["garment"]
+        if garment in ("crew neck", "turtleneck", "scarf"):  # a round neckline, high on the neck
+            neckline = [[cx - 0.06, collar_y - 0.01], [cx - 0.03, collar_y + 0.008], [cx, collar_y + 0.012],
+                        [cx + 0.03, collar_y + 0.008], [cx + 0.06, collar_y - 0.01]]
+        else:  # a V
+            neckline = [[cx - 0.05, collar_y + 0.02], [cx, collar_y + 0.06 + 0.03 * (garment == "jacket")],
+                        [cx + 0.05, collar_y + 0.02]]
+        shoulders = np.concatenate([left, neckline, right])
         sh_cov = R.poly(shoulders)
         cloth = p["cloth"]
         sh_col = _lit(sh_cov, S, 0.05, cloth, shadow=shadow_mul * 0.8, light=_rgb(1.45, 1.4, 1.3),
@@ -373,11 +439,45 @@ class _Rig:
         folds = self.hair_tex * 0.08
         sh_col = sh_col * (1 + folds[..., None])
         body_rgb, body_a = _over(body_rgb, body_a, sh_col, sh_cov)
-        # a little collar line
-        col_line = R.stroke(np.array([[cx - 0.075, collar_y - 0.005], [cx - 0.03, collar_y + 0.035],
-                                      [cx, collar_y + 0.06], [cx + 0.03, collar_y + 0.035],
-                                      [cx + 0.075, collar_y - 0.005]]), 0.006)
-        body_rgb, body_a = _over(body_rgb, body_a, np.broadcast_to(cloth * 0.5, (S, S, 3)), col_line * 0.6 * sh_cov)
+        flat = lambda c: np.broadcast_to(np.asarray(c, _F32), (S, S, 3))  # noqa: E731
+        if garment == "jacket":  # a shirt in the V, lapels folded back over the jacket
+            vee = np.array([[cx - 0.05, collar_y + 0.02], [cx, collar_y + 0.09], [cx + 0.05, collar_y + 0.02],
+                            [cx + 0.04, collar_y - 0.01], [cx - 0.04, collar_y - 0.01]])
+            shirt = R.poly(vee)
+            body_rgb, body_a = _over(body_rgb, body_a, _lit(shirt, S, 0.02, p["cloth2"], shadow=shadow_mul,
+                                                             light=_rgb(1.2, 1.15, 1.1)), shirt * sh_cov)
+            for sgn in (-1, 1):
+                lapel = np.array([[cx + sgn * 0.05, collar_y + 0.015], [cx + sgn * 0.015, collar_y + 0.13],
+                                  [cx + sgn * 0.11, collar_y + 0.06], [cx + sgn * 0.1, collar_y + 0.0]])
+                lc = R.poly(lapel)
+                body_rgb, body_a = _over(body_rgb, body_a, flat(cloth * (1.25 if sgn < 0 else 0.8)), lc * sh_cov)
+        elif garment == "shirt collar":  # collar points either side of the V
+            for sgn in (-1, 1):
+                point = np.array([[cx + sgn * 0.058, collar_y - 0.03], [cx + sgn * 0.005, collar_y + 0.05],
+                                  [cx + sgn * 0.075, collar_y + 0.045], [cx + sgn * 0.085, collar_y + 0.0]])
+                pc = R.poly(point)
+                body_rgb, body_a = _over(body_rgb, body_a, flat(_mix(cloth, _rgb(0.9, 0.9, 0.88), 0.6)), pc)
+        elif garment == "turtleneck":  # the collar rolled up the neck
+            top_y = max(cy + 0.82 * hh, collar_y - 0.1)
+            roll = np.array([[cx - nw * 1.1, top_y], [cx + nw * 1.1, top_y],
+                             [cx + nw * 1.3, collar_y + 0.01], [cx - nw * 1.3, collar_y + 0.01]])
+            rc = R.poly(roll, wobble=0.004)
+            ribs = 1 + 0.08 * np.sin((F.x - cx) * 260)  # knitted ribs
+            body_rgb, body_a = _over(body_rgb, body_a, _lit(rc, S, 0.02, cloth, shadow=shadow_mul,
+                                                             light=_rgb(1.35, 1.3, 1.25), side=(F.x, 0.5))
+                                     * ribs[..., None], rc)
+        elif garment == "scarf":  # wrapped round the neck, one end hanging
+            wrap = _ellipse(cx, collar_y - 0.015, nw * 1.9, 0.035, 48)
+            tail = np.array([[cx + 0.02, collar_y], [cx + 0.07, collar_y + 0.0], [cx + 0.085, collar_y + 0.17],
+                             [cx + 0.035, collar_y + 0.18]])
+            sc = np.maximum(R.poly(wrap, wobble=0.004), R.poly(tail, wobble=0.004))
+            stripes = 1 + 0.12 * np.sign(np.sin(F.y * 180))
+            scol = _lit(sc, S, 0.02, p["cloth2"], shadow=shadow_mul, light=_rgb(1.3, 1.25, 1.2), side=(F.x, 0.5))
+            body_rgb, body_a = _over(body_rgb, body_a, scol * stripes[..., None], sc)
+        if garment in ("v-neck", "crew neck", "shirt collar"):  # a little collar line
+            line = np.array(neckline) + np.array([0.0, -0.004])
+            col_line = R.stroke(line, 0.006)
+            body_rgb, body_a = _over(body_rgb, body_a, flat(cloth * 0.5), col_line * 0.6 * sh_cov)
         self.body = _to_image_pm(body_rgb * self.tex, body_a)
 
         # ---- head: back hair, ears, face, features
@@ -389,6 +489,24 @@ class _Rig:
         hair_shadow = _rgb(0.45, 0.45, 0.55)
         hair_light = _rgb(1.45, 1.35, 1.25)
         streak = (1 + 0.22 * self.hair_tex)[..., None]
+        style = p["style"]
+
+        def shaped(pts: np.ndarray) -> np.ndarray:
+            """The hair's outline pushed out into curls or spikes (its own style)."""
+            if style not in ("curly", "spiky"):
+                return pts
+            ang = np.arctan2(pts[:, 0] - cx, -(pts[:, 1] - cy))
+            if style == "curly":
+                bump = 0.014 * np.abs(np.sin(ang * 9 + p["part"])) ** 0.6
+            else:
+                bump = 0.035 * np.abs(np.sin(ang * 7 + p["part"])) ** 3 * np.clip(np.cos(ang) + 0.2, 0, 1)
+            d = pts - np.array([cx, cy])
+            return pts + d / (np.linalg.norm(d, axis=1, keepdims=True) + 1e-9) * bump[:, None]
+
+        if style == "bun":  # a knot on the crown, behind the head
+            bun = R.poly(_ellipse(cx + 0.01, cy - hh - vol - 0.03, 0.062, 0.052, 48), wobble=0.006)
+            rgb, a = _over(rgb, a, _lit(bun, S, 0.03, hair, shadow=hair_shadow, light=hair_light, rim=rim,
+                                        side=(sx, 0.5)) * streak, bun)
         if L > 0.3:
             y_end = cy + hh * (0.2 + 1.9 * (L - 0.3) / 0.7)
             top = _head_outline(p, vol)
@@ -405,7 +523,7 @@ class _Rig:
             left_side = right_side[::-1].copy()
             left_side[:, 0] = 2 * cx - left_side[:, 0]
             back = np.concatenate([top[top[:, 0] >= cx], right_side, bottom, left_side, top[top[:, 0] < cx]])
-            back_cov = R.poly(back, wobble=0.006)
+            back_cov = R.poly(shaped(back), wobble=0.006)
             back_col = _lit(back_cov, S, 0.05, hair * 0.8, shadow=hair_shadow, light=hair_light, rim=rim,
                             side=(sx, 0.5)) * streak
             rgb, a = _over(rgb, a, back_col, back_cov)
@@ -461,6 +579,7 @@ class _Rig:
         face_col = _paint(face_col, np.clip(edge, 0, 1) * 0.5, skin * _rgb(0.4, 0.33, 0.4))
         rgb, a = _over(rgb, a, face_col, face_cov)
         self.skin_col = face_col
+        rgb = self._facial_hair(rgb, face_cov, hair, hair_shadow, hair_light, sx)
 
         # brows
         for sgn in (-1, 1):
@@ -477,7 +596,7 @@ class _Rig:
         outer = _head_outline(p, vol)
         ang = np.arctan2(outer[:, 0] - cx, -(outer[:, 1] - cy))
         outer = outer[np.argsort(ang)]
-        side_drop = 0.25 + 0.6 * L
+        side_drop = 0.25 + 0.6 * min(L, 0.5)  # long hair falls behind the shoulders, not over the face
         keep = outer[:, 1] < cy + hh * side_drop * 0.9
         arc = outer[keep]
         xs = np.linspace(arc[-1, 0], arc[0, 0], 48)  # right to left along the hairline
@@ -488,17 +607,112 @@ class _Rig:
         hl = top_y + hh * side_drop * np.abs(u) ** 4 + 0.05 * part * u * p["fringe"] \
             + 0.035 * u * u + (0.012 + 0.012 * p["fringe"]) * locks ** 0.6 - 0.01
         hl = np.minimum(hl, cy + hh * side_drop)
+        if style == "long":  # parted in the middle: the hairline rises to the parting
+            hl = hl - 0.05 * hh * np.exp(-(u / 0.12) ** 2)
         hairline = np.stack([xs, hl], 1)
-        front = np.concatenate([arc, hairline])
-        front_cov = R.poly(front, wobble=0.006)
+        front = np.concatenate([shaped(arc), hairline])
+        cap: tuple[np.ndarray, ...] = ()
+        if style == "bald":  # hair only at the sides, below a bare crown
+            cap = (_ellipse(cx, cy - hh * 0.55, hw + vol + 0.02, hh * 0.62, 64),)
+        front_cov = R.poly(front, wobble=0.006, sub=cap)
         hair_col = _lit(front_cov, S, 0.035, hair, shadow=hair_shadow, light=hair_light, rim=rim,
                         side=(sx, 0.5)) * streak
         # the fringe casts a soft shadow on the forehead
         cast = ndimage.shift(ndimage.gaussian_filter(front_cov, 0.012 * S), (0.012 * S, 0.006 * S), order=1)
         rgb = rgb * (1 - 0.35 * cast * face_cov)[..., None]
         rgb, a = _over(rgb, a, hair_col, front_cov)
+        rgb, a = self._accessory(rgb, a, shadow_mul, rim, sx)
 
         self.head_rgb, self.head_a = rgb, a  # premultiplied, without eyes and mouth
+
+    def _facial_hair(self, rgb: np.ndarray, face_cov: np.ndarray, hair: np.ndarray, shadow: np.ndarray,
+                     light: np.ndarray, sx: np.ndarray) -> np.ndarray:
+        """A moustache, a beard, stubble or a goatee, painted on the face (under the lips)."""
+        p, R, S = self.p, self.R, self.size
+        kind = p["facial_hair"]
+        if kind == "none":
+            return rgb
+        cx, cy, hw, hh = p["cx"], p["cy"], p["hw"], p["hh"]
+        mx, my = p["mouth"]
+        w = p["lip_w"]
+        mouth_gap = (_ellipse(mx, my + 0.004, w * 1.18, p["lip_full"] * 1.6 + 0.01, 40),)
+        col = hair * 0.85
+        if kind in ("beard", "stubble"):
+            outline = _head_outline(p, 0.006)
+            low = outline[outline[:, 1] > p["nose_tip"] + 0.01]
+            ang = np.arctan2(low[:, 0] - cx, low[:, 1] - cy)
+            low = low[np.argsort(ang)]
+            t = np.linspace(-1, 1, 24)
+            cheek = np.stack([cx + t * hw * 0.98, p["nose_tip"] + 0.012 + 0.035 * np.abs(t) ** 1.5 - 0.01], 1)
+            region = np.concatenate([low, cheek[::-1] if cheek[0, 0] > low[-1, 0] else cheek])
+            cov = R.poly(region, wobble=0.005, sub=mouth_gap if kind == "beard" else ()) * face_cov
+            if kind == "stubble":
+                cov = ndimage.gaussian_filter(cov, 0.006 * S) * 0.32
+                return _paint_pm(rgb, cov, _mix(self.skin_col, np.broadcast_to(col * 0.6, rgb.shape), 0.7))
+            bcol = _lit(cov, S, 0.03, col, shadow=shadow, light=light, side=(sx, 0.5)) \
+                * (1 + 0.2 * self.hair_tex)[..., None]
+            rgb = _paint_pm(rgb, cov, bcol)
+        if kind in ("moustache", "beard", "goatee"):
+            t = np.linspace(-1, 1, 24)
+            stache = np.stack([mx + t * w * 1.12, my - p["lip_full"] * 0.9 - 0.012 + 0.012 * t ** 2], 1)
+            rgb = _paint_pm(rgb, R.stroke(stache, 0.016, 0.016, wobble=0.002) * 0.95, col * 0.9)
+        if kind == "goatee":
+            chin = _ellipse(mx, my + 0.05, w * 0.55, 0.032, 40)
+            gc = R.poly(chin, wobble=0.004, sub=mouth_gap) * face_cov
+            rgb = _paint_pm(rgb, gc, col * 0.9)
+        return rgb
+
+    def _accessory(self, rgb: np.ndarray, a: np.ndarray, shadow: np.ndarray, rim: np.ndarray,
+                   sx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Glasses, earrings or a hat, drawn on the head layer (so they move with it)."""
+        p, R, S = self.p, self.R, self.size
+        kind = p["accessory"]
+        cx, cy, hw, hh = p["cx"], p["cy"], p["hw"], p["hh"]
+        frame = _rgb(0.09, 0.07, 0.07) if p["hue"] > 0.5 else _rgb(0.35, 0.2, 0.12)
+        if kind in ("round glasses", "square glasses"):
+            r = p["eye_r"] * 1.85
+            ey = p["eye_y"] + 0.004
+            for sgn in (-1, 1):
+                ex = cx + sgn * p["eye_dx"]
+                if kind == "round glasses":
+                    outer, inner = _ellipse(ex, ey, r, r * 0.92, 48), _ellipse(ex, ey, r - 0.006, r * 0.92 - 0.006, 48)
+                else:
+                    outer = _rounded_rect(ex, ey, r * 1.12, r * 0.8, 0.012)
+                    inner = _rounded_rect(ex, ey, r * 1.12 - 0.007, r * 0.8 - 0.007, 0.008)
+                ring = R.poly(outer, wobble=0, sub=(inner,))
+                rgb = _paint_pm(rgb, ring * 0.95, frame)
+                glare = R.poly(_ellipse(ex - r * 0.35, ey - r * 0.4, r * 0.3, r * 0.12, 20, rot=-0.5), wobble=0)
+                rgb = _paint_pm(rgb, glare * 0.18, _rgb(0.95, 0.97, 1.0))
+                arm = np.array([[ex + sgn * r, ey - 0.004], [cx + sgn * hw * 0.99, ey - 0.008]])
+                rgb = _paint_pm(rgb, R.stroke(arm, 0.005, 0.005) * 0.9, frame)
+            bridge = np.array([[cx - p["eye_dx"] + r, ey - 0.006], [cx, ey - 0.012], [cx + p["eye_dx"] - r, ey - 0.006]])
+            rgb = _paint_pm(rgb, R.stroke(bridge, 0.005, 0.005) * 0.95, frame)
+        elif kind == "earrings":
+            for sgn in (-1, 1):
+                ring = R.poly(_ellipse(cx + sgn * hw * 0.99, p["eye_y"] + 0.082, 0.009, 0.012, 24), wobble=0)
+                rgb, a = _over(rgb, a, _lit(ring, S, 0.006, _rgb(0.85, 0.66, 0.3), shadow=shadow,
+                                            light=_rgb(1.4, 1.3, 1.1)), ring)
+        elif kind in ("beret", "hat"):
+            vol = p["hair_vol"]
+            top = cy - hh - vol
+            hat_col = _mix(p["cloth2"], p["cloth"], 0.3) * 0.8
+            if kind == "beret":
+                side = 1.0 if p["part"] >= 0 else -1.0
+                cov = R.poly(_ellipse(cx + 0.03 * side, top + 0.045, hw * 1.18, 0.062, 64, rot=0.12 * side),
+                             wobble=0.003)
+                band = R.poly(_ellipse(cx, top + 0.085, hw * 0.95, 0.018, 48), wobble=0.002)
+                cov = np.maximum(cov, band)
+            else:  # a brimmed hat: a crown and a brim at the forehead
+                crown = np.array([[cx - hw * 0.86, top + 0.1], [cx - hw * 0.8, top - 0.05], [cx - hw * 0.3, top - 0.075],
+                                  [cx + hw * 0.3, top - 0.075], [cx + hw * 0.8, top - 0.05], [cx + hw * 0.86, top + 0.1]])
+                brim = _ellipse(cx, top + 0.1, hw * 1.55, 0.03, 64)
+                cov = np.maximum(R.poly(crown, wobble=0.003), R.poly(brim, wobble=0.003))
+            hcol = _lit(cov, S, 0.03, hat_col, shadow=shadow, light=_rgb(1.4, 1.35, 1.3), rim=rim, side=(sx, 0.5))
+            # the hat's shadow on the forehead
+            cast = ndimage.shift(ndimage.gaussian_filter(cov, 0.015 * S), (0.018 * S, 0.004 * S), order=1)
+            rgb = rgb * (1 - 0.4 * cast * self.face_cov * (1 - cov))[..., None]
+            rgb, a = _over(rgb, a, hcol, cov)
+        return rgb, a
 
     # ---------------------------------------------------------------- features
     def _eyes(self, rgb: np.ndarray, blink: float) -> np.ndarray:
@@ -1036,7 +1250,9 @@ class PuppetPortrait:
     """Procedural painted portraits (the animatic stand-in for StyleGAN2-FFHQ)."""
 
     id = "portrait.procedural"
-    version = "2"
+    # 3: a cast that differs (head shapes, hairstyles, garments, accessories, facial hair, build;
+    #    the latent has 32 entries)
+    version = "3"
     modality = "portrait"
     # measured on the 2-core dev box: ~0.38 s per cold 256 px portrait (~1.4 s at 512), i.e. about
     # 5 s per 720p-sized frame; estimate with ``cost.estimate(frames=1, pixels=size * size)``
@@ -1110,7 +1326,7 @@ class PuppetMotion:
     """Animates portraits: re-renders the puppet, or warps a photo (stand-in for Wav2Lip/FOMM)."""
 
     id = "motion.procedural"
-    version = "2"
+    version = "3"  # 3: draws the cast of portrait.procedural version 3
     modality = "motion"
     renders_any_size = True
     """``out`` may be ``(frames, D, D, 4)`` for any D: frames are drawn at ``out``'s size (the
