@@ -5,7 +5,7 @@ Text is set in Source Serif Pro (SIL Open Font License), shipped by the PyPI pac
 (``ImageFont.load_default(size=...)``, Pillow >= 10.1) stands in. Never a system font path: a
 film must render the same on every machine.
 
-The result is a straight-alpha RGBA block (``uint8 (h, w, 4)``): the lines centred, word-wrapped
+The result is a straight-alpha RGBA block (``uint8 (h, w, 4)``): each line centred on its ink, word-wrapped
 at ``max_width``, anti-aliased, with a soft dark shadow around the glyphs so light type stays
 legible over a bright backdrop. The block carries a margin for the shadow; the compositor places
 the block, not the ink.
@@ -77,16 +77,24 @@ def render_text(text: str, height: int, colour: tuple[int, int, int] = (255, 255
     lines = _wrap(text, fnt, max_width)
     pitch = int(round(height * _LEADING))
     pad = max(2, height // 4)  # room for the shadow's blur
-    widths = [int(np.ceil(fnt.getlength(line))) for line in lines]
     ascent, descent = fnt.getmetrics()
-    w = max([1, *widths]) + 2 * pad
+    # each line is set alone and centred on its ink (a glyph's side bearings would otherwise
+    # shift it by a pixel or more), so every line's ink is centred to half a pixel
+    inks: list[tuple[Image.Image, int] | None] = []
+    for line in lines:
+        m = height
+        img = Image.new("L", (int(np.ceil(fnt.getlength(line))) + 2 * m, ascent + descent + 2 * m), 0)
+        ImageDraw.Draw(img).text((m, m), line, font=fnt, fill=255)
+        box = img.getbbox()
+        inks.append(None if box is None else (img.crop(box), box[1] - m))
+    w = max([1, *(ink[0].width for ink in inks if ink is not None)]) + 2 * pad
     h = pitch * (len(lines) - 1) + ascent + descent + 2 * pad
 
     mask = Image.new("L", (w, h), 0)
-    draw = ImageDraw.Draw(mask)
-    for i, (line, lw) in enumerate(zip(lines, widths)):
-        if line:
-            draw.text(((w - lw) / 2, pad + i * pitch), line, font=fnt, fill=255)
+    for i, ink in enumerate(inks):
+        if ink is not None:
+            glyphs, top = ink
+            mask.paste(glyphs, ((w - glyphs.width) // 2, pad + i * pitch + top))
     ink = np.asarray(mask, dtype=np.float32) / 255.0
 
     # The shadow: the ink dilated a little and blurred, offset down-right by a hair.

@@ -42,7 +42,7 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 def test_protocol_and_registry(g: StrokeGlyphs) -> None:
     assert isinstance(g, GlyphBackend)
-    assert (g.id, g.version, g.modality) == ("glyphs.procedural", "1", "glyphs")
+    assert (g.id, g.version, g.modality) == ("glyphs.procedural", "2", "glyphs")
     assert isinstance(registry.load("glyphs.procedural"), StrokeGlyphs)
     json.dumps(dict(g.settings))
     assert StrokeGlyphs(**g.settings).settings == g.settings

@@ -144,7 +144,7 @@ class StrokeGlyphs:
     """Asemic alphabets from a seeded stroke vocabulary; text set in them."""
 
     id = "glyphs.procedural"
-    version = "1"
+    version = "2"  # 2: each line of a text is centred on its ink (was: left-aligned)
     modality = "glyphs"
     # measured: an alphabet ~0.2 s, a wrapped paragraph ~30 ms, a chart ~75 ms
     cost = CostModel(device="cpu", per_call=0.25, per_frame=0.0)
@@ -423,21 +423,30 @@ class StrokeGlyphs:
                 x = start - track
             laid.append(line)
 
-        widths = [max((pos + tile(it).shape[1] for pos, it in ln), default=0) for ln in laid]
-        W = max(1, max(widths, default=1))
+        # each line is centred on its ink (to half a pixel) within the widest line
+        def extent(ln: list[tuple[int, Any]]) -> tuple[int, int]:
+            cols = [(pos + int(c[0]), pos + int(c[-1]) + 1) for pos, it in ln
+                    for c in [np.flatnonzero(tile(it).any(axis=0))] if c.size]
+            return (min(a for a, _ in cols), max(b for _, b in cols)) if cols else (0, 0)
+
+        extents = [extent(ln) for ln in laid]
+        W = max(1, max((b - a for a, b in extents), default=1))
         if max_width is not None:
             W = min(W, max(1, int(max_width)))
         H = height * len(laid)
         alpha = np.zeros((H, W), np.uint8)
         for li, ln in enumerate(laid):
+            a, b = extents[li]
+            shift = (W - (b - a)) // 2 - a
             for pos, it in ln:
                 t = tile(it)
                 h, w = t.shape
-                w = min(w, W - pos)
-                if w <= 0:
+                x0 = pos + shift
+                lo, hi = max(0, -x0), min(w, W - x0)
+                if hi <= lo:
                     continue
-                region = alpha[li * height:li * height + h, pos:pos + w]
-                np.maximum(region, t[:h, :w], out=region)
+                region = alpha[li * height:li * height + h, x0 + lo:x0 + hi]
+                np.maximum(region, t[:h, lo:hi], out=region)
         out = np.empty((H, W, 4), np.uint8)
         out[..., :3] = np.asarray(ink, np.uint8)
         out[..., 3] = alpha
