@@ -29,6 +29,7 @@ from nyeshc.plan.layout import (
     SAMPLE_RATE,
     ActionLayout,
     directive_timing,
+    spoken,
     flag,
     BeatLayout,
     Context,
@@ -678,7 +679,7 @@ class Graph:
         if isinstance(d.value, ir.Styled):
             alphabet, text = d.value.alphabet.word, d.value.text.text
         elif isinstance(d.value, ir.Str):
-            alphabet, text = None, d.value.text
+            alphabet, text = None, spoken(d.value.text)
         else:
             return
         ink = opt_value(d.options, "ink") or opt_value(d.options, "colour")
@@ -874,7 +875,7 @@ class Graph:
         mark("rendered", a.line)
         if not a.show:
             return
-        key = self.text(a.line.text.text, None, CAPTION_HEIGHT, f"{track.identity} / action {n}")
+        key = self.text(spoken(a.line.text.text), None, CAPTION_HEIGHT, f"{track.identity} / action {n}")
         out.layers.append((3, len(out.layers), TextLayer(s, e, key, position=a.position,  # type: ignore[arg-type]
                                                          fade=self.fade(a.line.options), role="caption")))
 
@@ -896,7 +897,7 @@ class Graph:
         out = Scene()
         if isinstance(track.item, ir.Credits):
             s, e = self.span(track, Fraction(0), None)
-            text = "\n".join(line.text for line in track.item.lines)
+            text = "\n".join(spoken(line.text) for line in track.item.lines)
             key = self.text(text, track.item.alphabet, CREDITS_HEIGHT, f"{track.identity} / roll")
             out.layers.append((5, 0, TextLayer(s, e, key, position="center", fade=self.fade(track.item.options),
                                                roll=True, role="credits")))

@@ -37,6 +37,7 @@ from nyeshc.diagnostics import error, warning
 from nyeshc.grid import Grid
 from nyeshc.media import SAMPLE_RATE
 from nyeshc.plan import ledger
+from nyeshc.syntax.fountain import strip_emphasis
 from nyeshc.plan.services import BackendInfo, Services
 
 DEFAULT_FPS = Fraction(24)
@@ -564,6 +565,12 @@ def wpm_value(v: ir.Value | None) -> Fraction | None:
     return None
 
 
+def spoken(text: str) -> str:
+    """What is said and shown of a text: Fountain's emphasis marks (``*x*``, ``**x**``,
+    ``_x_``) removed; the script keeps them for its exports."""
+    return strip_emphasis(text) if ("*" in text or "_" in text) else text
+
+
 def reading_time(text: str, wpm: Fraction) -> Fraction:
     """How long an action line takes to read: its words at ``wpm``, at least ``MIN_ACTION``."""
     return max(MIN_ACTION, Fraction(len(text.split()) * 60) / wpm)
@@ -597,10 +604,10 @@ def beat_content(ctx: Context, beat: ir.Beat, voice: Voice, line_count: dict[str
                 secs = ctx.media_seconds(ctx.asset(recording)) or Fraction(0)
                 n = ctx.sample(secs)
             else:
-                d = ctx.services.voice_duration(ctx.backend(voice_modality(voice)), item.text.text,
+                d = ctx.services.voice_duration(ctx.backend(voice_modality(voice)), spoken(item.text.text),
                                                 voice.pitch, voice.rate, voice.lang)
                 n = round(d * SAMPLE_RATE)
-            lines.append(Line(item.text.text, name, line_count[name], cursor, n, voice, recording, item))
+            lines.append(Line(spoken(item.text.text), name, line_count[name], cursor, n, voice, recording, item))
             cursor += n
         elif isinstance(item, ir.Action) and item.verb == "sings" and isinstance(item.target, ir.Word):
             rel_at, dur = timing(item.options, fps, clock)

@@ -236,3 +236,14 @@ def test_a_directive_at_flow_starts_where_the_flow_is() -> None:
     assert first.start * 48_000 // FPS == gull  # with the gull: where the flow stood
     assert first.end - first.start == FPS
     assert second.start == 0  # a directive without at flow still starts at 0
+
+
+def test_emphasis_marks_are_not_spoken_nor_shown() -> None:
+    text = "subtitles: plain\n" + HEAD + 'SCENE 1:\n    KEEPER:\n        "I *really* _mean_ it."\n' \
+        '    "It **rains**.", show\n'
+    p = plan_text(text)
+    [speak] = [j for j in p.jobs if j.kind == "voice.speak"]
+    assert speak.params["text"] == "I really mean it."
+    assert [s.text for s in p.timeline.subtitles] == ["I really mean it."]
+    [card] = [j for j in p.jobs if j.kind == "text.plain" and "action" in j.name]
+    assert card.params["text"] == "It rains."
