@@ -421,7 +421,6 @@ TRANSITION_SYNONYMS: Mapping[str, str] = {
     "HARD CUT TO": "CUT TO",
     "FADE TO": "FADE THROUGH BLACK",
     "FADE OUT.": "FADE OUT",
-    "CROSS-FADE TO": "CROSSFADE TO",
     "IRIS OUT": "FADE OUT",
     "IRIS IN": "FADE IN",
     "MORPH INTO": "MORPH TO",
