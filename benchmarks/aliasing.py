@@ -49,9 +49,9 @@ class GridShaded(CPPNImage):
     """The backend with its shading at the network's grid and the pre-emphasis it used before
     the bicubic upsampling (how it worked before issue #18)."""
 
-    def _shading_grid(self, width: int, height: int) -> tuple[int, int]:
+    def _grids(self, width: int, height: int) -> tuple[tuple[int, int], tuple[int, int]]:
         self._upsampling = self._grid(width, height) != (width, height)
-        return self._grid(width, height)
+        return self._grid(width, height), self._grid(width, height)
 
     def _shade(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         col, parts = super()._shade(*args, **kwargs)
