@@ -59,6 +59,7 @@ from rich.progress import (
 from nyeshc.backends.base import BackendError
 from nyeshc.execute.cache import Cache
 from nyeshc.execute.ops import run_job
+from nyeshc.execute.pages import trimming
 from nyeshc.plan.model import Job, Plan
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
@@ -255,23 +256,26 @@ def _work(job: Job, root: str, verify: frozenset[str],
     _IN_JOB = True
     try:
         cache = Cache(root)
-        inputs = []
-        for key in job.inputs:
-            artifact = cache.get(key, verify=key in verify)
-            if artifact is None:
-                return ("missing", key, None)
-            inputs.append(artifact)
-        report = _reporter(job.key, progress)
-        start = time.perf_counter()
-        try:
-            artifact = run_job(job, inputs, cache, report)
-            if not cache.has(job.key):
-                cache.put(job.key, artifact, backend=job.backend, kind=job.kind)
-        except _Terminated:
-            raise
-        except Exception as exc:  # noqa: BLE001 - reported to the parent as the job's cause
-            return ("failed", _portable(exc), traceback.format_exc())
-        return ("done", job.key, time.perf_counter() - start)
+        # the pages of the cache's memory maps this job reads and writes (a long shot's frames:
+        # gigabytes) would stay in this worker's resident memory until the maps close
+        with trimming(root):
+            inputs = []
+            for key in job.inputs:
+                artifact = cache.get(key, verify=key in verify)
+                if artifact is None:
+                    return ("missing", key, None)
+                inputs.append(artifact)
+            report = _reporter(job.key, progress)
+            start = time.perf_counter()
+            try:
+                artifact = run_job(job, inputs, cache, report)
+                if not cache.has(job.key):
+                    cache.put(job.key, artifact, backend=job.backend, kind=job.kind)
+            except _Terminated:
+                raise
+            except Exception as exc:  # noqa: BLE001 - reported to the parent as the job's cause
+                return ("failed", _portable(exc), traceback.format_exc())
+            return ("done", job.key, time.perf_counter() - start)
     except _Terminated:
         os._exit(128 + signal.SIGTERM)
     finally:

@@ -74,6 +74,24 @@ def import_ray() -> Any:
     return ray
 
 
+IN_FLIGHT_FLOOR = 64
+"""Tasks submitted and not yet settled, at least (without ``--jobs``): enough queued work for an
+autoscaler to see the demand and add nodes."""
+
+
+def in_flight(ray: Any) -> int:
+    """How many tasks the driver keeps submitted at once without ``--jobs``: four per CPU of
+    the cluster as it is now, and at least :data:`IN_FLIGHT_FLOOR`. Each submitted task holds
+    its job's description and an object reference in this process, so a plan of a hundred
+    thousand jobs is not handed to Ray all at once (the driver's memory would grow with the
+    plan); the cluster still has more queued than it can run."""
+    try:
+        cpus = float(ray.cluster_resources().get("CPU", 0))
+    except Exception:  # noqa: BLE001 - a cluster that cannot say: the floor
+        cpus = 0.0
+    return max(IN_FLIGHT_FLOOR, int(4 * cpus))
+
+
 def resources(job: Job) -> dict[str, float]:
     """What a job's task requests from Ray."""
     if job.device == "gpu":
@@ -196,7 +214,7 @@ def _run(ray: Any, plan: Plan, cache: Cache, jobs: int | None, progress: bool,
     console = console if console is not None else Console(stderr=True)
     quiet = not progress or not console.is_terminal
     bars = _Bars(None if quiet else console, todo, cached)
-    limit = max(1, jobs) if jobs else None
+    fixed = max(1, jobs) if jobs else None
     reruns: Counter[str] = Counter()
     failure: JobFailed | None = None
     running: dict[Any, Job] = {}  # ObjectRef -> job
@@ -225,7 +243,8 @@ def _run(ray: Any, plan: Plan, cache: Cache, jobs: int | None, progress: bool,
 
     def submit_ready() -> None:
         busy = {j.key for j in running.values()}
-        while ready and failure is None and (limit is None or len(running) < limit):
+        limit = fixed or (in_flight(ray) if ready else 0)
+        while ready and failure is None and len(running) < limit:
             _, _, key = heapq.heappop(ready)
             job = pending.get(key)
             if job is None or key in busy:

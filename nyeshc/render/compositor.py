@@ -35,6 +35,7 @@ import numpy as np
 from PIL import Image
 
 from nyeshc.execute.cache import Cache
+from nyeshc.execute.pages import release
 from nyeshc.execute.frames import CorruptFrames
 from nyeshc.plan.model import Box, Layer, Overlap, SceneTrack, SequenceLayer, StillLayer, TextLayer, Timeline
 
@@ -683,10 +684,15 @@ class Compositor:
         """Frame ``f`` of the film as ``uint8 (H, W, 3)`` (a reused buffer)."""
         if not 0 <= f < self.timeline.frames:
             raise IndexError(f"frame {f} outside the film (0..{self.timeline.frames - 1})")
-        if self._states and f >= self._evict_at:
-            # films play forward: free what ended (a Ken Burns copy is tens of MB)
+        if (self._states or self._morphs) and f >= self._evict_at:
+            # films play forward: free what ended (a Ken Burns copy is tens of MB), and unmap the
+            # pages read from what is still shown (a long sequence would keep every frame resident)
             for layer in [L for L in self._states if L.end <= f]:
                 del self._states[layer]
+            for key in [k for k, st in self._morphs.items() if st.layer.end <= f]:
+                del self._morphs[key]
+            release(*(getattr(st, a, None) for st in (*self._states.values(), *self._morphs.values())
+                      for a in ("frames", "image")))
             self._evict_at = f + 24
         ov = self.overlap_at(f)
         if ov is not None and ov.a in self._by_index and ov.b in self._by_index:

@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from nyeshc.execute.pages import release
 from nyeshc.world import publish
 
 __all__ = ["Encoder", "EncodeError", "Interrupted", "ffmpeg_exe", "film_metadata", "metadata_args", "write_wav",
@@ -81,7 +82,8 @@ def _rate(fps: Fraction | float | int) -> str:
 
 
 def write_wav(path: str | os.PathLike[str], audio: np.ndarray, rate: int = 48_000) -> None:
-    """Write ``float32 (N, C)`` as an IEEE-float WAV, in blocks (no full-length copy)."""
+    """Write ``float32 (N, C)`` as an IEEE-float WAV, in blocks (no full-length copy; the pages
+    of a memory-mapped ``audio``, such as the cached mix, are unmapped after each block)."""
     audio = np.asarray(audio)
     if audio.ndim == 1:
         audio = audio[:, None]
@@ -97,6 +99,7 @@ def write_wav(path: str | os.PathLike[str], audio: np.ndarray, rate: int = 48_00
         fh.write(header)
         for i in range(0, n, 1 << 18):
             fh.write(np.ascontiguousarray(audio[i:i + (1 << 18)], dtype="<f4").tobytes())
+            release(audio)
 
 
 @contextlib.contextmanager

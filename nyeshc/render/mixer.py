@@ -4,30 +4,39 @@ Steps, in order:
 
 1. **Place** each clip at its ``start`` for ``length`` samples from ``offset`` (mono clips go to
    both channels; ``loop`` repeats the source; a clip past the film's end is cut), with its gain
-   and equal-power fade ramps, adding into one preallocated ``float32 (samples, 2)`` buffer
-   chunk by chunk (no full-length copy per clip).
+   and equal-power fade ramps. The film is mixed a block of ``_CHUNK`` samples (about 5 s) at
+   a time, straight into the cache entry of the mix (a memory map whose written pages are
+   unmapped after each block): no film-long array is ever held, whatever the film's length
+   or number of clips.
 2. **Duck**: clips with ``duck=True`` are multiplied by a gain envelope that sits at
    ``timeline.duck_db`` under every dialogue clip, ramping down over ``ATTACK`` seconds before
    the line and back up over ``RELEASE`` seconds after it (raised-cosine ramps; gaps shorter
    than the two ramps stay ducked instead of pumping).
-3. **Normalise** to ``timeline.loudness_lufs`` integrated (ITU-R BS.1770 via ``pyloudnorm``);
-   audio too short or too quiet to measure (pyloudnorm needs 400 ms and gates silence) is left
-   as it is.
+3. **Normalise** to ``timeline.loudness_lufs`` integrated (ITU-R BS.1770 via ``pyloudnorm``'s
+   filters and gates, measured block by block as the blocks are mixed); audio too short or too
+   quiet to measure (pyloudnorm needs 400 ms and gates silence) is left as it is.
 4. **Limit**: the true peak (4x oversampled, ``scipy.signal.resample_poly``) is held at or below
-   ``TRUE_PEAK_DBTP`` by scaling the whole mix down; nothing is ever clipped.
+   ``TRUE_PEAK_DBTP`` by scaling the whole mix down; nothing is ever clipped. Normalising and
+   measuring the true peak are one more pass over the blocks, limiting (when needed) another.
+
+The passes compute exactly what the whole-film version did (same operations on the same
+samples in the same order), so the mix is the same to the bit.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 from dataclasses import dataclass
 import math
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 from scipy.signal import resample_poly
 
 from nyeshc.execute.cache import Cache
+from nyeshc.execute.pages import release
 from nyeshc.hashing import content_key
 from nyeshc.plan.model import AudioClip, Timeline
 from nyeshc.render.compositor import load_artifact
@@ -44,24 +53,30 @@ def _db(g: float) -> float:
     return float(10.0 ** (g / 20.0))
 
 
+@functools.lru_cache(maxsize=64)
 def _ramp(n: int, rising: bool) -> np.ndarray:
-    """An equal-power (quarter-sine) gain ramp of ``n`` samples."""
+    """An equal-power (quarter-sine) gain ramp of ``n`` samples (shared: read only)."""
     t = (np.arange(n, dtype=np.float64) + 0.5) / n
     r = np.sin(0.5 * np.pi * t)
-    return (r if rising else r[::-1]).astype(np.float32)
+    out = (r if rising else r[::-1]).astype(np.float32)
+    out.flags.writeable = False
+    return out
 
 
-def _place(out: np.ndarray, clip: AudioClip, src: np.ndarray, total: int) -> None:
-    """Add ``clip`` (source ``src (N, C)``) into ``out`` in blocks."""
+def _place(out: np.ndarray, clip: AudioClip, src: np.ndarray, total: int, lo: int = 0,
+           hi: int | None = None) -> None:
+    """Add ``clip`` (source ``src (N, C)``) into ``out``, in blocks: the film's samples
+    ``[lo, hi)`` (default: all of it), ``out[0]`` being sample ``lo``."""
     if src.ndim == 1:
         src = src[:, None]
     n_src = src.shape[0]
     start, length = clip.start, clip.length
-    if length <= 0 or n_src == 0 or start >= total:
+    hi = total if hi is None else min(hi, total)
+    if length <= 0 or n_src == 0 or start >= hi:
         return
-    # Clip the placement to the film: [start, start+length) ∩ [0, total).
-    first = max(0, -start)
-    last = min(length, total - start)
+    # Clip the placement to the film and the range: [start, start+length) ∩ [lo, hi).
+    first = max(0, lo - start)
+    last = min(length, hi - start)
     gain = _db(clip.gain_db)
     fi, fo = max(0, clip.fade_in), max(0, clip.fade_out)
     ramp_in = _ramp(fi, True) if fi else None
@@ -80,11 +95,11 @@ def _place(out: np.ndarray, clip: AudioClip, src: np.ndarray, total: int) -> Non
                 block[k:k + take] = src[p:p + take]
                 k += take
         else:
-            lo, hi = min(s0, n_src), min(s0 + (j - i), n_src)
-            if lo >= hi:
+            p0, p1 = min(s0, n_src), min(s0 + (j - i), n_src)
+            if p0 >= p1:
                 break  # the source ran out: silence from here on
-            block = np.asarray(src[lo:hi], dtype=np.float32)
-            j = i + (hi - lo)
+            block = np.asarray(src[p0:p1], dtype=np.float32)
+            j = i + (p1 - p0)
         g = np.full(j - i, gain, dtype=np.float32)
         if ramp_in is not None and i < fi:
             a, b = i, min(j, fi)
@@ -93,7 +108,7 @@ def _place(out: np.ndarray, clip: AudioClip, src: np.ndarray, total: int) -> Non
             a, b = max(i, length - fo), j
             g[a - i:b - i] *= ramp_out[a - (length - fo):b - (length - fo)]
         block = block * g[:, None]
-        dst = out[start + i:start + j]
+        dst = out[start + i - lo:start + j - lo]
         if block.shape[1] == 1:
             dst += block  # mono: broadcast to both channels
         else:
@@ -169,59 +184,83 @@ def true_peak(x: np.ndarray, rate: int = 48_000) -> float:
 def integrated_loudness(x: np.ndarray, rate: int = 48_000) -> float | None:
     """Integrated loudness (LUFS) by ITU-R BS.1770-4, or ``None`` where it cannot be measured.
 
-    pyloudnorm's meter, measured a block at a time: its K-weighting filters (the library's
-    coefficients, run with carried filter state) and its 400 ms / 75 % gating blocks and gates,
-    reproduced exactly (``tests/render/test_render_mixer.py`` compares the two), but in
-    O(block) memory: ``Meter.integrated_loudness`` makes float64 copies of the whole film
-    (about 0.65 GB for ten minutes of stereo)."""
-    import pyloudnorm
-    from scipy.signal import lfilter, lfilter_zi
-
+    pyloudnorm's meter, measured a block at a time (:class:`_Loudness`): its K-weighting
+    filters (the library's coefficients, run with carried filter state) and its 400 ms / 75 %
+    gating blocks and gates, reproduced exactly (``tests/render/test_render_mixer.py`` compares
+    the two), but in O(block) memory: ``Meter.integrated_loudness`` makes float64 copies of the
+    whole film (about 0.65 GB for ten minutes of stereo)."""
     n = x.shape[0]
-    meter = pyloudnorm.Meter(rate)
-    t_g, step = meter.block_size, 1.0 - meter.overlap
-    if n < int(t_g * rate) + 1:
-        return None
     x2 = x.reshape(n, -1)
-    channels = x2.shape[1]
-    blocks = int(np.round(((n / rate - t_g) / (t_g * step)))) + 1
-    j = np.arange(blocks)
-    lower = (t_g * (j * step) * rate).astype(np.int64)
-    upper = (t_g * (j * step + 1) * rate).astype(np.int64)
-    bounds = np.unique(np.concatenate([lower, upper, [0]]))
-    bounds = bounds[bounds <= n]
-    cum = np.zeros((len(bounds), channels))  # running sums of squares at each block boundary
-    stages = list(meter._filters.values())  # noqa: SLF001 - the library's own K-weighting
-    state = [[lfilter_zi(f.b, f.a) * 0.0 for f in stages] for _ in range(channels)]
-    total = np.zeros(channels)
+    meter = _Loudness(n, x2.shape[1], rate)
     for lo in range(0, n, _CHUNK):
-        hi = min(n, lo + _CHUNK)
+        meter.feed(lo, x2[lo:lo + _CHUNK])
+    return meter.result()
+
+
+class _Loudness:
+    """The BS.1770 meter of :func:`integrated_loudness`, fed ``n`` samples of ``channels``
+    channels in consecutive blocks of ``_CHUNK`` samples (the last one shorter)."""
+
+    def __init__(self, n: int, channels: int, rate: int) -> None:
+        import pyloudnorm
+        from scipy.signal import lfilter_zi
+
+        meter = pyloudnorm.Meter(rate)
+        self.n, self.rate, self.channels = n, rate, channels
+        self.t_g, step = meter.block_size, 1.0 - meter.overlap
+        self.ok = n >= int(self.t_g * rate) + 1
+        if not self.ok:
+            return
+        blocks = int(np.round(((n / rate - self.t_g) / (self.t_g * step)))) + 1
+        j = np.arange(blocks)
+        self.lower = (self.t_g * (j * step) * rate).astype(np.int64)
+        self.upper = (self.t_g * (j * step + 1) * rate).astype(np.int64)
+        bounds = np.unique(np.concatenate([self.lower, self.upper, [0]]))
+        self.bounds = bounds[bounds <= n]
+        self.cum = np.zeros((len(self.bounds), channels))  # running sums of squares at each block boundary
+        self.stages = list(meter._filters.values())  # noqa: SLF001 - the library's own K-weighting
+        self.state = [[lfilter_zi(f.b, f.a) * 0.0 for f in self.stages] for _ in range(channels)]
+        self.total = np.zeros(channels)
+
+    def feed(self, lo: int, block: np.ndarray) -> None:
+        """Samples ``[lo, lo + len(block))`` (``block (m, channels)``)."""
+        if not self.ok:
+            return
+        from scipy.signal import lfilter
+
+        hi = min(self.n, lo + block.shape[0])
+        bounds = self.bounds
         inside = (bounds > lo) & (bounds <= hi)
-        for c in range(channels):
-            y = np.asarray(x2[lo:hi, c], dtype=np.float64)
-            for k, f in enumerate(stages):
-                y, state[c][k] = lfilter(f.b, f.a, y, zi=state[c][k])
+        for c in range(self.channels):
+            y = np.asarray(block[:hi - lo, c], dtype=np.float64)
+            for k, f in enumerate(self.stages):
+                y, self.state[c][k] = lfilter(f.b, f.a, y, zi=self.state[c][k])
                 y = y * f.passband_gain
             sq = np.cumsum(np.square(y))
-            cum[inside, c] = total[c] + sq[bounds[inside] - lo - 1]
-            total[c] += sq[-1]
-    index = {int(b): i for i, b in enumerate(bounds)}
-    ok = (upper <= n)
-    lower, upper = lower[ok], upper[ok]
-    z = (cum[[index[int(u)] for u in upper]] - cum[[index[int(v)] for v in lower]]) / (t_g * rate)  # (blocks, C)
-    weights = np.array([1.0, 1.0, 1.0, 1.41, 1.41][:channels])
-    power = z @ weights
-    with np.errstate(divide="ignore"):
-        block_lufs = -0.691 + 10.0 * np.log10(power)
-    gated = block_lufs >= -70.0
-    if not gated.any():
-        return None
-    relative = -0.691 + 10.0 * np.log10(z[gated].mean(axis=0) @ weights) - 10.0
-    final = (block_lufs > relative) & gated
-    if not final.any():
-        return None
-    value = float(-0.691 + 10.0 * np.log10(z[final].mean(axis=0) @ weights))
-    return value if math.isfinite(value) and value > -70.0 else None
+            self.cum[inside, c] = self.total[c] + sq[bounds[inside] - lo - 1]
+            self.total[c] += sq[-1]
+
+    def result(self) -> float | None:
+        if not self.ok:
+            return None
+        t_g, rate, cum = self.t_g, self.rate, self.cum
+        index = {int(b): i for i, b in enumerate(self.bounds)}
+        ok = (self.upper <= self.n)
+        lower, upper = self.lower[ok], self.upper[ok]
+        z = (cum[[index[int(u)] for u in upper]] - cum[[index[int(v)] for v in lower]]) / (t_g * rate)  # (blocks, C)
+        weights = np.array([1.0, 1.0, 1.0, 1.41, 1.41][:self.channels])
+        power = z @ weights
+        with np.errstate(divide="ignore"):
+            block_lufs = -0.691 + 10.0 * np.log10(power)
+        gated = block_lufs >= -70.0
+        if not gated.any():
+            return None
+        relative = -0.691 + 10.0 * np.log10(z[gated].mean(axis=0) @ weights) - 10.0
+        final = (block_lufs > relative) & gated
+        if not final.any():
+            return None
+        value = float(-0.691 + 10.0 * np.log10(z[final].mean(axis=0) @ weights))
+        return value if math.isfinite(value) and value > -70.0 else None
 
 
 MIX_VERSION = "2"
@@ -237,51 +276,114 @@ def mix_key(timeline: Timeline) -> str:
 
 
 def mix(timeline: Timeline, cache: Cache) -> np.ndarray:
-    """The film's soundtrack: ``float32 (timeline.samples, 2)`` at ``timeline.sample_rate``.
+    """The film's soundtrack: ``float32 (timeline.samples, 2)`` at ``timeline.sample_rate``,
+    memory-mapped from the cache.
 
     The result is kept in ``cache`` under :func:`mix_key`, so a build whose sound did not
-    change (a caption edit, a new backdrop) skips mixing and loudness measurement."""
+    change (a caption edit, a new backdrop) skips mixing and loudness measurement. It is mixed
+    into that entry a block at a time (:func:`_mix`): read it in blocks too (``write_wav``
+    does), and memory stays bounded whatever the film's length."""
     key = mix_key(timeline)
     cached = cache.get(key, verify=False)
     if isinstance(cached, np.ndarray) and cached.shape == (timeline.samples, 2):
         return cached
-    out = _mix(timeline, cache)
-    cache.put(key, out, kind="render.mix")
-    return out
+    return _mix(timeline, cache)
 
 
 def _mix(timeline: Timeline, cache: Cache) -> np.ndarray:
-    total, rate = timeline.samples, timeline.sample_rate
-    out = np.zeros((total, 2), dtype=np.float32)
-    sources: dict[str, np.ndarray] = {}
+    """Mix ``timeline`` into its cache entry, block by block; returns the entry."""
+    key, total = mix_key(timeline), timeline.samples
+    if total <= 0:  # nothing to map
+        empty = np.zeros((0, 2), dtype=np.float32)
+        cache.put(key, empty, kind="render.mix")
+        return empty
+    with cache.writer(key, (total, 2), np.float32, kind="render.mix") as out:
+        _mix_into(out, timeline, cache)
+        del out
+    got = cache.get(key, verify=False)
+    if got is None:  # pragma: no cover - the writer just committed it
+        raise RuntimeError(f"the mix {key[:12]}… vanished from the cache as it was written")
+    return got
 
-    def source(clip: AudioClip) -> np.ndarray:
+
+def _mix_into(out: np.ndarray, timeline: Timeline, cache: Cache) -> None:
+    """The mix, written into ``out`` (``float32 (samples, 2)``, zeros, a memory map) in three
+    passes over blocks of ``_CHUNK`` samples: place, duck and measure the loudness; normalise
+    and measure the true peak; limit (only when the peak is over the ceiling). Each block's
+    written pages are unmapped after it, and each clip's source once the blocks have passed
+    its end, so nothing film-long stays in memory."""
+    total, rate = timeline.samples, timeline.sample_rate
+    ducked = [c for c in timeline.audio if c.duck]
+    rest = [c for c in timeline.audio if not c.duck]
+    clips = ducked + rest  # ducked clips first: the duck gain applies to them alone
+    starts = np.array([c.start for c in clips], dtype=np.int64)
+    ends = starts + np.array([max(0, c.length) for c in clips], dtype=np.int64)
+    last_use: dict[str, int] = {}
+    for c, e in zip(clips, ends):
+        last_use[c.artifact] = max(last_use.get(c.artifact, 0), int(e))
+    duck = None
+    if ducked:
+        duck = _duck_plan(total, ((c.start, c.start + c.length) for c in timeline.audio
+                                  if c.role == "dialogue"), timeline.duck_db, rate)
+    sources: dict[str, Any] = {}
+
+    def source(clip: AudioClip) -> Any:
         s = sources.get(clip.artifact)
         if s is None:
             s = load_artifact(cache, clip.artifact, f"audio clip {clip.name or clip.role}")
             sources[clip.artifact] = s
         return s
 
-    ducked = [c for c in timeline.audio if c.duck]
-    rest = [c for c in timeline.audio if not c.duck]
-    if ducked:
-        duck = _duck_plan(total, ((c.start, c.start + c.length) for c in timeline.audio
-                                  if c.role == "dialogue"), timeline.duck_db, rate)
-        for clip in ducked:
-            _place(out, clip, source(clip), total)
-        if duck is not None:
-            for lo in range(0, total, _CHUNK):  # a block at a time: no film-long envelope
-                hi = min(total, lo + _CHUNK)
-                out[lo:hi] *= duck.gain(lo, hi)[:, None]
-    for clip in rest:
-        _place(out, clip, source(clip), total)
+    meter = _Loudness(total, 2, rate)
+    for lo in range(0, total, _CHUNK):
+        hi = min(total, lo + _CHUNK)
+        block = np.zeros((hi - lo, 2), dtype=np.float32)
+        ducked_done = not ducked
+        for i in np.flatnonzero((starts < hi) & (ends > lo)):
+            if not ducked_done and i >= len(ducked):
+                ducked_done = True
+                if duck is not None:
+                    block *= duck.gain(lo, hi)[:, None]
+            _place(block, clips[i], source(clips[i]), total, lo, hi)
+        if not ducked_done and duck is not None:
+            block *= duck.gain(lo, hi)[:, None]
+        out[lo:hi] = block
+        meter.feed(lo, block)
+        release(out, *sources.values())
+        for art in [a for a in sources if last_use[a] <= hi]:
+            del sources[art]
 
     gain = 1.0
-    lufs = integrated_loudness(out, rate)
+    lufs = meter.result()
+    g32 = None
     if lufs is not None:
         gain = _db(timeline.loudness_lufs - lufs)
-        out *= np.float32(gain)
-    tp = true_peak(out, rate)
+        g32 = np.float32(gain)
+    tp = _normalise_and_peak(out, g32)
     if tp > TRUE_PEAK_DBTP:
-        out *= np.float32(_db(TRUE_PEAK_DBTP - tp) * 0.999)
-    return out
+        limit = np.float32(_db(TRUE_PEAK_DBTP - tp) * 0.999)
+        for lo in range(0, total, _CHUNK):
+            out[lo:lo + _CHUNK] *= limit
+            release(out)
+
+
+def _normalise_and_peak(out: np.ndarray, g32: Any) -> float:
+    """Multiply ``out`` by ``g32`` (unless None) block by block and return the true peak of the
+    result: :func:`true_peak`'s blocks, their context taken from the blocks either side (the
+    one before already scaled, the next 64 samples scaled here)."""
+    n = out.shape[0]
+    pad = 64
+    peak = 0.0
+    tail = np.zeros((0, out.shape[1]), dtype=np.float32)
+    for i in range(0, n, _CHUNK):
+        cur = np.array(out[i:i + _CHUNK])
+        nxt = np.array(out[i + _CHUNK:i + _CHUNK + pad])
+        if g32 is not None:
+            cur *= g32
+            nxt *= g32
+            out[i:i + _CHUNK] = cur
+        up = resample_poly(np.concatenate([tail, cur, nxt]), 4, 1, axis=0)
+        peak = max(peak, float(np.max(np.abs(up))) if up.size else 0.0, float(np.max(np.abs(cur))))
+        tail = cur[-pad:]
+        release(out)
+    return -math.inf if peak <= 0 else 20.0 * math.log10(peak)

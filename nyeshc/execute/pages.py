@@ -1,0 +1,145 @@
+"""Keep memory-mapped artifacts from piling up in a process's resident memory.
+
+The cache hands out artifacts as memory maps (``np.load(mmap_mode="r")``) and jobs write large
+outputs through memory maps (``Cache.writer``). Every page of a map that is read or written
+stays *mapped* — counted in the process's RSS (``RssFile``) — until the map is closed, even long
+after it was last used: rendering a 3,000-frame portrait sequence kept 2.7 GB of it resident in
+the render process, and a lip-sync job writing one kept 3 GB in its worker (measured on an
+imported screenplay, ``benchmarks/RESULTS.md`` §2). The pages are the page cache's (clean, or
+written back), so dropping them from the process's page tables loses nothing: the next access
+maps them again from the page cache, or reads them from disk.
+
+* :func:`release`: drop the resident pages of the memory maps under some arrays, through the
+  map's own ``mmap`` object (``MADV_DONTNEED``: the page cache keeps them, so a frame shown
+  again costs a minor fault, not a read). Anything that is not a memory map is left alone.
+* :func:`trimming`: a context manager for code that writes or reads through maps it does not
+  own (a backend filling ``out``): a thread that, every ``interval`` seconds, pages out this
+  process's shared file mappings under a folder (``MADV_PAGEOUT``). It finds them in
+  ``/proc/self/maps``, so a mapping may vanish and its addresses be reused between the read
+  and the call: ``MADV_PAGEOUT`` is only a hint to reclaim and never changes the contents of
+  any memory, so that race costs at most a page fault. (``MADV_DONTNEED`` would zero an
+  anonymous mapping that took the place: never used by address.)
+
+Linux only; elsewhere (and on kernels without ``MADV_PAGEOUT``, before 5.4) both do nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import ctypes.util
+import mmap
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+__all__ = ["release", "trimming", "trim", "MADV_PAGEOUT"]
+
+MADV_PAGEOUT = 21  # <linux/mman.h>; Python's mmap module names it from 3.12 on
+_LINUX = sys.platform.startswith("linux")
+
+
+def _maps_of(value: Any) -> Iterator[mmap.mmap]:
+    """The ``mmap`` objects under ``value``: a ``np.memmap`` (or a view of one) or an array
+    whose base chain reaches an ``mmap`` (``np.frombuffer(mm)``)."""
+    seen = 0
+    base = value
+    while base is not None and seen < 32:
+        mm = getattr(base, "_mmap", None)
+        if isinstance(mm, mmap.mmap):
+            yield mm
+            return
+        if isinstance(base, mmap.mmap):
+            yield base
+            return
+        base = getattr(base, "base", None)
+        seen += 1
+
+
+def release(*arrays: Any) -> None:
+    """Drop this process's resident pages of the memory maps under ``arrays`` (see the module
+    docstring). The arrays stay valid: their pages come back from the page cache when read.
+    ``None`` and arrays that are not memory maps are skipped; errors are ignored (a hint)."""
+    if not _LINUX:
+        return
+    for value in arrays:
+        if value is None:
+            continue
+        for mm in _maps_of(value):
+            with contextlib.suppress(Exception):  # closed map, old kernel: only a hint
+                mm.madvise(mmap.MADV_DONTNEED)
+
+
+_libc: Any = None
+
+
+def _madvise() -> Any:
+    global _libc
+    if _libc is None:
+        lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fn = lib.madvise
+        fn.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
+        fn.restype = ctypes.c_int
+        _libc = fn
+    return _libc
+
+
+def _shared_maps_under(root: str) -> list[tuple[int, int]]:
+    """Address ranges of this process's shared file mappings whose file is under ``root``
+    (deleted temporary files included)."""
+    out = []
+    prefix = root.rstrip("/") + "/"
+    with open("/proc/self/maps", encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            parts = line.split(maxsplit=5)
+            if len(parts) < 6 or "s" not in parts[1]:
+                continue
+            path = parts[5].rstrip("\n")
+            if path.endswith(" (deleted)"):
+                path = path[:-10]
+            if not path.startswith(prefix):
+                continue
+            lo, _, hi = parts[0].partition("-")
+            out.append((int(lo, 16), int(hi, 16)))
+    return out
+
+
+def trim(root: str | os.PathLike[str]) -> int:
+    """Page out this process's shared file mappings under ``root`` once; returns how many
+    ranges were advised (0 where that is not possible)."""
+    if not _LINUX:
+        return 0
+    try:
+        ranges = _shared_maps_under(os.fspath(Path(root).resolve()))
+        advise = _madvise()
+    except (OSError, AttributeError):
+        return 0
+    for lo, hi in ranges:
+        advise(lo, hi - lo, MADV_PAGEOUT)  # EINVAL (old kernel) or ENOMEM (gone): a hint, ignored
+    return len(ranges)
+
+
+@contextlib.contextmanager
+def trimming(root: str | os.PathLike[str], interval: float = 0.25) -> Iterator[None]:
+    """While the block runs, :func:`trim` the mappings under ``root`` every ``interval``
+    seconds from a daemon thread (and once at the end)."""
+    if not _LINUX:
+        yield
+        return
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(interval):
+            trim(root)
+
+    thread = threading.Thread(target=loop, name="nyeshc-trim", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        trim(root)
