@@ -5,9 +5,9 @@
 
 Sheets:
 
-* ``gallery-places.png``: 12 places (rows) × dawn, day, dusk, night (columns), each the prompt
+* ``gallery-places.jpg``: 12 places (rows) × dawn, day, dusk, night (columns), each the prompt
   ``"<place> <time>"`` at the place's own seed, as ``INT. <PLACE> - <TIME>`` headings get them;
-* ``gallery-weather.png``: a few places in rain and fog, and prompts with unknown words;
+* ``gallery-weather.jpg``: a few places in rain and fog, and prompts with unknown words;
 * ``gallery-cast.png``: eight generated characters side by side (portraits of seeds 1..8).
 
 Everything comes from the embedded backends (CPU, deterministic): running it again gives the
@@ -71,8 +71,8 @@ def places(size: tuple[int, int], out: Path, cppn: CPPNImage | None = None) -> P
             z = cppn.sample(place_seed(place), prompt=f"{place} {time}")
             row.append(_label(Image.fromarray(cppn.render(z, w, h)), f"{place} {time}"))
         tiles.append(row)
-    path = out / "gallery-places.png"
-    _sheet(tiles).save(path, optimize=True)
+    path = out / "gallery-places.jpg"  # painted skies: a JPEG is a tenth of the PNG
+    _sheet(tiles).save(path, quality=88, optimize=True)
     return path
 
 
@@ -86,8 +86,8 @@ def weather(size: tuple[int, int], out: Path, cppn: CPPNImage | None = None) -> 
             z = cppn.sample(place_seed(prompt.split()[0]), prompt=prompt)
             row.append(_label(Image.fromarray(cppn.render(z, w, h)), prompt))
         tiles.append(row)
-    path = out / "gallery-weather.png"
-    _sheet(tiles).save(path, optimize=True)
+    path = out / "gallery-weather.jpg"
+    _sheet(tiles).save(path, quality=88, optimize=True)
     return path
 
 
@@ -108,12 +108,15 @@ def cast(size: int, out: Path) -> Path:
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("sheets", nargs="*", default=["places", "weather", "cast"],
-                    choices=["places", "weather", "cast"])
-    ap.add_argument("--size", default="320x180", help="tile size for the backdrops (WxH)")
-    ap.add_argument("--portrait", type=int, default=192, help="portrait side for the cast")
+    ap.add_argument("sheets", nargs="*", help="places, weather, cast (default: all)")
+    ap.add_argument("--size", default="288x162", help="tile size for the backdrops (WxH)")
+    ap.add_argument("--portrait", type=int, default=200, help="portrait side for the cast")
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent)
     args = ap.parse_args(argv)
+    args.sheets = args.sheets or ["places", "weather", "cast"]
+    bad = set(args.sheets) - {"places", "weather", "cast"}
+    if bad:
+        ap.error(f"unknown sheet(s): {', '.join(sorted(bad))}")
     w, h = (int(v) for v in args.size.lower().split("x"))
     args.out.mkdir(parents=True, exist_ok=True)
     cppn = CPPNImage()

@@ -297,6 +297,7 @@ class _Canvas:
         self.g = np.asarray(g, np.float64)
         self.out = field.copy()
         self.sky = field  # the sky, once painted (windows show it)
+        self.open = np.ones((self.h, self.w), np.float32)  # where the weather is seen (1: outdoors)
 
     # coverage of shapes, filtered over one pixel
     def cov(self, d: np.ndarray, soft: float = 1.0) -> np.ndarray:
@@ -521,12 +522,13 @@ def _city(cv: _Canvas, wt: float) -> None:
         if row == 1:
             # windows: a grid per building, anti-aliased; lit at night, the sky's colour by day
             w_i = widths[i].astype(np.float32)
-            lx = ((X[0] - _F32(start) - edges[i].astype(np.float32)) / w_i)
+            # columns of whole windows inside a margin of 6 % on each side of the building
+            lx = ((X[0] - _F32(start) - edges[i].astype(np.float32)) / w_i - _F32(0.06)) / _F32(0.88)
             ncol = np.maximum(2, np.floor(w_i / 0.045)).astype(np.float32)
             fx = lx * ncol
             cx = np.abs(fx - np.floor(fx) - 0.5)
-            wx = np.clip((_F32(0.26) - cx) * (w_i / ncol) / _F32(cv.px) + 0.5, 0, 1)
-            wx = wx * (lx > 0.08) * (lx < 0.92)
+            wx = np.clip((_F32(0.26) - cx) * (_F32(0.88) * w_i / ncol) / _F32(cv.px) + 0.5, 0, 1)
+            wx = wx * (lx >= 0) * (lx < 1)
             fy = (Y - _F32(yh)) / _F32(0.05)
             cy = np.abs(fy - np.floor(fy) - 0.5)
             wy = np.clip((_F32(0.22) - cy) * _F32(0.05) / _F32(cv.px) + 0.5, 0, 1)
@@ -722,6 +724,7 @@ def _room(cv: _Canvas, wt: float) -> None:
             * cv.texture(0.12)
 
     # ceiling everywhere, then the side walls, the floor, and the back wall (with its window)
+    cv.open *= _F32(1.0 - wt)  # indoors: the weather only through the window
     cv.over(surface(wall, 0.42), np.full((cv.h, cv.w), _F32(wt)))
     left = np.maximum(_line_sdf(X, Y, (vx, vy), (xl, yt)), -_line_sdf(X, Y, (vx, vy), (xl, yb)))
     cv.over(surface(wall, 0.66 if win_side > 0 else 0.85), cv.cov(-left) * _F32(wt))
@@ -737,7 +740,9 @@ def _room(cv: _Canvas, wt: float) -> None:
     winbox = _box_sdf(X, Y, wcx, wcy, whw, whh)
     cv.over(surface(wall, 1.0), cv.cov(np.maximum(back, -winbox)) * _F32(wt))
     # the window: the sky through it, a frame and glazing bars
-    cv.over(cv.sky * _F32(0.95), cv.cov(winbox) * _F32(wt))
+    glass = cv.cov(winbox) * _F32(wt)
+    cv.over(cv.sky * _F32(0.95), glass)
+    cv.open = np.maximum(cv.open, glass)
     ring = np.maximum(winbox, -(winbox + _F32(0.018)))
     bars = np.minimum(_box_sdf(X, Y, wcx, wcy, 0.007, whh), _box_sdf(X, Y, wcx, wcy - 0.02, whw, 0.007))
     frame = cv.cov(np.minimum(ring, np.maximum(bars, winbox)))
@@ -778,6 +783,7 @@ def _cathedral(cv: _Canvas, wt: float) -> None:
     # candles by night: a warm pool at the far end of the nave
     cd = (X - _F32(vx)) ** 2 / _F32(0.35) + (Y - _F32(vy + 0.2)) ** 2 / _F32(0.12)
     candles = (np.exp(-cd) * _F32(0.45 * lt.night))[..., None] * candle
+    cv.open *= _F32(1.0 - wt)  # indoors: no rain in the nave
     # the far wall: three lancets and a rose window onto the sky, in coloured glass
     wins = np.minimum(np.minimum(_arch_sdf(X, Y, vx, 0.036, vy - 0.17, vy + 0.14, point),
                                  _arch_sdf(X, Y, vx - 0.095, 0.026, vy - 0.11, vy + 0.14, point)),
@@ -861,7 +867,8 @@ def _rain(cv: _Canvas, amount: float) -> None:
     line = np.clip(_F32(0.5) - d / _F32(cv.px), 0.0, 1.0)
     seg = (v * _F32(2.2) + _tab(7, ci) * _F32(7.0)) % _F32(1.0)
     dash = _smooth(0.0, 0.06, seg) * (1.0 - _smooth(0.2, 0.3, seg))
-    cv.out += (_c3(cv.lt.hor) * 0.5 + _c3((0.6, 0.62, 0.66)) * 0.5) * (line * dash * _F32(0.35 * amount))[..., None]
+    cv.out += (_c3(cv.lt.hor) * 0.5 + _c3((0.6, 0.62, 0.66)) * 0.5) \
+        * (line * dash * cv.open * _F32(0.35 * amount))[..., None]
 
 
 def paint(scene: np.ndarray, g: np.ndarray, light: Light, *, X: np.ndarray, Y: np.ndarray, aspect: float,
@@ -874,7 +881,7 @@ def paint(scene: np.ndarray, g: np.ndarray, light: Light, *, X: np.ndarray, Y: n
     P = min(1.0, sum(places.values()))
     cv = _Canvas(X, Y, aspect, tone, slope, field, light, g)
     if P > 0:
-        stars = light.night * (0.35 + 0.65 * places["sky"])
+        stars = light.night * (0.35 + 0.65 * places["sky"]) * (1.0 - light.rain) * (1.0 - 0.8 * light.fog)
         cv.sky = _sky(cv, stars)
         cv.over(cv.sky, np.full((cv.h, cv.w), _F32(P)))
         for name, fn in _PAINTERS:
