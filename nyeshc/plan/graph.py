@@ -61,7 +61,7 @@ from nyeshc.plan.model import (
 from nyeshc.plan.seeds import derive
 from nyeshc.plan.services import CostInfo
 
-OPS_VERSION = "1"
+OPS_VERSION = "2"  # 2: plain type centres each line on its ink
 """Version of the built-in operations (``backend == ""``): bump it when decoding or text
 setting changes what they produce."""
 
