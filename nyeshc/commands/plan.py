@@ -7,6 +7,11 @@ the whole :class:`~nyeshc.plan.model.Plan` as canonical JSON instead (the form t
 tests pin). Nothing is rendered and no backend runs beyond the cheap queries the planner makes
 (ids, versions, settings, voice durations).
 
+Before the disk line, a ``render`` line estimates the compose + encode of the segments not yet
+in the cache (``nyeshc.render.cost``: per frame, scaled by the canvas and the x264 preset, fitted
+on a 2-core machine), for the build's default encoder settings; it is left out when every
+segment is cached.
+
 The plan is refused (E701) when it would write more than the disk budget (``--max-disk SIZE``,
 else ``[limits] disk`` in nysh.toml, else 50 GB); the text output ends with the disk estimate.
 
@@ -51,6 +56,20 @@ def nothing_to_run(text: str) -> str:
     return text + NOTHING_TO_RUN + "\n"
 
 
+def render_line(timeline: object, cache_dir: Path) -> str:
+    """``render  N of M segments to render (F frames): ~S s on C cores (medium, crf 20)``, or
+    ``""`` when every segment is in the cache."""
+    from nyeshc.execute.cache import Cache
+    from nyeshc.render.cost import estimate_render
+
+    cache = Cache(cache_dir)
+    est = estimate_render(timeline, cache.has)  # type: ignore[arg-type]
+    if est.to_render == 0:
+        return ""
+    return (f"render  {est.to_render} of {est.segments} segments to render ({est.frames} frames): "
+            f"~{est.seconds:.1f}s on {est.cores} cores ({est.preset}, crf {est.crf})\n")
+
+
 def run(args: argparse.Namespace) -> int:
     from nyeshc.plan import render_text
     from nyeshc.plan.budget import estimate_bytes, human
@@ -66,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
     cached = cached_keys(prepared.cache_dir, [j.key for j in result.jobs])
     text = render_text(result, cached)
     sys.stdout.write(nothing_to_run(text) if len(cached) == len(result.jobs) else text)
+    sys.stdout.write(render_line(result.timeline, prepared.cache_dir))
     limit = disk_limit(args, prepared.config)
     sys.stdout.write(f"disk: about {human(estimate_bytes(result))} (limit {human(limit)})\n")
     return 0

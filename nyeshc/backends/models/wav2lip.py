@@ -72,9 +72,12 @@ MELS_PER_SECOND = AUDIO_RATE / HOP  # 80: inference.py's `mel_idx_multiplier = 8
 MOUTH_MAX = 2.0  # the lip-sync option `mouth` runs 0..2 (docs/language.md)
 
 _MEL_BLOCK = 2048  # STFT columns computed at a time (bounded memory for long shots)
-# measured here: 0.8-0.9 s per frame for the real network on one (shared) CPU thread; the network
+# measured here (issue #22, docs/models/wav2lip.md): the real network with random weights takes
+# 0.24-0.33 s of CPU per frame in batches of 16-64 (torch, one thread, a loaded machine), i.e.
+# ~0.12-0.16 s a frame on 2 threads, and adapter runs measured 0.06-0.12 s a frame; the 0.9 s
+# first measured (batch 1, one thread, a busier machine) made plans ~7x too long. The network
 # always runs at 96², so the cost is per frame whatever the portrait's size
-_CPU_PER_FRAME = 0.9
+_CPU_PER_FRAME = 0.15
 
 
 # --------------------------------------------------------------------------- audio

@@ -1,0 +1,69 @@
+"""What the render will cost: compose + encode per segment, for ``nyeshc plan``'s estimate.
+
+The render is most of an animatic's build (the example film: jobs 27 s, render + encode 70 s on
+this 2-core machine), so a plan that estimates the jobs alone under-states the build by half or
+more. The model is per frame and per segment, scaled by the canvas's pixels and the x264 preset:
+
+* **encode**: ``ENCODE_CPU`` CPU seconds per 1280×720 frame with libx264 ``medium`` at crf 20
+  (``benchmarks/RESULTS.md`` §5: 49.1 s of ffmpeg CPU for 720 frames), times ``PRESET`` (the
+  presets' usual speed ratios relative to ``medium``);
+* **compose**: ``COMPOSE_CPU`` CPU seconds per 1280×720 frame (the example film: 11.6 ms/frame
+  from raw frames, ~1 ms more from compressed ones, ``RESULTS.md`` §7);
+* the encoder uses every core, so the wall time is the CPU time over the cores (at most
+  ``MAX_CORES``: x264 at 720p gains little past that on this kind of machine), plus
+  ``PER_SEGMENT`` for each segment's encoder start and drain and ``ASSEMBLY`` for the mix and the
+  final stream-copy assembly.
+
+Only the segments not already in the cache count (``cached``): an edit's estimate is what it
+re-renders. The constants are fitted on this machine; on another, take them as proportions.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from nyeshc.plan.model import Timeline
+from nyeshc.render.segments import encode_settings, segment_key, spans
+
+__all__ = ["RenderEstimate", "estimate_render", "ENCODE_CPU", "COMPOSE_CPU", "PRESET"]
+
+REFERENCE_PIXELS = 1280 * 720
+ENCODE_CPU = 0.068  # s CPU per 720p frame, libx264 medium crf 20 (49.1 s / 720 frames)
+COMPOSE_CPU = 0.013  # s CPU per 720p frame (example film: 11.6 ms raw, 12-13 ms from compressed frames)
+PER_SEGMENT = 0.15  # s wall per segment rendered: an x264 start, its first keyframe, a drain not hidden
+ASSEMBLY = 1.0  # s wall: the mix (cached after the first build), the WAV, the concat with stream copy
+MAX_CORES = 4
+PRESET = {  # x264 encode time relative to medium (typical ratios at 720p; medium measured here)
+    "ultrafast": 0.15, "superfast": 0.22, "veryfast": 0.32, "faster": 0.6, "fast": 0.75,
+    "medium": 1.0, "slow": 1.5, "slower": 2.6, "veryslow": 4.5, "placebo": 12.0,
+}
+
+
+@dataclass(frozen=True)
+class RenderEstimate:
+    segments: int  # all of the film's segments
+    to_render: int  # those not in the cache
+    frames: int  # frames to compose and encode
+    cpu_seconds: float
+    seconds: float  # wall, on ``cores`` cores
+    cores: int
+    preset: str
+    crf: int
+
+
+def estimate_render(timeline: Timeline, cached: Callable[[str], bool] | None = None, *, preset: str = "medium",
+                    crf: int = 20, cores: int | None = None) -> RenderEstimate:
+    """The cost of rendering ``timeline`` with these encoder settings, counting only segments
+    for which ``cached(key)`` is false (all of them without ``cached``)."""
+    settings = encode_settings(preset, crf)
+    pieces = spans(timeline)
+    todo = [sp for sp in pieces if cached is None or not cached(segment_key(timeline, sp, settings))]
+    frames = sum(sp.end - sp.start for sp in todo)
+    scale = timeline.width * timeline.height / REFERENCE_PIXELS
+    cpu = frames * scale * (ENCODE_CPU * PRESET.get(preset, 1.0) + COMPOSE_CPU)
+    n = max(1, min(cores or os.cpu_count() or 1, MAX_CORES))
+    wall = cpu / n + PER_SEGMENT * len(todo) + ASSEMBLY
+    return RenderEstimate(segments=len(pieces), to_render=len(todo), frames=frames, cpu_seconds=cpu,
+                          seconds=wall, cores=n, preset=preset, crf=crf)
