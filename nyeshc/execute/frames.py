@@ -5,7 +5,7 @@ is cut into groups of ``GOP`` frames. In a group the first frame is stored as it
 other frame as its difference from the previous one (bytewise, modulo 256), and the group's
 bytes go through one zstd stream (level ``LEVEL``). It is lossless: a frame decodes to exactly
 the bytes written, alpha included. Measured on the example film's artifacts
-(``benchmarks/frame_codecs.py``, ``benchmarks/RESULTS.md`` §6): 4–5 % of the raw size for
+(``benchmarks/frame_codecs.py``, ``benchmarks/RESULTS.md`` §7): 4–5 % of the raw size for
 portraits, 8–9 % for morphs, about 3 ms to decode a 684² RGBA frame; zlib at the same size
 decodes 4× slower, PNG and FFV1 6–10× slower and are not smaller.
 
