@@ -407,17 +407,19 @@ def _stop(processes: list[Any], grace: float) -> None:
 def _kill(pool: ProcessPoolExecutor) -> None:
     """Stop the workers now: SIGTERM (they remove their temporary files), then SIGKILL.
 
-    The pool starts workers on demand, so one may appear while the others are being stopped:
-    look again until none is left, then shut the pool down."""
+    The pool's manager thread removes a worker from its table when the worker says it is
+    leaving, and joins it on its own time: every worker ever seen in the table is stopped and
+    waited for here, so none outlives this call."""
     table = getattr(pool, "_processes", None) or {}  # private, but stable
-    stopped: set[int] = set()
+    known: dict[int, Any] = {}
     for _ in range(5):
-        alive = [p for p in list(table.values()) if p.pid not in stopped or p.is_alive()]
+        known.update((p.pid, p) for p in list(table.values()))
+        alive = [p for p in known.values() if p.is_alive()]
         if not alive:
             break
         _stop(alive, 5.0)
-        stopped.update(p.pid for p in alive)
     pool.shutdown(wait=False, cancel_futures=True)
+    _stop([p for p in known.values() if p.is_alive()], 5.0)
 
 
 def execute(plan: Plan, cache: Cache | None, jobs: int | None = None, progress: bool = True,

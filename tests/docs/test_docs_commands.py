@@ -504,7 +504,6 @@ def pages_with_commands() -> Iterator[object]:
 
 
 @pytest.mark.parametrize("page", list(pages_with_commands()))
-@pytest.mark.xfail(reason="plan gained grid and render lines this session; refresh with pytest tests/docs --update-golden", strict=False)
 def test_commands_print_what_the_page_shows(page: Path, tmp_path: Path, update_golden: bool) -> None:
     if shutil.which("bash") is None:
         pytest.skip("needs bash")

@@ -1,18 +1,20 @@
 """A full disk (ENOSPC) at each place a build writes: one clear line, exit 3, nothing half-written.
 
 The failure is injected where the bytes are written, not above it: numpy's ``save`` inside the
-cache (a job's entry, the cached mix, an encoded segment — after part of the data went out),
-the memory-mapped frame buffers' preallocation, ffmpeg itself (a stand-in that fails like
+cache (a job's entry, an encoded segment — after part of the data went out), the reservation of
+a memory-mapped entry's space (the cached mix, written a block at a time), the memory-mapped
+frame buffers' preallocation, ffmpeg itself (a stand-in that fails like
 ffmpeg on a full disk, for the encodes and the final assembly) and the subtitle/lock writer.
 Each build runs through the CLI entry point in this process (``-j 1``: the jobs run here too).
 """
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +62,31 @@ def full_cache(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[str], boo
             finally:
                 fake.kinds.pop()
 
+        writer = Cache.writer
+
+        @contextlib.contextmanager
+        def tracking_writer(self: Cache, key: str, shape: tuple[int, ...], dtype: object = np.uint8, *,
+                            backend: str = "", kind: str = "") -> Iterator[np.ndarray]:
+            fake.kinds.append(kind)
+            try:
+                with writer(self, key, shape, dtype, backend=backend, kind=kind) as arr:
+                    yield arr
+            finally:
+                fake.kinds.pop()
+
+        real_reserve = cache_module._reserve
+
+        def reserve(path: Path, size: int) -> None:
+            """The memory-mapped writer's reservation of its disk space (the cached mix's
+            entry): a full disk fails it with ENOSPC, with the header already in the file."""
+            if fake.kinds and fake.failing(fake.kinds[-1]):
+                fake.failed.append(fake.kinds[-1])
+                raise _enospc(str(path))
+            real_reserve(path, size)
+
         monkeypatch.setattr(Cache, "put", tracking_put)
+        monkeypatch.setattr(Cache, "writer", tracking_writer)
+        monkeypatch.setattr(cache_module, "_reserve", reserve)
         monkeypatch.setattr(cache_module, "np", fake)
         return fake
 
@@ -140,7 +166,6 @@ def test_a_jobs_cache_entry(tiny: Path, out: Path, full_cache) -> None:  # noqa:
     _assert_nothing_half_written(out, tiny.parent / ".nyeshc-cache")
 
 
-@pytest.mark.xfail(reason="#24: the mixer now writes through cache.writer, which this fake does not intercept; to be rewritten", strict=False)
 def test_the_cached_mix(tiny: Path, out: Path, full_cache) -> None:  # noqa: ANN001
     fake = full_cache(lambda kind: kind == "render.mix")
     rc, err = _build(tiny, out)
@@ -159,7 +184,6 @@ def test_an_encoded_segment_in_the_cache(tiny: Path, out: Path, full_cache) -> N
     _assert_nothing_half_written(out, tiny.parent / ".nyeshc-cache")
 
 
-@pytest.mark.xfail(reason="#24: the mixer now writes through cache.writer, which this fake does not intercept; to be rewritten", strict=False)
 def test_a_custom_cache_folder_is_named_in_the_advice(tiny: Path, out: Path, tmp_path: Path,
                                                      full_cache) -> None:  # noqa: ANN001
     cache_dir = tmp_path / "elsewhere"
