@@ -145,6 +145,11 @@ def run(args: argparse.Namespace) -> int:
         except SelectionError as exc:
             print(f"nyeshc: {exc}", file=sys.stderr)
             return 2
+        if timeline.frames == 0:
+            what = "has no scenes" if not prepared.checked.loaded.film.body else "lasts no time (every scene is 0 s)"
+            print(f"nyeshc: {script}: nothing to render: the film {what}; write a SCENE with something "
+                  "in it (see docs/tutorial.md)", file=sys.stderr)
+            return 1
         plan = prepared.plan
         if frame_range is not None:
             plan = needed_jobs(plan, artifact_keys(timeline, *frame_range))

@@ -169,3 +169,17 @@ def test_disk_limit_from_config(tiny: Path) -> None:
     (tiny.parent / "nysh.toml").write_text('[limits]\ndisk = "plenty"\n')
     rc, _, err = cli("plan", tiny)
     assert rc == 2 and "disk" in err
+
+
+def test_a_film_with_no_scenes_is_refused_in_one_line(tmp_path: Path) -> None:
+    """A header alone checks clean (an include may hold only a header) but has no frame to
+    render: the build says so in one line, writes nothing, and exits 1."""
+    script = tmp_path / "empty.nysh"
+    script.write_text('title: "Nothing"\ncanvas: 64x36, 12fps\n', encoding="utf-8")
+    out = tmp_path / "empty.mp4"
+    rc, _, err = cli(script, "-o", out, "-q")
+    assert rc == 1, err
+    assert err.strip().splitlines() == [
+        f"nyeshc: {script}: nothing to render: the film has no scenes; write a SCENE with something "
+        "in it (see docs/tutorial.md)"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.nysh"]
