@@ -76,6 +76,7 @@ from nyeshc.syntax.parse import _parser, parse
 __all__ = ["FormatError", "FormatResult", "canonical_ir", "format_source", "format_text", "option_rank"]
 
 INDENT = 4
+UNIT_WORDS = frozenset({"wpm"})  # written glued to their number: ``reading: 180wpm``
 
 _RANGE = "<range>"
 OPTION_ORDER: tuple[str, ...] = (
@@ -346,7 +347,17 @@ class _Printer:
         return '"""\n' + lines + " " * indent + '"""'
 
     def value(self, node: Tree, indent: int) -> str:
-        return " -> ".join(" ".join(self.atom(a, indent) for a in term.children) for term in node.children)
+        return " -> ".join(self.term(term, indent) for term in node.children)
+
+    def term(self, node: Tree, indent: int) -> str:
+        """Atoms apart by a space, except a number and its unit word (``180wpm``: the lexer
+        reads it as a number and a name, and the language writes it as one word)."""
+        out = ""
+        for i, a in enumerate(node.children):
+            glued = (i > 0 and isinstance(a, Token) and a.type == "NAME" and str(a).lower() in UNIT_WORDS
+                     and getattr(node.children[i - 1], "type", None) == "NUMBER")
+            out += ("" if i == 0 or glued else " ") + self.atom(a, indent)
+        return out
 
     def options(self, nodes: Sequence[Tree]) -> list[Tree]:
         ranked = [(option_rank(self.lowerer.option(n)), i) for i, n in enumerate(nodes)]

@@ -316,3 +316,13 @@ def test_unfaithful_reprint_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     result = fmt_module.format_source(source, "f.nysh")
     assert result.text is None
     assert [d.code for d in result.diagnostics] == ["E099"]
+
+
+@pytest.mark.parametrize("written", ["reading: 180wpm", "reading: 180 wpm", "reading:   180   wpm"])
+def test_words_a_minute_are_written_as_one_word(written: str) -> None:
+    """``180wpm`` is lexed as a number and a name; the formatter writes them as the language
+    does, glued (the documented spelling), and keeps the meaning."""
+    text = f'title: "W"\n{written}\ncanvas: 64x36, 12fps\n\nSCENE 1, 2s:\n    "x"\n'
+    out = format_text(text)
+    assert "\nreading: 180wpm\n" in out
+    assert ir_json(out) == ir_json(text)
