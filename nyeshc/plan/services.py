@@ -3,7 +3,7 @@
 The planner never imports a backend (see the layers contract in ``pyproject.toml``): the
 facts it needs — which backend serves a modality, at what version, with which settings, how
 long a synthesised line will be, how long a recording is, what a file's checksum is — reach it
-through a :class:`Services` object. ``nyeshc.commands.services.RegistryServices`` is the real
+through a :class:`Services` object. ``nyeshc.pipeline.RegistryServices`` is the real
 one (backed by the backend registry); tests pass a deterministic fake.
 """
 
