@@ -193,16 +193,17 @@ class RegistryServices:
             self._grids[key] = grid(**kw)
         return self._grids[key]
 
-    def recording_grid(self, path: str) -> Grid:
+    def recording_grid(self, path: str, beats_per_bar: int | None = None) -> Grid:
         """The detected grid of a recording (:func:`nyeshc.beats.detect_grid`: beats, downbeats,
-        tempo, meter, confidence; cached by the file's SHA-256 in memory and on disk). Raises
+        tempo, meter, confidence; cached by the file's SHA-256 in memory and on disk), its bar
+        lines found for ``beats_per_bar`` beats when the script states the meter. Raises
         ``OSError`` when the file cannot be read or decoded (as the other file services do)."""
         from nyeshc import beats, media
 
-        key = "file:" + path
+        key = f"file:{path}:{beats_per_bar or ''}"
         if key not in self._grids:
             try:
-                self._grids[key] = beats.detect_grid(path)
+                self._grids[key] = beats.detect_grid(path, beats_per_bar=beats_per_bar)
             except media.MediaError as exc:
                 raise OSError(str(exc)) from exc
         grid = self._grids[key]

@@ -332,7 +332,8 @@ class Context:
         if probe is None:
             return None
         try:
-            grid = probe(absolute)
+            # a stated meter reaches the tracker, which finds the bar lines counting that many beats
+            grid = probe(absolute, beats_per_bar=meter[0]) if meter is not None else probe(absolute)
         except OSError:
             return None
         if grid is not None and grid.source == "detected" and grid.confidence < LOW_CONFIDENCE:

@@ -145,3 +145,26 @@ def test_a_detected_grid_with_low_confidence_is_a_warning_that_suggests_a_tempo(
     assert text[d.span.start:d.span.end] == '"rain.wav"'
     [layer] = [L for L in p.timeline.scenes[0].layers if L.kind == "text"]
     assert layer.start == round(Fraction(60, 97) * 24)  # beat 2 where the tracker put it
+
+
+def test_a_stated_meter_on_a_recording_reaches_the_beat_tracker() -> None:
+    """``source: "waltz.wav", meter 3/4``: the tracker is asked for bars of 3 beats (it finds
+    the bar lines counting 3), not told afterwards; without a meter it chooses."""
+    asked: list[int | None] = []
+
+    class Counting(FakeServices):
+        def recording_grid(self, path: str, beats_per_bar: int | None = None) -> Grid:
+            asked.append(beats_per_bar)
+            return Grid(Fraction(90), (beats_per_bar or 4, 4), Fraction(0), confidence=0.9, source="detected")
+
+    for meter, expected in ((", meter 3/4", 3), ("", None)):
+        text = (f'canvas: 160x90, 24fps\n\nmusic W:\n    source: "waltz.wav"{meter}\n\nSCENE 1, 5s:\n'
+                '    music: W\n    caption: "x", at bar 2\n')
+        film_, _ = read(text, "film.nysh")
+        svc = Counting()
+        asked.clear()
+        p = plan(film_, svc.profile, svc)
+        assert asked and set(asked) == {expected}
+        [caption] = [layer for layer in p.timeline.scenes[0].layers if layer.kind == "text"]
+        beats_a_bar = expected or 4
+        assert caption.start == round(24 * Fraction(60, 90) * beats_a_bar)  # bar 2 starts after one bar
