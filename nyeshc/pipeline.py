@@ -287,6 +287,10 @@ def prepare(script: str | Path, report: Report, *, config: str | None = None, pr
     found: list[Diagnostic] = []  # the planner's own: its audit (E702, W211/E703) among them
     try:
         result = plan(film, profile_obj, RegistryServices(profile_obj), root=script.resolve().parent, report=found)
+        if not any(d.is_error for d in found):
+            from nyeshc.execute.ops import preflight
+
+            preflight(result.jobs)  # a backend that cannot do what the script asks: said now, not mid-build
     except BackendError as exc:
         report.problem(str(exc))
         raise Stop(3) from exc

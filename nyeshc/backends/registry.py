@@ -100,6 +100,28 @@ def _resolve(backend_id: str) -> type:
     raise BackendError(f"unknown backend {backend_id!r}{hint}")
 
 
+def _check_settings(backend_id: str, cls: Any, keys: list[str]) -> None:
+    """A setting the backend's constructor does not take is the user's mistake in ``nysh.toml``:
+    a clear error naming it (with the closest known setting), not a ``TypeError`` traceback."""
+    import difflib
+    import inspect
+
+    try:
+        params = inspect.signature(cls).parameters
+    except (TypeError, ValueError):  # a constructor Python cannot describe: let it decide
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    known = [n for n, p in params.items() if p.kind in (inspect.Parameter.KEYWORD_ONLY,
+                                                        inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    for key in keys:
+        if key not in known:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            listed = ", ".join(known) if known else "none"
+            raise BackendError(f"backend {backend_id} has no setting {key!r}{hint} (its settings: {listed})")
+
+
 def _freeze(settings: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
     return tuple(sorted((k, repr(v)) for k, v in settings.items()))
 
@@ -107,6 +129,7 @@ def _freeze(settings: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
 @lru_cache(maxsize=64)
 def _load_cached(backend_id: str, frozen: tuple[tuple[str, Any], ...], settings_items: tuple) -> Backend:
     cls = _resolve(backend_id)
+    _check_settings(backend_id, cls, [k for k, _ in settings_items])
     backend = cls(**dict(settings_items))
     modality = backend_id.partition(".")[0]
     protocol = PROTOCOLS.get(modality)

@@ -596,11 +596,15 @@ def op_motion_lipsync(job: Job, inputs: Sequence[Any], cache: Cache | None, prog
     n = _int(job, "frames", 0)
 
     def call(backend: Any, out: np.ndarray) -> Any:
-        # "mouth": the script's `motion: lipsync, mouth X` (0..2; absent: 1, the natural opening)
-        extra = _script_option(job, backend.lipsync, "mouth", "`motion: lipsync, mouth X`", neutral=1.0)
+        extra = _lipsync_options(job, backend)
         return backend.lipsync(portrait, voice, float(_fps(job)), n, job.seed, progress, out=out, **extra)
 
     return _motion(job, cache, portrait, call)
+
+
+def _lipsync_options(job: Job, backend: Any) -> dict[str, Any]:
+    # "mouth": the script's `motion: lipsync, mouth X` (0..2; absent: 1, the natural opening)
+    return _script_option(job, backend.lipsync, "mouth", "`motion: lipsync, mouth X`", neutral=1.0)
 
 
 def op_motion_drive(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
@@ -655,14 +659,19 @@ def _meter_option(job: Job, method: Callable[..., Any]) -> dict[str, tuple[int, 
     return {"meter": (int(value[0]), int(value[1]))}
 
 
-def op_music_generate(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
-    seconds = float(_param(job, "seconds"))
-    backend = _backend(job)
+def _music_options(job: Job, backend: Any) -> dict[str, Any]:
     # "temperature": the cue's `source: generate, temperature X` (0..2; absent: the backend's default)
     extra: dict[str, Any] = _script_option(job, backend.generate, "temperature", "`source: generate, temperature X`")
     # "tempo" (bpm) and "meter" ([beats, unit]): the cue's stated grid, which the music must follow
     extra.update(_script_option(job, backend.generate, "tempo", "`source: generate, tempo Nbpm`"))
     extra.update(_meter_option(job, backend.generate))
+    return extra
+
+
+def op_music_generate(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
+    seconds = float(_param(job, "seconds"))
+    backend = _backend(job)
+    extra = _music_options(job, backend)
     audio = backend.generate(genre=str(job.params.get("genre", "")),
                              artist=str(job.params.get("artist", "")),
                              lyrics=str(job.params.get("lyrics", "") or ""),
@@ -733,3 +742,24 @@ OPS: dict[str, Op] = {
 
 STREAMED = frozenset({"image.morph", "asset.video"})
 """Kinds whose op stores its own output in the cache (streamed through ``Cache.writer``)."""
+
+
+# --------------------------------------------------------------------------- preflight
+
+_PREFLIGHT: dict[str, Callable[[Job, Any], Any]] = {
+    "image.latent": lambda job, backend: _prompt_option(job, backend.sample),
+    "motion.lipsync": _lipsync_options,
+    "music.generate": _music_options,
+}
+
+
+def preflight(jobs: Sequence[Job]) -> None:
+    """Check, without running anything, that each job's backend loads with its settings and
+    takes the script options its params hold (a stated tempo on a JukeBox cue, a mouth on a
+    motion backend without one, a prompt on an image backend without prompts): the
+    :class:`BackendError` a build would otherwise meet only when that job's turn came, after
+    minutes of other work. Each backend is loaded once (the registry caches it)."""
+    for job in jobs:
+        check = _PREFLIGHT.get(job.kind)
+        if check is not None and job.params.keys() & {"prompt", "mouth", "temperature", "tempo", "meter"}:
+            check(job, _backend(job))

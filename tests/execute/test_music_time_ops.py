@@ -5,6 +5,7 @@ states them (then the error names the option)."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -88,3 +89,57 @@ def test_the_real_op_follows_a_stated_tempo() -> None:
 
     plain, stated = cue(), cue(tempo=120.0, meter=[4, 4])
     assert plain.shape == stated.shape == (SAMPLE_RATE, 2) and plain.tobytes() != stated.tobytes()
+
+
+def test_preflight_names_the_option_before_any_job_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    old = OldBackend()
+    monkeypatch.setattr(ops, "_backend", lambda job: old)
+    job = Job(key="k" * 64, kind="music.generate", backend="fake.recorder", backend_version="", settings={},
+              params={"seconds": 0.1, "genre": "ambient", "tempo": 90}, inputs=(), seed=3, output="audio",
+              name="a / b")  # type: ignore[arg-type]
+    with pytest.raises(BackendError, match=r"sets `source: generate, tempo Nbpm`, but backend fake.recorder"):
+        ops.preflight([job])
+    assert old.calls == 0  # nothing was generated
+    ops.preflight([dataclasses.replace(job, params={"seconds": 0.1, "temperature": 0.9})])  # supported: fine
+
+
+def test_a_build_stops_before_its_jobs_when_the_music_backend_cannot_follow_a_tempo(
+        tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A cue with ``tempo 120bpm`` on a backend without tempo (as JukeBox): ``nyeshc build``
+    and ``nyeshc plan`` stop at once with the option named, exit 3, and no job has run."""
+    import contextlib
+    import io
+
+    from nyeshc.backends import registry
+    from nyeshc.cli import main
+    from nyeshc.execute.cache import Cache
+
+    from nyeshc.backends.procedural.music import AmbientMusic
+
+    class NoTempo(AmbientMusic):
+        """The animatic's music without a tempo keyword, as JukeBox is."""
+
+        id = "music.notempo"
+
+        def generate(self, *, genre: str, artist: str, lyrics: str, seconds: float, seed: int,  # type: ignore[override]
+                     progress: Any = None, temperature: float | None = None) -> np.ndarray:
+            raise AssertionError("no job may run")
+
+    real = registry._resolve
+    monkeypatch.setattr(registry, "_resolve", lambda bid: NoTempo if bid == "music.notempo" else real(bid))
+    registry._load_cached.cache_clear()
+    (tmp_path / "nysh.toml").write_text('[profile.old]\nmusic = "music.notempo"\n', encoding="utf-8")
+    script = tmp_path / "film.nysh"
+    script.write_text('title: "T"\ncanvas: 64x36, 12fps\nsoundtrack: S\n\nmusic S:\n'
+                      '    source: generate, genre "pop", tempo 120bpm, length 2s\n\nSCENE 1, 2s:\n'
+                      '    caption: "x"\n', encoding="utf-8")
+    for argv in (["plan", str(script), "--profile", "old"],
+                 [str(script), "-o", str(tmp_path / "f.mp4"), "--profile", "old", "-q", "-j", "1"]):
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            rc = main(argv)
+        assert rc == 3, err.getvalue()
+        assert "the script sets `source: generate, tempo Nbpm`, but backend music.notempo" in err.getvalue()
+    assert not list(Cache(tmp_path / ".nyeshc-cache").entries())
+    assert not (tmp_path / "f.mp4").exists()
+    registry._load_cached.cache_clear()
