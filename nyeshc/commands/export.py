@@ -1,9 +1,10 @@
 """``nyeshc export FILM.nysh -o FILE``: the film for other tools, by the output's extension or
 ``--to``: ``.otio``/``.otioz`` (OpenTimelineIO), ``.xml`` (FCP 7 XML: Premiere, Resolve), ``.edl``
-(CMX 3600), ``.fountain``, ``.srt``/``.vtt``. See ``docs/interchange.md``.
+(CMX 3600: one list per track, ``FILE.TRACK.edl`` beside ``FILE``), ``.fountain``, ``.srt``/``.vtt``. See ``docs/interchange.md``.
 
-Editor timelines need media an editor can read: the artifacts are written as PNG / WAV / MP4 /
-MOV into ``media/`` inside the cache and referenced by absolute ``file://`` URLs; with
+Editor timelines need media an editor can read: the artifacts are written at the canvas size,
+placed, as PNG / WAV / MP4 / ProRes 4444 MOV (see :mod:`nyeshc.export.media`) into ``media/``
+inside the cache and referenced by absolute ``file://`` URLs; with
 ``--bundle`` they go into ``FILE_media/`` beside the output instead, referenced by relative
 paths, so the folder can travel. Exit codes: 0 ok, 1 script errors, 2 usage (or a missing
 optional package), 3 a backend or media failure.
@@ -106,8 +107,13 @@ def _timeline(args: argparse.Namespace, prepared: object, cache: object, out: Pa
     else:  # .otioz packs the media into the zip itself
         folder, relative = Path(cache.root) / "media", None  # type: ignore[attr-defined]
     resolver = Resolver(cache, folder, plan.timeline.fps, {j.key: j.output for j in plan.jobs}, relative)
-    meta = {"script": prepared.script.name, "profile": prepared.profile_name,  # type: ignore[attr-defined]
-            "backends": plan.backends, "title": _header(film, "title"), "author": _header(film, "author")}
+    from nyeshc.export.otio import script_hash
+
+    script_path = Path(prepared.script)  # type: ignore[attr-defined]
+    meta = {"script": script_path.name, "profile": prepared.profile_name,  # type: ignore[attr-defined]
+            "backends": plan.backends, "title": _header(film, "title"), "author": _header(film, "author"),
+            # what ``nyeshc conform`` checks: the cut was made from this very script
+            "script_sha256": script_hash(script_path.read_text(encoding="utf-8"))}
     try:
         timeline = build_timeline(plan, resolver, title=_header(film, "title") or prepared.script.stem,  # type: ignore[attr-defined]
                                   film_meta=meta)

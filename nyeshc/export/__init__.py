@@ -16,7 +16,7 @@ FORMATS: dict[str, str] = {
     ".otio": "OpenTimelineIO",
     ".otioz": "OpenTimelineIO bundle (timeline + media in one zip)",
     ".xml": "FCP 7 XML (Premiere Pro, DaVinci Resolve)",
-    ".edl": "CMX 3600 EDL (the backdrop track)",
+    ".edl": "CMX 3600 EDL (one list per track)",
     ".fountain": "Fountain screenplay",
     ".srt": "SubRip subtitles",
     ".vtt": "WebVTT subtitles",

@@ -13,9 +13,19 @@ Layout (video tracks bottom to top, then audio):
 * ``Captions`` — captions, subtitles and the credits roll (RGBA PNG stills).
 * audio: ``Music``, ``Sound``, ``Dialogue`` (more lanes where clips overlap).
 
-Scene headings are markers on the timeline's stack; everything nyeshc knows that OTIO has no
-field for (artifact keys, boxes, Ken Burns moves, fades, gains, ducking, roles) is stored in
-each object's ``metadata["nyeshc"]``. Video times are frames at the film's rate; audio times
+Scene headings and dialogue lines are markers on the timeline's stack (red and blue); everything
+nyeshc knows that OTIO has no field for (artifact keys, boxes, Ken Burns moves, fades, gains,
+ducking, roles) is stored in each object's ``metadata["nyeshc"]``. The timeline's metadata
+records the script's SHA-256 (``script_sha256``) so ``nyeshc conform`` can refuse a script that
+changed since the export.
+
+Media are written at the canvas size, already placed (see :mod:`nyeshc.export.media`). For FCP 7
+XML the adapter writes each object's ``metadata["fcp_xml"]`` as XML, so that is where the
+xmeml parts OTIO has no schema for go: the sequence's ``<format>`` (frame size, rate, pixel
+aspect), each file's ``<media>`` (video or audio only, with its size or sample rate), and each
+clip's ``<filter>``s: *Opacity* keyframes for fades, *Basic Motion* scale/centre keyframes for
+a Ken Burns move, *Audio Levels* for gains and fades. Clips are named ``SCENE 2 "Ash" / backdrop``,
+and their CMX reels ``S02BG1`` (scene, layer kind, layer number), which EDLs and bins show. Video times are frames at the film's rate; audio times
 are samples at 48 kHz (exact, as the film is mixed).
 
 ``opentimelineio`` is optional (``pip install 'nyeshc[interchange]'``); it is imported when a
@@ -24,7 +34,9 @@ function here is called, never at import time.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -35,7 +47,7 @@ from nyeshc.grid import Grid
 from nyeshc.plan.model import AudioClip, Plan, SceneTrack, SequenceLayer, StillLayer, TextLayer, Timeline
 
 __all__ = ["MissingDependency", "require_otio", "build_timeline", "write_timeline", "Resolver",
-           "ADAPTERS", "NAMESPACE"]
+           "ADAPTERS", "NAMESPACE", "script_hash", "edl_paths"]
 
 NAMESPACE = "nyeshc"
 INSTALL_HINT = "pip install 'nyeshc[interchange]'"
@@ -75,24 +87,26 @@ def _adapter_available(otio: Any, name: str) -> bool:
 class Resolver:
     """Turns artifact keys into editor-readable files (see :mod:`nyeshc.export.media`) and
     their URLs. ``relative_to`` set: URLs are paths relative to that folder (a bundle that
-    travels with the timeline); otherwise absolute ``file://`` URLs."""
+    travels with the timeline); otherwise absolute ``file://`` URLs. A ``placement`` puts the
+    picture on a canvas-sized frame where the compositor draws it."""
 
     cache: Any
     folder: Path
     fps: Fraction
     outputs: dict[str, str]  # artifact key -> job output type
     relative_to: Path | None = None
-    written: dict[str, Path] = field(default_factory=dict)
+    written: dict[tuple[str, Any], Path] = field(default_factory=dict)
 
-    def path(self, key: str) -> Path:
-        if key not in self.written:
+    def path(self, key: str, placement: Any = None) -> Path:
+        if (key, placement) not in self.written:
             from nyeshc.export.media import media_file
 
-            self.written[key] = media_file(self.cache, key, self.outputs.get(key, "image"), self.folder, self.fps)
-        return self.written[key]
+            self.written[(key, placement)] = media_file(self.cache, key, self.outputs.get(key, "image"), self.folder,
+                                                        self.fps, placement)
+        return self.written[(key, placement)]
 
-    def url(self, key: str) -> str:
-        p = self.path(key)
+    def url(self, key: str, placement: Any = None) -> str:
+        p = self.path(key, placement)
         if self.relative_to is not None:
             return Path(os.path.relpath(p.resolve(), self.relative_to.resolve())).as_posix()
         return p.resolve().as_uri()
@@ -104,6 +118,21 @@ class Resolver:
         from nyeshc.export.media import load
 
         return int(load(self.cache, key).shape[0])
+
+    def size(self, key: str) -> tuple[int, int]:
+        """``(width, height)`` of an ``image`` or ``frames`` artifact."""
+        from nyeshc.export.media import load
+
+        shape = load(self.cache, key).shape
+        return (int(shape[-2]), int(shape[-3]))
+
+    def is_audio(self, key: str) -> bool:
+        return self.outputs.get(key) == "audio"
+
+
+def script_hash(text: str) -> str:
+    """The SHA-256 of a script's text, as recorded by an export and checked by ``conform``."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 # --------------------------------------------------------------------------- lanes
@@ -119,6 +148,8 @@ class _Item:
     scene: int | None = None
     offset: int = 0  # into the source (frames or samples)
     transition: dict[str, Any] | None = None  # joins the previous item of its lane with a transition
+    placement: Any = None  # where the picture sits on the canvas (nyeshc.export.media.Placement)
+    reel: str = ""  # the CMX 3600 reel: scene, layer kind, layer number (``S02BG1``)
 
 
 def _lanes(items: Iterable[_Item], joins: dict[tuple[int, int], Any] | None = None) -> list[list[_Item]]:
@@ -148,30 +179,59 @@ def _fade(f: Any) -> dict[str, int]:
     return {"fade_in": f.fade_in, "fade_out": f.fade_out}
 
 
+_REEL_KIND = {"backdrop": "BG", "video": "VD", "portrait": "PT", "morph": "MO", "caption": "CP",
+              "subtitle": "SB", "credits": "CR"}
+
+
+def _label(scene: SceneTrack) -> str:
+    """``SCENE 2 "Ash"`` as written, or ``S02 INT. CATHEDRAL - NIGHT`` for a heading without
+    its number: how clips name the scene."""
+    if scene.title.startswith("SCENE "):
+        return scene.title
+    return f"S{scene.index + 1:02d} {scene.title}".rstrip()
+
+
 def _video_items(timeline: Timeline) -> dict[str, list[_Item]]:
+    from nyeshc.export.media import Placement
+
+    W, H = timeline.width, timeline.height
     groups: dict[str, list[_Item]] = {"Backdrops": [], "Morphs": [], "Portraits": [], "Captions": []}
     for scene in timeline.scenes:
+        counts: dict[str, int] = {}
+
+        def reel(role: str) -> str:
+            counts[role] = counts.get(role, 0) + 1
+            return f"S{scene.index + 1:02d}{_REEL_KIND.get(role, 'LY')}{counts[role]}"
+
         for i, layer in enumerate(scene.layers):
             meta: dict[str, Any] = {"scene": scene.index, "layer": i, "kind": layer.kind, "artifact": layer.artifact,
                                     "fade": _fade(layer.fade)}
+            where = Placement(W, H, "fill") if getattr(layer, "box", None) is None else \
+                Placement(W, H, "box", (layer.box.x, layer.box.y, layer.box.width, layer.box.height))  # type: ignore[union-attr]
             if isinstance(layer, StillLayer):
                 meta.update(zoom=list(layer.zoom), pan=layer.pan, ease=layer.ease,
                             box=_box(layer.box))
                 groups["Backdrops"].append(_Item(layer.start, layer.end, layer.artifact,
-                                                 f"{scene.title} / backdrop", meta, scene.index))
+                                                 f"{_label(scene)} / backdrop", meta, scene.index,
+                                                 placement=where, reel=reel("backdrop")))
             elif isinstance(layer, SequenceLayer):
                 meta.update(role=layer.role, loop=layer.loop, box=_box(layer.box))
                 group = "Portraits" if layer.role == "portrait" else "Backdrops"
                 groups[group].append(_Item(layer.start, layer.end, layer.artifact,
-                                           f"{scene.title} / {layer.role}", meta, scene.index, layer.offset))
+                                           f"{_label(scene)} / {layer.role}", meta, scene.index, layer.offset,
+                                           placement=where, reel=reel(layer.role)))
             elif isinstance(layer, TextLayer):
-                meta.update(role=layer.role, position=layer.position, roll=layer.roll)
+                meta.update(role=layer.role, position=layer.position, roll=layer.roll, row=layer.row)
+                text_at = Placement(W, H, "native") if layer.roll else \
+                    Placement(W, H, "text", position=layer.position, row=layer.row)
                 groups["Captions"].append(_Item(layer.start, layer.end, layer.artifact,
-                                                f"{scene.title} / {layer.role}", meta, scene.index))
+                                                f"{_label(scene)} / {layer.role}", meta, scene.index,
+                                                placement=text_at, reel=reel(layer.role)))
     for ov in timeline.overlaps:
         if ov.kind == "morph" and ov.morph:
             groups["Morphs"].append(_Item(ov.start, ov.end, ov.morph, f"morph {ov.a + 1} -> {ov.b + 1}",
-                                          {"kind": "morph", "a": ov.a, "b": ov.b, "artifact": ov.morph}))
+                                          {"kind": "morph", "a": ov.a, "b": ov.b, "artifact": ov.morph},
+                                          placement=Placement(W, H, "fill"), reel=f"S{ov.a + 1:02d}MO{ov.b + 1}"))
     return groups
 
 
@@ -182,12 +242,17 @@ def _box(box: Any) -> dict[str, int] | None:
 _AUDIO_GROUPS = {"music": "Music", "sound": "Sound", "video": "Sound", "dialogue": "Dialogue"}
 
 
+_AUDIO_REEL = {"Music": "MU", "Sound": "SD", "Dialogue": "DL"}
+
+
 def _audio_items(timeline: Timeline) -> dict[str, list[_Item]]:
     groups: dict[str, list[_Item]] = {"Music": [], "Sound": [], "Dialogue": []}
     for i, clip in enumerate(timeline.audio):
         meta = _audio_meta(clip, i)
-        groups[_AUDIO_GROUPS.get(clip.role, "Sound")].append(
-            _Item(clip.start, clip.start + clip.length, clip.artifact, clip.name or clip.role, meta, None, clip.offset))
+        group = _AUDIO_GROUPS.get(clip.role, "Sound")
+        groups[group].append(
+            _Item(clip.start, clip.start + clip.length, clip.artifact, clip.name or clip.role, meta, None, clip.offset,
+                  reel=f"{_AUDIO_REEL[group]}{len(groups[group]) + 1:03d}"))
     return groups
 
 
@@ -221,11 +286,28 @@ def build_timeline(plan: Plan, resolver: Resolver, *, title: str = "", film_meta
     }
     joins = {(ov.a, ov.b): ov for ov in tl.overlaps}
 
-    def media_ref(key: str, rate: float) -> Any:
+    timeline.metadata["fcp_xml"] = {"media": {"video": {"format": {"samplecharacteristics": {
+        **_fcp_rate(tl.fps), "width": tl.width, "height": tl.height, "anamorphic": "FALSE",
+        "pixelaspectratio": "square", "fielddominance": "none"}}}}}
+
+    def media_ref(it: _Item, rate: float) -> Any:
+        key = it.key
         n = resolver.length(key)
         # a still has no length of its own: offer it for the whole film so any cut fits
         avail = tr(0, n if n is not None else max(tl.frames, 1), rate)
-        return otio.schema.ExternalReference(target_url=resolver.url(key), available_range=avail)
+        audio = resolver.is_audio(key)
+        ref = otio.schema.ExternalReference(target_url=resolver.url(key, None if audio else it.placement),
+                                            available_range=avail)
+        if audio:  # FCP XML: an audio-only file (the adapter would claim video and audio)
+            ref.metadata["fcp_xml"] = {"media": {"audio": {
+                "samplecharacteristics": {"depth": 32, "samplerate": tl.sample_rate}, "channelcount": 2}}}
+        else:
+            w, h = (tl.width, tl.height) if it.placement is None or it.placement.mode != "native" \
+                else resolver.size(key)
+            ref.metadata["fcp_xml"] = {"media": {"video": {"samplecharacteristics": {
+                **_fcp_rate(tl.fps), "width": w, "height": h, "anamorphic": "FALSE",
+                "pixelaspectratio": "square", "fielddominance": "none"}}}}
+        return ref
 
     def fill(track: Any, lane: list[_Item], rate: float, total: int) -> None:
         cursor = 0
@@ -250,9 +332,14 @@ def build_timeline(plan: Plan, resolver: Resolver, *, title: str = "", film_meta
             if clip_start > cursor:
                 track.append(otio.schema.Gap(source_range=tr(0, clip_start - cursor, rate)))
             src_in = it.offset + (clip_start - it.start)
-            clip = otio.schema.Clip(name=it.name, media_reference=media_ref(it.key, rate),
+            clip = otio.schema.Clip(name=it.name, media_reference=media_ref(it, rate),
                                     source_range=tr(src_in, clip_end - clip_start, rate))
             clip.metadata[NAMESPACE] = dict(it.meta)
+            if it.reel:
+                clip.metadata["cmx_3600"] = {"reel": it.reel}
+            filters = _fcp_filters(it, tl, resolver)
+            if filters:
+                clip.metadata["fcp_xml"] = {"filter": filters}
             track.append(clip)
             cursor = clip_end
         if total > cursor:
@@ -274,6 +361,12 @@ def build_timeline(plan: Plan, resolver: Resolver, *, title: str = "", film_meta
             timeline.tracks.append(track)
     for scene in tl.scenes:
         timeline.tracks.markers.append(_marker(otio, scene, tr))
+    for i, clip in enumerate(tl.audio):
+        if clip.role == "dialogue":
+            m = otio.schema.Marker(name=clip.name, marked_range=tr(_to_frame(clip.start, tl), 0),
+                                   color=otio.schema.MarkerColor.BLUE)
+            m.metadata[NAMESPACE] = {"dialogue": i, "start": clip.start, "length": clip.length}
+            timeline.tracks.markers.append(m)
     if plan.grids:
         for track in timeline.tracks:
             if track.kind == otio.schema.TrackKind.Audio:
@@ -282,6 +375,103 @@ def build_timeline(plan: Plan, resolver: Resolver, *, title: str = "", film_meta
                     if grid is not None:
                         _grid_markers(otio, clip, grid, sr)
     return timeline
+
+
+def _to_frame(sample: int, tl: Timeline) -> int:
+    return int(Fraction(sample) * Fraction(tl.fps) / tl.sample_rate + Fraction(1, 2))
+
+
+def _fcp_rate(fps: Fraction) -> dict[str, Any]:
+    """xmeml's ``<rate>``: an integer timebase, ``ntsc`` for the 1000/1001 rates."""
+    f = Fraction(fps)
+    ntsc = f.denominator == 1001
+    return {"rate": {"timebase": round(float(f * 1001 / 1000)) if ntsc else round(float(f)),
+                     "ntsc": "TRUE" if ntsc else "FALSE"}}
+
+
+def _keyframes(points: Iterable[tuple[int, Any]]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for when, value in points:
+        if out and out[-1]["when"] == when:
+            out[-1]["value"] = value
+        else:
+            out.append({"when": when, "value": value})
+    return out
+
+
+def _effect(name: str, effectid: str, category: str, mediatype: str,
+            parameters: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"effect": {"name": name, "effectid": effectid, "effectcategory": category, "effecttype": category,
+                       "mediatype": mediatype, "parameter": parameters}}
+
+
+def _fcp_filters(it: _Item, tl: Timeline, resolver: Resolver) -> list[dict[str, Any]]:
+    """The clip's xmeml ``<filter>``s: *Opacity* for fades, *Basic Motion* for a Ken Burns move
+    of a full-frame still, *Audio Levels* for an audio clip's gain and fades. Keyframe times
+    (``when``) are the clip's source frames, as FCP 7 counts them."""
+    meta = it.meta
+    length = it.end - it.start
+    out: list[dict[str, Any]] = []
+    if "clip" in meta:  # audio: levels are linear gains (1 = 0 dB)
+        level = round(10 ** (float(meta["gain_db"]) / 20), 5)
+        first = _to_frame(it.offset, tl)
+        n = _to_frame(length, tl)
+        fi, fo = _to_frame(int(meta["fade_in"]), tl), _to_frame(int(meta["fade_out"]), tl)
+        param: dict[str, Any] = {"parameterid": "level", "name": "Level", "valuemin": 0, "valuemax": 3.98109,
+                                 "value": level}
+        if fi or fo:
+            pts = []
+            if fi:
+                pts += [(first, 0), (first + fi, level)]
+            if fo:
+                pts += [(first + n - fo, level), (first + n, 0)]
+            param["keyframe"] = _keyframes(pts)
+        if level != 1 or fi or fo:
+            out.append(_effect("Audio Levels", "audiolevels", "audiolevels", "audio", [param]))
+        return out
+    fade = meta.get("fade") or {}
+    fi, fo = int(fade.get("fade_in", 0)), int(fade.get("fade_out", 0))
+    if fi or fo:
+        pts = []
+        if fi:
+            pts += [(it.offset, 0), (it.offset + fi, 100)]
+        if fo:
+            pts += [(it.offset + length - fo, 100), (it.offset + length, 0)]
+        out.append(_effect("Opacity", "opacity", "motion", "video", [
+            {"parameterid": "opacity", "name": "Opacity", "valuemin": 0, "valuemax": 100, "value": 100,
+             "keyframe": _keyframes(pts)}]))
+    zoom, pan = tuple(meta.get("zoom") or ()), meta.get("pan")
+    if meta.get("kind") == "still" and meta.get("box") is None and (pan is not None or any(z != 1.0 for z in zoom)):
+        out.append(_ken_burns(it, tl, resolver))
+    return out
+
+
+def _ken_burns(it: _Item, tl: Timeline, resolver: Resolver) -> dict[str, Any]:
+    """A full-frame still's camera move as *Basic Motion* keyframes over the canvas-sized
+    picture (which shows the compositor's zoom-1 framing): scale in percent and centre as a
+    fraction of the frame, sampled at nine points (editors interpolate between them, so the
+    easing is followed closely, not exactly)."""
+    from nyeshc.render.compositor import _cover, _ease, _progress, camera_window
+
+    iw, ih = resolver.size(it.key)
+    W, H = tl.width, tl.height
+    bx, by, bw, bh = _cover(iw, ih, W, H)
+    cx0, cy0 = bx + bw / 2, by + bh / 2
+    zooms = tuple(it.meta["zoom"]) or (1.0,)
+    scale, centre = [], []
+    n = it.end - it.start
+    for k in range(9):
+        f = it.start + round(k * max(n - 1, 0) / 8)
+        p = _ease(_progress(f, it.start, it.end), it.meta.get("ease") or "smooth")
+        x0, y0, w, h = camera_window(iw, ih, W, H, zooms, it.meta.get("pan"), p)
+        when = it.offset + (f - it.start)
+        scale.append((when, round(bw / w * 100, 3)))
+        dx, dy = (cx0 - (x0 + w / 2)) * W / w, (cy0 - (y0 + h / 2)) * H / h
+        centre.append((when, {"horiz": round(dx / W, 5), "vert": round(dy / H, 5)}))
+    return _effect("Basic Motion", "basic", "motion", "video", [
+        {"parameterid": "scale", "name": "Scale", "valuemin": 0, "valuemax": 1000, "value": scale[0][1],
+         "keyframe": _keyframes(scale)},
+        {"parameterid": "center", "name": "Center", "value": centre[0][1], "keyframe": _keyframes(centre)}])
 
 
 def _clip_grid(plan: Plan, name: str) -> Grid | None:
@@ -344,15 +534,35 @@ def clip_count(plan: Plan) -> dict[str, int]:
 # --------------------------------------------------------------------------- writing
 
 
-def _edl_timeline(otio: Any, timeline: Any) -> Any:
-    """CMX 3600 holds one video track (plus audio channels): the backdrops, the film's cut."""
-    edl = otio.schema.Timeline(name=timeline.name)
-    edl.global_start_time = timeline.global_start_time
-    for track in timeline.video_tracks():
-        if track.name == "Backdrops":
-            edl.tracks.append(track.deepcopy())
-            break
-    return edl
+def edl_paths(timeline: Any, path: str | os.PathLike[str]) -> list[tuple[Any, Path]]:
+    """Each track with the EDL it goes to: CMX 3600 holds one track per list, so the first
+    video track (``Backdrops``, the film's cut) goes to ``path`` and every other track, video
+    then audio, to ``STEM.TRACK.edl`` beside it (``film.Portraits.edl``, ``film.Music.edl``)."""
+    target = Path(path)
+    out: list[tuple[Any, Path]] = []
+    for track in list(timeline.video_tracks()) + list(timeline.audio_tracks()):
+        if not out:
+            out.append((track, target))
+        else:
+            slug = re.sub(r"[^A-Za-z0-9]+", "-", track.name).strip("-") or "track"
+            out.append((track, target.with_name(f"{target.stem}.{slug}{target.suffix}")))
+    return out
+
+
+def _edl_text(otio: Any, timeline: Any, track: Any) -> str:
+    """One track's CMX 3600 list, with the ``FCM: NON-DROP FRAME`` line the adapter leaves out
+    (nyeshc's timecode is non-drop at every rate)."""
+    one = otio.schema.Timeline(name=f"{timeline.name} - {track.name}")
+    one.global_start_time = timeline.global_start_time
+    one.tracks.append(track.deepcopy())
+    if track.kind == otio.schema.TrackKind.Audio:
+        # the adapter writes the list's first track and wants exactly one video track to exist
+        one.tracks.append(otio.schema.Track(name="none", kind=otio.schema.TrackKind.Video))
+    text = otio.adapters.write_to_string(one, adapter_name="cmx_3600")
+    lines = text.split("\n")
+    at = 1 if lines and lines[0].startswith("TITLE:") else 0
+    lines.insert(at, "FCM: NON-DROP FRAME")
+    return "\n".join(lines)
 
 
 def _audio_at_frame_rate(otio: Any, timeline: Any) -> Any:
@@ -385,6 +595,34 @@ def _audio_at_frame_rate(otio: Any, timeline: Any) -> Any:
     return copy
 
 
+# xmeml's element order (the FCP 7 DTD) for the elements nyeshc writes through metadata, which
+# OTIO keeps in a sorted dictionary: Premiere and Final Cut read these by position
+_XMEML_ORDER: dict[str, tuple[str, ...]] = {
+    "effect": ("name", "effectid", "effectcategory", "effecttype", "mediatype", "parameter"),
+    "parameter": ("parameterid", "name", "valuemin", "valuemax", "value", "keyframe"),
+    "keyframe": ("when", "value"),
+    "value": ("horiz", "vert"),
+    "rate": ("timebase", "ntsc"),
+    "samplecharacteristics": ("rate", "width", "height", "anamorphic", "pixelaspectratio", "fielddominance",
+                              "depth", "samplerate"),
+    "audio": ("samplecharacteristics", "channelcount", "format", "outputs", "track"),
+}
+
+
+def _xmeml_order(text: str) -> str:
+    """The adapter's FCP 7 XML with the children of the elements above in the DTD's order."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(text)
+    for el in root.iter():
+        order = _XMEML_ORDER.get(el.tag)
+        if order and len(el):
+            rank = {t: i for i, t in enumerate(order)}
+            el[:] = sorted(el, key=lambda c: rank.get(c.tag, len(order)))
+    ET.indent(root, space="    ")
+    return '<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE xmeml>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
 def write_timeline(timeline: Any, path: str | os.PathLike[str], fmt: str | None = None) -> Path:
     """Write ``timeline`` as ``fmt`` (a suffix such as ``.otio``; default: ``path``'s)."""
     otio = require_otio()
@@ -398,7 +636,17 @@ def write_timeline(timeline: Any, path: str | os.PathLike[str], fmt: str | None 
     if suffix in (".xml", ".edl"):
         timeline = _audio_at_frame_rate(otio, timeline)
     if suffix == ".edl":
-        timeline = _edl_timeline(otio, timeline)
+        from nyeshc.world import atomic_write_text
+
+        texts = [(where, _edl_text(otio, timeline, track)) for track, where in edl_paths(timeline, target)]
+        for where, text in texts:  # every list is made before any is written
+            atomic_write_text(where, text)
+        return target
+    if suffix == ".xml":
+        from nyeshc.world import atomic_write_text
+
+        atomic_write_text(target, _xmeml_order(otio.adapters.write_to_string(timeline, adapter_name=adapter)))
+        return target
     tmp = target.with_name(f".{target.name}.partial{target.suffix}")
     try:
         if suffix == ".otioz":

@@ -75,7 +75,10 @@ def test_otio_round_trip_and_adapters(example: Path, work: Path, cache: Path) ->
     transitions = [x for tr in video for x in tr if isinstance(x, otio.schema.Transition)]
     assert {(x.metadata["nyeshc"]["start"], x.metadata["nyeshc"]["end"]) for x in transitions} == \
         {(o.start, o.end) for o in tl.overlaps}
-    assert [m.name for m in t.tracks.markers] == [s.title for s in tl.scenes]
+    scene_markers = [m for m in t.tracks.markers if "scene" in m.metadata["nyeshc"]]
+    assert [m.name for m in scene_markers] == [s.title for s in tl.scenes]
+    assert [m.name for m in t.tracks.markers if "dialogue" in m.metadata["nyeshc"]] == \
+        [c.name for c in tl.audio if c.role == "dialogue"]
     assert t.metadata["nyeshc"]["frames"] == tl.frames
     for clip in t.find_clips():  # every clip points at a file an editor can open
         url = clip.media_reference.target_url
