@@ -39,7 +39,7 @@ from nyeshc.media import SAMPLE_RATE
 from nyeshc.plan.services import CostInfo as CostModel
 
 __all__ = ["SAMPLE_RATE", "Alphabet", "Backend", "BackendError", "CostModel", "GlyphBackend", "ImageBackend",
-           "MotionBackend", "MusicBackend", "Portrait", "PortraitBackend", "VoiceBackend", "chunks"]
+           "MotionBackend", "MusicBackend", "Phonemes", "Portrait", "PortraitBackend", "VoiceBackend", "chunks"]
 
 Ease = Literal["linear", "smooth"]
 Modality = Literal["image", "portrait", "motion", "music", "voice", "glyphs"]
@@ -173,7 +173,13 @@ class MotionBackend(Backend, Protocol):
         backend returns (or fills) ``(frames, S, S, 4)`` and the executor resizes each frame to
         D once, when D differs. A backend whose class sets ``renders_any_size = True`` is
         instead handed ``out`` of shape ``(frames, D, D, 4)`` (D may be larger or smaller than
-        S) and must draw at ``out``'s size, with the same picture and motion as at S."""
+        S) and must draw at ``out``'s size, with the same picture and motion as at S.
+
+        Optional keyword ``speech``: a sequence of ``(sample, Phonemes)``, the voice lines in
+        ``voice`` whose phonemes their backend could tell, each placed at its first sample. A
+        backend whose ``lipsync`` takes it (the procedural puppet) shapes the mouth from them
+        and follows loudness only elsewhere (recordings, songs); the executor passes it only
+        to a backend that accepts it."""
 
     def drive(self, portrait: Portrait, driving: np.ndarray, driving_fps: float,
               audio: np.ndarray | None, fps: float, frames: int, seed: int,
@@ -241,7 +247,26 @@ class VoiceBackend(Backend, Protocol):
         Must equal ``len(speak(...)) / SAMPLE_RATE`` to the sample."""
 
     def speak(self, text: str, *, pitch: float, rate: float, lang: str, seed: int) -> np.ndarray:
-        """``float32 (N, 1)`` mono speech at ``SAMPLE_RATE``."""
+        """``float32 (N, 1)`` mono speech at ``SAMPLE_RATE``.
+
+        Optional: ``phonemes(text, *, pitch, rate, lang) -> Phonemes``, when to see which sound
+        in :meth:`speak`'s array (a mouth that says the phonemes instead of following loudness;
+        the executor calls it for a lip-sync job when the backend has it). It must describe the
+        same array :meth:`speak` returns (same arguments, any seed)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Phonemes:
+    """When a voice line says which sound: ``events`` are ``(sample, symbol)`` starts at
+    ``SAMPLE_RATE`` into the line's audio, in order, each lasting until the next (the last
+    until ``samples``, the line's length). ``alphabet`` names the symbols: ``"espeak"`` (eSpeak
+    NG's phoneme mnemonics, stress marks included: ``'oU``, ``D``, ``_:``) or ``"asemic"``
+    (:mod:`nyeshc.backends.procedural.formant`'s phones: ``a``, ``ʃ``, ``_``, ``breath``). A
+    motion backend maps them to mouth shapes; ``"_"`` (and ``"_:"``, …) is silence."""
+
+    alphabet: str
+    events: tuple[tuple[int, str], ...]
+    samples: int
 
 
 # --------------------------------------------------------------------------- glyphs

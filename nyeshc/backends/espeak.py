@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 from scipy import signal
 
-from nyeshc.backends.base import SAMPLE_RATE, BackendError, CostModel
+from nyeshc.backends.base import SAMPLE_RATE, BackendError, CostModel, Phonemes
 
 __all__ = ["ESpeakVoice", "SpeechEvent"]
 
@@ -274,3 +274,10 @@ class ESpeakVoice:
         """Word, sentence and phoneme starts (48 kHz samples into :meth:`speak`'s array), for
         a mouth that follows visemes rather than loudness."""
         return self._run(text, pitch, rate, lang)[1]
+
+    def phonemes(self, text: str, *, pitch: float, rate: float, lang: str) -> Phonemes:
+        """eSpeak NG's own phoneme events for the line (alphabet ``"espeak"``: its mnemonics,
+        stress marks included), at their sample positions in :meth:`speak`'s array: the
+        timing the synthesiser used, not an alignment after the fact."""
+        audio, events = self._run(text, pitch, rate, lang)
+        return Phonemes("espeak", tuple((e.sample, e.text) for e in events if e.kind == "phoneme"), len(audio))

@@ -596,10 +596,41 @@ def op_motion_lipsync(job: Job, inputs: Sequence[Any], cache: Cache | None, prog
     n = _int(job, "frames", 0)
 
     def call(backend: Any, out: np.ndarray) -> Any:
-        extra = _lipsync_options(job, backend)
+        extra = dict(_lipsync_options(job, backend))
+        if job.params.get("speech") and _takes(backend.lipsync, "speech"):
+            extra["speech"] = _speech(job)  # the phonemes, for a mouth that says them (visemes)
         return backend.lipsync(portrait, voice, float(_fps(job)), n, job.seed, progress, out=out, **extra)
 
     return _motion(job, cache, portrait, call)
+
+
+def _speech(job: Job) -> list[tuple[int, Any]]:
+    """The phonemes of the lines in a lip-sync job's voice track: its ``speech`` param names,
+    for each line, its place (``at``, samples) and its voice backend (id, version, settings) and
+    arguments; each backend is asked ``phonemes(...)``. One without it adds nothing: the mouth
+    follows loudness there. The versions are in the job's key, so the answers are too."""
+    found: list[tuple[int, Any]] = []
+    for entry in job.params["speech"]:
+        voice = Job(key="", kind="voice.speak", backend=str(entry["voice"]), backend_version=str(entry["version"]),
+                    settings=dict(entry.get("settings") or {}), params={}, inputs=(), seed=0, output="audio",
+                    name=job.name)
+        phonemes = getattr(_backend(voice), "phonemes", None)
+        if callable(phonemes):
+            found.append((int(entry["at"]), phonemes(str(entry["text"]), pitch=float(entry["pitch"]),
+                                                     rate=float(entry["rate"]), lang=str(entry["lang"]))))
+    return found
+
+
+def _takes(method: Callable[..., Any], param: str) -> bool:
+    """Whether ``method`` accepts the keyword ``param`` (a backend written before it existed
+    does not, and is called without it)."""
+    import inspect
+
+    try:
+        sig = inspect.signature(method)
+    except (TypeError, ValueError):
+        return False
+    return param in sig.parameters or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in sig.parameters.values())
 
 
 def _lipsync_options(job: Job, backend: Any) -> dict[str, Any]:

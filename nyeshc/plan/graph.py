@@ -729,6 +729,7 @@ class Graph:
         inputs: list[str] = []
         offsets: list[int] = []
         clips: list[list[int]] = []
+        speech: list[dict[str, Any]] = []
         for line in b.lines:
             name = f"{head} / line {line.number}"
             if line.recording is not None:
@@ -739,6 +740,11 @@ class Graph:
                 key = self.add("voice.speak", voice_modality(v), {"text": line.text, "pitch": v.pitch, "rate": v.rate,
                                                         "lang": v.lang}, [], output="audio", name=name,
                                seed=self.seed(name, v.seed), audio_seconds=seconds)
+                # what the line says, for a mouth that says it (visemes): the lip-sync job asks
+                # the voice backend for the phonemes (docs/backends.md, "Visemes")
+                said = self.jobs[key]
+                speech.append({"at": line.offset, "voice": said.backend, "version": said.backend_version,
+                               "settings": said.settings, **said.params})
             inputs.append(key)
             offsets.append(line.offset)
             clips.append([0, line.samples])
@@ -821,6 +827,8 @@ class Graph:
             params = {"fps": fps, "frames": frames, "size": size}
             if mouth is not None:
                 params["mouth"] = float(mouth)
+            if speech:
+                params["speech"] = speech
             key = self.add("motion.lipsync", "motion", params,
                            [portrait, audio], output="frames", name=label, seed=mseed, frames=frames, pixels=px)
         else:

@@ -61,7 +61,7 @@ def test_protocols_and_registry() -> None:
     assert isinstance(p, PortraitBackend) and isinstance(p, PuppetPortrait)
     assert isinstance(m, MotionBackend) and isinstance(m, PuppetMotion)
     assert (p.id, p.version, p.modality) == ("portrait.procedural", "3", "portrait")
-    assert (m.id, m.version, m.modality) == ("motion.procedural", "3", "motion")
+    assert (m.id, m.version, m.modality) == ("motion.procedural", "4", "motion")
     assert PuppetMotion(**m.settings).settings == m.settings
     assert PuppetPortrait(**p.settings).settings == p.settings
     assert p.cost.estimate(frames=1) > 0 and m.cost.estimate(frames=10) > 0

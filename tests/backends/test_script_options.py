@@ -122,12 +122,12 @@ def test_the_real_ops_reach_the_procedural_backends() -> None:
     voice = (0.3 * np.sin(2 * np.pi * 150 * t) * (np.sin(2 * np.pi * 3 * t) > 0)).astype(np.float32)[:, None]
 
     def talk(**params: Any) -> np.ndarray:
-        job = Job(key="k" * 64, kind="motion.lipsync", backend="motion.procedural", backend_version="3",
+        job = Job(key="k" * 64, kind="motion.lipsync", backend="motion.procedural", backend_version="4",
                   settings={}, params={"fps": 12, "frames": 12, **params}, inputs=("p", "v"), seed=1,
                   output="frames", name="talk")
         return run_job(job, [face, voice])
 
-    silent = run_job(Job(key="k" * 64, kind="motion.lipsync", backend="motion.procedural", backend_version="3",
+    silent = run_job(Job(key="k" * 64, kind="motion.lipsync", backend="motion.procedural", backend_version="4",
                          settings={}, params={"fps": 12, "frames": 12}, inputs=("p", "v"), seed=1,
                          output="frames", name="talk"), [face, np.zeros_like(voice)])
     assert np.array_equal(talk(mouth=0), silent)

@@ -30,14 +30,15 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from nyeshc.backends.base import SAMPLE_RATE, BackendError, CostModel, Portrait, ProgressFn
+from nyeshc.backends.base import SAMPLE_RATE, BackendError, CostModel, Phonemes, Portrait, ProgressFn
+from nyeshc.backends.procedural import visemes
 
 LATENT_DIM = 32
 SS = 4
@@ -45,6 +46,8 @@ MOUTH_MAX = 2.0
 """The widest ``mouth_open`` a rig draws: ``lipsync(..., mouth=2)`` doubles the natural opening
 (1.0); past 1 the chin drops with the lower lip (:func:`_jaw`), so the mouth stays on the face."""
 """Supersampling factor for shape rasterisation."""
+WIDTH_RANGE = (0.6, 1.2)
+"""The lip spread a rig draws (1 neutral; :mod:`.visemes` uses 0.62 for "oo" .. 1.16 for "ee")."""
 
 _F32 = np.float32
 
@@ -759,26 +762,32 @@ class _Rig:
             rgb = _paint_pm(rgb, lower * 0.25, p["skin"] * _rgb(0.5, 0.4, 0.45))
         return rgb
 
-    def _mouth(self, rgb: np.ndarray, m: float) -> np.ndarray:
+    def _mouth(self, rgb: np.ndarray, m: float, width: float = 1.0, tuck: float = 0.0) -> np.ndarray:
+        """The lips and the mouth's cavity at opening ``m``, lip spread ``width`` (below 1
+        rounded: narrower, fuller, a rounder opening; above 1 spread, corners drawn back) and
+        ``tuck`` (the lower lip tucked under the upper teeth: f, v). ``width`` 1 and ``tuck``
+        0 draw exactly the neutral mouth (the loudness-driven one)."""
         p, R = self.p, self.R
         mx, my = p["mouth"]
-        w = p["lip_w"]
-        full = p["lip_full"]
+        w = p["lip_w"] * width
+        rounded = min(1.0, max(0.0, (1.0 - width) / 0.4))
+        full = p["lip_full"] * (1.0 + 0.5 * rounded)  # pursed lips push forward: they look fuller
         open_h = 0.048 * m
         mn = min(m, 1.0)  # past 1 (lipsync's `mouth` above 1) the mouth only opens further
         t = np.linspace(-1, 1, 33)
         xs = mx + w * t * (1 - 0.2 * mn)
-        corner = 0.004 + 0.002 * (1 - mn)  # corners a touch down: melancholy
+        # corners a touch down: melancholy; spread lips draw them back and up a little
+        corner = 0.004 + 0.002 * (1 - mn) - 0.015 * max(0.0, width - 1.0)
         # the parting line: upper edge of the cavity / lower edge of the upper lip
         part_up = my - 0.2 * open_h * (1 - t ** 2) + corner * t ** 2
-        part_lo = my + open_h * (1 - t ** 2) ** 0.9 + corner * t ** 2
+        part_lo = my + open_h * (1 - t ** 2) ** (0.9 - 0.45 * rounded) + corner * t ** 2
         lip = p["lip"]
         # upper lip with a cupid's bow
         bow = 0.005 * np.exp(-((t * 6) ** 2))
         up_top = my - full * 0.9 * (1 - t ** 2) ** 0.6 - 0.002 + corner * t ** 2 + bow * 0.8 \
             - 0.003 * np.exp(-((np.abs(t) - 0.3) * 6) ** 2) - 0.2 * open_h * (1 - t ** 2)
         upper = np.concatenate([np.stack([xs, up_top], 1), np.stack([xs, part_up], 1)[::-1]])
-        lo_bot = part_lo + full * 1.25 * (1 - t ** 2) ** 0.7
+        lo_bot = part_lo + full * 1.25 * (1 - 0.4 * tuck) * (1 - t ** 2) ** 0.7  # tucked: less lip shows
         lower = np.concatenate([np.stack([xs, part_lo], 1), np.stack([xs, lo_bot], 1)[::-1]])
         if m > 0.02:
             cav = np.concatenate([np.stack([xs, part_up], 1), np.stack([xs, part_lo], 1)[::-1]])
@@ -797,23 +806,30 @@ class _Rig:
         rgb = _paint_pm(rgb, lcov * 0.9, lcol)
         hl = R.poly(_ellipse(mx - 0.012, part_lo[16] + full * 0.55, w * 0.28, full * 0.22, 20), wobble=0)
         rgb = _paint_pm(rgb, ndimage.gaussian_filter(hl, 0.3 + 0.002 * self.size) * 0.35, lip * 1.5 + 0.1)
+        if tuck > 0:  # the upper teeth's edge rests on the lower lip
+            tx = xs * 0.62 + mx * 0.38
+            edge = np.concatenate([np.stack([tx, part_up - 0.001], 1),
+                                   np.stack([tx, part_up + 0.009 * (1 - t ** 2) ** 0.5], 1)[::-1]])
+            rgb = _paint_pm(rgb, R.poly(edge, wobble=0) * min(1.0, tuck), _rgb(0.86, 0.83, 0.77))
         line = R.stroke(np.stack([xs, part_up + 0.0015 * (1 - mn)], 1), 0.0045 + 0.002 * (1 - mn))
         rgb = _paint_pm(rgb, line * 0.75, _rgb(0.22, 0.1, 0.11))
         return rgb
 
     # ---------------------------------------------------------------- states
     @staticmethod
-    def _state_key(mouth_open: float, blink: float) -> tuple[float, float]:
-        return (round(float(np.clip(mouth_open, 0, MOUTH_MAX)), 4), round(float(np.clip(blink, 0, 1)), 4))
+    def _state_key(mouth_open: float, blink: float, width: float = 1.0,
+                   teeth: float = 0.0) -> tuple[float, float, float, float]:
+        return (round(float(np.clip(mouth_open, 0, MOUTH_MAX)), 4), round(float(np.clip(blink, 0, 1)), 4),
+                round(float(np.clip(width, WIDTH_RANGE[0], WIDTH_RANGE[1])), 4), round(float(np.clip(teeth, 0, 1)), 4))
 
-    def head(self, mouth_open: float, blink: float) -> Image.Image:
+    def head(self, mouth_open: float, blink: float, width: float = 1.0, teeth: float = 0.0) -> Image.Image:
         """The head layer (PIL ``RGBa``, premultiplied) in this mouth/eye state, memoised."""
-        key = self._state_key(mouth_open, blink)
+        key = self._state_key(mouth_open, blink, width, teeth)
         hit = self._states.get(key)
         if hit is not None:
             self._states.move_to_end(key)
             return hit
-        m, b = key
+        m, b, wd, th = key
         # only a region changes with the state: the features' window and the stretched jaw;
         # everything is computed on that region and pasted over the neutral head (same pixels
         # as computing the whole picture, a fraction of the work)
@@ -839,7 +855,7 @@ class _Rig:
         try:
             crop = rgb[wy0 - Y0:wy1 - Y0, wx0 - X0:wx1 - X0].copy()
             crop = self._eyes(crop, b)
-            crop = self._mouth(crop, m)
+            crop = self._mouth(crop, m, wd, th)
             rgb[wy0 - Y0:wy1 - Y0, wx0 - X0:wx1 - X0] = crop
         finally:
             self.R.window = None
@@ -875,7 +891,8 @@ class _Rig:
         return got
 
     def render(self, dst: np.ndarray, mouth_open: float, blink: float,
-               head: tuple[float, float, float, float], breath: float = 0.0) -> None:
+               head: tuple[float, float, float, float], breath: float = 0.0, *,
+               width: float = 1.0, teeth: float = 0.0) -> None:
         """Draw one frame into ``dst`` (``uint8 (D, D, 4)`` straight RGBA, any ``D``).
 
         ``head = (dx, dy, angle, scale)`` is in pixels of the rig's size; the frame is the same
@@ -886,7 +903,7 @@ class _Rig:
         dx, dy, ang, sc = head
         S, D = self.size, dst.shape[0]
         L = min(D, S)
-        key = self._state_key(mouth_open, blink)
+        key = self._state_key(mouth_open, blink, width, teeth)
         body = self.scaled(self.body, "body", L)
         hd = self.scaled(self.head(*key), key, L)
         canvas = Image.new("RGBA", (D, D))
@@ -900,9 +917,9 @@ class _Rig:
         dst[...] = np.asarray(canvas)
 
     def frame(self, mouth_open: float, blink: float, head: tuple[float, float, float, float],
-              breath: float = 0.0) -> np.ndarray:
+              breath: float = 0.0, width: float = 1.0, teeth: float = 0.0) -> np.ndarray:
         out = np.empty((self.size, self.size, 4), np.uint8)
-        self.render(out, mouth_open, blink, head, breath)
+        self.render(out, mouth_open, blink, head, breath, width=width, teeth=teeth)
         return out
 
 
@@ -1105,15 +1122,18 @@ def _rig(latent: np.ndarray, size: int) -> _Rig:
 
 def draw_face(latent: np.ndarray, size: int, mouth_open: float = 0.0, blink: float = 0.0,
               head: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 1.0),
-              breath: float = 0.0) -> np.ndarray:
+              breath: float = 0.0, *, width: float = 1.0, teeth: float = 0.0) -> np.ndarray:
     """The puppet for ``latent`` as ``uint8 (size, size, 4)`` straight-alpha RGBA.
 
     ``mouth_open`` in [0, 1]: closed line -> open dark mouth with teeth and tongue hints.
     ``blink`` in [0, 1]: 1 = eyelids shut. ``head = (dx, dy, angle_deg, scale)`` moves the head
     (pixels, degrees counter-clockwise, factor) about the neck; the shoulders follow ``dx, dy``.
-    ``breath`` (a small fraction, ~0.005) swells the shoulders and lifts the head.
+    ``breath`` (a small fraction, ~0.005) swells the shoulders and lifts the head. ``width``
+    (:data:`WIDTH_RANGE`) and ``teeth`` (0..1) shape the lips for a viseme
+    (:mod:`nyeshc.backends.procedural.visemes`): rounded below 1, spread above; the lower lip
+    under the upper teeth.
     """
-    return _rig(latent, size).frame(mouth_open, blink, head, breath)
+    return _rig(latent, size).frame(mouth_open, blink, head, breath, width, teeth)
 
 
 def face_geometry(latent: np.ndarray, size: int) -> tuple[tuple[float, float], tuple[float, float, float, float]]:
@@ -1326,7 +1346,9 @@ class PuppetMotion:
     """Animates portraits: re-renders the puppet, or warps a photo (stand-in for Wav2Lip/FOMM)."""
 
     id = "motion.procedural"
-    version = "3"  # 3: draws the cast of portrait.procedural version 3
+    # 3: draws the cast of portrait.procedural version 3; 4: visemes (the mouth says the phonemes
+    #    a voice backend reports; lip shapes and coarticulation in .visemes)
+    version = "4"
     modality = "motion"
     renders_any_size = True
     """``out`` may be ``(frames, D, D, 4)`` for any D: frames are drawn at ``out``'s size (the
@@ -1354,7 +1376,10 @@ class PuppetMotion:
 
     def _render(self, portrait: Portrait, mouth: np.ndarray, blink: np.ndarray, head: np.ndarray,
                 breath: np.ndarray, progress: ProgressFn | None, out: np.ndarray | None = None,
-                scale: float = 1.0) -> np.ndarray:
+                scale: float = 1.0, shape: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """Draw the frames. ``shape``: per-frame lip ``(width, teeth)`` of visemes, quantised
+        (width in steps of 0.05, so the neutral 1 is exact; teeth to 0, ½, 1) to keep the
+        memoised head states few; a photo's painted mouth only opens."""
         S = portrait.image.shape[0]
         n = len(mouth)
         if out is None:
@@ -1372,7 +1397,12 @@ class PuppetMotion:
             if scale != 1.0:  # lipsync's `mouth`: the quantised opening, scaled (states stay few)
                 m = min(m * scale, MOUTH_MAX)
             b = self._q(blink[i], self.blink_levels)
-            rig.render(out[i], m, b, tuple(float(v) for v in head[i]), float(breath[i]))
+            if shape is not None and isinstance(rig, _Rig):
+                wd = round(float(np.clip(shape[0][i], *WIDTH_RANGE)) / 0.05) * 0.05
+                th = round(float(np.clip(shape[1][i], 0, 1)) * 2) / 2
+                rig.render(out[i], m, b, tuple(float(v) for v in head[i]), float(breath[i]), width=wd, teeth=th)
+            else:
+                rig.render(out[i], m, b, tuple(float(v) for v in head[i]), float(breath[i]))
             if progress is not None and (i % step == 0 or i == n - 1):
                 progress((i + 1) / n)
         return out
@@ -1390,12 +1420,20 @@ class PuppetMotion:
     # ---------------------------------------------------------------- protocol
     def lipsync(self, portrait: Portrait, voice: np.ndarray, fps: float, frames: int,
                 seed: int, progress: ProgressFn | None = None, *, out: np.ndarray | None = None,
-                mouth: float = 1.0) -> np.ndarray:
-        """The portrait speaking ``voice``. ``mouth`` (0..2) scales the opening: each frame's
-        opening (``1.1 × envelope``, quantised to ``mouth_levels``) is multiplied by it, so 2
-        opens twice as far, the chin dropping with the lower lip past 1 so the mouth stays on
-        the face. The speaking nod is scaled by ``min(mouth, 1)``: at 0 the frames are exactly
-        those of silence (a character who does not move their face while their voice plays)."""
+                mouth: float = 1.0, speech: Sequence[tuple[int, Phonemes]] | None = None) -> np.ndarray:
+        """The portrait speaking ``voice``.
+
+        ``speech`` (``(sample, Phonemes)`` of the lines in ``voice`` whose phonemes are known):
+        inside those lines the mouth makes the visemes of the phonemes, coarticulated
+        (:func:`.visemes.curves`: openness, lip width, teeth on the lip); elsewhere (a recording,
+        a song, a voice backend that cannot tell its phonemes) it follows loudness
+        (``1.1 × envelope``). The head's speaking nod follows loudness everywhere.
+
+        ``mouth`` (0..2) scales the opening: each frame's opening (quantised to
+        ``mouth_levels``) is multiplied by it, so 2 opens twice as far, the chin dropping with
+        the lower lip past 1 so the mouth stays on the face. The speaking nod is scaled by
+        ``min(mouth, 1)``: at 0 the frames are exactly those of silence (a character who does
+        not move their face while their voice plays; the lips keep their neutral shape too)."""
         self._check(portrait, frames, fps)
         if isinstance(mouth, bool) or not isinstance(mouth, (int, float)) or not 0.0 <= mouth <= MOUTH_MAX:
             raise BackendError(f"motion.procedural: the lip-sync option `mouth` must be a number from 0 to "
@@ -1404,11 +1442,16 @@ class PuppetMotion:
         S = portrait.image.shape[0]
         env = envelope(voice, fps, frames)
         opening = np.clip(env * 1.1, 0, 1)
+        shape = None
+        if speech and mouth > 0:
+            said, width, teeth, covered = visemes.curves(speech, fps, frames)
+            opening = np.where(covered, np.clip(said, 0, 1), opening)
+            shape = (width, teeth)
         blink = blinks(fps, frames, seed)
         nod = env if mouth >= 1.0 else (env * mouth).astype(env.dtype)
         head = _head_motion(fps, frames, seed, S, nod, self.head_motion)
         breath = _breath(fps, frames, seed) * 0.5
-        return self._render(portrait, opening, blink, head, breath, progress, out, scale=mouth)
+        return self._render(portrait, opening, blink, head, breath, progress, out, scale=mouth, shape=shape)
 
     def still(self, portrait: Portrait, fps: float, frames: int, seed: int, *,
               out: np.ndarray | None = None) -> np.ndarray:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from scipy import signal
 
-from nyeshc.backends.base import SAMPLE_RATE, BackendError, CostModel
+from nyeshc.backends.base import SAMPLE_RATE, BackendError, CostModel, Phonemes
 from nyeshc.backends.procedural import formant
 from nyeshc.backends.procedural.formant import BREATH, Event
 
@@ -183,6 +183,23 @@ class AsemicVoice:
         result = out.astype(np.float32).reshape(-1, 1)
         assert result.shape[0] == round(self.duration(text, pitch=pitch, rate=rate, lang=lang) * SR)
         return result
+
+    def phonemes(self, text: str, *, pitch: float, rate: float, lang: str) -> Phonemes:
+        """When :meth:`speak`'s array says which phone (alphabet ``"asemic"``): the syllable
+        plan's own events, with ``"_"`` wherever the plan is silent (lead, gaps between words,
+        pauses, the tail). Exact to the sample, for any ``seed`` (the seed never moves a phone)."""
+        self._check(pitch, rate)
+        plan = _plan(text, float(rate), self.language, self.breaths)
+        events: list[tuple[int, str]] = []
+        cursor = 0
+        for ev in plan.events:
+            if ev.start > cursor:
+                events.append((cursor, "_"))
+            events.append((ev.start, ev.symbol))
+            cursor = ev.start + ev.length
+        if cursor < plan.total:
+            events.append((cursor, "_"))
+        return Phonemes("asemic", tuple(events), plan.total)
 
     # ------------------------------------------------------------------ prosody
 
