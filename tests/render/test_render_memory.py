@@ -105,21 +105,23 @@ def _compose(tl: Timeline, cache: Cache) -> tuple[int, int]:
     return worst_traced, worst_file
 
 
+def _in_child(fn: Any, args: tuple[Any, ...], conn: Any) -> None:
+    try:
+        conn.send(("ok", fn(*args)))
+    except BaseException as exc:  # noqa: BLE001 - handed to the test
+        conn.send(("error", repr(exc)))
+
+
 def _alone(fn: Any, *args: Any) -> Any:
-    """``fn(*args)`` in a forked child, which has only this thread: ``tracemalloc`` counts the
-    allocations of every thread, and threads other tests leave behind (a language server's,
-    a progress bar's) would be counted with the compositor's."""
-    ctx = multiprocessing.get_context("fork")
+    """``fn(*args)`` in a fresh interpreter, as a render runs in a fresh ``nyeshc`` process.
+    Measured in the test process, ``tracemalloc`` saw what a long test session leaves behind:
+    threads of other tests allocating, and CPython's table of interned strings (which
+    ``pathlib`` fills with every cache path) resizing itself to 7.7 MB in the middle of a segment."""
+    ctx = multiprocessing.get_context("spawn")
     parent, child = ctx.Pipe(duplex=False)
-
-    def run() -> None:
-        try:
-            child.send(("ok", fn(*args)))
-        except BaseException as exc:  # noqa: BLE001 - handed to the test
-            child.send(("error", repr(exc)))
-
-    proc = ctx.Process(target=run)
+    proc = ctx.Process(target=_in_child, args=(fn, args, child))
     proc.start()
+    child.close()
     status, value = parent.recv()
     proc.join()
     assert status == "ok", value
@@ -133,7 +135,6 @@ def _measure_composing(root: Path) -> tuple[int, int, int, int]:
     return (*_compose(small, cache), *_compose(large, cache))
 
 
-@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="measured in a forked child")
 def test_the_compositors_working_set_does_not_grow_with_the_beats(tmp_path: Path, raw_frames: None) -> None:
     traced_small, file_small, traced_large, file_large = _alone(_measure_composing, tmp_path / "cache")
     frame = SIDE * SIDE * 4
@@ -148,19 +149,18 @@ def test_the_compositors_working_set_does_not_grow_with_the_beats(tmp_path: Path
         assert file_large < listeners / 3, (file_small, file_large, listeners)
 
 
-@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="measured in a forked child")
-def test_the_mixers_working_set_does_not_grow_with_the_film(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from nyeshc.render import mixer
-
-    monkeypatch.setattr(mixer, "_CHUNK", 1 << 14)  # blocks of 0.34 s: far below these films' lengths
-    peaks = _alone(_measure_mixing, tmp_path / "cache")
+def test_the_mixers_working_set_does_not_grow_with_the_film(tmp_path: Path) -> None:
+    peaks = _alone(_measure_mixing, tmp_path / "cache", 1 << 14)  # blocks of 0.34 s: far below these films' lengths
     whole = 200 * BEAT * SR // int(FPS) * 2 * 4  # a film-long float32 stereo buffer: 38 MB
     # the mix's blocks; the cache's checksum of the entry reads it CHUNK (4 MB) at a time
     assert peaks[200] <= 1.25 * peaks[10] + CHUNK, peaks
     assert peaks[200] < whole / 4, peaks
 
 
-def _measure_mixing(root: Path) -> dict[int, int]:
+def _measure_mixing(root: Path, chunk: int) -> dict[int, int]:
+    from nyeshc.render import mixer
+
+    mixer._CHUNK = chunk
     cache = Cache(root)
     peaks = {}
     for beats in (10, 200):
