@@ -30,7 +30,8 @@ targets, 55 % and 45 % of their time.
 
 **Coarticulation** (no popping from shape to shape): each phoneme is a segment with a target
 and a *dominance* (after Cohen & Massaro's model of coarticulation): full inside its segment,
-decaying exponentially (time constant :data:`TAU`, 35 ms) outside it. The mouth at time t is
+decaying exponentially outside it (time constant :data:`TAU`, 35 ms, divided by the square root
+of a dominance above 1: a strong shape holds its segment without reaching far beyond it). The mouth at time t is
 the dominance-weighted mean of all targets, computed every 5 ms and averaged over each frame's
 interval. Lip closures (m b p) and f/v dominate strongly (:attr:`Viseme.dominance`), so a short
 /m/ between two open vowels still closes the lips while its neighbours bend towards it;
@@ -70,8 +71,8 @@ class Viseme:
 
 VISEMES: dict[str, Viseme] = {
     "rest": Viseme(0.0, 1.0, 0.0, 0.7),
-    "mbp": Viseme(0.0, 0.95, 0.0, 8.0),
-    "fv": Viseme(0.08, 1.0, 1.0, 5.0),
+    "mbp": Viseme(0.0, 0.95, 0.0, 16.0),
+    "fv": Viseme(0.08, 1.0, 1.0, 6.0),
     "th": Viseme(0.20, 1.02, 0.0, 2.0),
     "t": Viseme(0.18, 1.06, 0.0, 1.2),
     "kg": Viseme(0.32, 1.0, 0.0, 0.6),
@@ -213,6 +214,9 @@ def curves(speech: Sequence[tuple[int, Phonemes]], fps: float, frames: int
     start = np.array([s[0] for s in segs])
     end = np.array([s[1] for s in segs])
     alpha = np.array([s[2].dominance for s in segs])
+    # a strong shape holds inside its segment but reaches less far outside it (a closure is
+    # brief; it must not pull the vowels around it shut)
+    tau = TAU / np.maximum(alpha, 1.0) ** 0.25
     targets = np.array([[s[2].openness, s[2].width, s[2].teeth] for s in segs])
     # outside every line the mouth rests (its own dominance, as between words)
     rest = VISEMES["rest"]
@@ -222,7 +226,7 @@ def curves(speech: Sequence[tuple[int, Phonemes]], fps: float, frames: int
     for i in range(0, t.size, chunk):
         tt = t[i:i + chunk, None]
         dist = np.maximum(np.maximum(start[None, :] - tt, tt - end[None, :]), 0.0)
-        dom = alpha[None, :] * np.exp(-dist / TAU)
+        dom = alpha[None, :] * np.exp(-dist / tau[None, :])
         num[i:i + chunk] = dom @ targets
         den[i:i + chunk] = dom.sum(axis=1)
     # the rest shape holds with a weak dominance everywhere, so far from any line the mouth closes
