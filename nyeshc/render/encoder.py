@@ -146,13 +146,16 @@ def _close_pipe(stream: Any, drain: threading.Thread | None) -> None:
             stream.close()
 
 
-def _partial(target: Path, suffix: str) -> Path:
+def partial_path(target: Path, suffix: str) -> Path:
+    """A new, empty temporary file beside ``target`` (hidden, named after it): written in full,
+    then renamed onto ``target``, so nothing half-written ever has the target's name."""
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.partial-", suffix=suffix, dir=target.parent)
     os.close(fd)
     return Path(name)
 
 
-def _unlink(path: Path | None) -> None:
+def unlink_quietly(path: Path | None) -> None:
+    """Remove ``path`` if it is there (``None``: nothing)."""
     if path is not None:
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
@@ -208,12 +211,12 @@ class Encoder:
         self._guard: contextlib.ExitStack | None = None
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            self._tmp = _partial(self.path, self.path.suffix or ".mp4")
+            self._tmp = partial_path(self.path, self.path.suffix or ".mp4")
             audio_in: list[str] = []
             if audio is not None and not isinstance(audio, np.ndarray):
                 audio_in = ["-i", os.fspath(audio)]
             elif audio is not None:
-                self._wav = _partial(self.path, ".wav")
+                self._wav = partial_path(self.path, ".wav")
                 write_wav(self._wav, audio, sample_rate)
                 audio_in = ["-i", os.fspath(self._wav)]
             vf: list[str] = []
@@ -328,7 +331,7 @@ class Encoder:
         except BaseException:
             self.abort()
             raise
-        _unlink(self._wav)
+        unlink_quietly(self._wav)
         self._wav = None
         return self.path
 
@@ -346,6 +349,6 @@ class Encoder:
             self._drain.join(timeout=2)
         if proc is not None:
             _close_pipe(proc.stderr, self._drain)
-        _unlink(self._tmp)
-        _unlink(self._wav)
+        unlink_quietly(self._tmp)
+        unlink_quietly(self._wav)
         self._tmp = self._wav = None

@@ -48,7 +48,7 @@ from nyeshc.execute.cache import Cache
 from nyeshc.hashing import content_key
 from nyeshc.plan.model import Overlap, SceneTrack, Timeline
 from nyeshc.render.compositor import Compositor
-from nyeshc.render.encoder import Encoder, _partial, _unlink, metadata_args, run_ffmpeg, sigterm_guard, write_wav
+from nyeshc.render.encoder import Encoder, partial_path, unlink_quietly, metadata_args, run_ffmpeg, sigterm_guard, write_wav
 from nyeshc.render.mixer import mix
 from nyeshc.world import publish
 
@@ -189,12 +189,12 @@ def write_png(path: str | os.PathLike[str], frame: np.ndarray) -> Path:
     """Save ``frame`` as a PNG, atomically."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _partial(target, ".png")
+    tmp = partial_path(target, ".png")
     try:
         Image.fromarray(np.ascontiguousarray(frame)).save(tmp, format="PNG")
         publish(tmp, target)
     except BaseException:
-        _unlink(tmp)
+        unlink_quietly(tmp)
         raise
     return target
 
@@ -307,7 +307,7 @@ def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.nda
         listing.write_text("ffconcat version 1.0\n" + "".join(f"file {p.name}\n" for p in files), encoding="utf-8")
         wav = work / "mix.wav"
         write_wav(wav, audio, timeline.sample_rate)
-        partial = _partial(out, out.suffix or ".mp4")
+        partial = partial_path(out, out.suffix or ".mp4")
         run_ffmpeg(["-y", "-f", "concat", "-safe", "0", "-i", os.fspath(listing), "-i", os.fspath(wav),
                     "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
                     "-c:a", "aac", "-b:a", "192k", "-ar", str(timeline.sample_rate),
@@ -319,5 +319,5 @@ def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.nda
     finally:
         if pending is not None:  # an error or an interrupt: kill the encoder still draining
             pending[0].abort()
-        _unlink(partial)
+        unlink_quietly(partial)
         shutil.rmtree(work, ignore_errors=True)

@@ -29,8 +29,8 @@ from typing import Any, Callable
 
 from nyeshc import ir
 from nyeshc.diagnostics import Diagnostic, Span
-from nyeshc.syntax.lower import TWO_WORD_KEYS, _plain, cue_extension, long_string_text, parse_time, transition_kind
-from nyeshc.syntax.parse import MAX_NESTING, TAB_WIDTH, FastLexer, _parser, tab_diagnostics
+from nyeshc.syntax.lower import TWO_WORD_KEYS, plain_text, cue_extension, long_string_text, parse_time, transition_kind
+from nyeshc.syntax.parse import MAX_NESTING, TAB_WIDTH, FastLexer, lark_parser, tab_diagnostics
 
 # Parentheses nested deeper than this go to the reference path: its lowering recurses once per
 # level (and may raise RecursionError); the fast path would not, and must not differ.
@@ -116,7 +116,7 @@ class _Tables:
     """Lexer regex, LALR actions and per-rule reduce functions, built once from the Lark parser."""
 
     def __init__(self) -> None:
-        lark = _parser()
+        lark = lark_parser()
         lexer = FastLexer(lark.lexer_conf)
         # ``(?:…)[\t ]*``: the spaces after a token are the next ignored token anyway (no
         # other terminal starts with a space or a tab), so one match takes both.
@@ -596,7 +596,7 @@ class _Lowerer:
             elif type(c) is ir.Dialogue:
                 lines.append(c.text)
             else:
-                lines.append(new_Str(_plain(c), c.span))
+                lines.append(new_Str(plain_text(c), c.span))
         return new_Credits(alphabet, duration, opts, tuple(lines), _span(self.file, x[0][2], x[-1].span.end),
                           alphabet_span, tuple(notes))
 

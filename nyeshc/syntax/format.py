@@ -71,7 +71,7 @@ from lark import Lark, Token, Tree
 from nyeshc import ir
 from nyeshc.diagnostics import Diagnostic, Span, error
 from nyeshc.syntax.lower import Lowerer, lower
-from nyeshc.syntax.parse import _parser, parse
+from nyeshc.syntax.parse import lark_parser, parse
 
 __all__ = ["FormatError", "FormatResult", "canonical_ir", "format_source", "format_text", "option_rank"]
 
@@ -173,7 +173,7 @@ def _lex_all(text: str) -> list[Token]:
     drops line ends inside parentheses, and the comments in them)."""
     from lark.lexer import LexerThread
 
-    return list(LexerThread.from_text(_lexer(_parser()), text).lex(None))
+    return list(LexerThread.from_text(_lexer(lark_parser()), text).lex(None))
 
 
 @lru_cache(maxsize=2)

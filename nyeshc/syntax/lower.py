@@ -354,7 +354,7 @@ class Lowerer:
             if isinstance(line, ir.Dialogue):
                 lines.append(line.text)
             else:  # a credit line that is not a string: keep its words
-                lines.append(ir.Str(_plain(line), line.span))
+                lines.append(ir.Str(plain_text(line), line.span))
         return ir.Credits(alphabet, duration, opts, tuple(lines), self.nspan(node), alphabet_span, tuple(notes))
 
     def film(self, tree: Tree, text_length: int) -> ir.Film:
@@ -397,7 +397,9 @@ def transition_kind(token: str) -> str:
     return words[:-1] if words.endswith(":") else words
 
 
-def _plain(line: ir.BeatLine) -> str:
+def plain_text(line: ir.BeatLine) -> str:
+    """A beat line as plain words (an action's verb and target, a parenthetical's text, a
+    spoken line's words): what the fast path and the formatter compare and search."""
     if isinstance(line, ir.Action):
         words = [line.verb] if line.verb else []
         if isinstance(line.target, ir.Word):

@@ -162,7 +162,7 @@ class FastLexer(Lexer):
 
 
 @lru_cache(maxsize=1)
-def _parser() -> Lark:
+def lark_parser() -> Lark:
     # Spans come from the tokens (see ``lower.Lowerer.nspan``): Lark's propagate_positions
     # would double the parse time of a long script.
     return Lark(grammar_text(), parser="lalr", lexer=FastLexer, postlex=Indenter(),
@@ -170,7 +170,7 @@ def _parser() -> Lark:
 
 
 def _postlexer() -> Indenter:
-    return _parser().options.postlex  # type: ignore[no-any-return]
+    return lark_parser().options.postlex  # type: ignore[no-any-return]
 
 
 # --------------------------------------------------------------------------- words
@@ -211,7 +211,7 @@ def _word(terminal: str) -> str:
     if terminal in TERMINAL_WORDS:
         return TERMINAL_WORDS[terminal]
     try:
-        pattern = _parser().get_terminal(terminal).pattern
+        pattern = lark_parser().get_terminal(terminal).pattern
         return f'"{pattern.value}"' if pattern.type == "str" else terminal.lower()
     except KeyError:
         return terminal.lower()
@@ -419,7 +419,7 @@ def parse(text: str, file: str = "<input>") -> ParseResult:
     """Parse ``text``; never raises. ``file`` names the source in spans."""
     work = text if text.endswith("\n") else text + "\n"
     diagnostics = tab_diagnostics(work, file)
-    parser = _parser()
+    parser = lark_parser()
     for _ in range(MAX_RECOVERIES):
         lines = _Lines(work)
         try:
@@ -458,7 +458,7 @@ def recover_step(work: str, file: str) -> tuple[Diagnostic, str] | None:
     deep, nothing left to blank): callers then take :func:`parse` itself."""
     lines = _Lines(work)
     try:
-        _parser().parse(work)
+        lark_parser().parse(work)
     except UnexpectedInput as exc:
         d, first, last = _syntax_diagnostic(exc, work, file, lines)
         blanked = _blank_lines(work, lines, first, last)
