@@ -398,8 +398,9 @@ def transition_kind(token: str) -> str:
 
 
 def plain_text(line: ir.BeatLine) -> str:
-    """A beat line as plain words (an action's verb and target, a parenthetical's text, a
-    spoken line's words): what the fast path and the formatter compare and search."""
+    """A credits line that is not a string, as the words it shows: an action's verb and target
+    (``directed by``), a parenthetical in its brackets; anything else is empty. Both lowerers
+    (this one and ``fast.py``) make the credits' lines with it."""
     if isinstance(line, ir.Action):
         words = [line.verb] if line.verb else []
         if isinstance(line.target, ir.Word):
