@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "watch": "re-render a preview whenever the script or its includes are saved",
     "export": "export the film: OTIO, FCP XML, EDL, Fountain, SRT/VTT",
     "import": "turn a Fountain screenplay into a .nysh film",
+    "conform": "bring an editor's cut (OTIO, FCP XML, EDL) back into the script",
     "doctor": "check that this machine can render with a profile (ffmpeg, torch, GPUs, checkpoints)",
 }
 # commands whose module name differs from the command (``import`` is a Python keyword)

@@ -43,9 +43,7 @@ from nyeshc.render.encoder import ffmpeg_exe, write_wav
 from nyeshc.render.segments import write_png
 from nyeshc.world import publish
 
-__all__ = ["MediaError", "Placement", "media_file", "load", "place", "FILL", "MARGIN"]
-
-MARGIN = 0.05  # the compositor's text margin (nyeshc.render.compositor.MARGIN), a fraction of a side
+__all__ = ["MediaError", "Placement", "media_file", "load", "place", "text_origin"]
 
 
 class MediaError(RuntimeError):
@@ -71,10 +69,6 @@ class Placement:
         """A short stable name for the placement (part of the file name)."""
         text = f"{self.width}x{self.height}:{self.mode}:{self.box}:{self.position}:{self.row}"
         return hashlib.sha256(text.encode()).hexdigest()[:8]
-
-
-def FILL(width: int, height: int) -> Placement:  # noqa: N802 - reads as a constant
-    return Placement(width, height, "fill")
 
 
 def load(cache: Any, key: str) -> np.ndarray:
@@ -122,7 +116,10 @@ def _paste(img: np.ndarray, x: int, y: int, width: int, height: int) -> np.ndarr
 
 
 def text_origin(h: int, w: int, p: Placement) -> tuple[int, int]:
-    """The top-left corner the compositor gives a ``w x h`` text block (``_TextState``)."""
+    """The top-left corner the compositor gives a ``w x h`` text block (its ``_TextState``,
+    which places per frame and so has no function to share)."""
+    from nyeshc.render.compositor import MARGIN
+
     mx, my = round(MARGIN * p.width), round(MARGIN * p.height)
     pos = p.position
     px = mx if pos == "left" else p.width - w - mx if pos == "right" else (p.width - w) // 2

@@ -361,6 +361,12 @@ def build_timeline(plan: Plan, resolver: Resolver, *, title: str = "", film_meta
             timeline.tracks.append(track)
     for scene in tl.scenes:
         timeline.tracks.markers.append(_marker(otio, scene, tr))
+    digest = (film_meta or {}).get("script_sha256")
+    if digest:  # the hash as a marker too: FCP XML keeps markers, not OTIO metadata
+        m = otio.schema.Marker(name=f"nyeshc script sha256 {digest}", marked_range=tr(0, 0),
+                               color=otio.schema.MarkerColor.WHITE)
+        m.metadata[NAMESPACE] = {"script_sha256": digest}
+        timeline.tracks.markers.append(m)
     for i, clip in enumerate(tl.audio):
         if clip.role == "dialogue":
             m = otio.schema.Marker(name=clip.name, marked_range=tr(_to_frame(clip.start, tl), 0),
@@ -562,6 +568,13 @@ def _edl_text(otio: Any, timeline: Any, track: Any) -> str:
     lines = text.split("\n")
     at = 1 if lines and lines[0].startswith("TITLE:") else 0
     lines.insert(at, "FCM: NON-DROP FRAME")
+    digest = (timeline.metadata.get(NAMESPACE) or {}).get("script_sha256")
+    if digest and any(ln[:3].isdigit() for ln in lines):
+        # read back by ``nyeshc conform``: a comment of the last event (readers keep or skip
+        # comments they do not know, but refuse one before the first event)
+        while lines and not lines[-1].strip():
+            lines.pop()
+        lines += [f"* NYESHC SCRIPT SHA256: {digest}", ""]
     return "\n".join(lines)
 
 

@@ -156,9 +156,10 @@ def test_one_edl_per_track_with_fcm_and_readable_reels(project: dict[str, Path])
 
 def test_markers_for_scenes_and_dialogue_lines(project: dict[str, Path]) -> None:
     t = otio.adapters.read_from_file(str(project["tour-voices.otio"]))
-    names = [m.name for m in t.tracks.markers]
+    markers = [m for m in t.tracks.markers if "script_sha256" not in m.metadata["nyeshc"]]
+    names = [m.name for m in markers]
     assert names[0] == 'SCENE 1 "The question"'
     assert names[1:] == ["scene 1 / CHILD / line 1", "scene 1 / ORACLE / line 1", "scene 1 / ORACLE / line 2"]
-    oracle = t.tracks.markers[2]
+    oracle = markers[2]
     assert oracle.marked_range.start_time.to_frames() == 72  # ORACLE, at 3s
     assert re.fullmatch(r"[0-9a-f]{64}", t.metadata["nyeshc"]["script_sha256"])
