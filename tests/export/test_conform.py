@@ -261,3 +261,24 @@ def test_format_time() -> None:
 
     assert [format_time(Fraction(x), Fraction(24)) for x in ("4", "3.5", "0.25", "1/24", "13/8")] == \
         ["4s", "3.5s", "250ms", "1f", "1.625s"]
+
+
+def test_conform_an_edited_fcp_xml(exported: dict[str, Path]) -> None:
+    """The same edits, the cut saved as FCP 7 XML (as Premiere or Resolve export it): clip names,
+    the hash marker and the Audio Levels filter carry what the OTIO metadata did."""
+    from nyeshc.export.otio import write_timeline
+
+    t = otio.adapters.read_from_file(str(exported["otio"]))
+    _edit(t)
+    music = next(c for tr in t.audio_tracks() if tr.name == "Music" for c in tr if isinstance(c, otio.schema.Clip))
+    del music.effects[:]  # the fcp adapter writes filters from metadata: set the level there
+    md = music.metadata["fcp_xml"]
+    md["filter"][0]["effect"]["parameter"][0]["value"] = str(10 ** (-3 / 20))
+    for clip in t.find_clips():  # what an editor's XML lacks: nyeshc's own metadata
+        del clip.metadata["nyeshc"]
+    edited = exported["work"] / "edited.xml"
+    write_timeline(t, edited)
+    rc, out, err = cli("conform", exported["script"], edited, "--cache", exported["cache"])
+    assert rc == 0, err
+    assert "not mapped" not in err, err
+    assert out == EXPECTED, "".join(difflib.unified_diff(EXPECTED.splitlines(True), out.splitlines(True)))
