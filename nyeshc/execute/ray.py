@@ -3,7 +3,7 @@
 ``--executor ray [--address auto|ray://HOST:PORT]`` (or ``[executor] kind = "ray"`` in
 ``nysh.toml``). Same semantics as :mod:`nyeshc.execute.local`: jobs whose key is cached are
 skipped; every other job becomes a Ray task as soon as its inputs exist (longest estimated job
-first). A task runs :func:`nyeshc.execute.local._work` on the worker node: it reads its inputs
+first). A task runs :func:`nyeshc.execute.worker.work` on the worker node: it reads its inputs
 from the cache directory, runs the op and stores the artifact there, and sends back only the
 key — so the cache directory must be the same path on the driver and on every node (a shared
 mount: NFS, EFS, Filestore, CephFS, …; see ``docs/distributed.md``).
@@ -38,17 +38,16 @@ from rich.console import Console
 
 from nyeshc.backends.base import BackendError
 from nyeshc.execute.cache import Cache
-from nyeshc.execute.local import (
-    THREAD_VARS,
+from nyeshc.execute.scheduling import (
     Artifacts,
+    Bars,
     JobFailed,
     Outcome,
-    _Bars,
-    _record,
-    _schedule,
-    _work,
     hold_cache,
+    make_schedule,
+    record_outcome,
 )
+from nyeshc.execute.worker import THREAD_VARS, work
 from nyeshc.plan.model import Job, Plan
 
 INSTALL_HINT = "pip install 'nyeshc[ray]'"
@@ -117,7 +116,7 @@ class _ProgressSink:
 
 
 def _ray_work(job: Job, root: str, verify: frozenset[str], sink: Any = None) -> Outcome:
-    """The task body: :func:`_work` on the worker; transient failures raised so Ray retries."""
+    """The task body: :func:`work` on the worker; transient failures raised so Ray retries."""
     for var in THREAD_VARS:  # one core per task, like the local pool's workers
         os.environ.setdefault(var, "1")
     progress = None
@@ -133,7 +132,7 @@ def _ray_work(job: Job, root: str, verify: frozenset[str], sink: Any = None) -> 
                 with contextlib.suppress(Exception):
                     sink.report.remote(key, float(fraction))
 
-    outcome = _work(job, root, verify, progress)
+    outcome = work(job, root, verify, progress)
     if outcome[0] == "failed" and isinstance(outcome[1], TRANSIENT) \
             and not isinstance(outcome[1], BackendError):
         raise outcome[1]
@@ -208,12 +207,12 @@ def _cause(ray: Any, exc: BaseException) -> BaseException | str:
 
 def _run(ray: Any, plan: Plan, cache: Cache, jobs: int | None, progress: bool,
          console: Console | None, verify: bool, retries: int) -> dict[str, Path]:
-    schedule = _schedule(plan, cache, verify)
+    schedule = make_schedule(plan, cache, verify)
     by_key, done, checked, cached, todo, dependents, pending, ready, push_if_ready = schedule
 
     console = console if console is not None else Console(stderr=True)
     quiet = not progress or not console.is_terminal
-    bars = _Bars(None if quiet else console, todo, cached)
+    bars = Bars(None if quiet else console, todo, cached)
     fixed = max(1, jobs) if jobs else None
     reruns: Counter[str] = Counter()
     failure: JobFailed | None = None
@@ -237,7 +236,7 @@ def _run(ray: Any, plan: Plan, cache: Cache, jobs: int | None, progress: bool,
             status, value, extra = ray.get(ref)
         except Exception as exc:  # noqa: BLE001 - retries exhausted, worker died, cancelled
             status, value, extra = ("failed", _cause(ray, exc), traceback.format_exc())
-        found = _record(schedule, reruns, bars, job, status, value, extra)
+        found = record_outcome(schedule, reruns, bars, job, status, value, extra)
         if found is not None and failure is None:
             failure = found
 
