@@ -339,7 +339,9 @@ def conform(text: str, film: ir.Film, plan: Plan, cut: _Cut, *, label: str = "")
                                        "not mapped (only scenes, transitions, lines and music cues are)")
 
     # ---- order, durations, transitions
-    order = sorted(old, key=lambda s: (extents[s][0], old[s][0]))
+    order = sorted((s for s in old if s not in missing), key=lambda s: (extents[s][0], old[s][0]))
+    for s in sorted(missing):  # a scene left out keeps its place after the scene it followed
+        order.insert(order.index(s - 1) + 1 if s - 1 in order else 0, s)
     slots = []
     for i, item in enumerate(tracks):
         start = _line_start(text, item.span.start)
@@ -369,6 +371,8 @@ def conform(text: str, film: ir.Film, plan: Plan, cut: _Cut, *, label: str = "")
     insertions: dict[int, str] = {}  # slot index k -> a transition line to insert before slot k
     for k in range(1, len(order)):
         a, b = order[k - 1], order[k]
+        if a in missing or b in missing:
+            continue  # nothing in the cut says how a scene left out joins its neighbours
         ea, eb = extents[a], extents[b]
         overlap = ea[1] - eb[0]
         between = [x for x in body[positions[k - 1] + 1:positions[k]] if isinstance(x, ir.Transition)]

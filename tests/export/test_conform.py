@@ -282,3 +282,31 @@ def test_conform_an_edited_fcp_xml(exported: dict[str, Path]) -> None:
     assert rc == 0, err
     assert "not mapped" not in err, err
     assert out == EXPECTED, "".join(difflib.unified_diff(EXPECTED.splitlines(True), out.splitlines(True)))
+
+
+def test_a_music_cue_moved_and_what_cannot_map(exported: dict[str, Path]) -> None:
+    """A cue moved half a second sets its ``at``; a gap between scenes and a scene taken out
+    of the cut are listed, and the scene stays in the script."""
+    rt = otio.opentime.RationalTime
+    t = otio.adapters.read_from_file(str(exported["otio"]))
+    music = next(tr for tr in t.audio_tracks() if tr.name == "Music")
+    i = next(n for n, c in enumerate(music) if isinstance(c, otio.schema.Clip))
+    music.insert(i, otio.schema.Gap(source_range=otio.opentime.TimeRange(rt(0, 48000), rt(24000, 48000))))
+    back = next(tr for tr in t.video_tracks() if tr.name == "Backdrops")
+    clips = {c.metadata["nyeshc"]["scene"]: c for c in back if isinstance(c, otio.schema.Clip)}
+    del back[list(back).index(clips[3])]  # scene 4 taken out
+    back.insert(list(back).index(clips[1]), otio.schema.Gap(  # a second of black before scene 2
+        source_range=otio.opentime.TimeRange(rt(0, 24), rt(24, 24))))
+    edited = exported["work"] / "cue.otio"
+    otio.adapters.write_to_file(t, str(edited))
+    rc, out, err = cli("conform", exported["script"], edited, "--cache", exported["cache"])
+    assert rc == 0, err
+    assert "not mapped: a gap of 1.000s before SCENE 2" in err
+    assert 'not mapped: SCENE 4 "Four" is not in the cut: left in the script' in err
+    assert 'SCENE 4 "Four", 3s:' in out
+    # the cue plays half a second into its scene; the line kept its place in the film, so
+    # within scene 2 (a second later now) it starts at 0s
+    changed = [ln for ln in difflib.unified_diff(FILM.splitlines(), out.splitlines(), lineterm="", n=0)
+               if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+    assert changed == ["-    music: HUM, gain -6dB", "+    music: HUM, at 500ms, gain -6dB",
+                       "-    TEO, at 1s:", "+    TEO, at 0s:"], changed
