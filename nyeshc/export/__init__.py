@@ -2,10 +2,13 @@
 
 * :mod:`nyeshc.export.otio` — OpenTimelineIO timelines (``.otio``/``.otioz``) and, through the
   OTIO adapter plugins, FCP 7 XML (``.xml``) and CMX 3600 EDL (``.edl``); media the editor can
-  read are made from the cache's artifacts by :mod:`nyeshc.export.media`.
+  read, at the canvas size and placed, are made from the cache's artifacts by
+  :mod:`nyeshc.export.media`.
 * :mod:`nyeshc.export.fountain` — the film as a Fountain screenplay that ``nyeshc import``
   (:mod:`nyeshc.syntax.fountain`, the front end's Fountain reader) reads back into the same film.
 * :mod:`nyeshc.export.subtitles` — SRT/WebVTT alone.
+* :mod:`nyeshc.export.conform` — the way back: an editor's cut of an exported timeline turned
+  into edits of the script (``nyeshc conform``).
 
 Optional packages (``opentimelineio`` and the adapter plugins) are imported only when used.
 """
