@@ -66,10 +66,10 @@ class FakeServices:
         meter = (int(params["meter"][0]), int(params["meter"][1])) if params.get("meter") is not None else (4, 4)
         return Grid(tempo, meter, Fraction(0), source="backend")
 
-    def recording_grid(self, path: str) -> Grid:
-        """A recording's detected grid: 100 bpm 4/4, the first beat (a downbeat) at 0.1 s,
-        confident (0.9)."""
-        return Grid(Fraction(100), (4, 4), Fraction(1, 10), confidence=0.9, source="detected")
+    def recording_grid(self, path: str, beats_per_bar: int | None = None) -> Grid:
+        """A recording's detected grid: 100 bpm, the first beat (a downbeat) at 0.1 s, confident
+        (0.9); bars of 4 beats, or of ``beats_per_bar`` when the script states a meter."""
+        return Grid(Fraction(100), (beats_per_bar or 4, 4), Fraction(1, 10), confidence=0.9, source="detected")
 
 
 # --------------------------------------------------------------------------- helpers
