@@ -256,12 +256,13 @@ def disk_limit(config: Config | Any, max_disk: int | None = None) -> int:
 
 def prepare(script: str | Path, report: Report, *, config: str | None = None, profile: str | None = None,
             allow_outside: bool = False, max_disk: int | None = None, cache: str | None = None,
-            canvas_scale: float | None = None) -> Prepared:
+            canvas_scale: float | None = None, jobs: int | None = None) -> Prepared:
     """Config, load, check and plan ``script``; reports problems and raises :class:`Stop`
     with the exit code (1 script errors or a plan over the disk budget (E701), 2 usage, 3 a
     backend could not be loaded). ``config``, ``profile``, ``max_disk`` and ``cache`` default
     to nysh.toml beside the script, its default profile, its ``[limits] disk`` (else 50 GB) and
-    ``.nyeshc-cache`` beside the script."""
+    ``.nyeshc-cache`` beside the script; ``jobs`` (the workers a build will run, default the
+    cores) counts in the disk budget, each holding a raw frame buffer while it writes."""
     from nyeshc.backends.base import BackendError
     from nyeshc.config import ConfigError, load_config
     from nyeshc.plan import plan
@@ -298,9 +299,11 @@ def prepare(script: str | Path, report: Report, *, config: str | None = None, pr
         report.diagnostics(found, checked.loaded.sources)
     if any(d.is_error for d in found):
         raise Stop(1)
+    from nyeshc.execute.cache import default_frame_codec
     from nyeshc.plan.budget import check_budget
 
-    over = check_budget(result, disk_limit(config_obj, max_disk), film=film)
+    over = check_budget(result, disk_limit(config_obj, max_disk), film=film, frame_codec=default_frame_codec(),
+                        workers=jobs)
     if over is not None:
         report.diagnostics([over], checked.loaded.sources)
         raise Stop(1)

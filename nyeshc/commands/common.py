@@ -126,7 +126,7 @@ def prepare(args: argparse.Namespace, command: str, *, canvas_scale: float | Non
                             config=getattr(args, "config", None), profile=getattr(args, "profile", None),
                             allow_outside=getattr(args, "allow_outside", False),
                             max_disk=getattr(args, "max_disk", None), cache=getattr(args, "cache", None),
-                            canvas_scale=canvas_scale)
+                            canvas_scale=canvas_scale, jobs=getattr(args, "jobs", None))
 
 
 def run_jobs(prepared: Prepared, args: argparse.Namespace, plan: Any, command: str) -> Any:

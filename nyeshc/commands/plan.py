@@ -72,6 +72,7 @@ def render_line(timeline: object, cache_dir: Path) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from nyeshc.plan import render_text
+    from nyeshc.execute.cache import default_frame_codec
     from nyeshc.plan.budget import estimate_bytes, human
 
     try:
@@ -87,5 +88,6 @@ def run(args: argparse.Namespace) -> int:
     sys.stdout.write(nothing_to_run(text) if len(cached) == len(result.jobs) else text)
     sys.stdout.write(render_line(result.timeline, prepared.cache_dir))
     limit = disk_limit(args, prepared.config)
-    sys.stdout.write(f"disk: about {human(estimate_bytes(result))} (limit {human(limit)})\n")
+    need = estimate_bytes(result, frame_codec=default_frame_codec(), workers=getattr(args, "jobs", None))
+    sys.stdout.write(f"disk: about {human(need)} (limit {human(limit)})\n")
     return 0

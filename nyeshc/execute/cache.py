@@ -135,13 +135,19 @@ class Entry:
     record: dict[str, Any]
 
 
+def default_frame_codec() -> str:
+    """How frame sequences are stored when ``Cache`` is not told: ``NYESHC_FRAME_CODEC`` from
+    the environment, else ``zstd`` (compressed ``.nyf``)."""
+    return os.environ.get("NYESHC_FRAME_CODEC") or "zstd"
+
+
 class Cache:
     """Artifacts by key under ``root``. Safe for several processes writing at once."""
 
     def __init__(self, root: str | os.PathLike[str], *, frame_codec: str | None = None) -> None:
         self.root = Path(root)
         self.objects = self.root / "objects"
-        codec = frame_codec or os.environ.get("NYESHC_FRAME_CODEC") or "zstd"
+        codec = frame_codec or default_frame_codec()
         if codec not in FRAME_CODECS:
             raise ValueError(f"frame codec {codec!r}: expected one of {', '.join(FRAME_CODECS)}")
         self.frame_codec = codec

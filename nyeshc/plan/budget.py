@@ -1,11 +1,20 @@
 """The disk budget: how many bytes a plan will write, and E701 when that exceeds a limit.
 
-The estimate is computed from the job parameters alone, before anything runs: a frame sequence
-is ``frames × width × height × channels`` bytes (stored raw), an image ``width × height × 4``,
-audio ``samples × channels × 4`` (float32), plus the encoded film (and its cached segments) at
-a generous 0.2 bytes per pixel per frame (H.264 at the default quality stays far below that). Latents,
-portraits and alphabets are small and counted at a fixed 1 MiB each. It errs on the large side:
-a refusal is cheap, a disk filled halfway through a render is not.
+The estimate is computed from the job parameters alone, before anything runs. A frame sequence
+is ``frames × width × height × channels`` bytes raw; the cache stores it compressed (``.nyf``:
+zstd over frame-to-frame differences, ``nyeshc.execute.frames``), so it is counted at a share
+of that (:data:`FRAME_SHARE`), chosen above what was measured (``benchmarks/RESULTS.md`` §7, the
+example film: backdrop morphs 12.8–16 % of raw, a fast 72-frame morph 43 %, lip-sync 3.9 %):
+half for RGB sequences, a quarter for RGBA portraits of the procedural puppet, half for
+portraits a model paints (photographic frames change more between frames), all of it for a
+decoded video (camera noise defeats the differences). A job writing a sequence first fills a
+raw scratch buffer beside the cache (reserved in full, freed when it is compressed), so the
+largest raw sequences, one per worker, are added. With ``NYESHC_FRAME_CODEC=raw`` every
+sequence counts raw and there is no scratch. An image is ``width × height × 4``, audio
+``samples × channels × 4`` (float32), plus the encoded film (and its cached segments) at a
+generous 0.2 bytes per pixel per frame (H.264 at the default quality stays far below that).
+Latents, portraits and alphabets are small and counted at a fixed 1 MiB each. It errs on the
+large side: a refusal is cheap, a disk filled halfway through a render is not.
 
 >>> parse_size("20G"), parse_size("512M"), parse_size("1.5k"), parse_size("123")
 (20000000000, 512000000, 1500, 123)
@@ -13,6 +22,7 @@ a refusal is cheap, a disk filled halfway through a render is not.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from nyeshc import ir
@@ -22,6 +32,10 @@ from nyeshc.plan.model import Job, Plan
 
 DEFAULT_LIMIT = 50 * 1000**3  # 50 GB
 SMALL = 1 << 20  # latents, portraits, alphabets
+FRAME_SHARE = {"rgb": 0.5, "rgba procedural": 0.25, "rgba": 0.5, "video": 1.0}
+"""The share of a frame sequence's raw size it takes compressed in the cache (an upper bound;
+see the module docstring)."""
+
 
 def human(n: int) -> str:
     """Bytes for people: ``1.5 GB``."""
@@ -38,8 +52,25 @@ def _int(x: Any, default: int = 0) -> int:
         return default
 
 
-def job_bytes(job: Job, jobs: dict[str, Job], canvas: tuple[int, int]) -> int:
-    """The bytes ``job``'s artifact will take in the cache (an upper estimate)."""
+def job_bytes(job: Job, jobs: dict[str, Job], canvas: tuple[int, int], *, frame_codec: str = "zstd") -> int:
+    """The bytes ``job``'s artifact will take in the cache (an upper estimate); frame sequences
+    compressed unless ``frame_codec`` is ``"raw"``."""
+    raw = raw_bytes(job, jobs, canvas)
+    if job.output != "frames" or frame_codec == "raw":
+        return raw
+    return int(raw * FRAME_SHARE[_frames_kind(job)])
+
+
+def _frames_kind(job: Job) -> str:
+    if job.kind == "asset.video":
+        return "video"
+    if not (_int(job.params.get("width")) and _int(job.params.get("height"))):  # a portrait's RGBA
+        return "rgba procedural" if job.backend.endswith(".procedural") else "rgba"
+    return "rgb"
+
+
+def raw_bytes(job: Job, jobs: dict[str, Job], canvas: tuple[int, int]) -> int:
+    """The bytes of ``job``'s artifact uncompressed (a frame sequence as a raw array)."""
     p = job.params
     if job.output == "frames":
         n = _int(p.get("frames"))
@@ -74,12 +105,17 @@ def job_bytes(job: Job, jobs: dict[str, Job], canvas: tuple[int, int]) -> int:
     return SMALL
 
 
-def estimate_bytes(plan: Plan) -> int:
-    """The bytes ``plan`` writes: every job's artifact plus the encoded film."""
+def estimate_bytes(plan: Plan, *, frame_codec: str = "zstd", workers: int | None = None) -> int:
+    """The bytes ``plan`` writes: every job's artifact, the raw scratch buffers of the
+    ``workers`` largest frame sequences (written at once by that many workers; default: the
+    machine's cores, as ``--jobs`` is) and the encoded film."""
     tl = plan.timeline
     canvas = (tl.width, tl.height)
     jobs = {j.key: j for j in plan.jobs}
-    total = sum(job_bytes(j, jobs, canvas) for j in plan.jobs)
+    total = sum(job_bytes(j, jobs, canvas, frame_codec=frame_codec) for j in plan.jobs)
+    if frame_codec != "raw":
+        scratch = sorted((raw_bytes(j, jobs, canvas) for j in plan.jobs if j.output == "frames"), reverse=True)
+        total += sum(scratch[:max(1, workers or os.cpu_count() or 1)])
     total += tl.frames * tl.width * tl.height * 2 // 10  # the MP4 (and its cached segments)
     return total
 
@@ -98,9 +134,10 @@ def budget_span(film: ir.Film) -> Span:
 
 
 def check_budget(plan: Plan, limit_bytes: int, *, span: Span | None = None,
-                 film: ir.Film | None = None) -> Diagnostic | None:
+                 film: ir.Film | None = None, frame_codec: str = "zstd",
+                 workers: int | None = None) -> Diagnostic | None:
     """E701 when :func:`estimate_bytes` exceeds ``limit_bytes``; ``None`` otherwise."""
-    need = estimate_bytes(plan)
+    need = estimate_bytes(plan, frame_codec=frame_codec, workers=workers)
     if need <= limit_bytes:
         return None
     if span is None:

@@ -183,3 +183,35 @@ def test_a_film_with_no_scenes_is_refused_in_one_line(tmp_path: Path) -> None:
         f"nyeshc: {script}: nothing to render: the film has no scenes; write a SCENE with something "
         "in it (see docs/tutorial.md)"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["empty.nysh"]
+
+
+def test_the_disk_estimate_counts_compressed_frames_and_the_scratch_buffers(tiny: Path, tmp_path: Path) -> None:
+    """``nyeshc plan``'s disk line and E701: frames at their compressed share plus one raw
+    scratch buffer per worker; never below what the build really writes (measured here)."""
+    from nyeshc.commands.services import RegistryServices
+    from nyeshc.config import animatic_profile
+    from nyeshc.plan import plan
+    from nyeshc.plan.budget import estimate_bytes, raw_bytes
+    from nyeshc.syntax import load as load_
+
+    tiny.write_text('title: "Frames"\ncanvas: 96x54, 12fps\nseed: 3\n\nlook A:\n    image: generate, seed 4\n'
+                    'look B:\n    image: generate, seed 5\n\ncharacter ADA:\n    portrait: generate, seed 6\n'
+                    '    voice: asemic\n    motion: lipsync\n\nSCENE 1, 3s:\n    backdrop: morph A -> B\n'
+                    '    ADA, close-up:\n        "Nyeshkerh a lo."\n', encoding="utf-8")
+    loaded = load_(tiny)
+    p = plan(loaded.film, animatic_profile(), RegistryServices(animatic_profile()), root=tiny.parent)
+    raw = estimate_bytes(p, frame_codec="raw")
+    one, two = estimate_bytes(p, workers=1), estimate_bytes(p, workers=2)
+    canvas = (p.timeline.width, p.timeline.height)
+    jobs = {j.key: j for j in p.jobs}
+    sequences = sorted((raw_bytes(j, jobs, canvas) for j in p.jobs if j.output == "frames"), reverse=True)
+    assert len(sequences) == 2  # the morph and the lip-sync
+    stored = one - sequences[0]  # what stays in the cache: one worker's scratch buffer taken off
+    assert stored < raw
+    assert two - one == sequences[1]  # a second worker's buffer
+    out = tmp_path / "tiny.mp4"
+    rc, _, err = cli(tiny, "-o", out, "-q", "-j", "1")
+    assert rc == 0, err
+    written = sum(f.stat().st_size for f in (tiny.parent / ".nyeshc-cache").rglob("*") if f.is_file())
+    written += out.stat().st_size
+    assert written <= stored, (written, stored)  # the shares are upper bounds
