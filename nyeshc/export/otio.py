@@ -662,11 +662,10 @@ def write_timeline(timeline: Any, path: str | os.PathLike[str], fmt: str | None 
         return target
     tmp = target.with_name(f".{target.name}.partial{target.suffix}")
     try:
-        if suffix == ".otioz":
-            otio.adapters.write_to_file(timeline, str(tmp), adapter_name=adapter,
-                                        media_policy=otio.adapters.file_bundle_utils.MediaReferencePolicy.AllMissing)
-        else:
-            otio.adapters.write_to_file(timeline, str(tmp), adapter_name=adapter)
+        # .otioz: the adapter copies every file:// medium into the zip's media/ folder and points
+        # the clip there (its default policy; a medium that is not a file is an error, never a
+        # silently missing reference)
+        otio.adapters.write_to_file(timeline, str(tmp), adapter_name=adapter)
         os.replace(tmp, target)
     finally:
         if tmp.exists():

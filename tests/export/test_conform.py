@@ -90,7 +90,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     script = work / "film.nysh"
     script.write_text(FILM, encoding="utf-8")
     out = {"script": script, "cache": work / "cache", "work": work}
-    for fmt in ("otio", "xml", "edl"):
+    for fmt in ("otio", "otioz", "xml", "edl"):
         target = work / "export" / f"film.{fmt}"
         rc, _, err = cli("export", script, "-o", target, "-q", "--cache", out["cache"])
         assert rc == 0, err
@@ -182,7 +182,7 @@ def test_conform_an_edited_cut(exported: dict[str, Path]) -> None:
     assert rc == 0, err
 
 
-@pytest.mark.parametrize("fmt", ["otio", "xml", "edl"])
+@pytest.mark.parametrize("fmt", ["otio", "otioz", "xml", "edl"])
 def test_an_unedited_export_conforms_to_the_same_script(fmt: str, exported: dict[str, Path]) -> None:
     rc, out, err = cli("conform", exported["script"], exported[fmt], "--cache", exported["cache"])
     assert rc == 0, err
@@ -310,3 +310,70 @@ def test_a_music_cue_moved_and_what_cannot_map(exported: dict[str, Path]) -> Non
                if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
     assert changed == ["-    music: HUM, gain -6dB", "+    music: HUM, at 500ms, gain -6dB",
                        "-    TEO, at 1s:", "+    TEO, at 0s:"], changed
+
+
+def _changed(a: str, b: str) -> list[str]:
+    return [ln for ln in difflib.unified_diff(a.splitlines(), b.splitlines(), lineterm="", n=0)
+            if ln[:1] in "+-" and not ln.startswith(("+++", "---"))]
+
+
+def test_conform_an_edited_edl(exported: dict[str, Path]) -> None:
+    """Scene 2 shortened by 1 s in the backdrop list, as an editor's EDL round trip does it: read
+    with the cmx_3600 adapter, trimmed, written back by the same adapter (which drops the FCM line
+    and keeps the hash comment); the other tracks' lists lie beside it, unedited."""
+    import shutil
+
+    rt = otio.opentime.RationalTime
+    folder = exported["work"] / "edl-edit"
+    folder.mkdir()
+    for q in exported["edl"].parent.glob("film*.edl"):
+        shutil.copy(q, folder / q.name)
+    edl = folder / "film.edl"
+    t = otio.adapters.read_from_file(str(edl), adapter_name="cmx_3600", rate=24)
+    back = t.tracks[0]
+    two = next(c for c in back if isinstance(c, otio.schema.Clip) and c.metadata["cmx_3600"]["reel"] == "S02BG1")
+    sr = two.source_range
+    two.source_range = otio.opentime.TimeRange(sr.start_time, sr.duration - rt(24, 24))
+    text = otio.adapters.write_to_string(t, adapter_name="cmx_3600")
+    assert "NYESHC SCRIPT SHA256" in text and "FCM:" not in text  # what the adapter keeps and drops
+    edl.write_text(text, encoding="utf-8")
+    rc, out, err = cli("conform", exported["script"], edl, "--cache", exported["cache"])
+    assert rc == 0, err
+    assert "not mapped" not in err, err
+    assert _changed(FILM, out) == ['-SCENE 2 "Two", 4s:', '+SCENE 2 "Two", 3s:'], out
+    new = folder / "new.nysh"
+    new.write_text(out, encoding="utf-8")
+    before, after = _plan(exported["script"], exported["cache"]), _plan(new, exported["cache"])
+    assert [(s["title"], s["start"], s["end"]) for s in after["timeline"]["scenes"]] == [
+        ('SCENE 1 "One"', 0, 72), ('SCENE 2 "Two"', 72, 144), ('SCENE 3 "Three"', 120, 192),
+        ('SCENE 4 "Four"', 192, 264)]
+    assert [(o["kind"], o["a"], o["b"], o["start"], o["end"]) for o in after["timeline"]["overlaps"]] == \
+        [("crossfade", 1, 2, 120, 144)]
+    line_b = next(c for c in before["timeline"]["audio"] if c["role"] == "dialogue")
+    line_a = next(c for c in after["timeline"]["audio"] if c["role"] == "dialogue")
+    assert line_a == line_b  # the line keeps its second in scene 2, which starts where it did
+
+
+def test_conform_an_edited_otioz(exported: dict[str, Path]) -> None:
+    """The bundle carries its media (each clip points into the zip's ``media/``) and the same
+    edits made on it, re-bundled, conform as the ``.otio``'s do."""
+    import zipfile
+
+    names = zipfile.ZipFile(exported["otioz"]).namelist()
+    media = {n for n in names if n.startswith("media/")}
+    assert {n.rsplit(".", 1)[-1] for n in media} >= {"png", "wav", "mov"}, names
+    unpacked = exported["work"] / "otioz-x"
+    unpacked.mkdir()
+    t = otio.adapters.read_from_file(str(exported["otioz"]), extract_to_directory=str(unpacked))
+    for clip in t.find_clips():
+        url = clip.media_reference.target_url
+        assert url in media, url
+        # the editor relinks the unpacked media (the bundle's URLs are relative to its root)
+        clip.media_reference.target_url = (unpacked / url).resolve().as_uri()
+    _edit(t)
+    edited = exported["work"] / "edited.otioz"
+    otio.adapters.write_to_file(t, str(edited))
+    rc, out, err = cli("conform", exported["script"], edited, "--cache", exported["cache"])
+    assert rc == 0, err
+    assert "not mapped" not in err, err
+    assert out == EXPECTED, "".join(difflib.unified_diff(EXPECTED.splitlines(True), out.splitlines(True)))
