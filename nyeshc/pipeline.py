@@ -124,11 +124,12 @@ class RegistryServices:
         return self._objects[modality]
 
     def backend(self, modality: str) -> BackendInfo:
-        from nyeshc.plan.services import BackendInfo, CostInfo
+        from nyeshc.costs import CostModel
+        from nyeshc.plan.services import BackendInfo
 
         b = self._load(modality)
         c = getattr(b, "cost", None)
-        cost = CostInfo(getattr(c, "device", "cpu"), float(getattr(c, "per_call", 0.0)),
+        cost = CostModel(getattr(c, "device", "cpu"), float(getattr(c, "per_call", 0.0)),
                         float(getattr(c, "per_frame", 0.0)), float(getattr(c, "per_audio_second", 0.0)),
                         bool(getattr(c, "scale_by_pixels", True)))
         return BackendInfo(str(b.id), str(b.version), dict(b.settings), cost)

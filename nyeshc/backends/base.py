@@ -36,7 +36,7 @@ from nyeshc.media import SAMPLE_RATE
 
 # The cost model is plain data the planner reads to estimate a render before anything runs; it
 # is defined beside the planner's other backend facts (the plan stage may not import backends).
-from nyeshc.plan.services import CostInfo as CostModel
+from nyeshc.costs import CostModel
 
 __all__ = ["SAMPLE_RATE", "Alphabet", "Backend", "BackendError", "CostModel", "GlyphBackend", "ImageBackend",
            "MotionBackend", "MusicBackend", "Phonemes", "Portrait", "PortraitBackend", "VoiceBackend", "chunks"]

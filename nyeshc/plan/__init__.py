@@ -25,9 +25,10 @@ from nyeshc.diagnostics import Diagnostic
 from nyeshc.plan.layout import Context, layout
 from nyeshc.plan.ledger import Ledger, audit, keeping
 from nyeshc.plan.model import Job, Plan, Timeline
-from nyeshc.plan.services import BackendInfo, CostInfo, Services
+from nyeshc.costs import CostModel
+from nyeshc.plan.services import BackendInfo, Services
 
-__all__ = ["BackendInfo", "CostInfo", "Plan", "PlanError", "Services", "alphabet_jobs", "plan", "render_text", "timecode"]
+__all__ = ["BackendInfo", "CostModel", "Plan", "PlanError", "Services", "alphabet_jobs", "plan", "render_text", "timecode"]
 
 
 class PlanError(Exception):

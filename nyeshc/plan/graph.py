@@ -59,18 +59,18 @@ from nyeshc.plan.model import (
     Timeline,
 )
 from nyeshc.plan.seeds import derive
-from nyeshc.plan.services import CostInfo
+from nyeshc.plan.services import CostModel
 
 OPS_VERSION = "2"  # 2: plain type centres each line on its ink
 """Version of the built-in operations (``backend == ""``): bump it when decoding or text
 setting changes what they produce."""
 
-BUILTIN_COST: dict[str, CostInfo] = {
-    "asset.image": CostInfo("cpu", per_call=0.05),
-    "asset.audio": CostInfo("cpu", per_call=0.05, per_audio_second=0.002),
-    "asset.video": CostInfo("cpu", per_call=0.2, per_frame=0.004),
-    "voice.track": CostInfo("cpu", per_call=0.01, per_audio_second=0.0005),
-    "text.plain": CostInfo("cpu", per_call=0.02),
+BUILTIN_COST: dict[str, CostModel] = {
+    "asset.image": CostModel("cpu", per_call=0.05),
+    "asset.audio": CostModel("cpu", per_call=0.05, per_audio_second=0.002),
+    "asset.video": CostModel("cpu", per_call=0.2, per_frame=0.004),
+    "voice.track": CostModel("cpu", per_call=0.01, per_audio_second=0.0005),
+    "text.plain": CostModel("cpu", per_call=0.02),
 }
 
 SHOT_HEIGHT = {"wide": Fraction(45, 100), "medium": Fraction(70, 100), "close-up": Fraction(95, 100)}
@@ -205,7 +205,7 @@ class Graph:
             pixels: int = 1280 * 720, audio_seconds: float = 0.0) -> str:
         if modality is None:
             backend, version, settings = "", OPS_VERSION, {}
-            cost = BUILTIN_COST.get(kind, CostInfo())
+            cost = BUILTIN_COST.get(kind, CostModel())
         else:
             info = self.ctx.backend(modality)
             backend, version, settings = info.id, info.version, keys.normalise(dict(info.settings))

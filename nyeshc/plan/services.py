@@ -11,32 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-Device = Literal["cpu", "gpu"]
+from nyeshc.costs import CostModel, Device
 
-
-@dataclass(frozen=True, slots=True)
-class CostInfo:
-    """How long a backend's work takes, for ``nyeshc plan`` estimates (backends declare theirs
-    as ``nyeshc.backends.base.CostModel``, which is this class).
-
-    ``per_call`` seconds for each invocation, plus ``per_frame`` seconds for each rendered
-    frame (at 1280×720; scaled by pixel count), plus ``per_audio_second`` seconds for each
-    second of audio produced. ``device`` says which resource is spent (``"cpu"`` or ``"gpu"``).
-    ``scale_by_pixels`` is false for networks that always run at their own resolution (a GAN,
-    First Order Motion Model at 256², Wav2Lip at 96²): their ``per_frame`` is per frame whatever
-    the output size."""
-
-    device: Device = "cpu"
-    per_call: float = 0.0
-    per_frame: float = 0.0
-    per_audio_second: float = 0.0
-    scale_by_pixels: bool = True
-
-    def estimate(self, *, frames: int = 0, pixels: int = 1280 * 720, audio_seconds: float = 0.0) -> float:
-        scale = pixels / (1280 * 720) if self.scale_by_pixels else 1.0
-        return self.per_call + self.per_frame * frames * scale + self.per_audio_second * audio_seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +24,7 @@ class BackendInfo:
     id: str
     version: str
     settings: dict[str, Any] = field(default_factory=dict)
-    cost: CostInfo = CostInfo()
+    cost: CostModel = CostModel()
 
     @property
     def device(self) -> Device:

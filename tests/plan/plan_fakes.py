@@ -14,17 +14,17 @@ from nyeshc.syntax import load, read
 
 from nyeshc.config import Profile, animatic_profile
 from nyeshc.grid import Grid
-from nyeshc.plan.services import BackendInfo, CostInfo
+from nyeshc.plan.services import BackendInfo, CostModel
 
 COSTS = {
-    "image": CostInfo("cpu", per_call=0.002, per_frame=0.065),
-    "portrait": CostInfo("cpu", per_call=0.05, per_frame=3.0),
-    "motion": CostInfo("cpu", per_call=0.4, per_frame=0.06),
-    "music": CostInfo("cpu", per_call=0.05, per_audio_second=0.06),
-    "voice": CostInfo("cpu", per_call=0.005, per_audio_second=0.02),
-    "tts": CostInfo("cpu", per_call=0.005, per_audio_second=0.02),
-    "drive": CostInfo("cpu", per_call=0.4, per_frame=0.06),
-    "glyphs": CostInfo("cpu", per_call=0.25),
+    "image": CostModel("cpu", per_call=0.002, per_frame=0.065),
+    "portrait": CostModel("cpu", per_call=0.05, per_frame=3.0),
+    "motion": CostModel("cpu", per_call=0.4, per_frame=0.06),
+    "music": CostModel("cpu", per_call=0.05, per_audio_second=0.06),
+    "voice": CostModel("cpu", per_call=0.005, per_audio_second=0.02),
+    "tts": CostModel("cpu", per_call=0.005, per_audio_second=0.02),
+    "drive": CostModel("cpu", per_call=0.4, per_frame=0.06),
+    "glyphs": CostModel("cpu", per_call=0.25),
 }
 
 
