@@ -117,12 +117,12 @@ def visemes(size: int, out: Path, seeds: tuple[int, ...] = (3, 6)) -> Path:
     from nyeshc.backends.procedural.puppet import PuppetPortrait, draw_face, face_geometry
 
     pp = PuppetPortrait()
-    big = size * 3  # the face is drawn at 3x the tile and its lower half cropped
+    big = size * 4  # the face is drawn at 4x the tile and the region from nose to chin cropped
     rows = []
     for seed in seeds:
         latent = pp.sample(seed)
         (mx, my), _ = face_geometry(latent, big)
-        x0, y0 = int(mx - size / 2), int(my - size * 0.55)
+        x0, y0 = int(mx - size / 2), int(my - size * 0.5)
         row = []
         for name, v in vis.VISEMES.items():
             face = draw_face(latent, big, mouth_open=v.openness, width=v.width, teeth=v.teeth)
@@ -199,7 +199,7 @@ def main(argv: list[str] | None = None) -> None:
         elif sheet == "weather":
             print(weather((w, h), args.out, cppn))
         elif sheet == "visemes":
-            print(visemes(args.portrait // 2, args.out))
+            print(visemes(args.portrait * 2 // 3, args.out))
         elif sheet == "film":
             print(film((w + w // 3, h + h // 3), args.out))
         else:
