@@ -143,7 +143,7 @@ class Sampler(threading.Thread):
 
 def child(args: argparse.Namespace) -> None:
     """The measured process: load the timeline, render, print JSON figures."""
-    from nyeshc.execute.cache import Cache
+    from nyeshc.execute import Cache
     from nyeshc.render import render_film
 
     with open(args.child, "rb") as fh:
@@ -278,7 +278,7 @@ def canvas_of(height: int) -> tuple[int, int]:
 
 def drop_rendered(tree: Path, cache: Path) -> int:
     """Remove the cached segments and mix (so the next build renders everything again)."""
-    code = ("import sys; from nyeshc.execute.cache import Cache; c = Cache(sys.argv[1]); n = 0\n"
+    code = ("import sys; from nyeshc.execute import Cache; c = Cache(sys.argv[1]); n = 0\n"
             "for e in list(c.entries()):\n"
             "    if e.record.get('kind') in ('render.segment', 'render.mix'): c.discard(e.key); n += 1\n"
             "print(n)")
@@ -403,7 +403,7 @@ def child_jobs(args: argparse.Namespace) -> None:
 
 
 def _overlay(scratch: str, shared: str, standins: dict[str, str]) -> Any:
-    from nyeshc.execute.cache import Cache
+    from nyeshc.execute import Cache
 
     class Overlay(Cache):
         """Writes (segments, the mix) to ``scratch``; reads from there, else from the shared job
@@ -574,7 +574,7 @@ def make_standins(tree: Path, cache: Path, plans: list[Any], out: Path) -> dict[
             for size, n in longest.items()}
     spec = json.dumps({keys[s]: [longest[s], s] for s in longest})
     code = ("import sys, json; sys.path.insert(0, sys.argv[3]); import numpy as np\n"
-            "from nyeshc.execute.cache import Cache\nimport memory\nc = Cache(sys.argv[1])\n"
+            "from nyeshc.execute import Cache\nimport memory\nc = Cache(sys.argv[1])\n"
             "for key, (n, size) in json.loads(sys.argv[2]).items():\n"
             "    if c.has(key): continue\n"
             "    with c.writer(key, (n, size, size, 4), np.uint8, kind='motion.lipsync') as out:\n"
@@ -732,7 +732,7 @@ def main() -> None:
         return
 
     import synthetic
-    from nyeshc.execute.cache import Cache
+    from nyeshc.execute import Cache
 
     height = args.height // 2 * 2
     width = round(height * 16 / 9) // 2 * 2

@@ -54,10 +54,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import synthetic  # noqa: E402
 
-from nyeshc.execute.cache import Cache  # noqa: E402
 from nyeshc.plan.model import Timeline  # noqa: E402
 from nyeshc.render import Compositor, Encoder, mix, render_film  # noqa: E402
-
+from nyeshc.store.cache import Cache  # noqa: E402
 
 # --------------------------------------------------------------------------- measuring
 
@@ -132,8 +131,15 @@ def encode_only(timeline: Timeline, frames: np.ndarray, audio: np.ndarray, out: 
 
 def moviepy_script(timeline: Timeline, assets: synthetic.Assets, out: Path, preset: str, crf: int) -> None:
     """The timeline as an idiomatic MoviePy 2 script (what a user would write by hand)."""
-    from moviepy import (AudioArrayClip, CompositeAudioClip, CompositeVideoClip, ImageClip, ImageSequenceClip,
-                         afx, vfx)
+    from moviepy import (
+        AudioArrayClip,
+        CompositeAudioClip,
+        CompositeVideoClip,
+        ImageClip,
+        ImageSequenceClip,
+        afx,
+        vfx,
+    )
 
     W, H, fps = timeline.width, timeline.height, int(timeline.fps)
     rate = timeline.sample_rate

@@ -35,8 +35,18 @@ from typing import Any
 
 import numpy as np
 
-from nyeshc.execute.cache import Cache
-from nyeshc.plan.model import AudioClip, Box, Fade, Overlap, SceneTrack, SequenceLayer, StillLayer, TextLayer, Timeline
+from nyeshc.plan.model import (
+    AudioClip,
+    Box,
+    Fade,
+    Overlap,
+    SceneTrack,
+    SequenceLayer,
+    StillLayer,
+    TextLayer,
+    Timeline,
+)
+from nyeshc.store.cache import Cache
 
 SAMPLE_RATE = 48_000
 OVERSCAN = 1.266  # stills are rendered this much larger than the canvas (like image.render)

@@ -300,8 +300,8 @@ def prepare(script: str | Path, report: Report, *, config: str | None = None, pr
         report.diagnostics(found, checked.loaded.sources)
     if any(d.is_error for d in found):
         raise Stop(1)
-    from nyeshc.execute.cache import default_frame_codec
     from nyeshc.plan.budget import check_budget
+    from nyeshc.store.cache import default_frame_codec
 
     over = check_budget(result, disk_limit(config_obj, max_disk), film=film, frame_codec=default_frame_codec(),
                         workers=jobs)

@@ -25,7 +25,6 @@ import sys
 import zlib
 from pathlib import Path
 
-import numpy as np
 from PIL import Image, ImageDraw
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,7 +113,11 @@ def visemes(size: int, out: Path, seeds: tuple[int, ...] = (3, 6)) -> Path:
     """Every viseme of :mod:`nyeshc.backends.procedural.visemes` on one face per row (the
     mouth and chin cropped from portraits of ``seeds``), labelled with its name."""
     from nyeshc.backends.procedural import visemes as vis
-    from nyeshc.backends.procedural.puppet import PuppetPortrait, draw_face, face_geometry
+    from nyeshc.backends.procedural.puppet import (
+        PuppetPortrait,
+        draw_face,
+        face_geometry,
+    )
 
     pp = PuppetPortrait()
     big = size * 4  # the face is drawn at 4x the tile and the region from nose to chin cropped

@@ -25,7 +25,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
-from nyeshc.execute.cache import Cache
+from nyeshc.store.cache import Cache
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -128,11 +128,11 @@ def referenced_keys(script: str, profiles: list[str] | None, config: str | None,
                     allow_outside: bool = False) -> set[str]:
     """Every key the film's current plan (for each profile) references; raises when the film
     cannot be planned (the caller falls back)."""
+    from nyeshc.config import load_config
     from nyeshc.pipeline import RegistryServices, load_and_check, with_canvas_scaled
+    from nyeshc.plan import plan
     from nyeshc.render.mixer import mix_key
     from nyeshc.render.segments import segment_keys
-    from nyeshc.config import load_config
-    from nyeshc.plan import plan
 
     path = Path(script)
     if not path.is_file():

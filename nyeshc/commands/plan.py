@@ -26,7 +26,13 @@ import sys
 from pathlib import Path
 
 from nyeshc import ir
-from nyeshc.commands.common import Stop, add_plan_arguments, add_script_argument, disk_limit, prepare
+from nyeshc.commands.common import (
+    Stop,
+    add_plan_arguments,
+    add_script_argument,
+    disk_limit,
+    prepare,
+)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -37,7 +43,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def cached_keys(cache_dir: Path, keys: list[str]) -> set[str]:
     """The keys whose artifacts are complete in the cache."""
-    from nyeshc.execute.cache import Cache
+    from nyeshc.store.cache import Cache
 
     cache = Cache(cache_dir)
     return {k for k in keys if cache.has(k)}
@@ -59,8 +65,8 @@ def nothing_to_run(text: str) -> str:
 def render_line(timeline: object, cache_dir: Path) -> str:
     """``render  N of M segments to render (F frames): ~S s on C cores (medium, crf 20)``, or
     ``""`` when every segment is in the cache."""
-    from nyeshc.execute.cache import Cache
     from nyeshc.render.cost import estimate_render
+    from nyeshc.store.cache import Cache
 
     cache = Cache(cache_dir)
     est = estimate_render(timeline, cache.has)  # type: ignore[arg-type]
@@ -72,8 +78,8 @@ def render_line(timeline: object, cache_dir: Path) -> str:
 
 def run(args: argparse.Namespace) -> int:
     from nyeshc.plan import render_text
-    from nyeshc.execute.cache import default_frame_codec
     from nyeshc.plan.budget import estimate_bytes, human
+    from nyeshc.store.cache import default_frame_codec
 
     try:
         prepared = prepare(args, "plan")  # config, check, plan, disk budget (E701)

@@ -1,7 +1,7 @@
 """The execute stage: run a plan's jobs through the artifact cache.
 
 ``execute(plan, cache)`` runs what the cache lacks (:mod:`nyeshc.execute.local`);
-:mod:`nyeshc.execute.ops` performs one job; :mod:`nyeshc.execute.cache` stores artifacts by
+:mod:`nyeshc.execute.ops` performs one job; :mod:`nyeshc.store.cache` stores artifacts by
 key; :func:`write_lock` records the backends, checkpoints and seeds that made a film.
 :func:`execute_ray` (:mod:`nyeshc.execute.ray`, loaded on first use) runs the jobs as Ray tasks;
 without Ray installed it raises :class:`RayNotInstalled`.
@@ -9,9 +9,9 @@ without Ray installed it raises :class:`RayNotInstalled`.
 
 from typing import Any
 
-from nyeshc.execute.cache import Cache
 from nyeshc.execute.local import Artifacts, JobFailed, execute
 from nyeshc.execute.lock import write_lock
+from nyeshc.store.cache import Cache
 
 __all__ = ["Artifacts", "Cache", "JobFailed", "RayNotInstalled", "execute", "execute_ray",
            "write_lock"]

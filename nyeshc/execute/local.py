@@ -44,7 +44,6 @@ from typing import Any
 from rich.console import Console
 
 from nyeshc.backends.base import BackendError
-from nyeshc.execute.cache import Cache
 from nyeshc.execute.scheduling import (
     Artifacts,
     Bars,
@@ -59,6 +58,7 @@ from nyeshc.execute.scheduling import (
 )
 from nyeshc.execute.worker import THREAD_VARS, init_worker, limit_blas_threads, work
 from nyeshc.plan.model import Job, Plan
+from nyeshc.store.cache import Cache
 
 __all__ = ["THREAD_VARS", "Artifacts", "JobFailed", "cache_in_use", "describe_cause", "execute", "hold_cache"]
 

@@ -31,10 +31,16 @@ import numpy as np
 
 from nyeshc import media
 from nyeshc.backends import registry
-from nyeshc.backends.base import SAMPLE_RATE, Alphabet, BackendError, Portrait, ProgressFn
-from nyeshc.execute.cache import Cache
-from nyeshc.execute.frames import FrameSequence
+from nyeshc.backends.base import (
+    SAMPLE_RATE,
+    Alphabet,
+    BackendError,
+    Portrait,
+    ProgressFn,
+)
 from nyeshc.plan.model import Job
+from nyeshc.store.cache import Cache
+from nyeshc.store.frames import FrameSequence
 from nyeshc.world import reserve_space
 
 Op = Callable[[Job, Sequence[Any], "Cache | None", ProgressFn], Any]

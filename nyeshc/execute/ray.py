@@ -37,7 +37,6 @@ from typing import Any
 from rich.console import Console
 
 from nyeshc.backends.base import BackendError
-from nyeshc.execute.cache import Cache
 from nyeshc.execute.scheduling import (
     Artifacts,
     Bars,
@@ -49,6 +48,7 @@ from nyeshc.execute.scheduling import (
 )
 from nyeshc.execute.worker import THREAD_VARS, work
 from nyeshc.plan.model import Job, Plan
+from nyeshc.store.cache import Cache
 
 INSTALL_HINT = "pip install 'nyeshc[ray]'"
 DEFAULT_RETRIES = 3

@@ -26,8 +26,8 @@ from rich.progress import (
 )
 
 from nyeshc.backends.base import BackendError
-from nyeshc.execute.cache import Cache
 from nyeshc.plan.model import Job, Plan
+from nyeshc.store.cache import Cache
 
 LOCK_NAME = ".lock"
 

@@ -16,11 +16,11 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from nyeshc.execute.cache import Cache
 from nyeshc.execute.ops import run_job
-from nyeshc.execute.pages import trimming
 from nyeshc.execute.scheduling import Outcome
 from nyeshc.plan.model import Job
+from nyeshc.store.cache import Cache
+from nyeshc.store.pages import trimming
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
                "VECLIB_MAXIMUM_THREADS")

@@ -25,6 +25,7 @@ from nyeshc.diagnostics import Diagnostic, LineIndex, Span
 from nyeshc.syntax import Loaded, load
 from nyeshc.world import World
 
+
 class FastLineIndex(LineIndex):
     """:class:`LineIndex` built with ``str.find`` instead of a Python loop over every character
     (about 5 times faster on a 2,000-line script; it is built for each analysis that has a
@@ -442,7 +443,7 @@ def cached_preview(cache_dir: Path, key: str) -> Path | None:
     pixels on a side, at ``cache_dir/previews/<key>.png``; ``None`` when the cache does not
     hold it. Written once (to a temporary name, then renamed: a reader never sees half a file);
     the key names the content, so an existing preview is never out of date."""
-    from nyeshc.execute.cache import Cache  # numpy: only when a hover needs it
+    from nyeshc.store.cache import Cache  # numpy: only when a hover needs it
 
     out = cache_dir / "previews" / f"{key}.png"
     if out.is_file():

@@ -2,7 +2,7 @@
 
 The estimate is computed from the job parameters alone, before anything runs. A frame sequence
 is ``frames × width × height × channels`` bytes raw; the cache stores it compressed (``.nyf``:
-zstd over frame-to-frame differences, ``nyeshc.execute.frames``), so it is counted at a share
+zstd over frame-to-frame differences, ``nyeshc.store.frames``), so it is counted at a share
 of that (:data:`FRAME_SHARE`), chosen above what was measured (``benchmarks/RESULTS.md`` §7, the
 example film: backdrop morphs 12.8–16 % of raw, a fast 72-frame morph 43 %, lip-sync 3.9 %):
 half for RGB sequences, a quarter for RGBA portraits of the procedural puppet, half for

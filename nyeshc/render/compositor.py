@@ -4,7 +4,7 @@ The compositor's one job is to cost the encoder as little CPU as possible (the e
 both cores), so it follows four rules:
 
 * **Artifacts stay on disk.** Frame sequences are the cache's compressed ``.nyf`` files
-  (:class:`~nyeshc.execute.frames.FrameSequence`: a frame is decoded when it is shown, one
+  (:class:`~nyeshc.store.frames.FrameSequence`: a frame is decoded when it is shown, one
   decompression and one addition per frame when played forwards) or, in caches written before
   compression, memory-mapped ``.npy`` files; a sequence is never loaded whole.
 * **One resize per layer, not per frame.** A still without a camera move is fitted to its box
@@ -34,10 +34,19 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from nyeshc.execute.cache import Cache
-from nyeshc.execute.pages import release
-from nyeshc.execute.frames import CorruptFrames
-from nyeshc.plan.model import Box, Layer, Overlap, SceneTrack, SequenceLayer, StillLayer, TextLayer, Timeline
+from nyeshc.plan.model import (
+    Box,
+    Layer,
+    Overlap,
+    SceneTrack,
+    SequenceLayer,
+    StillLayer,
+    TextLayer,
+    Timeline,
+)
+from nyeshc.store.cache import Cache
+from nyeshc.store.frames import CorruptFrames
+from nyeshc.store.pages import release
 
 __all__ = ["Compositor", "RenderError", "load_artifact"]
 
@@ -56,7 +65,7 @@ class RenderError(RuntimeError):
 
 def load_artifact(cache: Cache, key: str, what: str) -> Any:
     """The cached artifact ``key`` (memory-mapped, or a lazily decoded
-    :class:`~nyeshc.execute.frames.FrameSequence` for a compressed frame sequence); a clear
+    :class:`~nyeshc.store.frames.FrameSequence` for a compressed frame sequence); a clear
     error when it is absent.
 
     Checksums are not re-verified here (a 700 MB morph would cost seconds of hashing per render):

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from nyeshc.execute.pages import release
+from nyeshc.store.pages import release
 from nyeshc.world import publish
 
 __all__ = ["Encoder", "EncodeError", "Interrupted", "ffmpeg_exe", "film_metadata", "metadata_args", "write_wav",

@@ -27,19 +27,19 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from dataclasses import dataclass
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from scipy.signal import resample_poly
 
-from nyeshc.execute.cache import Cache
-from nyeshc.execute.pages import release
 from nyeshc.hashing import content_key
 from nyeshc.plan.model import AudioClip, Timeline
 from nyeshc.render.compositor import load_artifact
+from nyeshc.store.cache import Cache
+from nyeshc.store.pages import release
 
 __all__ = ["mix", "duck_envelope", "true_peak", "integrated_loudness", "ATTACK", "RELEASE", "TRUE_PEAK_DBTP"]
 

@@ -44,12 +44,20 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from nyeshc.execute.cache import Cache
 from nyeshc.hashing import content_key
 from nyeshc.plan.model import Overlap, SceneTrack, Timeline
 from nyeshc.render.compositor import Compositor
-from nyeshc.render.encoder import Encoder, partial_path, unlink_quietly, metadata_args, run_ffmpeg, sigterm_guard, write_wav
+from nyeshc.render.encoder import (
+    Encoder,
+    metadata_args,
+    partial_path,
+    run_ffmpeg,
+    sigterm_guard,
+    unlink_quietly,
+    write_wav,
+)
 from nyeshc.render.mixer import mix
+from nyeshc.store.cache import Cache
 from nyeshc.world import publish
 
 __all__ = ["render_film", "render_still", "write_png", "spans", "Span", "SEGMENT_VERSION"]
@@ -163,7 +171,13 @@ def _progress(progress: bool | ProgressCallback | None, total: int, label: str) 
     if not progress:
         yield lambda done, tot: None
         return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     start = time.perf_counter()
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),

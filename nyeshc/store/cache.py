@@ -3,7 +3,7 @@
 Layout::
 
     .nyeshc-cache/
-      objects/ab/<key>.nyf            a frame sequence, compressed (:mod:`nyeshc.execute.frames`)
+      objects/ab/<key>.nyf            a frame sequence, compressed (:mod:`nyeshc.store.frames`)
       objects/ab/<key>.npy | .npz     any other artifact (raw numpy)
       objects/ab/<key>.json           its manifest record: key, backend, kind, output, size, sha256
 
@@ -14,7 +14,7 @@ partial entry is discarded on read and the job runs again.
 
 Artifacts by ``Job.output`` (see :mod:`nyeshc.plan.model`): ``frames`` (any ``uint8 (N, H, W,
 C)`` array) are stored compressed, losslessly, as ``.nyf`` and read back as a lazily decoded
-:class:`~nyeshc.execute.frames.FrameSequence`; ``image``/``audio``/``latent`` are ``numpy``
+:class:`~nyeshc.store.frames.FrameSequence`; ``image``/``audio``/``latent`` are ``numpy``
 arrays (``.npy``); ``portrait`` and ``alphabet`` are stored as ``.npz`` with their metadata as
 JSON inside — never pickles. A cache written before frames were compressed holds them as
 ``.npy`` (its record says so); those are read as they are, memory-mapped.
@@ -40,8 +40,8 @@ from typing import Any
 import numpy as np
 
 from nyeshc.backends.base import Alphabet, Portrait
-from nyeshc.execute.frames import SUFFIX as FRAMES_SUFFIX
-from nyeshc.execute.frames import FrameSequence, is_frames, write_frames
+from nyeshc.store.frames import SUFFIX as FRAMES_SUFFIX
+from nyeshc.store.frames import FrameSequence, is_frames, write_frames
 from nyeshc.world import reserve_space
 
 CHUNK = 1 << 22

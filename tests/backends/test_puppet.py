@@ -6,9 +6,21 @@ import numpy as np
 import pytest
 
 from nyeshc.backends import registry
-from nyeshc.backends.base import SAMPLE_RATE, BackendError, MotionBackend, Portrait, PortraitBackend
+from nyeshc.backends.base import (
+    SAMPLE_RATE,
+    BackendError,
+    MotionBackend,
+    Portrait,
+    PortraitBackend,
+)
 from nyeshc.backends.procedural import puppet
-from nyeshc.backends.procedural.puppet import PuppetMotion, PuppetPortrait, blinks, draw_face, envelope
+from nyeshc.backends.procedural.puppet import (
+    PuppetMotion,
+    PuppetPortrait,
+    blinks,
+    draw_face,
+    envelope,
+)
 
 S = 96
 FPS = 12.0
@@ -395,8 +407,8 @@ def test_executor_resizes_frames_of_backends_that_draw_at_the_portrait_size(
     """The motion contract: a backend without ``renders_any_size`` fills (frames, S, S, 4) and
     the executor stores the frames resized to the job's ``size``; the puppet draws at ``size``."""
     from nyeshc.execute import ops
-    from nyeshc.execute.cache import Cache
     from nyeshc.plan.model import Job
+    from nyeshc.store.cache import Cache
 
     class PortraitSized:
         id, version = "motion.test", "1"

@@ -10,6 +10,7 @@ correlate clearly worse, or the measure would say nothing about visemes.
 from __future__ import annotations
 
 import doctest
+import itertools
 from typing import Any
 
 import numpy as np
@@ -98,7 +99,7 @@ def test_coarticulation_has_no_pops(voice: str) -> None:
         for rate in (1.0, 1.3):
             said = backend.phonemes(text, pitch=1.0, rate=rate, lang="en")
             n = int(said.samples / SAMPLE_RATE * FPS)
-            o, w, teeth, covered = visemes.curves([(0, said)], FPS, n)
+            o, w, _, _ = visemes.curves([(0, said)], FPS, n)
             worst = max(worst, float(np.abs(np.diff(o)).max()),
                         float(np.abs(np.diff(w)).max()) / (WIDTH_RANGE[1] - WIDTH_RANGE[0]))
             # the targets without coarticulation: each frame's centre takes its segment's shape
@@ -153,7 +154,7 @@ def test_viseme_table_and_mappings() -> None:
     for name, v in visemes.VISEMES.items():
         assert 0.0 <= v.openness <= 1.0 and WIDTH_RANGE[0] <= v.width <= WIDTH_RANGE[1], name
     assert visemes.VISEMES["aa"].openness == 1.0 and visemes.VISEMES["mbp"].openness == 0.0
-    assert visemes.VISEMES["oo"].width < 0.7 < 1.1 < visemes.VISEMES["ee"].width
+    assert visemes.VISEMES["oo"].width < 0.7 and visemes.VISEMES["ee"].width > 1.1
     from nyeshc.backends.procedural import formant
 
     for sym in (*formant.VOWELS, *formant.CONSONANT_SECONDS, "_", "breath"):
@@ -162,7 +163,7 @@ def test_viseme_table_and_mappings() -> None:
     said = AsemicVoice().phonemes("Sa mireth o, ilun dae!", pitch=1.0, rate=0.8, lang="")
     segs = visemes.viseme_segments(said)
     assert segs[0][0] == 0 and segs[-1][1] == said.samples
-    assert all(a[1] == b[0] for a, b in zip(segs, segs[1:]))
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(segs))
     # an unknown alphabet is a half-open mouth, not an error
     assert visemes.viseme_segments(Phonemes("klingon", ((0, "x"),), 10)) == [(0, 10, "eh")]
 

@@ -427,7 +427,7 @@ def test_cache_gc_keeps_what_the_current_film_uses(tmp_path: Path) -> None:
     """``cache gc`` removes what no current plan references, never the film's own scene
     segments: an unchanged re-render after gc re-encodes nothing."""
     from nyeshc.cli import main
-    from nyeshc.execute.cache import Cache
+    from nyeshc.store.cache import Cache
 
     script = _copy("tour-captions.nysh", tmp_path)
     cache_dir = tmp_path / "cache"

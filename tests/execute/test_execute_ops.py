@@ -15,8 +15,8 @@ from PIL import Image
 
 from nyeshc.backends.base import BackendError, Portrait
 from nyeshc.execute import Cache
-from nyeshc.execute.frames import FrameSequence
 from nyeshc.execute.ops import OPS, run_job
+from nyeshc.store.frames import FrameSequence
 
 JOBS_MD = Path(__file__).resolve().parents[2] / "docs" / "dev" / "jobs.md"
 
@@ -118,7 +118,7 @@ def test_morph_streams_into_the_cache(tmp_path: Path) -> None:
             ("a", "b"), output="frames", name="morph")
     seen: list[float] = []
     out = run_job(j, keys, cache, seen.append)
-    # stored compressed, read back lazily (nyeshc/execute/frames.py), decoding to the same bytes
+    # stored compressed, read back lazily (nyeshc/store/frames.py), decoding to the same bytes
     assert cache.has(j.key) and isinstance(out, FrameSequence) and out.shape == (3, 4, 5, 3)
     assert seen[-1] == 1.0
     mem = run_job(j, keys, None)

@@ -1,4 +1,4 @@
-"""Compressed frame sequences (``nyeshc/execute/frames.py``): exact, random access, deterministic,
+"""Compressed frame sequences (``nyeshc/store/frames.py``): exact, random access, deterministic,
 through the cache, and a cache written before compression (raw ``.npy`` frames) still read."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from nyeshc.execute import Cache
-from nyeshc.execute.frames import GOP, CorruptFrames, FrameSequence, write_frames
+from nyeshc.store.frames import GOP, CorruptFrames, FrameSequence, write_frames
 
 KEY = "ef" + "2" * 62
 

@@ -111,10 +111,9 @@ def test_a_build_stops_before_its_jobs_when_the_music_backend_cannot_follow_a_te
     import io
 
     from nyeshc.backends import registry
-    from nyeshc.cli import main
-    from nyeshc.execute.cache import Cache
-
     from nyeshc.backends.procedural.music import AmbientMusic
+    from nyeshc.cli import main
+    from nyeshc.store.cache import Cache
 
     class NoTempo(AmbientMusic):
         """The animatic's music without a tempo keyword, as JukeBox is."""

@@ -22,7 +22,7 @@ import pytest
 from hardening_support import cli
 
 from nyeshc.execute import Cache
-from nyeshc.execute import cache as cache_module
+from nyeshc.store import cache as cache_module
 
 
 def _enospc(filename: str | None = None) -> OSError:

@@ -274,8 +274,8 @@ def test_hover_shows_a_cached_portrait_and_look_or_says_it_is_not_rendered(proje
     Image = pytest.importorskip("PIL.Image")
     from nyeshc.backends.base import Portrait
     from nyeshc.commands.lsp import planner
-    from nyeshc.execute.cache import Cache
     from nyeshc.lsp.analysis import analyse, preview_job
+    from nyeshc.store.cache import Cache
 
     script = project / "film.nysh"
     script.write_text(GOOD, encoding="utf-8")

@@ -391,7 +391,7 @@ def test_a_film_with_a_driven_character(fake: dict[str, Path], tmp_path: Path) -
     assert main([str(tmp_path / "film.nysh"), "-o", str(out), "-q", "--profile", "full", "--cache", str(cache),
                  "-j", "1"]) == 0
     assert out.is_file() and out.stat().st_size > 1000
-    from nyeshc.execute.cache import Cache
+    from nyeshc.store.cache import Cache
 
     made = [e for e in Cache(cache).entries() if e.record.get("kind") == "motion.drive"]
     assert made, "the driven shot was not rendered"

@@ -57,7 +57,7 @@ def test_plan_command_prints_text_and_json(example: Path, tmp_path: Path, capsys
 
 
 def test_plan_command_marks_cached_jobs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from nyeshc.execute.cache import Cache
+    from nyeshc.store.cache import Cache
 
     example = next(p for p in EXAMPLES if p.stem == "tour-captions")
     assert run([str(example), "--json"]) == 0

@@ -12,8 +12,8 @@ from typing import Any
 import imageio_ffmpeg
 import numpy as np
 
-from nyeshc.execute.cache import Cache
 from nyeshc.plan.model import AudioClip, Overlap, SceneTrack, Subtitle, Timeline
+from nyeshc.store.cache import Cache
 
 W, H, FPS, SR = 96, 54, Fraction(12), 48_000
 

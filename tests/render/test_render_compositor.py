@@ -6,11 +6,27 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from render_support import BLUE, GREEN, H, RED, W, near, put, solid, timeline
+from render_support import BLUE, GREEN, RED, H, W, near, put, solid, timeline
 
-from nyeshc.execute.cache import Cache
-from nyeshc.plan.model import Box, Fade, Overlap, SceneTrack, SequenceLayer, StillLayer, TextLayer
-from nyeshc.render.compositor import Compositor, RenderError, darken, draw, mix, _Scratch, _Sprite
+from nyeshc.plan.model import (
+    Box,
+    Fade,
+    Overlap,
+    SceneTrack,
+    SequenceLayer,
+    StillLayer,
+    TextLayer,
+)
+from nyeshc.render.compositor import (
+    Compositor,
+    RenderError,
+    _Scratch,
+    _Sprite,
+    darken,
+    draw,
+    mix,
+)
+from nyeshc.store.cache import Cache
 
 
 @pytest.fixture
@@ -201,7 +217,7 @@ def test_compressed_and_raw_frame_artifacts_compose_identically(tmp_path: Path) 
 
 
 def test_a_damaged_compressed_sequence_is_a_render_error_and_leaves_the_cache(cache: Cache) -> None:
-    from nyeshc.execute.frames import FrameSequence
+    from nyeshc.store.frames import FrameSequence
 
     frames = np.random.default_rng(2).integers(0, 256, (40, H, W, 3), dtype=np.uint8)
     k = put(cache, "seq", frames)

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from render_support import RED, put, solid, timeline
 
-from nyeshc.execute.cache import Cache
 from nyeshc.plan.model import SceneTrack, StillLayer
 from nyeshc.render.cost import ENCODE_CPU, PRESET, estimate_render
 from nyeshc.render.segments import encode_settings, segment_key, spans
+from nyeshc.store.cache import Cache
 
 
 def _film(cache: Cache, w: int = 96, h: int = 54) -> object:

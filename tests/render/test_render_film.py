@@ -7,13 +7,38 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from render_support import BLUE, FPS, GREEN, H, RED, SR, W, decode, near, put, sine, solid, streams, timeline, video_pts
+from render_support import (
+    BLUE,
+    FPS,
+    GREEN,
+    RED,
+    SR,
+    H,
+    W,
+    decode,
+    near,
+    put,
+    sine,
+    solid,
+    streams,
+    timeline,
+    video_pts,
+)
 
 from nyeshc.backends.plaintext import render_text
-from nyeshc.execute.cache import Cache
-from nyeshc.plan.model import AudioClip, Box, Overlap, SceneTrack, SequenceLayer, StillLayer, TextLayer, Timeline
+from nyeshc.plan.model import (
+    AudioClip,
+    Box,
+    Overlap,
+    SceneTrack,
+    SequenceLayer,
+    StillLayer,
+    TextLayer,
+    Timeline,
+)
 from nyeshc.render import render_film, render_still, write_png
 from nyeshc.render.segments import spans
+from nyeshc.store.cache import Cache
 
 pytestmark = pytest.mark.slow
 

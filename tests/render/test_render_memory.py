@@ -20,12 +20,21 @@ import numpy as np
 import pytest
 from render_support import FPS, SR, key, put, timeline
 
-from nyeshc.execute.cache import CHUNK, Cache
-from nyeshc.execute.pages import release, trim
-from nyeshc.plan.model import AudioClip, Box, Fade, SceneTrack, SequenceLayer, StillLayer, TextLayer, Timeline
+from nyeshc.plan.model import (
+    AudioClip,
+    Box,
+    Fade,
+    SceneTrack,
+    SequenceLayer,
+    StillLayer,
+    TextLayer,
+    Timeline,
+)
 from nyeshc.render.compositor import Compositor
 from nyeshc.render.mixer import mix
 from nyeshc.render.segments import spans
+from nyeshc.store.cache import CHUNK, Cache
+from nyeshc.store.pages import release, trim
 
 W, H = 160, 90
 BEAT = 6  # frames a beat: 0.5 s at 12 fps

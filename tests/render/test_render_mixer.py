@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from render_support import SR, put, sine, timeline
 
-from nyeshc.execute.cache import Cache
 from nyeshc.plan.model import AudioClip
 from nyeshc.render.mixer import duck_envelope, integrated_loudness, mix, true_peak
+from nyeshc.store.cache import Cache
 
 
 @pytest.fixture

@@ -37,7 +37,14 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from nyeshc.backends.base import SAMPLE_RATE, BackendError, CostModel, Phonemes, Portrait, ProgressFn
+from nyeshc.backends.base import (
+    SAMPLE_RATE,
+    BackendError,
+    CostModel,
+    Phonemes,
+    Portrait,
+    ProgressFn,
+)
 from nyeshc.backends.procedural import visemes
 
 LATENT_DIM = 32

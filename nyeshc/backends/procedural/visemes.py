@@ -50,7 +50,7 @@ import numpy as np
 
 from nyeshc.backends.base import SAMPLE_RATE, Phonemes
 
-__all__ = ["VISEMES", "TAU", "Viseme", "viseme_segments", "curves", "espeak_visemes", "asemic_visemes"]
+__all__ = ["TAU", "VISEMES", "Viseme", "asemic_visemes", "curves", "espeak_visemes", "viseme_segments"]
 
 TAU = 0.035
 """Seconds: how fast a phoneme's dominance decays outside its own segment."""
@@ -173,7 +173,7 @@ def viseme_segments(phonemes: Phonemes) -> list[tuple[int, int, str]]:
         if start > cursor:
             out.append((cursor, start, "rest"))
         if len(shapes) == 2:
-            mid = start + int(round(0.55 * (end - start)))
+            mid = start + round(0.55 * (end - start))
             out.append((start, mid, shapes[0]))
             out.append((mid, end, shapes[1]))
         else:
@@ -209,7 +209,7 @@ def curves(speech: Sequence[tuple[int, Phonemes]], fps: float, frames: int
         return openness, width, teeth, covered
     segs.sort(key=lambda x: x[0])
     # the curves are evaluated every STEP seconds over the frames, then averaged per frame
-    per = max(1, int(round(1.0 / (fps * STEP))))
+    per = max(1, round(1.0 / (fps * STEP)))
     t = (np.arange(frames * per) + 0.5) / (fps * per)
     start = np.array([s[0] for s in segs])
     end = np.array([s[1] for s in segs])
