@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import doctest
 import itertools
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -230,3 +231,65 @@ def test_the_real_op_changes_the_frames_and_stays_deterministic() -> None:
     b = run_job(_lipsync_job("motion.procedural", PuppetMotion.version, speech=SPEECH), [small, pad])
     plain = run_job(_lipsync_job("motion.procedural", PuppetMotion.version), [small, pad])
     assert a.tobytes() == b.tobytes() and a.tobytes() != plain.tobytes()
+
+
+# --------------------------------------------------------------------------- through the planner
+
+SCRIPT = '''title: "Talk"
+canvas: 160x90, 24fps
+seed: 5
+
+character ANNA:
+    portrait: generate, seed 3
+    voice: {anna}
+    motion: lipsync
+
+character BORIS:
+    portrait: generate, seed 6
+    voice: asemic
+    motion: lipsync
+
+SCENE 1 "Shore", 4s:
+    ANNA, at 0s, close-up, left:
+        "My father built a boat."
+    BORIS, at 2s, close-up, right:
+        "Nyeshkerh a lo ven."
+'''
+
+
+def test_the_plan_carries_the_speech_to_the_mouth(tmp_path: Path) -> None:
+    """A script's lip-sync jobs name each line's voice backend; run from the plan (no cache),
+    their frames are the same twice and differ from the same jobs without the speech."""
+    import argparse
+
+    from nyeshc.commands.common import prepare
+
+    try:
+        _espeak()
+        anna, voices = "tts", {"voice.espeak", "voice.procedural"}
+    except pytest.skip.Exception:
+        anna, voices = "asemic", {"voice.procedural"}
+    script = tmp_path / "talk.nysh"
+    script.write_text(SCRIPT.format(anna=anna), encoding="utf-8")
+    ns = argparse.Namespace(script=str(script), config=None, profile=None, cache=str(tmp_path / "cache"),
+                            quiet=True, allow_outside=False)
+    plan = prepare(ns, "test").plan
+    jobs = {j.key: j for j in plan.jobs}
+    lipsync = [j for j in jobs.values() if j.kind == "motion.lipsync"]
+    assert len(lipsync) == 2
+    assert {e["voice"] for j in lipsync for e in j.params["speech"]} == voices
+
+    def run(key: str, memo: dict[str, Any]) -> Any:
+        if key not in memo:
+            job = jobs[key]
+            memo[key] = run_job(job, [run(k, memo) for k in job.inputs])
+        return memo[key]
+
+    first: dict[str, Any] = {}
+    second: dict[str, Any] = {}
+    for job in lipsync:
+        a, b = run(job.key, first), run(job.key, second)
+        assert a.tobytes() == b.tobytes(), job.name
+        mute = Job(**{**{f: getattr(job, f) for f in job.__dataclass_fields__},
+                      "params": {k: v for k, v in job.params.items() if k != "speech"}})
+        assert run_job(mute, [first[k] for k in job.inputs]).tobytes() != a.tobytes(), job.name
