@@ -16,7 +16,8 @@ what the editor changed:
   ``at``;
 * **music cues**: a ``music:`` cue moved sets its ``at``; an *Audio Levels* gain sets ``gain``.
 
-Anything else that differs (a clip from outside the film, an effect nyeshc does not know, a
+A scene fade's matte (the ``Fades`` track) is recognised as the film's own; a fade whose
+length the editor changed is listed, not mapped. Anything else that differs (a clip from outside the film, an effect nyeshc does not know, a
 later line of a beat moved, a caption moved, a gap between scenes, a scene left out) is listed
 in :attr:`Conformed.unmapped`, never dropped silently. The script must be the one the export
 was made from: its SHA-256 is recorded in the export (the ``.otio`` metadata, a sequence
@@ -45,7 +46,8 @@ _EDL_HASH = re.compile(r"^\* NYESHC SCRIPT SHA256: ([0-9a-f]{64})\s*$", re.MULTI
 # an event line: number, reel, channels, kind (and a length for a dissolve), then four timecodes
 _EDL_EVENT = re.compile(r"^\d{3,}\s+\S+\s+\S+\s+[A-Z]+(?:\s+\d+)?\s+\S+\s+\S+\s+(\d\d:\d\d:\d\d[:;]\d\d)\s",
                         re.MULTILINE)
-_NAME_ROLE = re.compile(r"^(?P<label>.*) / (?P<role>backdrop|video|portrait|morph|caption|subtitle|credits)$")
+_NAME_ROLE = re.compile(r"^(?P<label>.*) / (?P<role>backdrop|video|portrait|morph|caption|subtitle|credits"
+                        r"|fade (?:in|out) (?:black|white))$")
 _LINE = re.compile(r"^(?P<scene>.*) / (?P<who>[^/]+) / line (?P<n>\d+)$")
 _MUSIC = re.compile(r"^(?P<scene>.*) / music (?P<what>.+)$")
 
@@ -270,7 +272,7 @@ def conform(text: str, film: ir.Film, plan: Plan, cut: _Cut, *, label: str = "")
         if c.meta.get("kind") == "morph":
             return None
         reel = str(c.meta.get("reel", ""))
-        m = re.fullmatch(r"S(\d\d)(BG|VD|PT|CP|SB|CR)\d+", reel)
+        m = re.fullmatch(r"S(\d\d)(BG|VD|PT|CP|SB|CR|FI|FO)\d+", reel)
         if m:
             return int(m.group(1)) - 1
         m2 = _NAME_ROLE.match(c.name)
@@ -312,6 +314,13 @@ def conform(text: str, film: ir.Film, plan: Plan, cut: _Cut, *, label: str = "")
             continue
         placed.append((c, s))
         role = c.meta.get("role") or c.meta.get("kind") or (_NAME_ROLE.match(c.name) or [None, None, ""])[2]
+        if str(role).startswith("fade"):  # a scene fade's matte (Fades track): its length is the fade's
+            which = c.meta.get("fade") or str(role).split()[1]
+            n = tl.scenes[s].fade_in if which == "in" else tl.scenes[s].fade_out
+            if abs((c.end - c.start) * fps - n) >= Fraction(1, 2):
+                result.unmapped.append(f"{c.name!r} lasts {float(c.end - c.start):.3f}s, the script's fade "
+                                       f"{format_time(Fraction(n) / fps, fps)}: fade lengths do not map back; not mapped")
+            continue
         if not c.primary and role not in ("still", "backdrop", "credits", "video", "morph"):
             continue  # a caption or portrait does not say how long its scene is
         start, end = scene_extent(c, s)

@@ -43,7 +43,7 @@ from nyeshc.render.encoder import ffmpeg_exe, write_wav
 from nyeshc.render.segments import write_png
 from nyeshc.world import publish
 
-__all__ = ["MediaError", "Placement", "media_file", "load", "place", "text_origin"]
+__all__ = ["MediaError", "Placement", "media_file", "matte_file", "load", "place", "text_origin"]
 
 
 class MediaError(RuntimeError):
@@ -187,6 +187,15 @@ def _write_frames(path: Path, frames: Any, fps: Fraction, p: Placement) -> None:
         if tmp.exists():
             os.unlink(tmp)
         raise
+
+
+def matte_file(folder: Path, width: int, height: int, white: bool) -> Path:
+    """A canvas-sized opaque black (or white) PNG: the matte a scene's ``FADE`` is drawn with
+    (its opacity keyframes over the whole picture give the compositor's fade exactly)."""
+    path = folder / f"matte-{'white' if white else 'black'}-{width}x{height}.png"
+    if not path.exists():
+        write_png(path, np.full((height, width, 3), 255 if white else 0, np.uint8))
+    return path
 
 
 def media_file(cache: Any, key: str, output: str, folder: Path, fps: Fraction,

@@ -44,12 +44,21 @@ from pathlib import Path
 from typing import Any
 
 from nyeshc.grid import Grid
-from nyeshc.plan.model import AudioClip, Plan, SceneTrack, SequenceLayer, StillLayer, TextLayer, Timeline
+from nyeshc.plan.model import (
+    AudioClip,
+    Plan,
+    SceneTrack,
+    SequenceLayer,
+    StillLayer,
+    TextLayer,
+    Timeline,
+)
 
 __all__ = ["MissingDependency", "require_otio", "build_timeline", "write_timeline", "Resolver",
-           "ADAPTERS", "NAMESPACE", "script_hash", "edl_paths"]
+           "ADAPTERS", "NAMESPACE", "MATTES", "script_hash", "edl_paths", "duck_spans"]
 
 NAMESPACE = "nyeshc"
+MATTES = ("matte:black", "matte:white")  # the media keys of a scene fade's matte
 INSTALL_HINT = "pip install 'nyeshc[interchange]'"
 # suffix -> (OTIO adapter name, the plugin package that provides it)
 ADAPTERS: dict[str, tuple[str, str]] = {
@@ -99,8 +108,12 @@ class Resolver:
 
     def path(self, key: str, placement: Any = None) -> Path:
         if (key, placement) not in self.written:
-            from nyeshc.export.media import media_file
+            from nyeshc.export.media import matte_file, media_file
 
+            if key in MATTES:  # a scene fade's black or white matte, made here, not from the cache
+                self.written[(key, placement)] = matte_file(self.folder, placement.width, placement.height,
+                                                            key == MATTES[1])
+                return self.written[(key, placement)]
             self.written[(key, placement)] = media_file(self.cache, key, self.outputs.get(key, "image"), self.folder,
                                                         self.fps, placement)
         return self.written[(key, placement)]
@@ -195,8 +208,20 @@ def _video_items(timeline: Timeline) -> dict[str, list[_Item]]:
     from nyeshc.export.media import Placement
 
     W, H = timeline.width, timeline.height
-    groups: dict[str, list[_Item]] = {"Backdrops": [], "Morphs": [], "Portraits": [], "Captions": []}
+    groups: dict[str, list[_Item]] = {"Backdrops": [], "Morphs": [], "Portraits": [], "Captions": [], "Fades": []}
     for scene in timeline.scenes:
+        # FADE IN / FADE OUT / FADE TO WHITE: a black (white) matte over the whole picture, its
+        # opacity the complement of the compositor's fade, so the editor's picture is nyeshc's
+        for which, n, white in (("in", scene.fade_in, scene.fade_in_white), ("out", scene.fade_out, scene.fade_out_white)):
+            n = min(n, scene.end - scene.start)
+            if n <= 0:
+                continue
+            color = "white" if white else "black"
+            a, b = (scene.start, scene.start + n) if which == "in" else (scene.end - n, scene.end)
+            groups["Fades"].append(_Item(a, b, MATTES[white], f"{_label(scene)} / fade {which} {color}",
+                                         {"scene": scene.index, "kind": "fade", "fade": which, "color": color,
+                                          "frames": n}, scene.index, placement=Placement(W, H, "fill"),
+                                         reel=f"S{scene.index + 1:02d}F{'I' if which == 'in' else 'O'}1"))
         counts: dict[str, int] = {}
 
         def reel(role: str) -> str:
@@ -347,7 +372,7 @@ def build_timeline(plan: Plan, resolver: Resolver, *, title: str = "", film_meta
 
     for group, items in _video_items(tl).items():
         lanes = _lanes(items, joins if group in ("Backdrops", "Portraits") else None)
-        for n, lane in enumerate(lanes or ([[]] if group != "Morphs" else [])):
+        for n, lane in enumerate(lanes or ([[]] if group not in ("Morphs", "Fades") else [])):
             track = otio.schema.Track(name=group if n == 0 else f"{group} {n + 1}", kind=otio.schema.TrackKind.Video)
             track.metadata[NAMESPACE] = {"group": group.lower()}
             fill(track, lane, fps, tl.frames)
@@ -412,37 +437,44 @@ def _effect(name: str, effectid: str, category: str, mediatype: str,
 
 
 def _fcp_filters(it: _Item, tl: Timeline, resolver: Resolver) -> list[dict[str, Any]]:
-    """The clip's xmeml ``<filter>``s: *Opacity* for fades, *Basic Motion* for a Ken Burns move
-    of a full-frame still, *Audio Levels* for an audio clip's gain and fades. Keyframe times
-    (``when``) are the clip's source frames, as FCP 7 counts them."""
+    """The clip's xmeml ``<filter>``s: *Opacity* for a layer's fades and a scene fade's matte,
+    *Basic Motion* for a Ken Burns move of a full-frame still, *Audio Levels* for an audio
+    clip's gain, fades and ducking. Keyframe times (``when``) are the clip's source frames, as
+    FCP 7 counts them; editors interpolate linearly between keyframes."""
     meta = it.meta
     length = it.end - it.start
     out: list[dict[str, Any]] = []
     if "clip" in meta:  # audio: levels are linear gains (1 = 0 dB)
         level = round(10 ** (float(meta["gain_db"]) / 20), 5)
-        first = _to_frame(it.offset, tl)
-        n = _to_frame(length, tl)
-        fi, fo = _to_frame(int(meta["fade_in"]), tl), _to_frame(int(meta["fade_out"]), tl)
         param: dict[str, Any] = {"parameterid": "level", "name": "Level", "valuemin": 0, "valuemax": 3.98109,
                                  "value": level}
-        if fi or fo:
-            pts = []
-            if fi:
-                pts += [(first, 0), (first + fi, level)]
-            if fo:
-                pts += [(first + n - fo, level), (first + n, 0)]
-            param["keyframe"] = _keyframes(pts)
-        if level != 1 or fi or fo:
+        keys = _level_keyframes(it, tl)
+        if keys:
+            param["keyframe"] = keys
+        if level != 1 or keys:
             out.append(_effect("Audio Levels", "audiolevels", "audiolevels", "audio", [param]))
+        return out
+    if meta.get("kind") == "fade":
+        # the matte's opacity is 1 - the compositor's scene fade: over a fade in of n frames the
+        # scene shows k/n at its frame k, over a fade out (n - 1 - k)/n at the fade's frame k
+        # (nyeshc.render.compositor: 0 on a fade in's first frame and a fade out's last)
+        n = length
+        pts = [(it.offset, 100.0), (it.offset + n - 1, round(100 / n, 4))] if meta["fade"] == "in" else \
+            [(it.offset, round(100 / n, 4)), (it.offset + n - 1, 100.0)]
+        out.append(_effect("Opacity", "opacity", "motion", "video", [
+            {"parameterid": "opacity", "name": "Opacity", "valuemin": 0, "valuemax": 100, "value": pts[0][1],
+             "keyframe": _keyframes(pts)}]))
         return out
     fade = meta.get("fade") or {}
     fi, fo = int(fade.get("fade_in", 0)), int(fade.get("fade_out", 0))
     if fi or fo:
+        # the compositor's layer opacity: 0 on a fade in's first frame, 1 fade_in frames later;
+        # 1 fade_out frames before the layer's last frame, 0 on that last frame
         pts = []
         if fi:
             pts += [(it.offset, 0), (it.offset + fi, 100)]
         if fo:
-            pts += [(it.offset + length - fo, 100), (it.offset + length, 0)]
+            pts += [(it.offset + length - 1 - fo, 100), (it.offset + length - 1, 0)]
         out.append(_effect("Opacity", "opacity", "motion", "video", [
             {"parameterid": "opacity", "name": "Opacity", "valuemin": 0, "valuemax": 100, "value": 100,
              "keyframe": _keyframes(pts)}]))
@@ -450,6 +482,84 @@ def _fcp_filters(it: _Item, tl: Timeline, resolver: Resolver) -> list[dict[str, 
     if meta.get("kind") == "still" and meta.get("box") is None and (pan is not None or any(z != 1.0 for z in zoom)):
         out.append(_ken_burns(it, tl, resolver))
     return out
+
+
+def duck_spans(tl: Timeline) -> list[tuple[int, int]]:
+    """Where the mixer ducks (samples ``[start, end)``, ramps not included): the dialogue lines,
+    merged where the gap between two is shorter than the two ramps, as
+    :mod:`nyeshc.render.mixer` merges them."""
+    from nyeshc.render.mixer import ATTACK, RELEASE
+
+    rate = tl.sample_rate
+    att, rel = max(1, int(ATTACK * rate)), max(1, int(RELEASE * rate))
+    spans = sorted((max(0, c.start), min(tl.samples, c.start + c.length)) for c in tl.audio
+                   if c.role == "dialogue" and c.length > 0)
+    merged: list[list[int]] = []
+    for a, b in spans:
+        if b <= a:
+            continue
+        if merged and a - merged[-1][1] <= att + rel:
+            merged[-1][1] = max(merged[-1][1], b)
+        else:
+            merged.append([a, b])
+    return [(a, b) for a, b in merged]
+
+
+def _level_keyframes(it: _Item, tl: Timeline) -> list[dict[str, Any]]:
+    """An audio clip's *Audio Levels* keyframes: its gain times its fades (linear ramps) times,
+    for a ducked clip (music), the duck under every dialogue line: down over the mixer's
+    ``ATTACK`` before the line, at ``duck_db`` through it, back up over ``RELEASE`` after it.
+    Ramps start and end on the nearest frame; where the mixer's level is flat (full, ducked,
+    faded in) the keyframes give it exactly, and on a ramp the editor's linear interpolation
+    stands for the mixer's equal-power fade or raised-cosine duck ramp. Empty when the level is
+    constant."""
+    from nyeshc.render.mixer import ATTACK, RELEASE
+
+    meta = it.meta
+    rate = tl.sample_rate
+    fps = Fraction(tl.fps)
+    level = 10 ** (float(meta["gain_db"]) / 20)
+
+    def frame(sample: int | Fraction) -> Fraction:
+        """Record time in frames from the clip's start, rounded to a frame: keyframes sit on
+        frames, so a ramp starts or ends up to half a frame from the mixer's (and the level
+        between two ramps is exactly the mixer's)."""
+        return Fraction(round((Fraction(sample) - it.start) * fps / rate))
+
+    n = frame(it.end)
+    fi, fo = frame(it.start + int(meta["fade_in"])), n - frame(it.end - int(meta["fade_out"]))
+    ducks: list[tuple[Fraction, Fraction, Fraction, Fraction]] = []
+    depth = 10 ** (tl.duck_db / 20) if tl.duck_db < 0 else 1.0
+    if meta.get("duck") and depth < 1:
+        att, rel = max(1, int(ATTACK * rate)), max(1, int(RELEASE * rate))
+        for a, b in duck_spans(tl):
+            if b + rel <= it.start or a - att >= it.end:
+                continue
+            ducks.append((frame(a - att), frame(a), frame(b), frame(b + rel)))
+
+    def ramp(x: Fraction, x0: Fraction, x1: Fraction) -> float:  # 0 before x0, 1 after x1, linear between
+        return 1.0 if x >= x1 else 0.0 if x <= x0 else float((x - x0) / (x1 - x0))
+
+    def value(x: Fraction) -> float:
+        g = level
+        if fi > 0:
+            g *= ramp(x, Fraction(0), fi)
+        if fo > 0:
+            g *= 1 - ramp(x, n - fo, n)
+        amount = 0.0
+        for r0, a, b, r1 in ducks:
+            amount = max(amount, ramp(x, r0, a) if x < a else 1.0 if x <= b else 1 - ramp(x, b, r1))
+        return g * (1 - (1 - depth) * amount)
+
+    if not (fi > 0 or fo > 0 or ducks):
+        return []
+    when: set[int] = {0, round(n)}
+    for x in (fi, n - fo) if (fi > 0 or fo > 0) else ():
+        when.add(round(x))
+    for d in ducks:
+        when.update(round(x) for x in d)
+    first = _to_frame(it.offset, tl)
+    return _keyframes((first + w, round(value(Fraction(w)), 5)) for w in sorted(when) if 0 <= w <= round(n))
 
 
 def _ken_burns(it: _Item, tl: Timeline, resolver: Resolver) -> dict[str, Any]:
