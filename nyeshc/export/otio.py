@@ -11,6 +11,9 @@ Layout (video tracks bottom to top, then audio):
   backdrops there).
 * ``Portraits`` — the characters' animated portraits (RGBA ``.mov``).
 * ``Captions`` — captions, subtitles and the credits roll (RGBA PNG stills).
+* ``Fades`` — where the film has scene fades: a canvas-sized black (white) matte over each
+  ``FADE IN``/``FADE OUT``/``FADE TO WHITE`` side, its opacity the complement of the scene's
+  fade (exactly the compositor's fade of the whole composed picture).
 * audio: ``Music``, ``Sound``, ``Dialogue`` (more lanes where clips overlap).
 
 Scene headings and dialogue lines are markers on the timeline's stack (red and blue); everything
@@ -23,8 +26,9 @@ Media are written at the canvas size, already placed (see :mod:`nyeshc.export.me
 XML the adapter writes each object's ``metadata["fcp_xml"]`` as XML, so that is where the
 xmeml parts OTIO has no schema for go: the sequence's ``<format>`` (frame size, rate, pixel
 aspect), each file's ``<media>`` (video or audio only, with its size or sample rate), and each
-clip's ``<filter>``s: *Opacity* keyframes for fades, *Basic Motion* scale/centre keyframes for
-a Ken Burns move, *Audio Levels* for gains and fades. Clips are named ``SCENE 2 "Ash" / backdrop``,
+clip's ``<filter>``s: *Opacity* keyframes for a layer's fades and a scene fade's matte, *Basic
+Motion* scale/centre keyframes for a Ken Burns move, *Audio Levels* for gains, fades and the
+duck under dialogue. Clips are named ``SCENE 2 "Ash" / backdrop``,
 and their CMX reels ``S02BG1`` (scene, layer kind, layer number), which EDLs and bins show. Video times are frames at the film's rate; audio times
 are samples at 48 kHz (exact, as the film is mixed).
 

@@ -241,8 +241,16 @@ def test_scene_fades_are_mattes_with_opacity_keyframes(tmp_path: Path, project: 
             matte = v0 + (v1 - v0) * (k - w0) / (w1 - w0)
             scene = k / frames if fade_in else (frames - 1 - k) / frames
             assert matte / 100 == pytest.approx(1 - scene, abs=1e-4), (name, k)
-    # an unedited cut with its mattes conforms to no change: the mattes are the film's own
+    # an unedited cut with its mattes conforms to no change: the mattes are the film's own,
+    # in the XML (by name) and in the EDLs (by reel: film.Fades.edl, S01FI1 …)
     rc, text, err = cli("conform", script, out, "--cache", project["cache"])
+    assert rc == 0 and text == FADES and "not mapped" not in err, err
+    edl = out.with_suffix(".edl")
+    rc, _, err = cli("export", script, "-o", edl, "-q", "--cache", project["cache"])
+    assert rc == 0, err
+    assert re.findall(r"^\d{3}  (S0\dF[IO]1) ", edl.with_name("film.Fades.edl").read_text(encoding="utf-8"),
+                      re.MULTILINE) == ["S01FI1", "S01FO1", "S02FI1", "S02FO1"]
+    rc, text, err = cli("conform", script, edl, "--cache", project["cache"])
     assert rc == 0 and text == FADES and "not mapped" not in err, err
     # a matte the editor lengthened is listed, not dropped silently
     t = otio.adapters.read_from_file(str(out.with_suffix(".otio")) if out.with_suffix(".otio").exists() else str(out))
