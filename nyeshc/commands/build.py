@@ -159,12 +159,23 @@ def run(args: argparse.Namespace) -> int:
         return stop.code
     t_jobs = time.perf_counter()
     preset = args.preset or ("veryfast" if args.preview else "medium")
+    measuring = not artifacts.temporary and frame_range is None
+    if measuring:  # what the jobs took against the plan's estimates, for the next `nyeshc plan`
+        from nyeshc.execute.measured import record
+        from nyeshc.render.cost import estimate_render
+
+        record(artifacts.cache.root, {j.key: j for j in plan.jobs}, artifacts.timings)
+        render_estimate = estimate_render(timeline, artifacts.cache.has, preset=preset, crf=args.crf)
     stage = "render"
     try:
         with artifacts:
+            t_render = time.perf_counter()
             render_film(timeline, artifacts.cache, out, preset=preset, crf=args.crf,
                         progress=None if args.quiet else True, frame_range=frame_range,
                         use_segments=not args.no_cache, metadata=film_metadata(prepared.checked.loaded.film))
+            if measuring and render_estimate.to_render:
+                record(artifacts.cache.root, {}, {},
+                       render=(render_estimate.seconds, time.perf_counter() - t_render))
         if frame_range is None:
             subs = timeline.subtitles
         else:

@@ -62,9 +62,10 @@ def nothing_to_run(text: str) -> str:
     return text + NOTHING_TO_RUN + "\n"
 
 
-def render_line(timeline: object, cache_dir: Path) -> str:
+def render_line(timeline: object, cache_dir: Path, factor: float | None = None) -> str:
     """``render  N of M segments to render (F frames): ~S s on C cores (medium, crf 20)``, or
-    ``""`` when every segment is in the cache."""
+    ``""`` when every segment is in the cache; ``factor`` scales the model's seconds (measured
+    over estimated, from the last build's render)."""
     from nyeshc.render.cost import estimate_render
     from nyeshc.store.cache import Cache
 
@@ -72,11 +73,23 @@ def render_line(timeline: object, cache_dir: Path) -> str:
     est = estimate_render(timeline, cache.has)  # type: ignore[arg-type]
     if est.to_render == 0:
         return ""
+    seconds = est.seconds * (factor or 1.0)
     return (f"render  {est.to_render} of {est.segments} segments to render ({est.frames} frames): "
-            f"~{est.seconds:.1f}s on {est.cores} cores ({est.preset}, crf {est.crf})\n")
+            f"~{seconds:.1f}s on {est.cores} cores ({est.preset}, crf {est.crf})\n")
+
+
+def calibration_line(cache_dir: Path, calibration: object) -> str:
+    """Where the scaled estimates come from, when they are scaled."""
+    from nyeshc.execute.measured import NAME
+
+    if not calibration:
+        return ""
+    return f"estimates scaled by what the last build measured ({cache_dir / NAME})\n"
 
 
 def run(args: argparse.Namespace) -> int:
+    from nyeshc.execute.measured import calibrated
+    from nyeshc.execute.measured import load as load_measured
     from nyeshc.plan import render_text
     from nyeshc.plan.budget import estimate_bytes, human
     from nyeshc.store.cache import default_frame_codec
@@ -89,10 +102,14 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(ir.to_json(result) + "\n")
         return 0
+    calibration = load_measured(prepared.cache_dir)
     cached = cached_keys(prepared.cache_dir, [j.key for j in result.jobs])
-    text = render_text(result, cached)
+    text = render_text(calibrated(result, calibration), cached)
     sys.stdout.write(nothing_to_run(text) if len(cached) == len(result.jobs) else text)
-    sys.stdout.write(render_line(result.timeline, prepared.cache_dir))
+    render = render_line(result.timeline, prepared.cache_dir, calibration.render)
+    sys.stdout.write(render)
+    if len(cached) < len(result.jobs) or render:
+        sys.stdout.write(calibration_line(prepared.cache_dir, calibration))
     limit = disk_limit(args, prepared.config)
     need = estimate_bytes(result, frame_codec=default_frame_codec(), workers=getattr(args, "jobs", None))
     sys.stdout.write(f"disk: about {human(need)} (limit {human(limit)})\n")

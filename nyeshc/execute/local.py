@@ -140,18 +140,18 @@ def execute(plan: Plan, cache: Cache | None, jobs: int | None = None, progress: 
         cache = Cache(tempfile.mkdtemp(prefix="nyeshc-cache-", dir=scratch_dir))
     try:
         with hold_cache(cache):
-            paths = _run(plan, cache, jobs, progress, console, verify)
+            paths, timings = _run(plan, cache, jobs, progress, console, verify)
     except BaseException:
         if temporary:
             shutil.rmtree(cache.root, ignore_errors=True)
         raise
-    return Artifacts(cache, paths, temporary=temporary)
+    return Artifacts(cache, paths, temporary=temporary, timings=timings)
 
 
 def _run(plan: Plan, cache: Cache, jobs: int | None, progress: bool, console: Console | None,
-         verify: bool) -> dict[str, Path]:
+         verify: bool) -> tuple[dict[str, Path], dict[str, float]]:
     schedule = make_schedule(plan, cache, verify)
-    by_key, done, checked, cached, todo, dependents, pending, ready, push_if_ready = schedule
+    by_key, done, checked, cached, todo, dependents, pending, ready, push_if_ready, _ = schedule
 
     workers = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
     workers = min(workers, max(1, len(todo)))
@@ -256,6 +256,6 @@ def _run(plan: Plan, cache: Cache, jobs: int | None, progress: bool, console: Co
         if path is None:
             raise JobFailed(job, BackendError("its artifact vanished from the cache during the build"))
         paths[key] = path
-    return paths
+    return paths, schedule.timings
 
 

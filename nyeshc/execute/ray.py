@@ -182,12 +182,12 @@ def execute(plan: Plan, cache: Cache | None, jobs: int | None = None, progress: 
         cache = Cache(tempfile.mkdtemp(prefix="nyeshc-cache-", dir=scratch_dir))
     try:
         with hold_cache(cache), _connected(ray, address, jobs):
-            paths = _run(ray, plan, cache, jobs, progress, console, verify, retries)
+            paths, timings = _run(ray, plan, cache, jobs, progress, console, verify, retries)
     except BaseException:
         if temporary:
             shutil.rmtree(cache.root, ignore_errors=True)
         raise
-    return Artifacts(cache, paths, temporary=temporary)
+    return Artifacts(cache, paths, temporary=temporary, timings=timings)
 
 
 def _cause(ray: Any, exc: BaseException) -> BaseException | str:
@@ -206,9 +206,9 @@ def _cause(ray: Any, exc: BaseException) -> BaseException | str:
 
 
 def _run(ray: Any, plan: Plan, cache: Cache, jobs: int | None, progress: bool,
-         console: Console | None, verify: bool, retries: int) -> dict[str, Path]:
+         console: Console | None, verify: bool, retries: int) -> tuple[dict[str, Path], dict[str, float]]:
     schedule = make_schedule(plan, cache, verify)
-    by_key, done, checked, cached, todo, dependents, pending, ready, push_if_ready = schedule
+    by_key, done, checked, cached, todo, dependents, pending, ready, push_if_ready, _ = schedule
 
     console = console if console is not None else Console(stderr=True)
     quiet = not progress or not console.is_terminal
@@ -305,4 +305,4 @@ def _paths(by_key: dict[str, Job], cache: Cache) -> dict[str, Path]:
                                               "build (is the cache directory shared by every "
                                               "Ray node at the same path?)"))
         paths[key] = path
-    return paths
+    return paths, schedule.timings

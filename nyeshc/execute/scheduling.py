@@ -72,8 +72,10 @@ class Artifacts(dict[str, Path]):
     :meth:`load` reads an artifact (arrays memory-mapped). When the build used a temporary
     cache (``cache=None``), :meth:`close` deletes it; the result is a context manager."""
 
-    def __init__(self, cache: Cache, paths: dict[str, Path], *, temporary: bool = False) -> None:
+    def __init__(self, cache: Cache, paths: dict[str, Path], *, temporary: bool = False,
+                 timings: dict[str, float] | None = None) -> None:
         super().__init__(paths)
+        self.timings = dict(timings or {})  # job key -> seconds, for the jobs this build ran
         self.cache = cache
         self.temporary = temporary
         self._cleanup = (weakref.finalize(self, shutil.rmtree, str(cache.root), True)
@@ -217,6 +219,7 @@ class Schedule(NamedTuple):
     pending: dict[str, Job]
     ready: list[tuple[float, int, str]]
     push_if_ready: Callable[[Job], None]
+    timings: dict[str, float]  # job key -> seconds it took in its worker, for the jobs run
 
 
 def make_schedule(plan: Plan, cache: Cache, verify: bool) -> Schedule:
@@ -258,7 +261,7 @@ def make_schedule(plan: Plan, cache: Cache, verify: bool) -> Schedule:
 
     for job in todo:
         push_if_ready(job)
-    return Schedule(by_key, done, checked, cached, todo, dependents, pending, ready, push_if_ready)
+    return Schedule(by_key, done, checked, cached, todo, dependents, pending, ready, push_if_ready, {})
 
 
 def record_outcome(s: Schedule, reruns: Counter[str], bars: Bars, job: Job, status: str, value: Any,
@@ -269,6 +272,8 @@ def record_outcome(s: Schedule, reruns: Counter[str], bars: Bars, job: Job, stat
     done, checked, pending, dependents, by_key = s.done, s.checked, s.pending, s.dependents, s.by_key
     push_if_ready = s.push_if_ready
     if status == "done":
+        with contextlib.suppress(TypeError, ValueError):
+            s.timings[job.key] = float(extra)  # type: ignore[arg-type]
         done.add(job.key)
         checked.add(job.key)
         checked.update(job.inputs)  # read and verified by the worker

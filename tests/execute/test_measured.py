@@ -1,0 +1,96 @@
+"""Measured costs (#22): a build records what its jobs and render took against the plan's
+estimates (``measured.json`` in the cache), and the next ``nyeshc plan`` scales its estimates by
+them."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from nyeshc.cli import main
+from nyeshc.execute.measured import HIGHEST, LOWEST, NAME, Calibration, calibrated, group, load, record
+from nyeshc.plan.model import Job
+
+FILM = ('title: "C"\ncanvas: 96x54, 12fps\nseed: 3\n\nlook A:\n    image: generate, seed 4\nlook B:\n'
+        '    image: generate, seed 5\n\ncharacter ADA:\n    portrait: generate, seed 6\n    voice: asemic\n'
+        '    motion: lipsync\n\nSCENE 1, 3s:\n    backdrop: morph A -> B\n    ADA, close-up:\n        "{line}"\n')
+
+
+def _cli(*args: object) -> tuple[int, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        rc = main([str(a) for a in args])
+    assert rc == 0, err.getvalue()
+    return rc, out.getvalue()
+
+
+def _job(kind: str, backend: str, cost: float, n: int = 0) -> Job:
+    return Job(key=f"{kind}{backend}{cost}{n}".ljust(64, "0"), kind=kind, backend=backend, backend_version="1",
+               settings={}, params={}, inputs=(), seed=1, output="audio", name=kind,  # type: ignore[arg-type]
+               cost_seconds=cost)
+
+
+def test_factors_are_measured_over_estimated_held_in_bounds(tmp_path: Path) -> None:
+    a, b, c = _job("voice.speak", "voice.x", 2.0), _job("voice.speak", "voice.x", 2.0, 1), _job("image.morph", "i", 1.0)
+    record(tmp_path, {j.key: j for j in (a, b, c)}, {a.key: 1.0, b.key: 2.0, c.key: 100.0}, render=(10.0, 5.0))
+    cal = load(tmp_path)
+    assert cal.jobs == {"voice.speak voice.x": 0.75, "image.morph i": HIGHEST} and cal.render == 0.5
+    record(tmp_path, {c.key: c}, {c.key: 0.001})  # a later build re-measures one group only
+    cal = load(tmp_path)
+    assert cal.jobs == {"voice.speak voice.x": 0.75, "image.morph i": LOWEST} and cal.render == 0.5
+
+
+def test_an_unreadable_file_is_no_calibration(tmp_path: Path) -> None:
+    (tmp_path / NAME).write_text("{not json", encoding="utf-8")
+    assert not load(tmp_path)
+    assert not load(tmp_path / "absent")
+
+
+def test_calibrated_scales_only_the_measured_groups(tmp_path: Path) -> None:
+    from nyeshc.pipeline import prepare
+
+    class Quiet:
+        def problem(self, *a: object) -> None: ...
+        def diagnostics(self, *a: object) -> None: ...
+        def detail(self, *a: object) -> None: ...
+
+    script = tmp_path / "c.nysh"
+    script.write_text(FILM.format(line="Nyeshkerh."), encoding="utf-8")
+    plan = prepare(script, Quiet()).plan  # type: ignore[arg-type]
+    lipsync = next(j for j in plan.jobs if j.kind == "motion.lipsync")
+    out = calibrated(plan, Calibration({group(lipsync): 0.5}))
+    assert [j.cost_seconds for j in out.jobs] == [j.cost_seconds * (0.5 if j.kind == "motion.lipsync" else 1)
+                                                  for j in plan.jobs]
+
+
+def test_a_build_records_and_the_next_plan_uses_what_it_measured(tmp_path: Path) -> None:
+    script = tmp_path / "c.nysh"
+    script.write_text(FILM.format(line="Nyeshkerh a lo."), encoding="utf-8")
+    _, before = _cli("plan", script)
+    assert "estimates scaled" not in before
+    _cli(script, "-o", tmp_path / "c.mp4", "-q", "-j", "1")
+    data = json.loads((tmp_path / ".nyeshc-cache" / NAME).read_text(encoding="utf-8"))
+    groups = data["groups"]
+    assert {"motion.lipsync motion.procedural", "image.morph image.procedural", "render"} <= set(groups)
+    assert all(g["measured"] > 0 and g["count"] >= 1 for g in groups.values())
+    # an edited line: its voice and lip-sync run again, estimated from what this machine measured
+    script.write_text(FILM.format(line="Nyeshkerh a lo ven sa."), encoding="utf-8")
+    _, after = _cli("plan", script)
+    _, model = _cli("plan", script, "--cache", tmp_path / "elsewhere")  # no measurements there
+    assert f"estimates scaled by what the last build measured ({tmp_path / '.nyeshc-cache' / NAME})" in after
+    assert "estimates scaled" not in model
+    lipsync = groups["motion.lipsync motion.procedural"]
+    factor = min(HIGHEST, max(LOWEST, lipsync["measured"] / lipsync["estimated"]))
+    model_s = float(re.search(r"motion\.procedural\s+([\d.]+)s", model).group(1))  # type: ignore[union-attr]
+    scaled_s = float(re.search(r"motion\.procedural\s+([\d.]+)s", after).group(1))  # type: ignore[union-attr]
+    assert scaled_s == pytest.approx(model_s * factor, abs=0.06)  # printed to 0.1 s
+    render = groups["render"]
+    render_factor = min(HIGHEST, max(LOWEST, render["measured"] / render["estimated"]))
+    model_r = float(re.search(r"render .*: ~([\d.]+)s on", model).group(1))  # type: ignore[union-attr]
+    scaled_r = float(re.search(r"render .*: ~([\d.]+)s on", after).group(1))  # type: ignore[union-attr]
+    assert scaled_r == pytest.approx(model_r * render_factor, abs=0.06)
