@@ -482,6 +482,8 @@ def _fcp_filters(it: _Item, tl: Timeline, resolver: Resolver) -> list[dict[str, 
         out.append(_effect("Opacity", "opacity", "motion", "video", [
             {"parameterid": "opacity", "name": "Opacity", "valuemin": 0, "valuemax": 100, "value": 100,
              "keyframe": _keyframes(pts)}]))
+    if meta.get("roll"):
+        out.append(_roll(it, tl, resolver))
     zoom, pan = tuple(meta.get("zoom") or ()), meta.get("pan")
     if meta.get("kind") == "still" and meta.get("box") is None and (pan is not None or any(z != 1.0 for z in zoom)):
         out.append(_ken_burns(it, tl, resolver))
@@ -564,6 +566,25 @@ def _level_keyframes(it: _Item, tl: Timeline) -> list[dict[str, Any]]:
         when.update(round(x) for x in d)
     first = _to_frame(it.offset, tl)
     return _keyframes((first + w, round(value(Fraction(w)), 5)) for w in sorted(when) if 0 <= w <= round(n))
+
+
+def _roll(it: _Item, tl: Timeline, resolver: Resolver) -> dict[str, Any]:
+    """The credits roll's scroll as *Basic Motion* ``center`` keyframes on its picture (written
+    at its own size): centred across, its top from the canvas's bottom edge on the roll's first
+    frame to its whole height above the canvas on its last, linear between, as the compositor
+    rolls it. ``center`` is the picture's centre's offset from the frame's centre as a fraction
+    of the frame (``vert`` positive downwards), as the Ken Burns keyframes write it."""
+    w, h = resolver.size(it.key)
+    W, H = tl.width, tl.height
+    n = it.end - it.start
+    x = (W - w) // 2
+    centre = []
+    for k, top in ((0, H), (max(n - 1, 0), -h)):
+        centre.append((it.offset + k, {"horiz": round((x + w / 2 - W / 2) / W, 5),
+                                       "vert": round((top + h / 2 - H / 2) / H, 5)}))
+    return _effect("Basic Motion", "basic", "motion", "video", [
+        {"parameterid": "scale", "name": "Scale", "valuemin": 0, "valuemax": 1000, "value": 100},
+        {"parameterid": "center", "name": "Center", "value": centre[0][1], "keyframe": _keyframes(centre)}])
 
 
 def _ken_burns(it: _Item, tl: Timeline, resolver: Resolver) -> dict[str, Any]:

@@ -330,3 +330,63 @@ def test_music_ducking_as_audio_level_keyframes(project: dict[str, Path]) -> Non
     mid = round(((spans[0][0] + spans[0][1]) // 2 - music.start) / spf)
     i = next(j for j in range(len(keys) - 1) if keys[j][0] <= mid <= keys[j + 1][0])
     assert keys[i][1] == pytest.approx(10 ** (-16 / 20), abs=1e-4)
+
+
+ROLL = """title: "Roll"
+canvas: 128x72, 24fps
+seed: 3
+
+look A:
+    image: generate, seed 1
+
+SCENE 1 "One", 1s:
+    backdrop: A
+
+CUT TO:
+
+CREDITS, 2s:
+    "the end"
+    "a film by nobody"
+"""
+
+
+def test_the_credits_roll_is_a_motion_keyframed_move(tmp_path: Path, project: dict[str, Path]) -> None:
+    """The roll's picture (at its own size) moved by its two *Basic Motion* centre keyframes,
+    as an editor interpolates them, and laid over black is the compositor's frame."""
+    from PIL import Image
+
+    from nyeshc.render.compositor import Compositor
+    from nyeshc.store.cache import Cache
+
+    script = tmp_path / "roll.nysh"
+    script.write_text(ROLL, encoding="utf-8")
+    out = tmp_path / "out" / "film.xml"
+    rc, _, err = cli("export", script, "-o", out, "-q", "--cache", project["cache"])
+    assert rc == 0, err
+    root = ET.parse(out).getroot()
+    item = next(i for i in root.iter("clipitem") if (i.findtext("name") or "").endswith("/ credits"))
+    start, end = int(item.findtext("start")), int(item.findtext("end"))
+    url = next(f.findtext("pathurl") for f in root.iter("file")
+               if f.get("id") == item.find("file").get("id") and f.findtext("pathurl"))
+    rgba = np.asarray(Image.open(url[len("file://"):]).convert("RGBA")).astype(np.float64)
+    h, w = rgba.shape[:2]
+    effect = next(e for e in item.iter("effect") if e.findtext("effectid") == "basic")
+    p = next(p for p in effect.iter("parameter") if p.findtext("parameterid") == "center")
+    keys = [(int(k.findtext("when")), float(k.findtext("value/horiz")), float(k.findtext("value/vert")))
+            for k in p.iter("keyframe")]
+    assert [k[0] for k in keys] == [0, end - start - 1]
+    tl = _plan(script, project["cache"]).timeline
+    comp = Compositor(tl, Cache(project["cache"]))
+    for f in range(start, end, 7):
+        (w0, h0, v0), (w1, h1, v1) = keys
+        t = (f - start - w0) / (w1 - w0)
+        cx, cy = (h0 + (h1 - h0) * t) * W + W / 2, (v0 + (v1 - v0) * t) * H + H / 2
+        x, y = int(round(cx - w / 2)), int(round(cy - h / 2))
+        editor = np.zeros((H, W, 3))
+        ys, xs = slice(max(0, y), min(H, y + h)), slice(max(0, x), min(W, x + w))
+        if ys.stop > ys.start and xs.stop > xs.start:
+            src = rgba[ys.start - y:ys.stop - y, xs.start - x:xs.stop - x]
+            editor[ys, xs] = src[..., :3] * src[..., 3:] / 255
+        ours = comp.frame(f).astype(np.float64)
+        assert np.abs(ours - editor).mean() <= 1.0, (f, np.abs(ours - editor).mean())
+    assert any(np.asarray(comp.frame(f)).max() > 0 for f in range(start, end, 7))  # the text is seen
