@@ -128,7 +128,8 @@ def test_fcp_xml_has_format_audio_only_files_and_effects(project: dict[str, Path
     param = levels[0].find("parameter")
     assert float(param.findtext("value")) == pytest.approx(10 ** (-6 / 20), abs=1e-4)
     # silent on its first frame (the fade in); the rest, fade and ducking, is checked below
-    assert [(int(k.findtext("when")), float(k.findtext("value"))) for k in param.iter("keyframe")][0] == (0, 0.0)
+    first = next(param.iter("keyframe"))
+    assert (int(first.findtext("when")), float(first.findtext("value"))) == (0, 0.0)
 
 
 def test_one_edl_per_track_with_fcm_and_readable_reels(project: dict[str, Path]) -> None:
@@ -267,7 +268,7 @@ def test_scene_fades_are_mattes_with_opacity_keyframes(tmp_path: Path, project: 
     assert "'SCENE 1 \"One\" / fade in black' lasts 0.750s, the script's fade 500ms" in err, err
 
 
-def _plan(script: Path, cache: Path):  # noqa: ANN202 - a Plan
+def _plan(script: Path, cache: Path):  # a Plan
     import argparse
 
     from nyeshc.commands.common import prepare
@@ -381,7 +382,7 @@ def test_the_credits_roll_is_a_motion_keyframed_move(tmp_path: Path, project: di
         (w0, h0, v0), (w1, h1, v1) = keys
         t = (f - start - w0) / (w1 - w0)
         cx, cy = (h0 + (h1 - h0) * t) * W + W / 2, (v0 + (v1 - v0) * t) * H + H / 2
-        x, y = int(round(cx - w / 2)), int(round(cy - h / 2))
+        x, y = round(cx - w / 2), round(cy - h / 2)
         editor = np.zeros((H, W, 3))
         ys, xs = slice(max(0, y), min(H, y + h)), slice(max(0, x), min(W, x + w))
         if ys.stop > ys.start and xs.stop > xs.start:
