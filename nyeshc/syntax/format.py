@@ -85,7 +85,7 @@ OPTION_ORDER: tuple[str, ...] = (
     "fade in", "fade out",
     "gain",
     "zoom", "pan", "ease",
-    "genre", "artist", "lang", "length", "seed", "truncation", "pitch", "rate",
+    "genre", "artist", "tempo", "meter", "lang", "length", "seed", "temperature", "truncation", "pitch", "rate",
 )
 _RANK = {k: i for i, k in enumerate(OPTION_ORDER)}
 _UNKNOWN = len(OPTION_ORDER)

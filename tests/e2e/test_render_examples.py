@@ -163,10 +163,10 @@ def _still(script: Path, frame: int, out: Path, cache: Path) -> np.ndarray:
 
 
 def test_caption_pixels_at_its_time(render, e2e_dir: Path, shared_cache: Path) -> None:
-    """The plain caption of tour-captions (bottom, at 2s for 3s) is in the film's pixels at
+    """The plain caption of tour-captions (at 2s for 3s, bottom) is in the film's pixels at
     its time and not before: compared with ``nyeshc still`` of the same script with and
     without that caption line."""
-    line = '    caption: "every letter a small fire", bottom, at 2s, for 3s\n'
+    line = '    caption: "every letter a small fire", at 2s, for 3s, bottom\n'
     film = render("tour-captions.nysh")
     assert line in film.script.read_text(encoding="utf-8")
     folder = e2e_dir / "captionless"
