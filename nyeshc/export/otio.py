@@ -592,18 +592,18 @@ def _ken_burns(it: _Item, tl: Timeline, resolver: Resolver) -> dict[str, Any]:
     picture (which shows the compositor's zoom-1 framing): scale in percent and centre as a
     fraction of the frame, sampled at nine points (editors interpolate between them, so the
     easing is followed closely, not exactly)."""
-    from nyeshc.render.compositor import _cover, _ease, _progress, camera_window
+    from nyeshc.render.compositor import camera_window, cover_window, eased, span_progress
 
     iw, ih = resolver.size(it.key)
     W, H = tl.width, tl.height
-    bx, by, bw, bh = _cover(iw, ih, W, H)
+    bx, by, bw, bh = cover_window(iw, ih, W, H)
     cx0, cy0 = bx + bw / 2, by + bh / 2
     zooms = tuple(it.meta["zoom"]) or (1.0,)
     scale, centre = [], []
     n = it.end - it.start
     for k in range(9):
         f = it.start + round(k * max(n - 1, 0) / 8)
-        p = _ease(_progress(f, it.start, it.end), it.meta.get("ease") or "smooth")
+        p = eased(span_progress(f, it.start, it.end), it.meta.get("ease") or "smooth")
         x0, y0, w, h = camera_window(iw, ih, W, H, zooms, it.meta.get("pan"), p)
         when = it.offset + (f - it.start)
         scale.append((when, round(bw / w * 100, 3)))

@@ -87,12 +87,14 @@ def _div255(x: np.ndarray, scratch: np.ndarray) -> None:
     x >>= 8
 
 
-def _ease(p: float, ease: str) -> float:
+def eased(p: float, ease: str) -> float:
+    """``p`` (clamped to 0..1) through the easing curve: ``smooth`` is smoothstep, else linear.
+    Shared with the exports, whose keyframes follow the same curve."""
     p = min(1.0, max(0.0, p))
     return p * p * (3.0 - 2.0 * p) if ease == "smooth" else p
 
 
-def _progress(f: int, start: int, end: int) -> float:
+def span_progress(f: int, start: int, end: int) -> float:
     """0 at a span's first frame, 1 at its last."""
     n = end - start - 1
     return 0.0 if n <= 0 else (f - start) / n
@@ -259,7 +261,7 @@ def _target(box: Box | None, width: int, height: int) -> tuple[int, int, int, in
     return (0, 0, width, height) if box is None else (box.x, box.y, max(1, box.width), max(1, box.height))
 
 
-def _cover(iw: int, ih: int, tw: int, th: int) -> tuple[float, float, float, float]:
+def cover_window(iw: int, ih: int, tw: int, th: int) -> tuple[float, float, float, float]:
     """The centred source window of the target's aspect that covers ``tw x th``."""
     aspect = tw / th
     if iw / ih > aspect:
@@ -293,7 +295,7 @@ def camera_window(iw: int, ih: int, tw: int, th: int, zooms: tuple[float, ...], 
     if pan is not None and max(zooms) <= 1.0:
         zooms = tuple(z * PAN_ZOOM for z in zooms)  # a pan needs a margin to travel across
     z = _zoom_at(zooms, p)
-    bx, by, bw, bh = _cover(iw, ih, tw, th)
+    bx, by, bw, bh = cover_window(iw, ih, tw, th)
     w, h = bw / z, bh / z
     cx, cy = bx + bw / 2, by + bh / 2
     mx, my = abs(iw - w) / 2, abs(ih - h) / 2  # the margin on each side
@@ -359,7 +361,7 @@ class _StillState:
 
     def window_at(self, f: int) -> tuple[float, float, float, float]:
         L = self.layer
-        p = _ease(_progress(f, L.start, L.end), L.ease)
+        p = eased(span_progress(f, L.start, L.end), L.ease)
         return camera_window(self.iw, self.ih, self.tw, self.th, tuple(L.zoom) or (1.0,), L.pan, p)
 
     def signature(self, f: int) -> Any:
@@ -373,7 +375,7 @@ class _StillState:
         if self._src is None:
             pil = self._pil()
             # image pixels per output pixel at the widest window of the move
-            bw = _cover(self.iw, self.ih, self.tw, self.th)[2]
+            bw = cover_window(self.iw, self.ih, self.tw, self.th)[2]
             density = bw / min(self.z0, self.z1) / self.tw
             shrink = min(1.0, MAX_DENSITY / density) if density > MAX_DENSITY else 1.0
             m = OVERSAMPLE if self.iw * self.ih * shrink * shrink * OVERSAMPLE ** 2 <= MAX_OVERSAMPLED else 2
@@ -418,7 +420,7 @@ class _SequenceState:
         self.n, fh, fw = frames.shape[:3]
         self.fw, self.fh = fw, fh
         self.x, self.y, self.tw, self.th = _target(layer.box, width, height)
-        self.window = _cover(fw, fh, self.tw, self.th)
+        self.window = cover_window(fw, fh, self.tw, self.th)
         self.path: tuple[tuple[float, ...], tuple[float, ...]] | None = None  # see glide()
         self.moving = _has_move(tuple(layer.zoom), layer.pan)
         if self.moving and len(set(layer.zoom)) == 1 and layer.pan is None:  # a fixed zoom: one window
@@ -447,13 +449,13 @@ class _SequenceState:
 
     def window_at(self, f: int) -> tuple[float, float, float, float]:
         L = self.layer
-        p = _progress(f, L.start, L.end)
+        p = span_progress(f, L.start, L.end)
         if self.path is not None:
             a, b = self.path
-            q = _ease(p, "smooth")
+            q = eased(p, "smooth")
             x0, y0, w, h = (a[i] + (b[i] - a[i]) * q for i in range(4))
             return (round(x0 * self.fw, 3), round(y0 * self.fh, 3), round(w * self.fw, 3), round(h * self.fh, 3))
-        return self._window(_ease(p, L.ease))
+        return self._window(eased(p, L.ease))
 
     def index(self, f: int) -> int:
         i = self.layer.offset + (f - self.layer.start)
