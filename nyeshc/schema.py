@@ -132,7 +132,7 @@ class PropertySpec:
     @property
     def expected(self) -> str:
         """``generate, blend(…) or "file.png"``"""
-        return _or([f.describe for f in self.forms])
+        return or_list([f.describe for f in self.forms])
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,10 +161,10 @@ class TransitionSpec:
     default: Fraction | None = None
 
 
-def _or(words: list[str]) -> str:
+def or_list(words: list[str]) -> str:
     """Words joined as a writer would list them.
 
-    >>> _or(["a", "b", "c"])
+    >>> or_list(["a", "b", "c"])
     'a, b or c'
     """
     if len(words) <= 1:

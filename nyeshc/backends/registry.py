@@ -76,7 +76,10 @@ def known_ids() -> list[str]:
     return sorted(BUILTINS) + sorted(set(_entry_points()) - set(BUILTINS))
 
 
-def _resolve(backend_id: str) -> type:
+def resolve_class(backend_id: str) -> type:
+    """The class of the backend ``backend_id`` (built in, or from an installed package's
+    ``nyeshc.backends`` entry point), imported but not constructed; :class:`BackendError` when
+    it is unknown or its package is missing."""
     if backend_id in BUILTINS:
         module_name, _, attr = BUILTINS[backend_id].partition(":")
         try:
@@ -128,7 +131,7 @@ def _freeze(settings: Mapping[str, Any]) -> tuple[tuple[str, Any], ...]:
 
 @lru_cache(maxsize=64)
 def _load_cached(backend_id: str, frozen: tuple[tuple[str, Any], ...], settings_items: tuple) -> Backend:
-    cls = _resolve(backend_id)
+    cls = resolve_class(backend_id)
     _check_settings(backend_id, cls, [k for k, _ in settings_items])
     backend = cls(**dict(settings_items))
     modality = backend_id.partition(".")[0]

@@ -54,7 +54,7 @@ def check_references(ctx: Context, sink: Sink) -> None:
             hint = did_you_mean(ref.word, pool)
             if not hint:
                 hint = f"define it: {ref.kind} {ref.word}:"
-            hint2 = f"{ref.what} is {schema._or([*ref.keywords, article])}" if ref.keywords else ""
+            hint2 = f"{ref.what} is {schema.or_list([*ref.keywords, article])}" if ref.keywords else ""
             sink.add(error("E101", f"no {ref.kind if ref.kind != 'music' else 'music cue'} is named {ref.word}",
                            ref.span, hint, hint2))
         elif d.kind != ref.kind and d.kind != "unknown":

@@ -43,10 +43,10 @@ def check_properties(ctx: Context, sink: Sink) -> None:
                            "the fields are " + ", ".join(schema.HEADER)))
         elif owner.kind == "scene":
             sink.add(error("E201", f"{p.key!r} is not a scene directive", p.key_span, hint, where,
-                           "the directives are " + schema._or(list(schema.DIRECTIVES))))
+                           "the directives are " + schema.or_list(list(schema.DIRECTIVES))))
         else:
             sink.add(error("E201", f"{_ARTICLE[owner.kind]} has no property {p.key!r}", p.key_span, hint, where,
-                           f"{_ARTICLE[owner.kind]} has " + schema._or(list(placed.known))))
+                           f"{_ARTICLE[owner.kind]} has " + schema.or_list(list(placed.known))))
     for d in ctx.film.definitions:
         if isinstance(d, ir.UnknownDef):
             continue
@@ -81,7 +81,7 @@ def check_options(ctx: Context, sink: Sink) -> None:
         key = o.key or ""
         if placed.inert:
             where = f" on {placed.what}" if placed.what else " here"
-            useful = schema._or(list(placed.candidates)) if placed.candidates else "no options"
+            useful = schema.or_list(list(placed.candidates)) if placed.candidates else "no options"
             sink.add(warning("W210", f"{key} has no effect{where}", o.key_span,
                              f"remove it; {placed.what or 'this'} takes {useful}"))
             continue
@@ -90,7 +90,7 @@ def check_options(ctx: Context, sink: Sink) -> None:
             hint = did_you_mean(key.split()[0], placed.candidates)
         what = f" of {placed.what}" if placed.what else ""
         if placed.candidates:
-            known = f"{placed.what or 'this'} takes " + schema._or(list(placed.candidates))
+            known = f"{placed.what or 'this'} takes " + schema.or_list(list(placed.candidates))
         else:
             known = f"{placed.what or 'this'} takes no options" if placed.what else "a scene heading takes only a duration"
         sink.add(error("E202", f"{key!r} is not an option{what}", o.key_span, hint, known))

@@ -441,7 +441,7 @@ class _Walker:
                                       (f"for example {spec.doc}",)))
         elif kind == "word":
             if not (isinstance(v, ir.Word) and v.word in spec.words):
-                hints = [f"{name} is {schema._or(list(spec.words))}"]
+                hints = [f"{name} is {schema.or_list(list(spec.words))}"]
                 if isinstance(v, ir.Word):
                     hints.insert(0, did_you_mean(v.word, spec.words))
                 self.u.bad.append(Bad(v.span, f"{show(v)} is not a {name} direction" if name == "pan"

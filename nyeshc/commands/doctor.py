@@ -307,7 +307,7 @@ def check_modality(report: Report, profile: Any, modality: str) -> Any:
                    "and docs/models.md)", id=choice.id)
         return None
     try:
-        cls = registry._resolve(choice.id)
+        cls = registry.resolve_class(choice.id)
     except BackendError as exc:
         fix = (f"fix {table} backend in nysh.toml" if "unknown backend" in str(exc)
                else "install what the message names")

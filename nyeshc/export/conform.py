@@ -258,10 +258,10 @@ def conform(text: str, film: ir.Film, plan: Plan, cut: _Cut, *, label: str = "")
     scenes_ir = [i for i in film.body if isinstance(i, ir.Scene)]
     idents = dict(zip(scene_identities(scenes_ir), scenes_ir, strict=True))
     labels: dict[str, list[int]] = {}
-    from nyeshc.export.otio import _label
+    from nyeshc.export.otio import scene_label
 
     for s in tl.scenes:
-        labels.setdefault(_label(s), []).append(s.index)
+        labels.setdefault(scene_label(s), []).append(s.index)
         labels.setdefault(s.title, []).append(s.index)
     old = {s.index: (Fraction(s.start) / fps, Fraction(s.end) / fps) for s in tl.scenes}
 

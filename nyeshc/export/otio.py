@@ -200,7 +200,7 @@ _REEL_KIND = {"backdrop": "BG", "video": "VD", "portrait": "PT", "morph": "MO", 
               "subtitle": "SB", "credits": "CR"}
 
 
-def _label(scene: SceneTrack) -> str:
+def scene_label(scene: SceneTrack) -> str:
     """``SCENE 2 "Ash"`` as written, or ``S02 INT. CATHEDRAL - NIGHT`` for a heading without
     its number: how clips name the scene."""
     if scene.title.startswith("SCENE "):
@@ -222,7 +222,7 @@ def _video_items(timeline: Timeline) -> dict[str, list[_Item]]:
                 continue
             color = "white" if white else "black"
             a, b = (scene.start, scene.start + n) if which == "in" else (scene.end - n, scene.end)
-            groups["Fades"].append(_Item(a, b, MATTES[white], f"{_label(scene)} / fade {which} {color}",
+            groups["Fades"].append(_Item(a, b, MATTES[white], f"{scene_label(scene)} / fade {which} {color}",
                                          {"scene": scene.index, "kind": "fade", "fade": which, "color": color,
                                           "frames": n}, scene.index, placement=Placement(W, H, "fill"),
                                          reel=f"S{scene.index + 1:02d}F{'I' if which == 'in' else 'O'}1"))
@@ -241,20 +241,20 @@ def _video_items(timeline: Timeline) -> dict[str, list[_Item]]:
                 meta.update(zoom=list(layer.zoom), pan=layer.pan, ease=layer.ease,
                             box=_box(layer.box))
                 groups["Backdrops"].append(_Item(layer.start, layer.end, layer.artifact,
-                                                 f"{_label(scene)} / backdrop", meta, scene.index,
+                                                 f"{scene_label(scene)} / backdrop", meta, scene.index,
                                                  placement=where, reel=reel("backdrop")))
             elif isinstance(layer, SequenceLayer):
                 meta.update(role=layer.role, loop=layer.loop, box=_box(layer.box))
                 group = "Portraits" if layer.role == "portrait" else "Backdrops"
                 groups[group].append(_Item(layer.start, layer.end, layer.artifact,
-                                           f"{_label(scene)} / {layer.role}", meta, scene.index, layer.offset,
+                                           f"{scene_label(scene)} / {layer.role}", meta, scene.index, layer.offset,
                                            placement=where, reel=reel(layer.role)))
             elif isinstance(layer, TextLayer):
                 meta.update(role=layer.role, position=layer.position, roll=layer.roll, row=layer.row)
                 text_at = Placement(W, H, "native") if layer.roll else \
                     Placement(W, H, "text", position=layer.position, row=layer.row)
                 groups["Captions"].append(_Item(layer.start, layer.end, layer.artifact,
-                                                f"{_label(scene)} / {layer.role}", meta, scene.index,
+                                                f"{scene_label(scene)} / {layer.role}", meta, scene.index,
                                                 placement=text_at, reel=reel(layer.role)))
     for ov in timeline.overlaps:
         if ov.kind == "morph" and ov.morph:

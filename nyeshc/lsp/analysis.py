@@ -68,7 +68,7 @@ class Analysis:
     _indexes: dict[str, LineIndex] = field(default_factory=dict)
     _timeline: Any = None
     _plan: Any = None  # the whole plan when the planner gives one (jobs: for cached previews)
-    _planned: bool = False
+    planned: bool = False
     cache_dir: Path | None = None  # the artifact cache (default: .nyeshc-cache beside the script)
 
     # ------------------------------------------------------------------ files
@@ -142,8 +142,8 @@ class Analysis:
 
     def timeline(self, planner: Planner | None) -> Any:
         """The planned timeline (once per analysis), only for an error-free script."""
-        if not self._planned:
-            self._planned = True
+        if not self.planned:
+            self.planned = True
             if planner is not None and not any(d.is_error for d in self.diagnostics):
                 result = planner(self.path, self.loaded.film)
                 if hasattr(result, "jobs") and hasattr(result, "timeline"):  # a Plan

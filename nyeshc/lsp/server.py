@@ -356,7 +356,7 @@ def create_server(planner: Planner | None = None) -> NyeshServer:
         offset = _offset(a, file, params.position)
         sym = a.symbol_at(file, offset)
         pictured = sym is not None and sym.definition is not None and sym.definition.kind in ("character", "look")
-        if (pictured or a.scene_at(file, offset) is not None) and not a._planned and ls.planner is not None:
+        if (pictured or a.scene_at(file, offset) is not None) and not a.planned and ls.planner is not None:
             # plan off the event loop (voice backends may take a moment), at most once per analysis:
             # a scene's times, and the job keys of a portrait's or a look's cached rendering
             loop = asyncio.get_running_loop()

@@ -124,8 +124,8 @@ def test_a_build_stops_before_its_jobs_when_the_music_backend_cannot_follow_a_te
                      progress: Any = None, temperature: float | None = None) -> np.ndarray:
             raise AssertionError("no job may run")
 
-    real = registry._resolve
-    monkeypatch.setattr(registry, "_resolve", lambda bid: NoTempo if bid == "music.notempo" else real(bid))
+    real = registry.resolve_class
+    monkeypatch.setattr(registry, "resolve_class", lambda bid: NoTempo if bid == "music.notempo" else real(bid))
     registry._load_cached.cache_clear()
     (tmp_path / "nysh.toml").write_text('[profile.old]\nmusic = "music.notempo"\n', encoding="utf-8")
     script = tmp_path / "film.nysh"

@@ -398,9 +398,9 @@ class StyleGAN2Glyphs(_StyleGAN2, StrokeGlyphs):
                 self._ink.popitem(last=False)
         return a
 
-    def _draw_glyph(self, glyph: tuple[np.ndarray, ...], em: float, nib: tuple[float, float]) -> np.ndarray:
+    def draw_glyph(self, glyph: tuple[np.ndarray, ...], em: float, nib: tuple[float, float]) -> np.ndarray:
         if not self._is_gan_glyph(glyph):  # punctuation: the procedural pen
-            return StrokeGlyphs._draw_glyph(self, glyph, em, nib)
+            return StrokeGlyphs.draw_glyph(self, glyph, em, nib)
         size = max(1, int(np.ceil(em)))
         key = (np.asarray(glyph[0], np.float32).tobytes(), size)
         with self._lock:

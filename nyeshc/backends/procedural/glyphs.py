@@ -291,7 +291,7 @@ class StrokeGlyphs:
         r = _rng(seed, 0x6E6962)
         return float(r.uniform(0.55, 1.05)), float(r.uniform(0.35, 0.7))  # angle, contrast
 
-    def _draw_glyph(self, glyph: tuple[np.ndarray, ...], em: float, nib: tuple[float, float]) -> np.ndarray:
+    def draw_glyph(self, glyph: tuple[np.ndarray, ...], em: float, nib: tuple[float, float]) -> np.ndarray:
         """Alpha tile ``uint8 (h, w)`` for a glyph at ``em`` px per em; origin at the tile's
         top-left = the em square's top-left."""
         ss = self.supersample
@@ -390,7 +390,7 @@ class StrokeGlyphs:
         def tile(item: Any) -> np.ndarray:
             if item not in tiles:
                 g = alphabet.strokes[item] if isinstance(item, int) else self._mark(item, alphabet.seed)
-                tiles[item] = self._draw_glyph(g, em, nib)
+                tiles[item] = self.draw_glyph(g, em, nib)
             return tiles[item]
 
         track = max(1, int(round(self.tracking * em)))
