@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from nyeshc.backends.procedural import puppet
+from nyeshc.backends.procedural import face as face_module
 from nyeshc.backends.procedural.puppet import LATENT_DIM, PuppetMotion, PuppetPortrait
 
 SIZE = 96
@@ -36,9 +36,9 @@ def test_eight_characters_have_eight_silhouettes(cast: list[np.ndarray]) -> None
 
 
 def test_a_cast_draws_on_every_style(pp: PuppetPortrait) -> None:
-    looks = [puppet._params(pp.sample(seed)) for seed in range(1, 65)]
-    for key, options in (("style", puppet.HAIRSTYLES), ("garment", puppet.GARMENTS), ("head", puppet.HEADS),
-                         ("accessory", puppet.ACCESSORIES), ("facial_hair", puppet.FACIAL_HAIR)):
+    looks = [face_module.face_params(pp.sample(seed)) for seed in range(1, 65)]
+    for key, options in (("style", face_module.HAIRSTYLES), ("garment", face_module.GARMENTS), ("head", face_module.HEADS),
+                         ("accessory", face_module.ACCESSORIES), ("facial_hair", face_module.FACIAL_HAIR)):
         assert {lk[key] for lk in looks} == set(options), key
     eight = [(lk["head"], lk["style"], lk["garment"], lk["accessory"], lk["facial_hair"]) for lk in looks[:8]]
     assert len(set(eight)) == 8
@@ -65,8 +65,8 @@ def test_lipsync_stays_deterministic_with_accessories(pp: PuppetPortrait) -> Non
     voice = (0.3 * np.sin(np.linspace(0, 400, 4800))).astype(np.float32)[:, None]
     for seed in range(1, 9):
         lat = pp.sample(seed)
-        if puppet._params(lat)["accessory"] in ("round glasses", "square glasses", "hat", "beret") \
-                or puppet._params(lat)["facial_hair"] != "none":
+        if face_module.face_params(lat)["accessory"] in ("round glasses", "square glasses", "hat", "beret") \
+                or face_module.face_params(lat)["facial_hair"] != "none":
             face = pp.portrait(lat, 64)
             x = motion.lipsync(face, voice, 24.0, 3, seed=5)
             y = motion.lipsync(pp.portrait(lat.copy(), 64), voice, 24.0, 3, seed=5)

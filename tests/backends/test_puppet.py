@@ -13,6 +13,7 @@ from nyeshc.backends.base import (
     Portrait,
     PortraitBackend,
 )
+from nyeshc.backends.procedural import face as face_module
 from nyeshc.backends.procedural import puppet
 from nyeshc.backends.procedural.puppet import (
     PuppetMotion,
@@ -95,7 +96,7 @@ def test_latents(pp: PuppetPortrait) -> None:
 
 def test_portrait_deterministic_and_distinct(pp: PuppetPortrait) -> None:
     one = pp.portrait(pp.sample(7), S).image
-    puppet._RIGS.clear()  # no memoised state: a genuine second render
+    face_module._RIGS.clear()  # no memoised state: a genuine second render
     two = pp.portrait(pp.sample(7), S).image
     assert one.dtype == np.uint8 and one.shape == (S, S, 4)
     assert one.tobytes() == two.tobytes()
@@ -165,7 +166,7 @@ def test_lipsync_follows_voice(face: Portrait) -> None:
     assert silent.max() <= closed + 2
     assert dark.max() > closed + 8
     # deterministic with cold caches
-    puppet._RIGS.clear()
+    face_module._RIGS.clear()
     again = motion.lipsync(face, voice, FPS, frames, seed=3)
     assert again.tobytes() == out.tobytes()
 
@@ -322,9 +323,9 @@ def test_a_wide_mouth_stays_on_the_face(pp: PuppetPortrait) -> None:
     dark cavity and the chin keeps its height (measured down the middle of the head layer, on a
     face with short hair so nothing hangs behind the chin)."""
     lat = pp.sample(2)
-    assert puppet._params(lat)["hair_len"] < 0.3
+    assert face_module.face_params(lat)["hair_len"] < 0.3
     size = 256
-    rig = puppet._rig(lat, size)
+    rig = face_module.rig_for(lat, size)
     mx, my = (int(v) for v in puppet.face_geometry(lat, size)[0])
 
     def cavity_and_chin(m: float) -> tuple[int, int]:
@@ -395,7 +396,7 @@ def test_photo_motion_draws_at_the_size_of_out(pp: PuppetPortrait) -> None:
 def test_body_never_lifts_off_the_bottom_edge(face: Portrait) -> None:
     """Head motion lifts the shoulders; the body continues below the frame, so the bottom row
     under the shoulders stays opaque (a lifted cut-out used to open a gap there)."""
-    rig = puppet._rig(face.latent, S)
+    rig = face_module.rig_for(face.latent, S)
     lifted = rig.frame(0.0, 0.0, (0.0, -0.04 * S, 0.0, 1.0), 0.004)  # more than _head_motion lifts
     rest = rig.frame(0.0, 0.0, (0.0, 0.0, 0.0, 1.0), 0.0)
     under = rest[-1, :, 3] == 255
