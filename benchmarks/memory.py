@@ -30,8 +30,8 @@ Two more cases (issue #24) measure real screenplays through the real pipeline, e
 in its own processes (``--tree DIR`` for the tree under test, ``--baseline DIR`` for the one to
 compare with, e.g. ``git archive <commit> | tar -x -C DIR``; both run in the same session):
 
-``--case screenplay`` imports a Fountain screenplay (default: the public-domain *The Library
-Freak-Out*, ``benchmarks/data/``) with ``nyeshc import --canvas WxH`` and, per canvas height
+``--case screenplay`` imports a Fountain screenplay (default: *Hamlet, the ramparts*, the CC0
+adaptation in ``tests/data/fountain/``; any other whose licence allows, with ``--fountain``) with ``nyeshc import --canvas WxH`` and, per canvas height
 (``--heights 720,1080``), runs ``nyeshc build`` on a fresh cache (jobs + render: the full build)
 and again with every job cached and the segments and the mix removed (``--preset veryfast``: the
 render stage alone), under a sampler of the whole process tree (every 0.2 s, ``/proc``): the peak
@@ -169,7 +169,7 @@ def child(args: argparse.Namespace) -> None:
 
 ROLES = ("nyeshc", "workers", "ffmpeg")
 HERE = Path(__file__).resolve().parent
-LIBRARY = HERE / "data" / "THE_LIBRARY_FREAK-OUT.fountain"
+SCREENPLAY = HERE.parent / "tests" / "data" / "fountain" / "Hamlet-Ramparts.fountain"  # CC0 (its README)
 
 
 def _cmdline(pid: int) -> list[str]:
@@ -686,7 +686,7 @@ def main() -> None:
     ap.add_argument("--case", choices=("synthetic", "screenplay", "hour"), default="synthetic")
     ap.add_argument("--tree", default=str(HERE.parent), help="the source tree measured (default: this checkout)")
     ap.add_argument("--baseline", help="a source tree to measure in the same run (e.g. an archive of main)")
-    ap.add_argument("--fountain", default=str(LIBRARY), help="screenplay case: the Fountain file")
+    ap.add_argument("--fountain", default=str(SCREENPLAY), help="screenplay case: the Fountain file")
     ap.add_argument("--heights", default="720,1080", help="screenplay/hour cases: canvas heights")
     ap.add_argument("--full", help="screenplay case: only these trees' full builds (baseline,tree)")
     ap.add_argument("--cuts", default="5,15,60", help="hour case: the cuts' lengths in minutes")
