@@ -283,6 +283,50 @@ def _c3(col: Any) -> np.ndarray:
     return np.asarray(col, np.float32).reshape(1, 1, 3)
 
 
+def _window(a: np.ndarray, rows: slice, cols: slice) -> np.ndarray:
+    """The part of ``a`` (a picture, a mask or a colour broadcast over them) in a window."""
+    if a.ndim < 2:
+        return a
+    return a[rows if a.shape[0] > 1 else slice(None), cols if a.shape[1] > 1 else slice(None)]
+
+
+def _mix_into(out: np.ndarray, colour: np.ndarray, alpha: np.ndarray) -> None:
+    """``out += (colour - out) * alpha``, only inside the box where ``alpha`` is not 0 (many
+    shapes cover a small part of the frame; outside it the result would be ``out`` anyway)."""
+    a2 = alpha if alpha.ndim == 2 else alpha[..., 0] if alpha.shape[-1] == 1 else alpha.any(axis=-1)
+    rows = np.flatnonzero(a2.any(axis=1))
+    if rows.size == 0:
+        return
+    # an axis the mask is broadcast along (a profile of y only, or x only) is kept whole
+    r = slice(int(rows[0]), int(rows[-1]) + 1) if a2.shape[0] > 1 else slice(None)
+    cols = np.flatnonzero(a2[r].any(axis=0))
+    c = slice(int(cols[0]), int(cols[-1]) + 1) if a2.shape[1] > 1 else slice(None)
+    a = _window(alpha, r, c)
+    if a.ndim == 2:
+        a = a[..., None]
+    o = out[r, c]
+    o += (_window(colour, r, c) - o) * a
+
+
+def _p3(m: np.ndarray) -> np.ndarray:
+    """``m[..., None]`` repeated over 3 channels, stored channel-planar (see :func:`_planar`): a
+    colour ``(1, 1, 3)`` times it is a planar picture (the same values as times ``m[..., None]``)."""
+    m = np.asarray(m)
+    out = np.empty((3, *m.shape), m.dtype)
+    out[...] = m
+    return out.transpose(*range(1, m.ndim + 1), 0)
+
+
+def _planar(h: int, w: int, dtype: Any) -> np.ndarray:
+    """An empty ``(h, w, 3)`` picture stored channel by channel (a view of ``(3, h, w)``).
+
+    numpy runs elementwise loops along the smallest stride: on pixel-interleaved arrays,
+    mixing a colour ``(1, 1, 3)`` with a mask ``(h, w, 1)`` runs its inner loop over 3 channels,
+    which is several times slower than over a row. Pictures stored this way keep their shape,
+    their values and every expression written for them; results from them keep the layout."""
+    return np.empty((3, h, w), dtype).transpose(1, 2, 0)
+
+
 class _Canvas:
     """The picture being painted at the shading resolution, with the field it paints over."""
 
@@ -295,7 +339,7 @@ class _Canvas:
         self.tone, self.slope, self.field = tone, slope, field
         self.lt = light
         self.g = np.asarray(g, np.float64)
-        self.out = field.copy()
+        self.out = field.copy(order="K")  # keeps the field's channel-planar layout (see _planar)
         self.sky = field  # the sky, once painted (windows show it)
         self.open = np.ones((self.h, self.w), np.float32)  # where the weather is seen (1: outdoors)
 
@@ -317,8 +361,7 @@ class _Canvas:
         return acc
 
     def over(self, colour: np.ndarray, alpha: np.ndarray) -> None:
-        a = alpha if alpha.ndim == 3 else alpha[..., None]
-        self.out += (colour - self.out) * a
+        _mix_into(self.out, colour, alpha)
 
     def haze(self, col: np.ndarray, depth: float) -> np.ndarray:
         """Aerial perspective: ``depth`` 0 (near) .. 1 (far), thicker in fog."""
@@ -327,7 +370,7 @@ class _Canvas:
 
     def texture(self, amount: float) -> np.ndarray:
         """A multiplier from the CPPN field: brush texture on a surface."""
-        return (_F32(1.0 - 0.5 * amount) + _F32(amount) * self.tone + _F32(0.35 * amount) * self.slope)[..., None]
+        return _p3(_F32(1.0 - 0.5 * amount) + _F32(amount) * self.tone + _F32(0.35 * amount) * self.slope)
 
     def lit(self, albedo: Any, k: np.ndarray | float) -> np.ndarray:
         """Surface colour: ``albedo`` under the shade (k=0) .. key (k=1) illumination."""
@@ -335,7 +378,11 @@ class _Canvas:
         shade, key = _c3(self.lt.shade), _c3(self.lt.key)
         kk = np.asarray(k, np.float32)
         if kk.ndim == 2:
-            kk = kk[..., None]
+            out = _planar(kk.shape[0], kk.shape[1], np.result_type(key, kk))
+            np.multiply(key - shade, kk[..., None], out=out)
+            out += shade
+            out *= a
+            return out
         return a * (shade + (key - shade) * kk)
 
 
@@ -382,19 +429,23 @@ def _sky(cv: _Canvas, stars: float) -> np.ndarray:
     below = np.clip((Y - yh) / 0.4, 0.0, 1.0)[..., None]
     ground = _c3(lt.hor) * 0.55 + _c3(lt.shade) * 0.45
     grad = grad + (ground - grad) * below
-    sky = np.broadcast_to(grad, (cv.h, cv.w, 3)).astype(np.float32)
     # clouds: the CPPN field, denser in the upper sky, lit by the sky's own palette
     dens = _smooth(0.42, 0.86, cv.tone) * _F32(0.55 + 0.25 * cv.g[2]) * (1.0 - _smooth(-0.1, 0.25, Y - yh))
-    sky = sky + (cv.field - sky) * dens[..., None]
+    # sky = grad + (field - grad) * dens, in the field's precision (grad's values exactly)
+    base = _planar(cv.h, cv.w, np.result_type(cv.field, grad))
+    base[...] = grad
+    sky = cv.field - base
+    sky *= dens[..., None]
+    sky += base
     # sun or moon: a glow and an anti-aliased disc (hidden below the horizon by what lies there)
     sx, sy = lt.sun_xy
     d = np.sqrt((X - _F32(sx)) ** 2 + (Y - _F32(sy)) ** 2)
     glow = np.exp(-(d / _F32(0.16 + 0.5 * lt.sun_r)) ** 2) * _F32(0.55) + np.exp(-(d / _F32(0.75)) ** 2) * _F32(0.22)
-    sky += _c3(lt.sun) * (glow * _F32(0.4 + 0.6 * lt.strength) * (1.0 - _F32(0.7) * dens))[..., None]
+    sky += _c3(lt.sun) * _p3(glow * _F32(0.4 + 0.6 * lt.strength) * (1.0 - _F32(0.7) * dens))
     disc = cv.cov(d - _F32(lt.sun_r)) * (1.0 - _F32(0.85) * dens) * _F32(1.0 - 0.8 * lt.fog - 0.6 * lt.rain)
-    sky += (_c3(np.minimum(lt.sun * 1.08, 1.0)) - sky) * disc[..., None]
+    _mix_into(sky, _c3(np.minimum(lt.sun * 1.08, 1.0)), disc)
     if stars > 0.01:
-        sky += _c3((0.9, 0.93, 1.0)) * (_stars(cv) * _F32(stars) * (1.0 - dens))[..., None]
+        sky += _c3((0.9, 0.93, 1.0)) * _p3(_stars(cv) * _F32(stars) * (1.0 - dens))
     return sky
 
 
@@ -423,7 +474,7 @@ def _sea(cv: _Canvas, wt: float) -> None:
     # the water mirrors the sky above the horizon, darkening toward the viewer
     ym = _F32(yh) - below * _F32(0.7)
     t = np.clip((ym + 1.0) / (yh + 1.0), 0.0, 1.0)
-    refl = _c3(lt.zen) + (_c3(lt.hor) - _c3(lt.zen)) * (t ** 1.6)[..., None]
+    refl = _c3(lt.zen) + (_c3(lt.hor) - _c3(lt.zen)) * _p3(t ** 1.6)
     deep = _c3(lt.shade) * 0.55 + _c3(lt.zen) * 0.25
     col = refl * 0.8 + (deep - refl * 0.8) * (depth ** 0.6)[..., None] * 0.85
     # waves: crests in perspective (distance = 1 / height below the horizon), band-limited
@@ -435,11 +486,11 @@ def _sea(cv: _Canvas, wt: float) -> None:
     amp = np.exp(-(dens * _F32(0.9)) ** 2)
     crest = (_F32(0.5) + _F32(0.5) * np.sin(phase)) ** 6 * amp
     col = col * (_F32(0.92) + _F32(0.16) * cv.tone[..., None] * amp[..., None])
-    col += (_c3(lt.hor) * 0.45 + _c3(lt.key) * 0.25) * (crest * _F32(0.55))[..., None]
+    col += (_c3(lt.hor) * 0.45 + _c3(lt.key) * 0.25) * _p3(crest * _F32(0.55))
     # the sun's glitter on the water
     sx = lt.sun_xy[0]
     gl = np.exp(-((X - _F32(sx)) / (_F32(0.06) + _F32(0.5) * depth)) ** 2) * _F32(lt.strength + 0.25)
-    col += _c3(lt.sun) * (gl * (crest * _F32(1.4) + _F32(0.15)) * (1.0 - depth * _F32(0.5)))[..., None]
+    col += _c3(lt.sun) * _p3(gl * (crest * _F32(1.4) + _F32(0.15)) * (1.0 - depth * _F32(0.5)))
     col = cv.haze(col, 0.35)
     cv.over(col, cv.cov(_F32(yh) - Y) * _F32(wt))
     # a beach along the bottom with a line of foam
@@ -537,7 +588,7 @@ def _city(cv: _Canvas, wt: float) -> None:
             on = (_tab(5, cellid) < 0.38).astype(np.float32)
             wmask = (wy * wx[None, :]) * (Y < _F32(yh - 0.03))
             lamp = _c3((1.0, 0.78, 0.42)) * _F32(0.95)
-            wcol = _c3(lt.hor) * _F32(0.7) * _F32(1 - lt.night) + lamp * _F32(lt.night) * on[..., None]
+            wcol = _c3(lt.hor) * _F32(0.7) * _F32(1 - lt.night) + lamp * _F32(lt.night) * _p3(on)
             col = col + (wcol - col) * (wmask * _F32(0.9))[..., None]
         cv.over(cv.haze(col, depth), cov * _F32(wt))
     # the street: a road narrowing to the horizon, lamps along it at night
@@ -566,7 +617,7 @@ def _city(cv: _Canvas, wt: float) -> None:
                 r = 0.05 * (foot - yh) + 0.01
                 ly = foot - 1.4 * (foot - yh)  # the lamp hangs above its foot
                 glow += np.exp(-((X - _F32(xx)) ** 2 + (Y - _F32(ly)) ** 2) / _F32(r * r))
-        cv.out += _c3((1.0, 0.72, 0.38)) * (glow * _F32(0.9 * lt.night * wt))[..., None]
+        cv.out += _c3((1.0, 0.72, 0.38)) * _p3(glow * _F32(0.9 * lt.night * wt))
 
 
 def _clumps(cv: _Canvas, cell: float, rmin: float, rmax: float, row: int, shift: tuple[float, float]
@@ -635,7 +686,7 @@ def _forest(cv: _Canvas, wt: float) -> None:
             c0 = -0.9 + 0.55 * j + 0.25 * float(cv.g[8]) * (j % 2 * 2 - 1)
             beams += np.exp(-((s - _F32(c0)) / _F32(0.03 + 0.02 * _TAB[15][j])) ** 2)
         beams *= np.clip(_F32(0.8) - Y * _F32(0.5), 0, 1)
-        cv.out += _c3(lt.key) * (beams * _F32(0.25 * (lt.strength - 0.3) * wt * (1 + lt.fog)))[..., None]
+        cv.out += _c3(lt.key) * _p3(beams * _F32(0.25 * (lt.strength - 0.3) * wt * (1 + lt.fog)))
 
 
 def _ruins(cv: _Canvas, wt: float) -> None:
@@ -720,7 +771,7 @@ def _room(cv: _Canvas, wt: float) -> None:
     lampc = _c3((1.0, 0.72, 0.42))
 
     def surface(albedo: Any, gain: float) -> np.ndarray:
-        return (cv.lit(albedo, k * _F32(gain)) + _c3(albedo) * lampc * (lamp * _F32(gain))[..., None]) \
+        return (cv.lit(albedo, k * _F32(gain)) + _c3(albedo) * lampc * _p3(lamp * _F32(gain))) \
             * cv.texture(0.12)
 
     # ceiling everywhere, then the side walls, the floor, and the back wall (with its window)
@@ -758,7 +809,7 @@ def _room(cv: _Canvas, wt: float) -> None:
         d = np.maximum(np.maximum(_line_sdf(X, Y, q0, p0), -_line_sdf(X, Y, q1, p1)),
                        np.maximum(_F32(yb + 0.02) - Y, Y - _F32(0.98)))
         patch = cv.cov(d, soft=10.0) * _F32(0.45 * min(1.0, lt.strength) * wt)
-        cv.out += cv.lit((0.52, 0.38, 0.27), 1.0) * patch[..., None]
+        cv.out += cv.lit((0.52, 0.38, 0.27), 1.0) * _p3(patch)
     # the lamp itself by night: a shade and its glow
     if lt.night > 0.01:
         shade_d = _box_sdf(X, Y, lamp_xy[0], lamp_xy[1] - 0.05, 0.045, 0.03)
@@ -766,11 +817,12 @@ def _room(cv: _Canvas, wt: float) -> None:
         cord = _box_sdf(X, Y, lamp_xy[0], 0.5 * (cord_top + cord_end), 0.002, 0.5 * (cord_end - cord_top))
         cv.over(np.broadcast_to(_c3((0.2, 0.17, 0.15)), cv.out.shape), cv.cov(np.minimum(shade_d, cord)) * _F32(wt))
         bulb = np.exp(-((X - _F32(lamp_xy[0])) ** 2 + (Y - _F32(lamp_xy[1] - 0.01)) ** 2) / _F32(0.0012))
-        cv.out += lampc * (bulb * _F32(lt.night * wt))[..., None]
+        cv.out += lampc * _p3(bulb * _F32(lt.night * wt))
 
 
 _GLASS = np.array([(0.25, 0.35, 1.0), (0.2, 0.3, 0.9), (1.0, 0.25, 0.2), (1.0, 0.8, 0.3), (0.3, 0.8, 0.45),
                    (0.9, 0.85, 0.7), (0.55, 0.3, 0.9)], np.float32) * np.float32(1.3)
+_GLASS_T = np.ascontiguousarray(_GLASS.T)  # (3, colours): gathers give planar pictures
 
 
 def _cathedral(cv: _Canvas, wt: float) -> None:
@@ -782,7 +834,7 @@ def _cathedral(cv: _Canvas, wt: float) -> None:
     candle = _c3((1.0, 0.66, 0.36))
     # candles by night: a warm pool at the far end of the nave
     cd = (X - _F32(vx)) ** 2 / _F32(0.35) + (Y - _F32(vy + 0.2)) ** 2 / _F32(0.12)
-    candles = (np.exp(-cd) * _F32(0.45 * lt.night))[..., None] * candle
+    candles = _p3(np.exp(-cd) * _F32(0.45 * lt.night)) * candle
     cv.open *= _F32(1.0 - wt)  # indoors: no rain in the nave
     # the far wall: three lancets and a rose window onto the sky, in coloured glass
     wins = np.minimum(np.minimum(_arch_sdf(X, Y, vx, 0.036, vy - 0.17, vy + 0.14, point),
@@ -795,14 +847,14 @@ def _cathedral(cv: _Canvas, wt: float) -> None:
     ang = np.arctan2(Y - _F32(vy - 0.3), X - _F32(vx))
     rose_cells = np.floor(rd / _F32(0.02)).astype(np.int64) * 13 + np.floor(ang / _F32(np.pi / 8)).astype(np.int64)
     cells = np.where(rd < 0.07, rose_cells + 1000, cells)
-    tint = _GLASS[(_tab(12, cells) * len(_GLASS)).astype(np.int64) % len(_GLASS)]
+    tint = _GLASS_T.take((_tab(12, cells) * len(_GLASS)).astype(np.int64) % len(_GLASS), axis=1).transpose(1, 2, 0)
     lead = np.abs(rd - _F32(0.041)) < _F32(0.004)
     glass = (cv.sky * _F32(0.75) + _c3(lt.sun) * _F32(0.3) * sun + candle * _F32(0.25 * lt.night)) * tint
     glass = glass * (1.0 - _F32(0.7) * lead)[..., None]
     cv.over(glass, cv.cov(wins) * _F32(wt))
     halo = np.exp(-((X - _F32(vx)) ** 2 / _F32(0.06) + (Y - _F32(vy - 0.18)) ** 2 / _F32(0.12)))
     far = cv.lit((0.70, 0.66, 0.60), _F32(0.3) + _F32(0.45) * sun) * _F32(0.8) * cv.texture(0.08)
-    far = far + _c3(lt.key) * (halo * _F32(0.3) * sun)[..., None] + candles
+    far = far + _c3(lt.key) * _p3(halo * _F32(0.3) * sun) + candles
     cv.over(far, cv.cov(-wins) * _F32(wt))
     # the floor of the nave, light falling along the aisle
     fy = vy + 0.3
@@ -834,7 +886,7 @@ def _cathedral(cv: _Canvas, wt: float) -> None:
         ang = -0.45 if lt.sun_xy[0] >= 0 else 0.45
         u = (X - _F32(vx)) * _F32(np.cos(ang)) + (Y - _F32(vy - 0.3)) * _F32(np.sin(ang))
         beam = np.exp(-(u / _F32(0.07)) ** 2) * np.clip(Y - _F32(vy - 0.35), 0, 1.0)
-        cv.out += _c3(lt.key) * (beam * _F32(0.25 * (lt.strength - 0.1) * wt * (1 + lt.fog)))[..., None]
+        cv.out += _c3(lt.key) * _p3(beam * _F32(0.25 * (lt.strength - 0.1) * wt * (1 + lt.fog)))
 
 
 def _sky_place(cv: _Canvas, wt: float) -> None:
@@ -868,7 +920,7 @@ def _rain(cv: _Canvas, amount: float) -> None:
     seg = (v * _F32(2.2) + _tab(7, ci) * _F32(7.0)) % _F32(1.0)
     dash = _smooth(0.0, 0.06, seg) * (1.0 - _smooth(0.2, 0.3, seg))
     cv.out += (_c3(cv.lt.hor) * 0.5 + _c3((0.6, 0.62, 0.66)) * 0.5) \
-        * (line * dash * cv.open * _F32(0.35 * amount))[..., None]
+        * _p3(line * dash * cv.open * _F32(0.35 * amount))
 
 
 def paint(scene: np.ndarray, g: np.ndarray, light: Light, *, X: np.ndarray, Y: np.ndarray, aspect: float,
