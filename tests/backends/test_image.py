@@ -23,7 +23,7 @@ def _mad(a: np.ndarray, b: np.ndarray) -> float:
 
 def test_protocol_and_registry(cppn: CPPNImage) -> None:
     assert isinstance(cppn, ImageBackend)
-    assert (cppn.id, cppn.version, cppn.modality) == ("image.procedural", "2", "image")
+    assert (cppn.id, cppn.version, cppn.modality) == ("image.procedural", "3", "image")
     assert cppn.cost.device == "cpu" and cppn.cost.per_frame > 0
     loaded = registry.load("image.procedural")
     assert isinstance(loaded, CPPNImage)

@@ -394,15 +394,24 @@ def _arch_sdf(X: np.ndarray, Y: np.ndarray, cx: float, w: float, spring: float, 
     dxr = X - _F32(cx)
     ay = Y - _F32(spring)
     # the arch: the lens of two discs of radius R centred at cx -/+ (R - w) on the spring line
-    d1 = np.sqrt((dxr + _F32(R - w)) ** 2 + ay * ay) - _F32(R)
-    d2 = np.sqrt((dxr - _F32(R - w)) ** 2 + ay * ay) - _F32(R)
-    lens = np.maximum(d1, d2)
+    ay2 = ay * ay
+    d1 = (dxr + _F32(R - w)) ** 2 + ay2  # in place from here: the same operations, fewer arrays
+    np.sqrt(d1, out=d1)
+    d1 -= _F32(R)
+    d2 = (dxr - _F32(R - w)) ** 2 + ay2
+    np.sqrt(d2, out=d2)
+    d2 -= _F32(R)
+    lens = np.maximum(d1, d2, out=d1)
     # the rectangle below the spring line
     mid, half = 0.5 * (spring + bottom), 0.5 * (bottom - spring)
     qx = np.abs(dxr) - _F32(w)
     qy = np.abs(Y - _F32(mid)) - _F32(half)
-    rect = np.sqrt(np.maximum(qx, 0) ** 2 + np.maximum(qy, 0) ** 2) + np.minimum(np.maximum(qx, qy), 0)
-    return np.minimum(lens, rect)
+    rect = np.maximum(qx, 0) ** 2 + np.maximum(qy, 0) ** 2
+    np.sqrt(rect, out=rect)
+    inner = np.maximum(qx, qy)
+    np.minimum(inner, 0, out=inner)
+    rect += inner
+    return np.minimum(lens, rect, out=lens)
 
 
 def _box_sdf(X: np.ndarray, Y: np.ndarray, cx: float, cy: float, hw: float, hh: float) -> np.ndarray:
@@ -449,8 +458,23 @@ def _sky(cv: _Canvas, stars: float) -> np.ndarray:
     return sky
 
 
+_STARS: dict[tuple[bytes, bytes, float], np.ndarray] = {}
+
+
 def _stars(cv: _Canvas) -> np.ndarray:
-    """Points of light on a jittered grid (one star in some cells), about a pixel wide."""
+    """Points of light on a jittered grid (one star in some cells), about a pixel wide. They
+    depend on the frame's grid only, so they are kept for the next frame (of a morph)."""
+    key = (cv.X.tobytes(), cv.Y.tobytes(), cv.px)
+    got = _STARS.get(key)
+    if got is None:
+        got = _draw_stars(cv)
+        got.flags.writeable = False
+        _STARS.clear()
+        _STARS[key] = got
+    return got
+
+
+def _draw_stars(cv: _Canvas) -> np.ndarray:
     cs = 0.045
     u, v = cv.X / _F32(cs), cv.Y / _F32(cs)
     iu, iv = np.floor(u), np.floor(v)
