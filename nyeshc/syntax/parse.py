@@ -161,12 +161,37 @@ class FastLexer(Lexer):
             pos = stop
 
 
+def _table_cache() -> str | bool:
+    """Where Lark keeps the grammar's LALR tables between processes (building them is most of
+    a short ``nyeshc check``): ``$NYESHC_GRAMMAR_CACHE``, else ``$XDG_CACHE_HOME/nyeshc/``
+    (``~/.cache/nyeshc/``), in a file named by the grammar's hash and Lark's version; Lark
+    checks the hash of grammar and options inside it and rebuilds on any mismatch or damage.
+    An empty ``$NYESHC_GRAMMAR_CACHE``, or a folder that cannot be made, builds them in memory."""
+    import hashlib
+    import os
+
+    import lark
+
+    folder = os.environ.get("NYESHC_GRAMMAR_CACHE")
+    if folder is None:
+        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+        folder = os.path.join(base, "nyeshc")
+    if not folder:
+        return False
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    except OSError:
+        return False
+    digest = hashlib.sha256(grammar_text().encode("utf-8")).hexdigest()[:16]
+    return os.path.join(folder, f"grammar-{digest}-lark{lark.__version__}.cache")
+
+
 @lru_cache(maxsize=1)
 def lark_parser() -> Lark:
     # Spans come from the tokens (see ``lower.Lowerer.nspan``): Lark's propagate_positions
     # would double the parse time of a long script.
     return Lark(grammar_text(), parser="lalr", lexer=FastLexer, postlex=Indenter(),
-                propagate_positions=False, maybe_placeholders=False, cache=False)
+                propagate_positions=False, maybe_placeholders=False, cache=_table_cache())
 
 
 def _postlexer() -> Indenter:

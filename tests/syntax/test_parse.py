@@ -273,3 +273,35 @@ def test_never_raises_on_damaged_scripts(data: st.DataObject) -> None:
         j = data.draw(st.integers(i, min(len(text), i + 20)))
         text = text[:i] + data.draw(st.sampled_from(["", ":", '"', "\n", "  ", "(", "->", "\t"])) + text[j:]
     _check_spans(text)
+
+
+def test_the_grammar_tables_are_kept_between_processes_and_rebuilt_when_damaged(tmp_path: Path) -> None:
+    """``nyeshc check`` spends most of a short run building the LALR tables: Lark keeps them in
+    ``$NYESHC_GRAMMAR_CACHE`` (default ``~/.cache/nyeshc``); a damaged file is rebuilt, an
+    empty variable keeps nothing."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from nyeshc.syntax import read\n"
+            "film, diags = read('title: \"T\"\\n\\nSCENE 1, 2s:\\n    caption: \"x\"\\n', 'f.nysh')\n"
+            "print(len(film.scenes), len(diags))\n")
+
+    def run(folder: str) -> str:
+        env = {**os.environ, "NYESHC_GRAMMAR_CACHE": folder}
+        out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+        assert out.stderr == ""
+        return out.stdout.strip()
+
+    folder = tmp_path / "grammar"
+    assert run(str(folder)) == "1 0"
+    [cached] = list(folder.iterdir())
+    assert cached.name.startswith("grammar-") and cached.stat().st_size > 1000
+    whole = cached.read_bytes()
+    cached.write_bytes(whole[:100])  # cut short
+    assert run(str(folder)) == "1 0"
+    assert len(cached.read_bytes()) > 1000  # rebuilt and written whole again
+    cached.write_bytes(b"not a table")
+    assert run(str(folder)) == "1 0"
+    empty = tmp_path / "none"
+    assert run("") == "1 0" and not empty.exists()
