@@ -293,7 +293,7 @@ def _run(ray: Any, plan: Plan, cache: Cache, jobs: int | None, progress: bool,
                 ray.kill(sink)
     if failure is not None:
         raise failure
-    return _paths(by_key, cache)
+    return _paths(by_key, cache), schedule.timings
 
 
 def _paths(by_key: dict[str, Job], cache: Cache) -> dict[str, Path]:
@@ -305,4 +305,4 @@ def _paths(by_key: dict[str, Job], cache: Cache) -> dict[str, Path]:
                                               "build (is the cache directory shared by every "
                                               "Ray node at the same path?)"))
         paths[key] = path
-    return paths, schedule.timings
+    return paths

@@ -35,6 +35,9 @@ def test_same_artifacts_as_local(ray_instance: Any, film: Any, tmp_path: Path) -
         assert {k: a[k] for k in ("sha256", "size", "kind", "backend")} == \
                {k: b[k] for k in ("sha256", "size", "kind", "backend")}
         assert remote.cache.verify(key)
+    # both report what each job took, for measured.json (every job ran: fresh caches)
+    assert set(remote.timings) == set(local.timings) == set(remote)
+    assert all(t >= 0 for t in (*remote.timings.values(), *local.timings.values()))
 
 
 def test_respects_dependencies(ray_instance: Any, film: Any, tmp_path: Path,
