@@ -99,9 +99,15 @@ def assets_only(script: Path, cache_dir: Path) -> tuple[float, float, int]:
 
 
 def profile_jobs(script: Path, cache_dir: Path) -> dict[str, list[float]]:
-    """Every job run serially in this process (like a worker does); CPU seconds per job, by kind."""
+    """Every job run serially in this process (like a worker does: one BLAS thread, so the CPU
+    seconds are a worker's, not numpy's thread pool spinning beside it); CPU seconds per job, by kind."""
     from nyeshc.execute import Cache
     from nyeshc.execute.ops import run_job
+    from nyeshc.execute.worker import THREAD_VARS, limit_blas_threads
+
+    for var in THREAD_VARS:
+        os.environ[var] = "1"
+    limit_blas_threads()
 
     prep = prepared_plan(script, cache_dir)
     cache = Cache(cache_dir)
