@@ -1,4 +1,4 @@
-"""``nyeshc plan FILM.nysh [--json] [--profile P] [--config PATH] [--cache DIR]``.
+"""``nyeshc plan FILM.nysh [--json | --svg -o FILE.svg | --png -o FILE.png [--width PX]] [--profile P] [--config PATH] [--cache DIR]``.
 
 Prints the timeline (scenes with start–end, overlaps, audio clips), the job graph by kind
 (each job marked ``cached`` or ``to run`` against the artifact cache) and the estimated cost
@@ -15,8 +15,14 @@ segment is cached.
 The plan is refused (E701) when it would write more than the disk budget (``--max-disk SIZE``,
 else ``[limits] disk`` in nysh.toml, else 50 GB); the text output ends with the disk estimate.
 
-Exit codes: 0 ok; 1 the script has errors or exceeds the disk budget; 2 usage (a bad config or profile); 3 a backend
-could not be loaded.
+``--svg``/``--png`` write the timeline as a picture instead (:mod:`nyeshc.export.timeline`,
+``docs/timeline.md``): a row per layer kind, a ruler in timecode, ``--width`` pixels wide
+(default 1600). ``-o FILE`` is required with them and its suffix must match (``.svg``/``.png``);
+the file is written to a temporary name and renamed, and nothing is printed on stdout.
+
+Exit codes: 0 ok; 1 the script has errors or exceeds the disk budget; 2 usage (a bad config or
+profile, ``--svg``/``--png`` without ``-o`` or with the wrong suffix, ``-o`` without either); 3 a
+backend could not be loaded.
 """
 
 from __future__ import annotations
@@ -37,7 +43,13 @@ from nyeshc.commands.common import (
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     add_script_argument(p)
-    p.add_argument("--json", action="store_true", help="print the plan as canonical JSON")
+    what = p.add_mutually_exclusive_group()
+    what.add_argument("--json", action="store_true", help="print the plan as canonical JSON")
+    what.add_argument("--svg", action="store_true", help="write the timeline as an SVG picture to -o FILE.svg")
+    what.add_argument("--png", action="store_true", help="write the timeline as a PNG picture to -o FILE.png")
+    p.add_argument("-o", "--output", metavar="FILE", help="where --svg or --png writes the picture")
+    p.add_argument("--width", metavar="PX", type=int, default=1600,
+                   help="the picture's width in pixels (--svg, --png; default 1600)")
     add_plan_arguments(p)
 
 
@@ -87,7 +99,41 @@ def calibration_line(cache_dir: Path, calibration: object) -> str:
     return f"estimates scaled by what the last build measured ({cache_dir / NAME})\n"
 
 
+def _usage(msg: str) -> int:
+    print(f"nyeshc plan: {msg}", file=sys.stderr)
+    return 2
+
+
+def _picture_usage(args: argparse.Namespace) -> str | None:
+    """What is wrong with ``--svg``/``--png``/``-o``/``--width``, or None."""
+    from nyeshc.export.timeline import min_width
+
+    picture = ".svg" if getattr(args, "svg", False) else ".png" if getattr(args, "png", False) else None
+    output = getattr(args, "output", None)
+    if picture is None:
+        if output:
+            return "-o FILE needs --svg or --png (the plan itself is printed on stdout)"
+        return None
+    flag = "--" + picture[1:]
+    if not output:
+        return f"{flag} needs -o FILE{picture}"
+    out = Path(output)
+    if out.suffix.lower() != picture:
+        return f"{flag} writes a {picture} file, not {out.name!r} (name it FILE{picture})"
+    if out.is_dir():
+        return f"{out} is a folder; -o names the picture file"
+    if args.width < min_width():
+        return f"--width must be at least {min_width()} pixels, not {args.width}"
+    script = Path(args.script)
+    if out.exists() and script.exists() and out.resolve() == script.resolve():
+        return "the output would overwrite the script"
+    return None
+
+
 def run(args: argparse.Namespace) -> int:
+    wrong = _picture_usage(args)
+    if wrong:
+        return _usage(wrong)
     from nyeshc.execute.measured import calibrated
     from nyeshc.execute.measured import load as load_measured
     from nyeshc.plan import render_text
@@ -102,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         sys.stdout.write(ir.to_json(result) + "\n")
         return 0
+    if getattr(args, "svg", False) or getattr(args, "png", False):
+        return _picture(args, prepared)
     calibration = load_measured(prepared.cache_dir)
     cached = cached_keys(prepared.cache_dir, [j.key for j in result.jobs])
     text = render_text(calibrated(result, calibration), cached)
@@ -113,4 +161,21 @@ def run(args: argparse.Namespace) -> int:
     limit = disk_limit(args, prepared.config)
     need = estimate_bytes(result, frame_codec=default_frame_codec(), workers=getattr(args, "jobs", None))
     sys.stdout.write(f"disk: about {human(need)} (limit {human(limit)})\n")
+    return 0
+
+
+def _picture(args: argparse.Namespace, prepared: object) -> int:
+    from nyeshc.export.timeline import write_picture
+
+    film = prepared.checked.loaded.film  # type: ignore[attr-defined]
+    prop = film.header.get("title")
+    title = str(getattr(getattr(prop, "value", None), "text", "")) if prop is not None else ""
+    out = Path(args.output)
+    try:
+        write_picture(prepared.plan, out, width=args.width, title=title)  # type: ignore[attr-defined]
+    except OSError as exc:
+        print(f"nyeshc plan: cannot write {out}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    if not getattr(args, "quiet", False):
+        print(f"wrote {out} (timeline, {args.width} px wide)", file=sys.stderr)
     return 0
