@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "plan": "print the timeline, the job graph and estimated costs",
     "still": "render one frame to a PNG",
     "rosetta": "draw an alphabet's chart (the film's Rosetta stone)",
+    "storyboard": "a storyboard of the film's shots: a PDF or one HTML file",
     "cache": "inspect or clean the artifact cache",
     "lsp": "run the language server for editors (stdio)",
     "watch": "re-render a preview whenever the script or its includes are saved",
