@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "import": "turn a Fountain screenplay into a .nysh film",
     "conform": "bring an editor's cut (OTIO, FCP XML, EDL) back into the script",
     "doctor": "check that this machine can render with a profile (ffmpeg, torch, GPUs, checkpoints)",
+    "models": "list, pull, verify and locate known models (and write them into nysh.toml)",
 }
 # commands whose module name differs from the command (``import`` is a Python keyword)
 MODULES: dict[str, str] = {"import": "import_"}
