@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "cache": "inspect or clean the artifact cache",
     "lsp": "run the language server for editors (stdio)",
     "watch": "re-render a preview whenever the script or its includes are saved",
+    "studio": "a local web page: the preview, the timeline and the diagnostics, updated on every save",
     "export": "export the film: OTIO, FCP XML, EDL, Fountain, SRT/VTT",
     "import": "turn a Fountain screenplay into a .nysh film",
     "conform": "bring an editor's cut (OTIO, FCP XML, EDL) back into the script",
