@@ -120,3 +120,27 @@ def test_every_commands_help_is_what_the_full_parser_prints(monkeypatch: pytest.
         expected = capsys.readouterr().out
         assert expected.startswith("usage: nyeshc")
         assert _help(argv) == expected, name
+
+
+#: what planning needs none of: scipy.signal alone takes ~1.4 s to import (it parses the
+#: docstrings of scipy.stats), and a no-change rebuild should cost less than that in all
+SIGNAL_PROCESSING = ("scipy.signal", "scipy.ndimage", "scipy.stats")
+
+
+def test_planning_the_example_imports_no_signal_processing(tmp_path: Path) -> None:
+    """The example loads every kind of procedural backend (music, voices, portraits, images,
+    glyphs) to ask for ids, versions and settings; their filters are imported when a job runs."""
+    example = Path(__file__).parent.parent / "examples" / "nyeshkerh.nysh"
+    (tmp_path / "film.nysh").write_text(example.read_text(encoding="utf-8"), encoding="utf-8")
+    code = ("import sys, nyeshc.cli\n"
+            "code = nyeshc.cli.main(['plan', 'film.nysh'])\n"
+            f"print('LOADED', sorted(m for m in sys.modules if m.startswith({SIGNAL_PROCESSING!r})))\n"
+            "print('BACKENDS', sorted(m for m in sys.modules if m.startswith('nyeshc.backends.procedural.')))\n"
+            "print('CODE', code)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=120)
+    lines = dict(line.split(" ", 1) for line in out.stdout.splitlines() if line.startswith(("LOADED", "BACKENDS", "CODE")))
+    assert lines.get("CODE") == "0", out.stderr
+    backends = lines["BACKENDS"]
+    for kind in ("music", "voice", "puppet", "image", "glyphs"):
+        assert f"nyeshc.backends.procedural.{kind}'" in backends  # the test would prove nothing otherwise
+    assert lines["LOADED"] == "[]"

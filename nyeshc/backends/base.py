@@ -48,6 +48,26 @@ ProgressFn = Callable[[float], None]
 """Called with the fraction done (0..1) by long-running backend calls; may be a no-op."""
 
 
+class LazyModule:
+    """A module imported on first use of one of its names. A backend's module is imported when a
+    plan asks for its id, version and settings, which need none of scipy; ``scipy.signal`` alone
+    takes ~1.4 s to import (it parses every docstring of scipy.stats), more than a whole
+    no-change rebuild should. The jobs that filter sound or images import it when they run."""
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str) -> Any:
+        import importlib
+
+        return getattr(importlib.import_module(self._name), attr)
+
+    def __repr__(self) -> str:
+        return f"<lazy module {self._name!r}>"
+
+
 class BackendError(RuntimeError):
     """A backend could not do its job; the message says what is missing and how to fix it."""
 

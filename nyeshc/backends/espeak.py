@@ -32,9 +32,16 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from scipy import signal
 
-from nyeshc.backends.base import SAMPLE_RATE, BackendError, CostModel, Phonemes
+from nyeshc.backends.base import (
+    SAMPLE_RATE,
+    BackendError,
+    CostModel,
+    LazyModule,
+    Phonemes,
+)
+
+signal = LazyModule("scipy.signal")
 
 __all__ = ["ESpeakVoice", "SpeechEvent"]
 

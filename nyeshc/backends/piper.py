@@ -30,9 +30,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import signal
 
-from nyeshc.backends.base import SAMPLE_RATE, BackendError, CostModel
+from nyeshc.backends.base import SAMPLE_RATE, BackendError, CostModel, LazyModule
+
+signal = LazyModule("scipy.signal")
 
 __all__ = ["PiperVoice"]
 

@@ -33,7 +33,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.signal import resample_poly
 
 from nyeshc.hashing import content_key
 from nyeshc.plan.model import AudioClip, Timeline
@@ -176,6 +175,7 @@ def true_peak(x: np.ndarray, rate: int = 48_000) -> float:
     n = x.shape[0]
     for i in range(0, n, _CHUNK):
         a, b = max(0, i - pad), min(n, i + _CHUNK + pad)
+        from scipy.signal import resample_poly  # scipy.signal takes ~1.4 s to import: only when mixing
         up = resample_poly(x[a:b], 4, 1, axis=0)
         peak = max(peak, float(np.max(np.abs(up))) if up.size else 0.0, float(np.max(np.abs(x[i:i + _CHUNK]))))
     return -math.inf if peak <= 0 else 20.0 * math.log10(peak)
@@ -382,6 +382,7 @@ def _normalise_and_peak(out: np.ndarray, g32: Any) -> float:
             cur *= g32
             nxt *= g32
             out[i:i + _CHUNK] = cur
+        from scipy.signal import resample_poly  # scipy.signal takes ~1.4 s to import: only when mixing
         up = resample_poly(np.concatenate([tail, cur, nxt]), 4, 1, axis=0)
         peak = max(peak, float(np.max(np.abs(up))) if up.size else 0.0, float(np.max(np.abs(cur))))
         tail = cur[-pad:]

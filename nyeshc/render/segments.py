@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import json
 import os
 import shutil
 import tempfile
@@ -56,9 +57,9 @@ from nyeshc.render.encoder import (
     unlink_quietly,
     write_wav,
 )
-from nyeshc.render.mixer import mix
+from nyeshc.render.mixer import mix, mix_key
 from nyeshc.store.cache import Cache
-from nyeshc.world import publish
+from nyeshc.world import atomic_write_text, publish
 
 __all__ = ["render_film", "render_still", "write_png", "spans", "Span", "SEGMENT_VERSION"]
 
@@ -264,9 +265,64 @@ def segment_keys(timeline: Timeline, preset: str = "medium", crf: int = 20) -> s
     return {segment_key(timeline, sp, settings) for sp in spans(timeline)}
 
 
+#: where a build notes which assembly each output file holds (see :func:`assembled`)
+OUTPUTS = "outputs"
+
+
+def assembly_key(timeline: Timeline, settings: Mapping[str, Any], metadata: Mapping[str, str] | None) -> str:
+    """What the assembled file is made of: every segment's key in order, the mix, the audio
+    encoding and the tags. Two builds with the same key write the same MP4."""
+    return content_key({"segments": [segment_key(timeline, sp, dict(settings)) for sp in spans(timeline)],
+                        "mix": mix_key(timeline), "audio": {"codec": "aac", "bitrate": "192k",
+                                                            "rate": timeline.sample_rate},
+                        "metadata": dict(metadata or {}), "movflags": "+faststart"}, loose=True)
+
+
+def _stamp_path(cache: Cache, out: Path) -> Path:
+    name = content_key({"output": os.fspath(out.resolve())}, loose=True)[:24]
+    return cache.root / OUTPUTS / f"{name}.json"
+
+
+def _file_state(out: Path) -> dict[str, int] | None:
+    try:
+        st = out.stat()
+    except OSError:
+        return None
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "ino": st.st_ino}
+
+
+def assembled(cache: Cache, out: Path, key: str) -> bool:
+    """Whether ``out`` is, untouched, the file this cache last assembled for ``key``: the note
+    written at assembly names the key and the file's size, modification time and inode, so a file
+    replaced, edited or touched since is assembled again."""
+    state = _file_state(out)
+    if state is None:
+        return False
+    try:
+        note = json.loads(_stamp_path(cache, out).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(note, dict) and note.get("key") == key and note.get("file") == state
+
+
+def _note_assembled(cache: Cache, out: Path, key: str) -> None:
+    state = _file_state(out)
+    if state is None:
+        return
+    with contextlib.suppress(OSError):  # only an optimisation: the next build assembles again
+        path = _stamp_path(cache, out)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(path, json.dumps({"key": key, "file": state, "output": os.fspath(out.resolve())}))
+
+
 def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.ndarray, preset: str, crf: int,
                       progress: bool | ProgressCallback | None, metadata: Mapping[str, str] | None = None) -> Path:
     settings = encode_settings(preset, crf)
+    whole = assembly_key(timeline, settings, metadata)
+    if assembled(cache, out, whole):  # nothing changed since this file was written: no ffmpeg at all
+        with _progress(progress, timeline.frames, out.name) as tick:
+            tick(timeline.frames, timeline.frames)
+        return out
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.segments-", dir=out.parent))
     partial: Path | None = None
     # A segment's encoder is finished (waited for, its file cached) only after the next segment's
@@ -329,6 +385,7 @@ def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.nda
                    f"assembling {out.name}")
         publish(partial, out)
         partial = None
+        _note_assembled(cache, out, whole)
         return out
     finally:
         if pending is not None:  # an error or an interrupt: kill the encoder still draining

@@ -36,11 +36,13 @@ from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
-from scipy import ndimage
 
 from nyeshc.backends.base import (
     BackendError,
+    LazyModule,
 )
+
+ndimage = LazyModule("scipy.ndimage")
 
 LATENT_DIM = 32
 SS = 4

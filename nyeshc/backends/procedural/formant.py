@@ -25,12 +25,14 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
+from typing import Any
 
 import numpy as np
-from scipy import signal
 
-from nyeshc.backends.base import SAMPLE_RATE
+from nyeshc.backends.base import SAMPLE_RATE, LazyModule
+
+signal = LazyModule("scipy.signal")
 
 SR = SAMPLE_RATE
 BLOCK = 240
@@ -260,18 +262,25 @@ class Event:
     gain: float = 1.0
 
 
-try:  # the compiled kernel behind sosfilt: skips ~100 us of validation per 5 ms block
-    from scipy.signal._sosfilt import _sosfilt as _sosfilt_kernel
-except ImportError:  # pragma: no cover - other scipy layouts
-    _sosfilt_kernel = None
+@cache
+def _sosfilt_kernel() -> Any:
+    """The compiled kernel behind sosfilt (skips ~100 us of validation per 5 ms block), or None
+    in other scipy layouts; looked up on first use, since importing it imports scipy.signal."""
+    try:
+        from scipy.signal._sosfilt import _sosfilt
+
+        return _sosfilt
+    except ImportError:  # pragma: no cover - other scipy layouts
+        return None
 
 
 def sosfilt_inplace(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> None:
     """Filter the contiguous float64 1-D ``x`` in place, carrying state ``zi`` (sections, 2)."""
-    if _sosfilt_kernel is not None:
+    kernel = _sosfilt_kernel()
+    if kernel is not None:
         x2 = x.reshape(1, -1)
         z3 = zi.reshape(1, -1, 2)
-        _sosfilt_kernel(np.ascontiguousarray(sos, dtype=np.float64), x2, z3)
+        kernel(np.ascontiguousarray(sos, dtype=np.float64), x2, z3)
         return
     y, z = signal.sosfilt(sos, x, zi=zi)
     x[:] = y

@@ -6,11 +6,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import ndimage
 
 from nyeshc.backends.base import (
     SAMPLE_RATE,
+    LazyModule,
 )
+
+ndimage = LazyModule("scipy.ndimage")
 
 _F32 = np.float32
 

@@ -35,7 +35,6 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from scipy.ndimage import gaussian_filter
 
 from nyeshc.backends.base import CostModel, Ease
 from nyeshc.backends.procedural import scenery

@@ -31,12 +31,19 @@ from fractions import Fraction
 from typing import Any
 
 import numpy as np
-from scipy import signal
 
-from nyeshc.backends.base import SAMPLE_RATE, BackendError, CostModel, ProgressFn
+from nyeshc.backends.base import (
+    SAMPLE_RATE,
+    BackendError,
+    CostModel,
+    LazyModule,
+    ProgressFn,
+)
 from nyeshc.backends.procedural import formant
 from nyeshc.backends.procedural.formant import BREATH, Event, sub_seed
 from nyeshc.grid import Grid
+
+signal = LazyModule("scipy.signal")
 
 SR = SAMPLE_RATE
 LOW = 4  # pads and bass are rendered at SR / LOW

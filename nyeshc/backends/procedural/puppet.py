@@ -19,11 +19,11 @@ from typing import Any
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage
 
 from nyeshc.backends.base import (
     BackendError,
     CostModel,
+    LazyModule,
     Phonemes,
     Portrait,
     ProgressFn,
@@ -44,6 +44,8 @@ from nyeshc.backends.procedural.face import (
 )
 from nyeshc.backends.procedural.idle import blinks, breathing, envelope, head_movement
 from nyeshc.backends.procedural.tracking import mouth_activity, track_motion
+
+ndimage = LazyModule("scipy.ndimage")
 
 __all__ = ["LATENT_DIM", "MOUTH_MAX", "WIDTH_RANGE", "PuppetMotion", "PuppetPortrait", "blinks", "draw_face",
            "envelope", "face_geometry", "track_motion"]

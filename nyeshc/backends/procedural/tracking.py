@@ -7,7 +7,10 @@ import math
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage
+
+from nyeshc.backends.base import LazyModule
+
+ndimage = LazyModule("scipy.ndimage")
 
 
 # --------------------------------------------------------------------------- motion tracking

@@ -20,11 +20,18 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
-from scipy import signal
 
-from nyeshc.backends.base import SAMPLE_RATE, BackendError, CostModel, Phonemes
+from nyeshc.backends.base import (
+    SAMPLE_RATE,
+    BackendError,
+    CostModel,
+    LazyModule,
+    Phonemes,
+)
 from nyeshc.backends.procedural import formant
 from nyeshc.backends.procedural.formant import BREATH, Event
+
+signal = LazyModule("scipy.signal")
 
 SR = SAMPLE_RATE
 PEAK = 10 ** (-3 / 20)  # -3 dBFS
