@@ -20,7 +20,6 @@ from functools import lru_cache
 from importlib.metadata import entry_points
 from typing import Any
 
-from nyeshc.config import ANIMATIC
 from nyeshc.backends.base import (
     Backend,
     BackendError,
@@ -31,6 +30,7 @@ from nyeshc.backends.base import (
     PortraitBackend,
     VoiceBackend,
 )
+from nyeshc.config import ANIMATIC
 
 BUILTINS: dict[str, str] = {
     "image.procedural": "nyeshc.backends.procedural.image:CPPNImage",
@@ -50,6 +50,10 @@ BUILTINS: dict[str, str] = {
     "motion.fomm": "nyeshc.backends.models.fomm:FOMMMotion",
     "motion.wav2lip": "nyeshc.backends.models.wav2lip:Wav2LipMotion",
     "music.jukebox": "nyeshc.backends.models.jukebox:JukeboxMusic",
+    # text-to-image and text-to-audio pipelines through diffusers (docs/models/diffusers.md)
+    "image.diffusers": "nyeshc.backends.models.diffusion:DiffusersImage",
+    "portrait.diffusers": "nyeshc.backends.models.diffusion:DiffusersPortrait",
+    "music.stable_audio": "nyeshc.backends.models.stable_audio:StableAudioMusic",
 }
 
 PROTOCOLS: dict[str, type] = {
