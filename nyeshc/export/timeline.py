@@ -67,8 +67,11 @@ __all__ = [
     "Picture",
     "Row",
     "Tick",
+    "block_box",
     "layout",
     "min_width",
+    "rgb",
+    "ruler",
     "timeline_png",
     "timeline_svg",
     "to_png",
@@ -82,10 +85,11 @@ PICTURE_FORMATS = {".svg": "SVG", ".png": "PNG"}
 
 # geometry, in pixels
 LEFT = 132  # the row labels' column; x of t = 0
-RIGHT = 16
+RIGHT = 30  # room for the last ruler label
 TOP = 30  # the title line
 RULER = 26
 LANE = 16  # one lane of blocks
+CUE_LANE = 26  # a music cue's lane: its level line above, its name below
 SCENE_ROW = 34
 ROW_GAP = 6
 FONT = 10  # label size
@@ -126,6 +130,7 @@ class Block:
     lanes: int = 1  # lanes of the row part the block is in (for its height)
     scene: int | None = None  # 1-based, scene blocks only
     offset: int = 0  # scene blocks: 0 or 1, drawn a little higher or lower
+    label_at: Fraction | None = None  # where the label starts when not at ``start`` (after an overlap)
     envelope: tuple[tuple[Fraction, float], ...] = ()  # cues: (time, level 0..1)
 
 
@@ -152,6 +157,7 @@ class Row:
     blocks: tuple[Block, ...]
     bands: tuple[Band, ...] = ()
     parts: tuple[tuple[int, int], ...] = ((0, 1),)  # (y offset, lanes) of each lane group
+    lane: int = LANE  # the height of one lane
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,7 +205,7 @@ def shorten(text: str, px: float, size: float = FONT) -> str:
     even three characters fit.
 
     >>> shorten("The names are gone.", 1000), shorten("The names are gone.", 40), shorten("abc", 10)
-    ('The names are gone.', 'The…', '')
+    ('The names are gone.', 'The n…', '')
     """
     text = " ".join(text.split())
     fit = int((px - 4) / (size * CHAR_EM))
@@ -392,7 +398,10 @@ def _items(plan: Plan) -> tuple[list[_Item], list[_Item], dict[str, list[_Item]]
     return scenes, transitions, backdrops, people, captions, music, sounds  # type: ignore[return-value]
 
 
-def _ruler(duration: Fraction, pps: float, fps: Fraction) -> tuple[Tick, ...]:
+def ruler(duration: Fraction, pps: float, fps: Fraction) -> tuple[Tick, ...]:
+    """The ruler's ticks for ``duration`` seconds at ``pps`` pixels a second: major ticks
+    (labelled in timecode) at the smallest step of :data:`STEPS` at least :data:`LABEL_GAP`
+    pixels (and a frame) apart, minor ticks between them where they are 4 pixels apart."""
     major, minor = STEPS[-1]
     for m, n in STEPS:
         if float(m) * pps >= LABEL_GAP and m * fps >= 1:
@@ -416,15 +425,17 @@ def _summarise(items: list[_Item], lanes: list[int], pps: float, kind_label: str
     keep: list[tuple[_Item, int]] = []
     bands: list[Band] = []
     runs: dict[int, list[_Item]] = {}
+    run_end: dict[int, Fraction] = {}
 
     def close(lane: int) -> None:
         run = runs.pop(lane, [])
+        b = run_end.pop(lane, Fraction(0))
         if not run:
             return
         if len(run) == 1:
             keep.append((run[0], lane))
             return
-        a, b = run[0].start, max(i.end for i in run)
+        a = run[0].start
         covered = sum((i.end - i.start for i in run), Fraction(0))
         density = round(min(1.0, float(covered / (b - a))) if b > a else 1.0, 2)
         word = kind_label + ("s" if len(run) != 1 else "")
@@ -436,9 +447,10 @@ def _summarise(items: list[_Item], lanes: list[int], pps: float, kind_label: str
         narrow = float(item.end - item.start) * pps < MIN_BLOCK_PX
         run = runs.get(lane)
         if narrow:
-            if run and float(item.start - max(i.end for i in run)) * pps > MERGE_GAP_PX:
+            if run and float(item.start - run_end[lane]) * pps > MERGE_GAP_PX:
                 close(lane)
             runs.setdefault(lane, []).append(item)
+            run_end[lane] = max(run_end.get(lane, item.end), item.end)
         else:
             close(lane)
             keep.append((item, lane))
@@ -471,15 +483,26 @@ def layout(plan: Plan, *, width: int = 1600, title: str = "") -> Picture:
         return Block(item.kind, item.start, item.end, item.title, shorten(item.text, px), lane, lanes,
                      envelope=item.envelope, **extra)  # type: ignore[arg-type]
 
+    def scene_block(i: int, item: _Item) -> Block:
+        """A scene's label sits between the transitions it takes part in, clear of their hatching."""
+        a = max([item.start, *(sec_of(o.end) for o in tl.overlaps if o.b == i)])
+        b = min([item.end, *(sec_of(o.start) for o in tl.overlaps if o.a == i)])
+        label = shorten(item.text, float(b - a) * pps) if b > a else ""
+        return Block(item.kind, item.start, item.end, item.title, label, scene=i + 1, offset=i % 2,
+                     label_at=a if a != item.start else None)
+
+    def sec_of(frame: int) -> Fraction:
+        return Fraction(frame) / tl.fps
+
     rows: list[Row] = []
     y = TOP + RULER + ROW_GAP
     # scenes: never summarised; alternate offsets so overlaps show
-    blocks = [fit(s, 0, 1, scene=i + 1, offset=i % 2) for i, s in enumerate(scenes)]
+    blocks = [scene_block(i, s) for i, s in enumerate(scenes)]
     blocks += [fit(t, 0, 1) for t in sorted(transitions, key=order)]
     rows.append(Row("scenes", "scenes", y, SCENE_ROW, tuple(blocks)))
     y += SCENE_ROW + ROW_GAP
 
-    def lane_row(name: str, kind: str, groups: list[tuple[list[_Item], str]]) -> None:
+    def lane_row(name: str, kind: str, groups: list[tuple[list[_Item], str]], lane_px: int = LANE) -> None:
         nonlocal y
         all_blocks: list[Block] = []
         all_bands: list[Band] = []
@@ -495,10 +518,10 @@ def layout(plan: Plan, *, width: int = 1600, title: str = "") -> Picture:
             all_blocks += [fit(i, lane0 + lane, n) for i, lane in sorted(keep, key=lambda p: (p[0].start, p[0].end, p[1]))]
             all_bands += [Band(b.kind, b.start, b.end, b.count, b.density, b.title, lane0 + b.lane) for b in bands]
             parts.append((off, n))
-            off += n * LANE
+            off += n * lane_px
         if not parts:
             return
-        rows.append(Row(name, kind, y, off, tuple(all_blocks), tuple(all_bands), tuple(parts)))
+        rows.append(Row(name, kind, y, off, tuple(all_blocks), tuple(all_bands), tuple(parts), lane_px))
         y += off + ROW_GAP
 
     lane_row("backdrops", "backdrops", [(backdrops, "backdrop")])
@@ -508,9 +531,9 @@ def layout(plan: Plan, *, width: int = 1600, title: str = "") -> Picture:
         lane_row(who, "character", [([i for i in items if i.kind == "beat"], "beat"),
                                     ([i for i in items if i.kind == "line"], "line")])
     lane_row("captions", "captions", [(captions, "caption")])
-    lane_row("music", "music", [(music, "cue")])
+    lane_row("music", "music", [(music, "cue")], CUE_LANE)
     lane_row("sounds", "sounds", [(sounds, "sound")])
-    return Picture(title, width, y + 4, LEFT, pps, duration, tl.fps, tuple(rows), _ruler(duration, pps, tl.fps))
+    return Picture(title, width, y + 4, LEFT, pps, duration, tl.fps, tuple(rows), ruler(duration, pps, tl.fps))
 
 
 # --------------------------------------------------------------------------- geometry shared by SVG and PNG
@@ -522,7 +545,7 @@ def _num(v: float) -> str:
     return "0" if text in ("-0", "") else text
 
 
-def _block_box(pic: Picture, row: Row, block: Block | Band) -> tuple[float, float, float, float]:
+def block_box(pic: Picture, row: Row, block: Block | Band) -> tuple[float, float, float, float]:
     """x, y, width, height of a block (a band) in pixels; at least one pixel wide."""
     x0, x1 = pic.x(block.start), pic.x(block.end)
     w = max(1.0, x1 - x0)
@@ -533,15 +556,15 @@ def _block_box(pic: Picture, row: Row, block: Block | Band) -> tuple[float, floa
         h = row.height - 6
         return x0, row.y + off * 6, w, h
     lane = block.lane
-    y = row.y + lane * LANE
-    return x0, y + 1, w, LANE - 2
+    y = row.y + lane * row.lane
+    return x0, y + 1, w, row.lane - 2
 
 
 def _envelope_points(pic: Picture, row: Row, block: Block) -> list[tuple[float, float]]:
-    _, y, _, h = _block_box(pic, row, block)
+    _, y, _, h = block_box(pic, row, block)
     pts: list[tuple[float, float]] = []
     for t, level in block.envelope:
-        px, py = pic.x(t), y + 2 + (1 - level) * (h - 4)
+        px, py = pic.x(t), y + 2 + (1 - level) * (h - 15)
         if pts and px - pts[-1][0] < ENVELOPE_PX:
             if py > pts[-1][1]:  # keep the lower level: a dip must stay visible
                 pts[-1] = (pts[-1][0], py)
@@ -596,7 +619,7 @@ def to_svg(pic: Picture) -> str:
     w("</g>")
     for row in pic.rows:
         for band in row.bands:
-            x, y, bw, bh = _block_box(pic, row, band)
+            x, y, bw, bh = block_box(pic, row, band)
             w(f'<g class="band {band.kind}" data-start="{seconds_text(band.start)}" '
               f'data-end="{seconds_text(band.end)}" data-count="{band.count}"><title>{escape(band.title)}</title>'
               f'<rect x="{_num(x)}" y="{_num(y)}" width="{_num(bw)}" height="{_num(bh)}" '
@@ -608,7 +631,7 @@ def to_svg(pic: Picture) -> str:
 
 
 def _svg_block(pic: Picture, row: Row, block: Block) -> str:
-    x, y, bw, bh = _block_box(pic, row, block)
+    x, y, bw, bh = block_box(pic, row, block)
     attrs = f'class="block {block.kind}" data-start="{seconds_text(block.start)}" data-end="{seconds_text(block.end)}"'
     if block.scene is not None:
         attrs += f' data-scene="{block.scene}"'
@@ -625,9 +648,10 @@ def _svg_block(pic: Picture, row: Row, block: Block) -> str:
     if block.label:
         ink = INK_ON.get(block.kind, "#ffffff")
         ty = y + bh / 2 + FONT * 0.35
-        if block.kind == "transition":
+        if block.kind in ("transition", "cue"):  # under the hatching's middle, under a level line
             ty = y + bh - 2
-        parts.append(f'<text x="{_num(x + 3)}" y="{_num(ty)}" fill="{ink}">{escape(block.label)}</text>')
+        lx = pic.x(block.label_at) if block.label_at is not None else x
+        parts.append(f'<text x="{_num(lx + 3)}" y="{_num(ty)}" fill="{ink}">{escape(block.label)}</text>')
     parts.append("</g>")
     return "".join(parts)
 
@@ -635,7 +659,7 @@ def _svg_block(pic: Picture, row: Row, block: Block) -> str:
 # --------------------------------------------------------------------------- PNG
 
 
-def _rgb(hex_colour: str, alpha: float = 1.0) -> tuple[int, int, int, int]:
+def rgb(hex_colour: str, alpha: float = 1.0) -> tuple[int, int, int, int]:
     h = hex_colour.lstrip("#")
     return int(h[0:2], 16), int(h[2:4], 16), int(h[4:6], 16), round(255 * alpha)
 
@@ -646,7 +670,7 @@ def to_png(pic: Picture, *, scale: int = 1) -> bytes:
     from PIL import Image, ImageDraw, ImageFont
 
     s = max(1, int(scale))
-    img = Image.new("RGB", (pic.width * s, pic.height * s), _rgb(COLOURS["background"])[:3])
+    img = Image.new("RGB", (pic.width * s, pic.height * s), rgb(COLOURS["background"])[:3])
     draw = ImageDraw.Draw(img, "RGBA")
     font = ImageFont.load_default(size=FONT * s)
     bold = ImageFont.load_default(size=13 * s)
@@ -655,29 +679,29 @@ def to_png(pic: Picture, *, scale: int = 1) -> bytes:
         return round(x * s), round(y * s), max(round(x * s) + 1, round((x + w) * s)) - 1, round((y + h) * s) - 1
 
     if pic.title:
-        draw.text((8 * s, 7 * s), pic.title, fill=_rgb(COLOURS["text"]), font=bold)
+        draw.text((8 * s, 7 * s), pic.title, fill=rgb(COLOURS["text"]), font=bold)
     for row in pic.rows:
-        draw.rectangle(box(pic.left, row.y, pic.width - pic.left - RIGHT, row.height), fill=_rgb(COLOURS["row"]))
+        draw.rectangle(box(pic.left, row.y, pic.width - pic.left - RIGHT, row.height), fill=rgb(COLOURS["row"]))
         label = shorten(row.name, pic.left - 12, FONT)
         draw.text((8 * s, (row.y + min(row.height, SCENE_ROW) / 2 - FONT * 0.6) * s), label,
-                  fill=_rgb(COLOURS["text"]), font=font)
+                  fill=rgb(COLOURS["text"]), font=font)
     bottom = pic.height - 4
     for tick in pic.ticks:
         x = round(pic.x(tick.t) * s)
         if tick.major:
-            draw.line([(x, (TOP + 12) * s), (x, bottom * s)], fill=_rgb(COLOURS["grid"]), width=s)
-            draw.line([(x, (TOP + 12) * s), (x, (TOP + RULER) * s)], fill=_rgb(COLOURS["muted"]), width=s)
-            draw.text((x, (TOP + 5) * s), tick.label, fill=_rgb(COLOURS["muted"]), font=font, anchor="mm")
+            draw.line([(x, (TOP + 12) * s), (x, bottom * s)], fill=rgb(COLOURS["grid"]), width=s)
+            draw.line([(x, (TOP + 12) * s), (x, (TOP + RULER) * s)], fill=rgb(COLOURS["muted"]), width=s)
+            draw.text((x, (TOP + 5) * s), tick.label, fill=rgb(COLOURS["muted"]), font=font, anchor="mm")
         else:
-            draw.line([(x, (TOP + 19) * s), (x, (TOP + RULER) * s)], fill=_rgb(COLOURS["muted"], 0.6), width=s)
+            draw.line([(x, (TOP + 19) * s), (x, (TOP + RULER) * s)], fill=rgb(COLOURS["muted"], 0.6), width=s)
     for row in pic.rows:
         for band in row.bands:
-            draw.rectangle(box(*_block_box(pic, row, band)), fill=_rgb(COLOURS[band.kind], 0.25 + 0.75 * band.density))
+            draw.rectangle(box(*block_box(pic, row, band)), fill=rgb(COLOURS[band.kind], 0.25 + 0.75 * band.density))
         for block in row.blocks:
-            x, y, w, h = _block_box(pic, row, block)
+            x, y, w, h = block_box(pic, row, block)
             b = box(x, y, w, h)
             if block.kind == "transition":
-                draw.rectangle(b, fill=_rgb(COLOURS["transition"], 0.35))
+                draw.rectangle(b, fill=rgb(COLOURS["transition"], 0.35))
                 step = 6 * s
                 for k in range(b[0] - (b[3] - b[1]), b[2] + 1, step):  # 45° hatch, clipped to the box
                     x0, y0, x1, y1 = k, b[3], k + (b[3] - b[1]), b[1]
@@ -686,19 +710,20 @@ def to_png(pic: Picture, *, scale: int = 1) -> bytes:
                     if x1 > b[2]:
                         y1, x1 = y1 + (x1 - b[2]), b[2]
                     if x1 >= x0:
-                        draw.line([(x0, y0), (x1, y1)], fill=_rgb("#1d1d1f", 0.55), width=max(1, s))
+                        draw.line([(x0, y0), (x1, y1)], fill=rgb("#1d1d1f", 0.55), width=max(1, s))
             else:
                 colour = COLOURS["scene-alt"] if block.kind == "scene" and block.offset else COLOURS[block.kind]
-                draw.rectangle(b, fill=_rgb(colour))
+                draw.rectangle(b, fill=rgb(colour))
             if block.envelope:
                 pts = [(px * s, py * s) for px, py in _envelope_points(pic, row, block)]
                 if len(pts) > 1:
                     draw.line(pts, fill=(255, 255, 255, 255), width=max(1, s))
             if block.label:
-                ink = _rgb(INK_ON.get(block.kind, "#ffffff"))
-                ty = (y + h - 2) if block.kind == "transition" else (y + h / 2)
-                draw.text(((x + 3) * s, ty * s), block.label, fill=ink, font=font,
-                          anchor="ld" if block.kind == "transition" else "lm")
+                ink = rgb(INK_ON.get(block.kind, "#ffffff"))
+                low = block.kind in ("transition", "cue")
+                ty = (y + h - 2) if low else (y + h / 2)
+                lx = pic.x(block.label_at) if block.label_at is not None else x
+                draw.text(((lx + 3) * s, ty * s), block.label, fill=ink, font=font, anchor="ld" if low else "lm")
     buf = io.BytesIO()
     img.save(buf, format="PNG", optimize=False, compress_level=6)
     return buf.getvalue()
