@@ -7,7 +7,10 @@ asks for ``device = "cuda"``); and for every modality of the profile, that its b
 resolves, that every path-like setting (``checkout``, ``checkpoint``, ``config``, ``prime``,
 ``model`` …) names an existing, readable file or folder — printing each checkpoint's SHA-256 —
 and that the backend can be constructed (its :class:`~nyeshc.backends.base.BackendError` is
-reported word for word). ``--load`` also runs each backend once on a tiny input, which loads
+reported word for word). For StyleGAN2-ADA networks it reads the generator's ``w_dim``,
+resolution and classes from the pickle without unpickling it
+(:mod:`nyeshc.backends.models.pickle_facts`), or from the models manifest by the file's hash,
+and fails a ``w_dim`` or ``class_idx`` setting that does not fit. ``--load`` also runs each backend once on a tiny input, which loads
 its network: a deeper, slower check (JukeBox takes minutes even for one second).
 
 With a script, its diagnostics are checked and its plan is made with the profile, which
@@ -353,7 +356,51 @@ def check_modality(report: Report, profile: Any, modality: str) -> Any:
             if isinstance(digest, str) and digest not in printed:
                 name = f"{label} {sub}" if sub is not None else label
                 report.add(modality, "sha256", "ok", f"{name}: {digest}", setting=key, item=sub, sha256=digest)
+    if choice.id.endswith(".stylegan2"):
+        check_network(report, profile.name, modality, choice, backend)
     return backend
+
+
+def check_network(report: Report, profile: str, modality: str, choice: Any, backend: Any) -> None:
+    """What ``--load`` would find out about a StyleGAN2-ADA network, without loading it: its
+    ``w_dim``, resolution and classes, read from the pickle's opcodes (never unpickled), else
+    from the manifest entry whose SHA-256 the checkpoint has; a ``w_dim`` other than the
+    setting's, or a class-conditional network without ``class_idx``, fails."""
+    from nyeshc.backends.models.common import sha256_file
+    from nyeshc.backends.models.manifest import ManifestError, cache_dir, load_manifest
+    from nyeshc.backends.models.pickle_facts import PickleFactsError, stylegan2_facts
+
+    table = f"[profile.{profile}.{modality}]"
+    path = Path(str(choice.settings.get("checkpoint", ""))).expanduser()
+    try:
+        facts = stylegan2_facts(path)
+        w_dim, res, c_dim, source = facts.w_dim, facts.resolution, facts.c_dim, f"read from the pickle ({facts.key})"
+    except (OSError, PickleFactsError) as exc:
+        try:
+            known = load_manifest().facts_for_sha256(sha256_file(path), cache_dir())
+        except (OSError, ManifestError):
+            known = None
+        if known is None:
+            report.add(modality, "network", "warn", f"w_dim and resolution unknown without loading: {exc}",
+                       "run nyeshc doctor --load to load the network once")
+            return
+        model, _ = known
+        w_dim, res, c_dim = model.facts.get("w_dim"), model.facts.get("resolution"), model.facts.get("c_dim")
+        source = f"from the manifest ({model.name}: the checkpoint's SHA-256 matches)"
+    want = getattr(backend, "latent_dim", None)
+    data = {"w_dim": w_dim, "resolution": res, "c_dim": c_dim, "source": source}
+    text = f"w_dim {w_dim}, {res}x{res}" + (f", {c_dim} classes" if c_dim else "") + f" ({source})"
+    if w_dim is not None and want is not None and int(w_dim) != int(want):
+        report.add(modality, "network", "fail", f"{text}; the setting says w_dim = {want}",
+                   f"set {table} w_dim = {w_dim} in nysh.toml", **data)
+    elif c_dim and getattr(backend, "class_idx", None) is None and choice.settings.get("class_idx") is None:
+        report.add(modality, "network", "fail", f"{text}: a class-conditional network, and no class is chosen",
+                   f"set {table} class_idx = 0 … {int(c_dim) - 1}", **data)
+    elif c_dim and isinstance(getattr(backend, "class_idx", None), int) and backend.class_idx >= int(c_dim):
+        report.add(modality, "network", "fail", f"{text}; the setting says class_idx = {backend.class_idx}",
+                   f"set {table} class_idx = 0 … {int(c_dim) - 1}", **data)
+    else:
+        report.add(modality, "network", "ok", text, **data)
 
 
 def _jsonable(value: Any) -> Any:
