@@ -99,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
     except RenderError as exc:
         print(f"nyeshc storyboard: {exc}", file=sys.stderr)
         return 3
-    notes = tuple(n.text for n in film.notes)
+    notes = storyboard.cover_notes(film)
     board = storyboard.Board(_text(film, "title"), _text(film, "author"), timeline.fps, timeline.width,
                              timeline.height, timeline.frames, shots, tuple(stills), tuple(drawn), notes)
     if fmt == ".pdf":

@@ -21,8 +21,10 @@ What a panel says comes from the same Timeline (dialogue as the subtitles show i
 and credits text as their text jobs draw it) and, for what the film does not show —
 parentheticals, notes and action lines — from the checked script placed by the planner's own
 layout (:func:`nyeshc.plan.layout.layout`): a parenthetical or a note inside a beat belongs to
-the shot where the line after it starts (the beat's start if no line follows), a note in a
-scene to the scene's first shot, a note between scenes to the next scene's first shot.
+the shot where the line after it starts (the beat's start if no line follows), what a beat
+does (``sings THEME``) and an action line to the shot where it starts, a note in a scene to
+the scene's first shot, a note between scenes to the next scene's first shot; notes before the
+first scene are about the whole film and go on the cover.
 
 The documents are written by :func:`write_pdf` (fpdf2) and :func:`write_html` (one
 self-contained file, the stills as ``data:`` URIs); both are deterministic.
@@ -54,7 +56,7 @@ from nyeshc.plan.model import Plan, SequenceLayer, StillLayer, TextLayer
 from nyeshc.plan.services import Services
 from nyeshc.world import atomic_output
 
-__all__ = ["FORMATS", "PANELS_PER_PAGE", "Board", "Cause", "Directions", "Line", "Shot", "directions", "panel_lines",
+__all__ = ["FORMATS", "PANELS_PER_PAGE", "Board", "Cause", "Directions", "Line", "Shot", "cover_notes", "directions", "panel_lines",
            "pdf_pages", "render_html", "render_pdf", "shots", "still_frames", "write_html", "write_pdf"]
 
 Cause = Literal["transition", "scene", "backdrop", "beat", "line"]
@@ -154,6 +156,9 @@ def directions(film: ir.Film, services: Services, *, root: str | Path | None = N
                     pending_p.append(f"({item.text})")
                 elif isinstance(item, ir.Note):
                     pending_n.append(item.text)
+                elif isinstance(item, ir.Action):  # ``sings THEME``: what the beat does, not a line
+                    target = item.target.word if isinstance(item.target, ir.Word) else ""
+                    actions.append((s, f"{b.character} {item.verb} {target}".rstrip()))
                 elif isinstance(item, ir.Dialogue):
                     last = line_at.get(id(item), last)
                     parens.extend((last, b.character, p) for p in pending_p)
@@ -161,18 +166,34 @@ def directions(film: ir.Film, services: Services, *, root: str | Path | None = N
                     pending_p, pending_n = [], []
             parens.extend((last, b.character, p) for p in pending_p)
             notes.extend((last, n) for n in pending_n)
-    # notes between scenes go with the next scene (the last ones with the film's last frame)
+    # notes between scenes go with the next scene (the last ones with the film's last frame);
+    # those before the first scene are the film's own, on the cover (:func:`cover_notes`)
     pending: list[str] = []
+    started = False
     for item in film.body:
         if isinstance(item, ir.Note):
-            pending.append(item.text)
-        elif id(item) in first_frame and pending:
+            if started:
+                pending.append(item.text)
+        elif id(item) in first_frame:
+            started = True
             notes.extend((first_frame[id(item)], text) for text in pending)
             pending = []
     if pending:
         end = ctx.frame(lay.duration)
         notes.extend((max(0, end - 1), text) for text in pending)
     return Directions(tuple(parens), tuple(notes), tuple(actions))
+
+
+def cover_notes(film: ir.Film) -> tuple[str, ...]:
+    """The notes before the film's first scene (or credits): about the whole film, so they go on
+    the cover rather than on a panel."""
+    out: list[str] = []
+    for item in film.body:
+        if isinstance(item, (ir.Scene, ir.Credits)):
+            break
+        if isinstance(item, ir.Note):
+            out.append(item.text)
+    return tuple(out)
 
 
 # --------------------------------------------------------------------------- shots
@@ -419,7 +440,9 @@ def pdf_pages(n_shots: int) -> int:
     return 1 + -(-n_shots // PANELS_PER_PAGE)
 
 
-def _pdf() -> Any:  # an fpdf.FPDF
+def _pdf(text: str = "") -> Any:  # an fpdf.FPDF
+    """An FPDF with Source Serif (regular, bold, italic) and, when ``text`` (every word the
+    document will show) has characters Source Serif lacks, the system's fallback fonts."""
     from fpdf import FPDF
 
     pdf = FPDF(orientation="L", unit="mm", format="A4")
@@ -431,6 +454,9 @@ def _pdf() -> Any:  # an fpdf.FPDF
         ref = resources.files(_FONT_PACKAGE) / "files" / name
         with resources.as_file(ref) as font_path:
             pdf.add_font("serif", style, str(font_path))
+    cmap = pdf.fonts["serif"].cmap
+    if all(ord(c) in cmap or c.isspace() for c in set(text)):
+        return pdf
     fallbacks = []
     for i, path in enumerate(_FALLBACKS):
         if Path(path).is_file():
@@ -486,7 +512,9 @@ def _image(pdf: Any, image: np.ndarray, x: float, y: float, w: float, h: float) 
 
 def render_pdf(board: Board, progress: Progress | None = None) -> bytes:
     """The storyboard as PDF bytes: a cover page, then :data:`PANELS_PER_PAGE` panels a page."""
-    pdf = _pdf()
+    words = [board.title or "Untitled", board.author, " — storyboard, page 0123456789 of", board.summary(), *board.notes, "Rosetta chart: alphabet …",
+             *(name for name, _ in board.charts), *(text for shot in board.shots for _, text in panel_lines(shot, board.fps))]
+    pdf = _pdf("".join(words))
     pdf.set_title(board.title or "Storyboard")
     if board.author:
         pdf.set_author(board.author)
