@@ -334,13 +334,17 @@ def _items(plan: Plan) -> tuple[list[_Item], list[_Item], dict[str, list[_Item]]
     def span(a: Fraction, b: Fraction) -> str:
         return f"{timecode(round(a * fps), fps)}–{timecode(round(b * fps), fps)}"
 
+    titles = {s.index: s.title for s in tl.scenes}
     scenes: list[_Item] = []
     transitions: list[_Item] = []
     backdrops: list[_Item] = []
     people: dict[str, list[_Item]] = {}
     captions: list[_Item] = []
     for s in tl.scenes:
-        fades = [w for w, n in (("fade in", s.fade_in), ("fade out", s.fade_out)) if n]
+        fades = [f"{w} {float(Fraction(n) / fps):g}s" + (" from white" if white and w == "fade in" else
+                                                         " to white" if white else "")
+                 for w, n, white in (("fade in", s.fade_in, s.fade_in_white), ("fade out", s.fade_out, s.fade_out_white))
+                 if n]
         extra = f" ({', '.join(fades)})" if fades else ""
         a, b = sec(s.start), sec(s.end)
         scenes.append(_Item("scene", a, b, f"{s.title} {span(a, b)}{extra}", s.title))
@@ -364,7 +368,7 @@ def _items(plan: Plan) -> tuple[list[_Item], list[_Item], dict[str, list[_Item]]
     for o in tl.overlaps:
         a, b = sec(o.start), sec(o.end)
         word = "MORPH TO" if o.kind == "morph" else "CROSSFADE TO"
-        names = f"{tl.scenes[o.a].title} → {tl.scenes[o.b].title}" if max(o.a, o.b) < len(tl.scenes) else ""
+        names = f"{titles.get(o.a, '?')} → {titles.get(o.b, '?')}"
         transitions.append(_Item("transition", a, b, f"{word} {names} {span(a, b)}", word))
         if o.morph:
             text = _backdrop_text(jobs, o.morph)
@@ -485,8 +489,9 @@ def layout(plan: Plan, *, width: int = 1600, title: str = "") -> Picture:
 
     def scene_block(i: int, item: _Item) -> Block:
         """A scene's label sits between the transitions it takes part in, clear of their hatching."""
-        a = max([item.start, *(sec_of(o.end) for o in tl.overlaps if o.b == i)])
-        b = min([item.end, *(sec_of(o.start) for o in tl.overlaps if o.a == i)])
+        index = tl.scenes[i].index
+        a = max([item.start, *(sec_of(o.end) for o in tl.overlaps if o.b == index)])
+        b = min([item.end, *(sec_of(o.start) for o in tl.overlaps if o.a == index)])
         label = shorten(item.text, float(b - a) * pps) if b > a else ""
         return Block(item.kind, item.start, item.end, item.title, label, scene=i + 1, offset=i % 2,
                      label_at=a if a != item.start else None)

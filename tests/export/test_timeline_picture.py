@@ -323,3 +323,10 @@ def test_a_failed_write_leaves_the_old_picture(tmp_path: Path, plans: dict[str, 
     assert [p.name for p in tmp_path.iterdir()] == ["t.svg"]
     with pytest.raises(ValueError, match="not 't.gif'"):
         tp.write_picture(plans["small"], tmp_path / "t.gif")
+
+
+def test_scene_titles_say_their_fades(plans: dict[str, Plan]) -> None:
+    root = parse(tp.timeline_svg(plans["nyeshkerh"]))
+    titles = [title(g) for g in blocks(root, "scene")]
+    assert titles[0].endswith("(fade in 3s)") and titles[2].endswith("(fade out 3s)")
+    assert "fade" not in titles[1]
