@@ -60,6 +60,13 @@ def run(args: argparse.Namespace) -> int:
     if out.is_dir():
         print(f"nyeshc storyboard: {out} is a folder", file=sys.stderr)
         return 2
+    if fmt == ".pdf":
+        try:
+            import fpdf  # noqa: F401 - only asked whether it is there, before any job runs
+        except ImportError:
+            print("nyeshc storyboard: a PDF storyboard needs the fpdf2 package: pip install 'nyeshc[studio]' "
+                  "(or write .html, which needs nothing more)", file=sys.stderr)
+            return 2
     try:
         prepared = prepare(args, "storyboard", canvas_scale=None if args.full_size else 0.5)
         film = prepared.checked.loaded.film

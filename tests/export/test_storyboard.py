@@ -14,6 +14,7 @@ import io
 import itertools
 import shutil
 import subprocess
+import sys
 from dataclasses import replace
 from fractions import Fraction
 from html.parser import HTMLParser
@@ -314,6 +315,20 @@ def test_a_bad_suffix_is_a_usage_error(made: dict[str, Path], capsys: pytest.Cap
     assert cli("storyboard", made["script"], "-o", out) == 2
     assert "must be a .pdf or .html file" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_folder_or_a_missing_fpdf2_is_said_before_any_job(made: dict[str, Path], tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "board.pdf"
+    folder.mkdir()
+    assert cli("storyboard", made["script"], "-o", folder) == 2
+    assert "is a folder" in capsys.readouterr().err
+    monkeypatch.setitem(sys.modules, "fpdf", None)  # import fpdf raises ImportError
+    empty = tmp_path / "cache"
+    assert cli("storyboard", made["script"], "-o", tmp_path / "b.pdf", "--cache", empty) == 2
+    assert "pip install 'nyeshc[studio]'" in capsys.readouterr().err
+    assert not empty.exists() and not (tmp_path / "b.pdf").exists()
 
 
 def test_a_script_with_errors_prints_diagnostics(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
