@@ -271,6 +271,9 @@ def _backdrop_text(jobs: dict[str, Job], key: str) -> str:
     latents = [jobs[k] for k in job.inputs if k in jobs and jobs[k].output == "latent"]
     if latents:
         return " -> ".join(_look(j) for j in latents)
+    path = job.params.get("path")
+    if isinstance(path, str) and path:  # a picture or a video from a file: its name
+        return path.replace("\\", "/").rsplit("/", 1)[-1]
     return _tail(job.name)
 
 
@@ -398,7 +401,12 @@ def _items(plan: Plan) -> tuple[list[_Item], list[_Item], dict[str, list[_Item]]
             music.append(_Item("cue", a, b, f"music {text} {span(a, b)}{extra}", text,
                                _envelope(c, tl, ducks, attack, release)))
         elif c.role in ("sound", "video"):
-            sounds.append(_Item("sound", a, b, f"sound {text} {span(a, b)}", text))
+            job = jobs.get(c.artifact)
+            path = job.params.get("path") if job is not None else None
+            if isinstance(path, str) and path:  # a recording or a video's sound: its file's name
+                text = path.replace("\\", "/").rsplit("/", 1)[-1]
+            what = text if text.startswith("sound ") else f"sound {text}"
+            sounds.append(_Item("sound", a, b, f"{what} {span(a, b)}", text))
     return scenes, transitions, backdrops, people, captions, music, sounds  # type: ignore[return-value]
 
 
@@ -474,8 +482,8 @@ def layout(plan: Plan, *, width: int = 1600, title: str = "") -> Picture:
     if width < min_width():
         raise ValueError(f"a timeline picture needs a width of at least {min_width()} pixels, not {width}")
     tl = plan.timeline
-    duration = tl.duration if tl.frames > 0 else Fraction(1)
-    pps = (width - LEFT - RIGHT) / float(duration)
+    shown = tl.duration if tl.frames > 0 else Fraction(1)  # an empty film: one second of ruler
+    pps = (width - LEFT - RIGHT) / float(shown)
     scenes, transitions, backdrops, people, captions, music, sounds = _items(plan)
     # each row's items in time order; a stable sort keeps the timeline's order for ties
 
@@ -538,7 +546,7 @@ def layout(plan: Plan, *, width: int = 1600, title: str = "") -> Picture:
     lane_row("captions", "captions", [(captions, "caption")])
     lane_row("music", "music", [(music, "cue")], CUE_LANE)
     lane_row("sounds", "sounds", [(sounds, "sound")])
-    return Picture(title, width, y + 4, LEFT, pps, duration, tl.fps, tuple(rows), ruler(duration, pps, tl.fps))
+    return Picture(title, width, y + 4, LEFT, pps, tl.duration, tl.fps, tuple(rows), ruler(shown, pps, tl.fps))
 
 
 # --------------------------------------------------------------------------- geometry shared by SVG and PNG

@@ -108,12 +108,34 @@ def test_small_film_rows_and_kinds(plans: dict[str, Plan]) -> None:
     assert rows == ["scenes", "backdrops", "ANNA", "BEN", "captions", "music", "sounds"]
     assert {title(g) for g in blocks(root, "caption")} == {"caption “Small Hours” 0:00.06–0:02.06"}
     assert [title(g).split()[:2] for g in blocks(root, "cue")] == [["music", "soundtrack"]]
-    assert [title(g).split()[:2] for g in blocks(root, "sound")] == [["sound", "sound"]]
+    assert [title(g).split()[:2] for g in blocks(root, "sound")] == [["sound", "BELL"]]
     assert len(blocks(root, "backdrop")) == 2  # DUSK, SEA
     morphs = blocks(root, "morph")  # the MORPH TO's frames and scene 3's backdrop morph
     assert len(morphs) == 2 and any("SEA -> DUSK" in title(g) for g in morphs)
     # text is escaped, not markup: the line with <for> and & parses and reads back
     assert any("Then we wait <for> the tide & turn." in title(g) for g in blocks(root, "line"))
+
+
+def test_videos_recordings_and_voices_off_screen() -> None:
+    from plan_fakes import plan_text
+
+    plan = plan_text('''title: "Show"
+canvas: 128x72, 12fps
+
+SCENE 1 "A", 5s:
+    show: "clips/harbour-sound.mp4", at 1s, for 2s
+    sound: "rain.wav", at 500ms
+    NARRATOR (V.O.), at 1s:
+        "Heard, not seen."
+
+FADE OUT: 1s
+''')
+    root = parse(tp.timeline_svg(plan, width=600))
+    assert [title(g) for g in blocks(root, "backdrop")] == ["backdrop harbour-sound.mp4 0:01.00–0:03.00"]
+    assert sorted(title(g) for g in blocks(root, "sound")) == ["sound harbour-sound.mp4 0:01.00–0:03.00",
+                                                              "sound rain.wav 0:00.06–0:03.06"]
+    assert blocks(root, "beat") == [] and [title(g)[:26] for g in blocks(root, "line")] == ["NARRATOR: Heard, not seen."]
+    assert title(blocks(root, "scene")[0]).endswith("(fade out 1s)")
 
 
 def test_ruler_is_in_timecode(plans: dict[str, Plan]) -> None:
@@ -210,6 +232,16 @@ def test_narrow_blocks_are_summarised_and_labels_fit() -> None:
     wide = tp.layout(long_plan(20, 60), width=4000)
     assert not any(r.bands for r in wide.rows)
     assert sum(1 for r in wide.rows for b in r.blocks if b.kind == "line" and b.label.startswith("line")) == 20
+
+
+def test_an_empty_timeline_draws_a_ruler_and_no_blocks() -> None:
+    empty = Plan(Timeline(128, 72, Fraction(24), 0, 48_000, 0, (), (), (), ()), ())
+    root = parse(tp.timeline_svg(empty, width=400))
+    assert root.get("data-duration") == "0"
+    assert not [g for g in root.iter(f"{NS}g") if (g.get("class") or "").startswith(("block", "band"))]
+    assert next(g.findtext(f"{NS}text") for g in root.iter(f"{NS}g") if g.get("class") == "tick major") == "0:00.00"
+    with pytest.raises(ValueError, match="at least 226 pixels"):
+        tp.layout(empty, width=225)
 
 
 def test_seconds_are_exact_to_the_frame_and_sample() -> None:
