@@ -106,8 +106,6 @@ def _usage(msg: str) -> int:
 
 def _picture_usage(args: argparse.Namespace) -> str | None:
     """What is wrong with ``--svg``/``--png``/``-o``/``--width``, or None."""
-    from nyeshc.export.timeline import min_width
-
     picture = ".svg" if getattr(args, "svg", False) else ".png" if getattr(args, "png", False) else None
     output = getattr(args, "output", None)
     if picture is None:
@@ -122,8 +120,12 @@ def _picture_usage(args: argparse.Namespace) -> str | None:
         return f"{flag} writes a {picture} file, not {out.name!r} (name it FILE{picture})"
     if out.is_dir():
         return f"{out} is a folder; -o names the picture file"
+    from nyeshc.export.timeline import MAX_PNG_WIDTH, min_width
+
     if args.width < min_width():
         return f"--width must be at least {min_width()} pixels, not {args.width}"
+    if picture == ".png" and args.width > MAX_PNG_WIDTH:
+        return f"--png is at most {MAX_PNG_WIDTH} pixels wide, not {args.width} (--svg has no limit)"
     script = Path(args.script)
     if out.exists() and script.exists() and out.resolve() == script.resolve():
         return "the output would overwrite the script"

@@ -98,6 +98,7 @@ MIN_BLOCK_PX = 3.0  # narrower blocks are summarised into density bands
 MERGE_GAP_PX = 2.0  # small blocks closer than this join one band
 LABEL_GAP = 84.0  # least distance between two ruler labels
 MAX_LANES = 4  # more overlapping blocks share the last lane
+MAX_PNG_WIDTH = 16384  # a wider PNG would hold hundreds of MB in memory while painted; use the SVG
 ENVELOPE_PX = 0.5  # envelope points closer than this are merged (keeping the lowest level)
 
 # (major step, minor step) in seconds, smallest first
@@ -683,6 +684,9 @@ def to_png(pic: Picture, *, scale: int = 1) -> bytes:
     from PIL import Image, ImageDraw, ImageFont
 
     s = max(1, int(scale))
+    if pic.width * s > MAX_PNG_WIDTH:
+        raise ValueError(f"a timeline PNG is at most {MAX_PNG_WIDTH} pixels wide, not {pic.width * s}; "
+                         "write an SVG for a wider picture")
     img = Image.new("RGB", (pic.width * s, pic.height * s), rgb(COLOURS["background"])[:3])
     draw = ImageDraw.Draw(img, "RGBA")
     font = ImageFont.load_default(size=FONT * s)

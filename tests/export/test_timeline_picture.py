@@ -318,6 +318,7 @@ def test_cli_writes_svg_and_png(tmp_path: Path, capsys: pytest.CaptureFixture[st
     (["--png", "-o", "x.svg"], "--png writes a .png file, not 'x.svg'"),
     (["-o", "x.svg"], "-o FILE needs --svg or --png"),
     (["--svg", "-o", "x.svg", "--width", "100"], "--width must be at least"),
+    (["--png", "-o", "x.png", "--width", "20000"], "--png is at most 16384 pixels wide, not 20000"),
 ])
 def test_cli_usage_errors(argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
                           monkeypatch: pytest.MonkeyPatch) -> None:
