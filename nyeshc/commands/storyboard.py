@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from nyeshc.commands.common import (
     Stop,
@@ -93,9 +94,9 @@ def run(args: argparse.Namespace) -> int:
         artifacts = run_jobs(prepared, args, replace(plan, jobs=tuple(jobs)), "storyboard")
     except Stop as stop:
         return stop.code
+    notes = storyboard.cover_notes(film)
     try:
         with artifacts:
-            stills = _stills(timeline, artifacts.cache, storyboard.still_frames(shots), quiet=args.quiet)
             drawn = []
             if charts:
                 choice = prepared.profile.choice("glyphs")
@@ -103,38 +104,64 @@ def run(args: argparse.Namespace) -> int:
                 for name, key, ink in charts:
                     drawn.append((name, backend.chart(artifacts.load(key), cell=CHART_CELL, ink=ink,  # type: ignore[attr-defined]
                                                       paper=CHART_PAPER)))
+            with _Stills(timeline, artifacts.cache, storyboard.still_frames(shots), quiet=args.quiet) as stills:
+                board = storyboard.Board(_text(film, "title"), _text(film, "author"), timeline.fps, timeline.width,
+                                         timeline.height, timeline.frames, shots, stills, tuple(drawn), notes)
+                if fmt == ".pdf":
+                    storyboard.write_pdf(board, out)
+                    what = f"{storyboard.pdf_pages(len(shots))} pages"
+                else:
+                    storyboard.write_html(board, out)
+                    what = "one HTML file"
     except RenderError as exc:
         print(f"nyeshc storyboard: {exc}", file=sys.stderr)
         return 3
-    notes = storyboard.cover_notes(film)
-    board = storyboard.Board(_text(film, "title"), _text(film, "author"), timeline.fps, timeline.width,
-                             timeline.height, timeline.frames, shots, tuple(stills), tuple(drawn), notes)
-    if fmt == ".pdf":
-        storyboard.write_pdf(board, out)
-        what = f"{storyboard.pdf_pages(len(shots))} pages"
-    else:
-        storyboard.write_html(board, out)
-        what = "one HTML file"
     if not args.quiet:
         print(f"wrote {out} ({len(shots)} shots, {what}, stills {timeline.width}x{timeline.height})", file=sys.stderr)
     return 0
 
 
-def _stills(timeline: Any, cache: Any, frames: list[int], *, quiet: bool) -> list[Any]:
-    """The frames composited from the cache, with a progress bar on stderr unless ``quiet``."""
-    from nyeshc.render import Compositor
+class _Stills(Sequence[Any]):
+    """The panels' stills, each composited from the cache when the writer asks for it (so they
+    are never all in memory), with a progress bar on stderr unless ``quiet``."""
 
-    compositor = Compositor(timeline, cache)
-    if quiet or not frames:
-        return [compositor.frame(f).copy() for f in frames]
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    def __init__(self, timeline: Any, cache: Any, frames: list[int], *, quiet: bool) -> None:
+        from nyeshc.render import Compositor
 
-    out = []
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  console=Console(file=sys.stderr), transient=False) as bar:
-        task = bar.add_task("stills", total=len(frames))
-        for f in frames:
-            out.append(compositor.frame(f).copy())
-            bar.update(task, advance=1)
-    return out
+        self.compositor = Compositor(timeline, cache)
+        self.frames = frames
+        self.quiet = quiet
+        self.bar: Any = None
+        self.task: Any = None
+
+    def __enter__(self) -> Self:
+        if not self.quiet and self.frames:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self.bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                                TimeRemainingColumn(), console=Console(file=sys.stderr), transient=False)
+            self.task = self.bar.add_task("stills", total=len(self.frames))
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def __getitem__(self, i: Any) -> Any:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        image = self.compositor.frame(self.frames[i]).copy()
+        if self.bar is not None:
+            self.bar.update(self.task, advance=1)
+        return image

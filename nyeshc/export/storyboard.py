@@ -38,7 +38,7 @@ import html
 import io
 import itertools
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from fractions import Fraction
@@ -331,7 +331,11 @@ def panel_lines(shot: Shot, fps: Fraction) -> list[tuple[Style, str]]:
 @dataclass(frozen=True)
 class Board:
     """Everything a storyboard document shows: the cover (title, author, the film's notes, each
-    alphabet's Rosetta chart) and the panels (``stills[i]`` is ``shots[i]``'s frame)."""
+    alphabet's Rosetta chart) and the panels (``stills[i]`` is ``shots[i]``'s frame).
+
+    ``stills`` may be lazy (the command composites each frame when it is asked for): the writers
+    read each one once, in order, and keep none, so a long film's stills are never all in
+    memory at once."""
 
     title: str
     author: str
@@ -340,16 +344,13 @@ class Board:
     height: int
     frames: int
     shots: tuple[Shot, ...]
-    stills: tuple[np.ndarray, ...]
+    stills: Sequence[np.ndarray]
     charts: tuple[tuple[str, np.ndarray], ...] = ()
     notes: tuple[str, ...] = ()
 
     def summary(self) -> str:
         return (f"{len(self.shots)} shots · {timecode(self.frames, self.fps)} · "
                 f"{self.width}x{self.height} at {float(self.fps):g} fps")
-
-
-Progress = Callable[[int, int], None]
 
 
 def _png(image: np.ndarray) -> bytes:
@@ -378,6 +379,11 @@ body{font-family:"Source Serif Pro",Georgia,serif;background:#f4f1ea;color:#1b18
 def render_html(board: Board) -> str:
     """The storyboard as one HTML page: styles inline, every image a ``data:image/png`` URI, no
     script and no external resource."""
+    return "".join(_html_parts(board))
+
+
+def _html_parts(board: Board) -> Iterator[str]:
+    """:func:`render_html`'s text in pieces: the cover, then a panel at a time."""
     e = html.escape
     out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
            f"<title>{e(board.title or 'Storyboard')} — storyboard</title>", f"<style>{_CSS}</style>", "</head>",
@@ -392,7 +398,9 @@ def render_html(board: Board) -> str:
                    f'{e(name)}</figcaption><img alt="the alphabet {e(name)}" width="{chart.shape[1]}" '
                    f'height="{chart.shape[0]}" src="data:image/png;base64,{data}"></figure>')
     out += ["</section>", '<main class="panels">']
+    yield "\n".join(out) + "\n"
     for shot, still in zip(board.shots, board.stills):
+        out = []
         data = base64.b64encode(_png(still)).decode("ascii")
         out.append(f'<article class="panel" id="shot-{shot.number}" data-start="{shot.start}" '
                    f'data-end="{shot.end}" data-still="{shot.still}" data-cause="{shot.cause}">')
@@ -409,14 +417,14 @@ def render_html(board: Board) -> str:
             else:
                 out.append(f'<p class="{style}">{e(text)}</p>')
         out.append("</article>")
-    out += ["</main>", "</body>", "</html>", ""]
-    return "\n".join(out)
+        yield "\n".join(out) + "\n"
+    yield "</main>\n</body>\n</html>\n"
 
 
 def write_html(board: Board, path: str | os.PathLike[str]) -> Path:
-    """:func:`render_html` written atomically (temporary file, then renamed)."""
-    with atomic_output(path, suffix=".html") as tmp:
-        tmp.write_text(render_html(board), encoding="utf-8")
+    """:func:`render_html` written atomically (temporary file, then renamed), a panel at a time."""
+    with atomic_output(path, suffix=".html") as tmp, open(tmp, "w", encoding="utf-8", newline="\n") as fh:
+        fh.writelines(_html_parts(board))
     return Path(path)
 
 
@@ -510,7 +518,7 @@ def _image(pdf: Any, image: np.ndarray, x: float, y: float, w: float, h: float) 
     pdf.image(Image.fromarray(np.ascontiguousarray(image)), x=x + (w - dw) / 2, y=y + (h - dh) / 2, w=dw, h=dh)
 
 
-def render_pdf(board: Board, progress: Progress | None = None) -> bytes:
+def render_pdf(board: Board) -> bytes:
     """The storyboard as PDF bytes: a cover page, then :data:`PANELS_PER_PAGE` panels a page."""
     words = [board.title or "Untitled", board.author, " — storyboard, page 0123456789 of", board.summary(), *board.notes, "Rosetta chart: alphabet …",
              *(name for name, _ in board.charts), *(text for shot in board.shots for _, text in panel_lines(shot, board.fps))]
@@ -575,14 +583,12 @@ def render_pdf(board: Board, progress: Progress | None = None) -> bytes:
             pdf.set_xy(x, ty)
             pdf.cell(cell_w, size * 0.45, text)
             ty += size * 0.45
-        if progress is not None:
-            progress(i + 1, total)
     return bytes(pdf.output())
 
 
-def write_pdf(board: Board, path: str | os.PathLike[str], progress: Progress | None = None) -> Path:
+def write_pdf(board: Board, path: str | os.PathLike[str]) -> Path:
     """:func:`render_pdf` written atomically (temporary file, then renamed)."""
-    data = render_pdf(board, progress)
+    data = render_pdf(board)
     with atomic_output(path, suffix=".pdf") as tmp:
         tmp.write_bytes(data)
     return Path(path)

@@ -197,6 +197,33 @@ def test_the_shot_list_is_a_function_of_the_script(made: dict[str, Path],
         [(s.start, s.end, s.cause) for s in board_shots]
 
 
+def test_one_pass_of_only_the_jobs_the_stills_and_charts_need(made: dict[str, Path], tmp_path: Path,
+                                                              prepared: pipeline.Prepared,
+                                                              board_shots: tuple[storyboard.Shot, ...],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from nyeshc.commands import storyboard as command
+    from nyeshc.plan.select import artifact_keys, needed_jobs
+
+    passes: list[list[str]] = []
+    real = command.run_jobs
+
+    def counting(prepared_: object, args: object, plan: object, name: str) -> object:
+        passes.append([j.key for j in plan.jobs])  # type: ignore[attr-defined]
+        return real(prepared_, args, plan, name)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(command, "run_jobs", counting)
+    assert cli("storyboard", made["script"], "-o", tmp_path / "b.html", "--cache", made["cache"], "-q") == 0
+    assert len(passes) == 1
+    plan = prepared.plan
+    keys = set().union(*(artifact_keys(plan.timeline, s.still, s.still + 1, audio=False) for s in board_shots))
+    alphabet = [j.key for j in plan.jobs if j.kind == "glyphs.alphabet"]
+    assert set(passes[0]) == {j.key for j in needed_jobs(plan, keys).jobs} | set(alphabet)
+    # the (V.O.) line is heard, never seen: its voice is not made for a storyboard
+    (gone,) = [j for j in plan.jobs if j.kind == "voice.speak" and j.params.get("text") == "Gone."]
+    assert gone.key not in passes[0]
+    assert len(passes[0]) < len(plan.jobs)
+
+
 # --------------------------------------------------------------------------- the PDF
 
 
