@@ -288,37 +288,39 @@ def _character(job: Job | None) -> str | None:
 
 def _envelope(clip: AudioClip, tl: Timeline, ducks: Sequence[tuple[int, int]],
               attack: int, release: int) -> tuple[tuple[Fraction, float], ...]:
-    """A music clip's level over its span (0..1 of its full level): linear fades, and for a
-    ducked clip a dip to ``duck_db`` under each merged dialogue span, with the mixer's attack
-    before and release after. Points are (seconds, level), in time order."""
+    """A music clip's level over its span (0..1 of its full level, gain aside): its fades, and
+    for a ducked clip a dip to ``duck_db`` under each merged dialogue span, reached over the
+    mixer's attack before it and left over its release after. Points are (seconds, level) at
+    every corner inside the clip, in time order; ramps are drawn straight between them (the
+    mixer's are equal-power and raised-cosine curves between the same corners)."""
     rate = tl.sample_rate
     a, b = clip.start, clip.start + clip.length
-    low = 10 ** (tl.duck_db / 20) if clip.duck else 1.0
-    pts: list[tuple[int, float]] = [(a, 0.0 if clip.fade_in else 1.0)]
-    if clip.fade_in:
-        pts.append((a + clip.fade_in, 1.0))
-    if clip.duck:
-        for s, e in ducks:
-            if e + release <= a or s - attack >= b:
-                continue
-            pts += [(s - attack, 1.0), (s, low), (e, low), (e + release, 1.0)]
-    if clip.fade_out:
-        pts.append((b - clip.fade_out, 1.0))
-    pts.append((b, 0.0 if clip.fade_out else 1.0))
+    low = 10 ** (tl.duck_db / 20)
+    near = [(s, e) for s, e in ducks if e + release > a and s - attack < b] if clip.duck else []
 
-    def fade(n: int) -> float:
+    def level(n: int) -> float:
         g = 1.0
         if clip.fade_in and n < a + clip.fade_in:
             g = min(g, (n - a) / clip.fade_in)
         if clip.fade_out and n > b - clip.fade_out:
             g = min(g, (b - n) / clip.fade_out)
-        return max(0.0, g)
+        for s, e in near:
+            if s <= n <= e:
+                d = low
+            elif s - attack < n < s:
+                d = 1 - (1 - low) * (n - (s - attack)) / attack
+            elif e < n < e + release:
+                d = low + (1 - low) * (n - e) / release
+            else:
+                continue
+            g *= d
+            break
+        return round(max(0.0, g), 4)
 
-    out: list[tuple[Fraction, float]] = []
-    for n, level in sorted(p for p in pts if a <= p[0] <= b):
-        level = round(min(level, 1.0) * fade(n) if level else 0.0, 4)
-        out.append((Fraction(n, rate), level))
-    return tuple(out)
+    corners = {a, b, a + clip.fade_in, b - clip.fade_out}
+    for s, e in near:
+        corners |= {s - attack, s, e, e + release}
+    return tuple((Fraction(n, rate), level(n)) for n in sorted(c for c in corners if a <= c <= b))
 
 
 def _items(plan: Plan) -> tuple[list[_Item], list[_Item], dict[str, list[_Item]], list[_Item], list[_Item],

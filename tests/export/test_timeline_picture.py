@@ -196,6 +196,35 @@ def test_soundtrack_ducks_under_dialogue(plans: dict[str, Plan]) -> None:
     assert len(next(iter(blocks(svg, "cue"))).findall(f"{NS}polyline")) == 1
 
 
+def test_a_cue_that_starts_under_a_line_starts_ducked() -> None:
+    from plan_fakes import plan_text
+
+    plan = plan_text('''title: "Duck"
+canvas: 128x72, 12fps
+duck: -12dB
+
+music PULSE:
+    source: generate, genre "ambient", length 30s, seed 1
+
+character ANNA:
+    portrait: generate, seed 6
+    voice: asemic
+
+SCENE 1 "A", 8s:
+    music: PULSE, at 1s
+    ANNA, at 0s:
+        "A line long enough to still be playing when the music comes in."
+''')
+    tl = plan.timeline
+    line = next(c for c in tl.audio if c.role == "dialogue")
+    cue = next(b for r in tp.layout(plan).rows if r.kind == "music" for b in r.blocks)
+    assert line.start < 48_000 < line.start + line.length  # the cue comes in under the line
+    low = round(10 ** (-12 / 20), 4)
+    assert cue.envelope[0] == (Fraction(1), low)
+    end = Fraction(line.start + line.length, tl.sample_rate)
+    assert (end, low) in cue.envelope and cue.envelope[-1][1] == 1.0  # back up after the line
+
+
 def long_plan(lines: int, seconds: int) -> Plan:
     """A film of ``seconds`` with ``lines`` short lines, evenly spread, and one scene a minute."""
     fps = Fraction(24)
