@@ -364,9 +364,10 @@ def _items(plan: Plan) -> tuple[list[_Item], list[_Item], dict[str, list[_Item]]
                 text = _backdrop_text(jobs, layer.artifact)
                 backdrops.append(_Item("morph", a, b, f"backdrop morph {text} {span(a, b)}", text))
             elif isinstance(layer, SequenceLayer):  # a portrait: a character's beat on screen
+                # (not the job's "beat N": a job made once for two equal beats keeps the first's name)
                 who = _character(job) or "?"
-                number = _tail(job.name) if job is not None else "beat"
-                people.setdefault(who, []).append(_Item("beat", a, b, f"{who} {number} {span(a, b)}", number))
+                people.setdefault(who, []).append(
+                    _Item("beat", a, b, f"{who} on screen {span(a, b)} in {s.title}", who))
             elif isinstance(layer, TextLayer) and layer.role != "subtitle":
                 text = str(job.params.get("text", "")) if job is not None else ""
                 what = "credits" if layer.role == "credits" else "caption"
@@ -401,7 +402,8 @@ def _items(plan: Plan) -> tuple[list[_Item], list[_Item], dict[str, list[_Item]]
             if c.gain_db:
                 notes.append(f"{c.gain_db:+g} dB")
             extra = f" [{', '.join(notes)}]" if notes else ""
-            music.append(_Item("cue", a, b, f"music {text} {span(a, b)}{extra}", text,
+            what = text if text.startswith("music ") else f"music {text}"
+            music.append(_Item("cue", a, b, f"{what} {span(a, b)}{extra}", text,
                                _envelope(c, tl, ducks, attack, release)))
         elif c.role in ("sound", "video"):
             job = jobs.get(c.artifact)
