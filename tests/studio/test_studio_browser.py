@@ -74,6 +74,11 @@ def test_the_studio_in_chromium(tmp_path: Path) -> None:
             left, pps = float(svg.get_attribute("data-left")), float(svg.get_attribute("data-px-per-second"))
             x = float(page.locator("#timeline line.playhead").get_attribute("x1"))
             assert x == pytest.approx(left + t * pps, abs=0.5)  # the playhead is where the video is
+            # the whole preview is loaded (Chromium draws a spinner over the frame until then)
+            page.wait_for_function("() => { const v = document.getElementById('player');"
+                                   " return v.readyState >= 4 && v.networkState !== 2; }", timeout=10_000)
+            # Chromium's controls fade their loading spinner out after a delay; for the docs' picture
+            page.wait_for_timeout(2000 if DOCS else 0)
             page.screenshot(path=str(shots / "studio.png"))
 
             # a save with an error: diagnostics at once, the last good preview kept

@@ -125,9 +125,14 @@
         row.append(ln, code);
         pre.append(row);
         for (const d of here) {
+          // laid out as a line (an empty number column), so the caret sits under the column
           const note = document.createElement("div");
-          note.className = `inline-diag ${d.severity}`;
-          note.textContent = `${" ".repeat(Math.max(0, d.column - 1))}^ ${d.code}: ${d.message}`;
+          note.className = `line inline-diag ${d.severity}`;
+          const gutter = document.createElement("span");
+          gutter.className = "ln";
+          const text = document.createElement("span");
+          text.textContent = `${" ".repeat(Math.max(0, d.column - 1))}^ ${d.code}: ${d.message}`;
+          note.append(gutter, text);
           pre.append(note);
         }
       });
@@ -156,7 +161,8 @@
     const bar = $("progress");
     if (p.total > 0) bar.value = p.done / p.total;
     else if (p.stage === "done") bar.value = 1;
-    else bar.removeAttribute("value");  // indeterminate
+    else if (p.stage === "planning") bar.removeAttribute("value");  // indeterminate
+    else bar.value = 0;  // nothing runs
     if (p.stage !== "planning" && p.stage !== "jobs" && p.stage !== "render") $("queued").hidden = true;
     if (p.stage === "failed" || p.stage === "done") {
       buildDiagnostics = p.diagnostics || [];
