@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -48,7 +49,9 @@ PATH_ENDINGS = ("_checkout", "_checkpoint", "_checkpoints", "_config", "_path", 
                 "_weights")
 FOLDER_KEYS = ("checkout", "checkpoints", "models", "data")
 FOLDER_ENDINGS = ("_checkout", "_checkpoints", "_dir")
-FILE_KEYS = ("checkpoint", "config", "prime", "model", "weights")
+# `model` is a file or a folder (a diffusers pipeline folder), or not a path at all (Jukebox's
+# "5b_lyrics", a Hugging Face repository id: the backend's construct check says if it is cached)
+FILE_KEYS = ("checkpoint", "config", "prime", "weights")
 FILE_ENDINGS = ("_checkpoint", "_config", "_file", "_model", "_weights")
 
 
@@ -228,6 +231,8 @@ def is_path_setting(key: str, value: Any) -> bool:
 
     if not isinstance(value, str) or not value.strip():
         return False
+    if key == "model" and re.fullmatch(r"[A-Za-z0-9][\w.-]*/[\w.-]+", value) and not Path(value).exists():
+        return False  # a Hugging Face repository id (owner/name), looked up in its cache by the backend
     p = Path(value)
     looks = p.is_absolute() or value.startswith(("~", ".")) or "/" in value or os.sep in value or bool(p.suffix)
     if key in PATH_KEYS or key.endswith(PATH_ENDINGS):

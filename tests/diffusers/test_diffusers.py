@@ -356,3 +356,14 @@ def test_cli_renders_a_film_through_the_diffusers_backends_twice_alike(sd: Path,
     assert len(outs[0][1]) > 0 and np.frombuffer(outs[0][1], np.int16).std() > 10
     lock = (tmp_path / "film.nysh.lock").read_text(encoding="utf-8")
     assert "image.diffusers" in lock and "music.stable_audio" in lock and "model_id" in lock
+
+
+def test_doctor_takes_a_pipeline_folder_and_a_hub_id(sd: Path) -> None:
+    from nyeshc.commands.doctor import Report, check_path, is_path_setting
+
+    assert not is_path_setting("model", "stabilityai/stable-diffusion-xl-base-1.0")
+    assert not is_path_setting("model", "5b_lyrics")
+    assert is_path_setting("model", str(sd))
+    report = Report()
+    check_path(report, "diff", "image", "model", str(sd))
+    assert [c.status for c in report.checks] == ["ok"] and "(folder)" in report.checks[0].detail
