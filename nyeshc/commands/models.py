@@ -84,10 +84,12 @@ def _size(n: int | None) -> str:
     return f"{value:.1f} TiB"  # pragma: no cover
 
 
-def _hub_snapshot(model: Any, cache: Path | None, *, local_only: bool) -> str:
+def _hub_snapshot(model: Any, cache: Path | None, *, local_only: bool, quiet: bool = True) -> str:
     """The local snapshot folder of a Hub model (downloading it unless ``local_only``)."""
     from huggingface_hub import snapshot_download
+    from huggingface_hub.utils import disable_progress_bars, enable_progress_bars
 
+    (disable_progress_bars if quiet else enable_progress_bars)()
     hub = model.hub
     return snapshot_download(repo_id=hub.repo, revision=hub.revision, local_files_only=local_only,
                              cache_dir=str(cache / "huggingface") if cache is not None else None)
@@ -256,7 +258,8 @@ def run_list(args: argparse.Namespace) -> int:
                       r["installed"], r["licence"])
     Console(file=sys.stdout, highlight=False, width=max(100, min(160, os.get_terminal_size(1).columns
                                                                  if sys.stdout.isatty() else 140))).print(table)
-    print("size ?: not published (measured by the first pull); `nyeshc models pull NAME` fetches one")
+    if any(r["size"] is None and not r["source"].startswith("hf:") for r in rows):
+        print("size ?: not published (the first pull measures it); `nyeshc models pull NAME` fetches a model")
     return 0
 
 
@@ -338,7 +341,7 @@ def run_pull(args: argparse.Namespace) -> int:
     settings: dict[str, Any] = dict(model.settings)
     if model.hub is not None:
         try:
-            snapshot = _hub_snapshot(model, cache if args.dir else None, local_only=False)
+            snapshot = _hub_snapshot(model, cache if args.dir else None, local_only=False, quiet=args.quiet)
         except Exception as exc:  # noqa: BLE001 - huggingface_hub's errors, explained below
             return _fail(_hub_error(model, exc))
         commit = Path(snapshot).name
