@@ -26,6 +26,18 @@ COMMIT = "0123456789abcdef0123456789abcdef01234567"
 FILES = {"model_index.json": b'{"_class_name": "StableDiffusionPipeline"}\n',
          "unet/config.json": b'{"sample_size": 8}\n',
          "unet/diffusion_pytorch_model.safetensors": bytes(range(256)) * 40}
+LFS = {"unet/diffusion_pytorch_model.safetensors"}  # stored as the Hub stores weights: Git LFS
+
+
+def git_oid(body: bytes) -> str:
+    """The git blob id, which the Hub sends as the ETag of a file not in LFS."""
+    return hashlib.sha1(b"blob %d\0" % len(body) + body, usedforsecurity=False).hexdigest()
+
+
+def sha256(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
 MANIFEST = '''version = 1
 [models.tiny]
 title = "a tiny pipeline"
@@ -75,7 +87,8 @@ def _handler(log: list[str]) -> type[http.server.BaseHTTPRequestHandler]:
                 self._send(200, json.dumps({"id": "owner/tiny", "sha": COMMIT}).encode(),
                            {"Content-Type": "application/json"})
             elif path == f"/api/models/owner/tiny/tree/{COMMIT}":
-                tree = [{"type": "file", "path": f, "size": len(b), "oid": hashlib.sha1(b).hexdigest()}
+                tree = [{"type": "file", "path": f, "size": len(b), "oid": git_oid(b),
+                         **({"lfs": {"oid": sha256(b), "size": len(b), "pointerSize": 134}} if f in LFS else {})}
                         for f, b in FILES.items()]
                 self._send(200, json.dumps(tree).encode(), {"Content-Type": "application/json"})
             elif path.startswith(f"/owner/tiny/resolve/{COMMIT}/"):
@@ -83,7 +96,9 @@ def _handler(log: list[str]) -> type[http.server.BaseHTTPRequestHandler]:
                 if body is None:
                     self._send(404, b"", {"X-Error-Code": "EntryNotFound"})
                 else:
-                    self._send(200, body, {"X-Repo-Commit": COMMIT, "ETag": f'"{hashlib.sha1(body).hexdigest()}"'})
+                    name = path.removeprefix(f"/owner/tiny/resolve/{COMMIT}/")
+                    lfs = {"X-Linked-Etag": f'"{sha256(body)}"', "X-Linked-Size": str(len(body))} if name in LFS else {}
+                    self._send(200, body, {"X-Repo-Commit": COMMIT, "ETag": f'"{git_oid(body)}"', **lfs})
             elif path.startswith("/api/models/owner/locked/"):
                 self._send(403, b'{"error": "gated"}', {"X-Error-Code": "GatedRepo", "X-Error-Message":
                                                        "Access to model owner/locked is restricted.",
@@ -142,6 +157,16 @@ def test_hub_model_is_pulled_into_the_hf_cache_and_configured(tmp_path: Path, hu
     assert rows["tiny"]["installed"] == "installed" and rows["gone"]["installed"] == "no"
     assert rows["tiny"]["source"] == "hf:owner/tiny"
     assert len(log) == requests
+    # verify re-hashes the snapshot's blobs (SHA-256 for the LFS weights, git ids for the rest)
+    proc = nyeshc(tmp_path, endpoint, "verify", "tiny", offline=True)
+    assert proc.returncode == 0 and f"ok    owner/tiny at {COMMIT}: 3 file(s) match" in proc.stdout, proc.stdout
+    blobs = tmp_path / "hf" / "hub" / "models--owner--tiny" / "blobs"
+    assert (blobs / sha256(FILES["unet/diffusion_pytorch_model.safetensors"])).is_file()
+    weights = (snapshot / "unet" / "diffusion_pytorch_model.safetensors").resolve()
+    weights.write_bytes(b"damaged")
+    proc = nyeshc(tmp_path, endpoint, "verify", "tiny", offline=True)
+    assert proc.returncode == 1 and "BAD   owner/tiny: unet/diffusion_pytorch_model.safetensors hashes to" \
+        in proc.stdout
 
 
 def test_gated_and_missing_repos_say_what_to_do(tmp_path: Path, hub: tuple[str, list[str]]) -> None:
