@@ -391,6 +391,8 @@ class Studio:
             watching.set()
             if todo:
                 counter.join()
+        if todo:
+            self._progress(build, "jobs", f"{len(todo)} of {len(todo)} jobs done", len(todo), len(todo))
         self.preview_dir.mkdir(parents=True, exist_ok=True)
         out = self.preview_dir / f"render-{os.getpid()}-{threading.get_ident()}.mp4"
         shown = [0.0]
@@ -451,8 +453,15 @@ class Studio:
                                          "the last good preview is kept")
         return files
 
+    def _check_safely(self, files: list[Path]) -> list[Path]:
+        try:
+            return self._check_and_request()
+        except Exception as exc:  # noqa: BLE001 - a check that crashes is shown; watching goes on
+            self._progress(0, "failed", f"the check failed: {type(exc).__name__}: {exc}")
+            return files
+
     def _watch(self) -> None:
-        files = self._check_and_request()
+        files = self._check_safely([self.script, self.root / "nysh.toml"])
         seen = _snapshot(files)
         while not self._stop.wait(self.interval):
             now = _snapshot(files)
@@ -461,7 +470,7 @@ class Studio:
             if self._stop.wait(_SETTLE_S):
                 return
             now = _snapshot(files)
-            files = self._check_and_request()
+            files = self._check_safely(files)
             fresh = _snapshot(files)
             # a file saved again while it was being checked keeps its old time here: seen again
             seen = {f: now.get(f, fresh[f]) for f in files}

@@ -2,7 +2,8 @@
 Playwright for Python, against ``nyeshc studio`` run as a command on a free port.
 
 One test walks what a writer does: the page shows the player and the timeline; a click on the
-second scene's block moves the video into that scene (and the playhead with it); a save that
+second scene's block moves the video into that scene (and the playhead with it, as it does
+while the video plays); a save that
 breaks the script shows the diagnostics within :data:`DIAGNOSTICS_BOUND_S` and keeps the last
 good preview; a save that fixes it with a change brings a new preview within
 :data:`PREVIEW_BOUND_S`, at the same position. It takes the screenshots for ``docs/studio.md``:
@@ -43,7 +44,8 @@ def test_the_studio_in_chromium(tmp_path: Path) -> None:
     timings: dict[str, float] = {}
     try:
         with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+            browser = p.chromium.launch(executable_path=CHROMIUM,
+                                        args=["--no-sandbox", "--autoplay-policy=no-user-gesture-required"])
             # Playwright's wait_for_function evaluates strings; the studio's CSP forbids that
             page = browser.new_page(viewport={"width": 1280, "height": 720}, bypass_csp=True)
             errors: list[str] = []
@@ -104,6 +106,17 @@ def test_the_studio_in_chromium(tmp_path: Path) -> None:
             assert page.locator("#diagnostics li.error").count() == 0
             assert page.evaluate("() => document.getElementById('player').currentTime") == pytest.approx(t, abs=0.05)
             assert page.evaluate("() => document.body.dataset.stage") == "done"
+
+            # playing: the playhead follows the video
+            page.evaluate("() => document.getElementById('player').play()")
+            page.wait_for_function(f"() => document.getElementById('player').currentTime > {t + 0.4}",
+                                   timeout=10_000)
+            page.evaluate("() => document.getElementById('player').pause()")
+            page.wait_for_function("() => document.getElementById('player').paused", timeout=5_000)
+            page.wait_for_timeout(100)  # the last timeupdate after the pause
+            played = page.evaluate("() => document.getElementById('player').currentTime")
+            x = float(page.locator("#timeline line.playhead").get_attribute("x1"))
+            assert played > t + 0.4 and x == pytest.approx(left + played * pps, abs=0.5)
             assert not errors, errors
             browser.close()
     finally:

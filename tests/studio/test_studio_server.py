@@ -291,6 +291,8 @@ def test_a_save_is_checked_at_once_and_streamed_as_events(tmp_path: Path, serve)
     resp = conn.getresponse()
     assert resp.status == 200 and resp.getheader("content-type").startswith("text/event-stream")
 
+    passed: list[dict] = []  # the events next_event read past
+
     def next_event(kind: str, timeout: float = 30) -> dict:
         deadline = time.monotonic() + timeout
         event, data = None, None
@@ -303,12 +305,23 @@ def test_a_save_is_checked_at_once_and_streamed_as_events(tmp_path: Path, serve)
             elif line == "" and event is not None:
                 if event == kind:
                     return data
+                passed.append({"event": event, **(data or {})})
                 event, data = None, None
         raise AssertionError(f"no {kind} event within {timeout} s")
 
     try:
         assert next_event("check")["ok"]
         first = next_event("preview")
+        # the first build's progress: planning, its jobs counted up to all of them, then the
+        # render frame by frame up to all 84
+        stages = [e["stage"] for e in passed if e["event"] == "progress"]
+        assert stages[0] == "planning" and "jobs" in stages and stages[-1] == "render"
+        assert stages.index("jobs") < stages.index("render")
+        jobs = [e for e in passed if e.get("stage") == "jobs"]
+        assert jobs[0]["done"] == 0 and jobs[-1]["done"] == jobs[-1]["total"] > 0
+        renders = [e for e in passed if e.get("stage") == "render" and e["total"]]
+        assert renders[-1]["done"] == renders[-1]["total"] == 84
+        assert next_event("progress")["stage"] == "done"
         script.write_text(FILM.replace("backdrop: B", "backdrop: NOPE"), encoding="utf-8")
         saved = time.monotonic()
         check = next_event("check", timeout=5)

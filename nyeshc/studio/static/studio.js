@@ -263,11 +263,11 @@
   }
 
   timelineBox.addEventListener("click", (ev) => {
-    const block = ev.target.closest(".block");
+    const block = ev.target.closest(".block, .band");  // a band: blocks too narrow to draw alone
     if (!block || !timelineBox.contains(block)) return;
     const start = parseFloat(block.getAttribute("data-start"));
     if (!Number.isFinite(start)) return;
-    for (const el of timelineBox.querySelectorAll(".block.selected")) el.classList.remove("selected");
+    for (const el of timelineBox.querySelectorAll(".selected")) el.classList.remove("selected");
     block.classList.add("selected");
     video.currentTime = start;
     movePlayhead();
