@@ -40,6 +40,7 @@ bytes.
 
 from __future__ import annotations
 
+import bisect
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -68,6 +69,7 @@ __all__ = [
     "Row",
     "Tick",
     "block_box",
+    "frame_timecode",
     "layout",
     "min_width",
     "rgb",
@@ -201,6 +203,29 @@ def seconds_text(t: Fraction) -> str:
     return f"{sign}{whole}" if frac == 0 else f"{sign}{whole}.{frac:06d}".rstrip("0")
 
 
+def frame_timecode(t: Fraction, fps: Fraction) -> str:
+    """The film's timecode (:func:`nyeshc.plan.timecode`, ``m:ss.ff``) of the frame nearest
+    ``t`` seconds; computed in integers when the rate is whole (a long film's titles hold
+    thousands: the Fraction arithmetic was most of the picture's time), the same text.
+
+    >>> frame_timecode(Fraction(755, 12), Fraction(24)), frame_timecode(Fraction(7200), Fraction(30000, 1001))
+    ('1:02.22', '119:59.30')
+    """
+    if fps.denominator == 1 and t.denominator == 1:
+        f = int(fps)
+        frame = t.numerator * f
+    elif fps.denominator == 1:
+        f = int(fps)
+        n, d = t.numerator * f, t.denominator
+        frame = (2 * n + d) // (2 * d)  # round half up ...
+        if (2 * n + d) % (2 * d) == 0 and frame % 2:  # ... but ties to even, as round() does
+            frame -= 1
+    else:
+        return timecode(round(t * fps), fps)
+    seconds, ff = divmod(frame, f)
+    return f"{seconds // 60}:{seconds % 60:02d}.{ff:02d}"
+
+
 def shorten(text: str, px: float, size: float = FONT) -> str:
     """``text`` on one line, cut with ``…`` to fit ``px`` pixels at ``size``; ``""`` when not
     even three characters fit.
@@ -297,6 +322,7 @@ def _envelope(clip: AudioClip, tl: Timeline, ducks: Sequence[tuple[int, int]],
     a, b = clip.start, clip.start + clip.length
     low = 10 ** (tl.duck_db / 20)
     near = [(s, e) for s, e in ducks if e + release > a and s - attack < b] if clip.duck else []
+    starts = [s - attack for s, _ in near]  # sorted; the spans' ramps do not overlap (merged)
 
     def level(n: int) -> float:
         g = 1.0
@@ -304,17 +330,15 @@ def _envelope(clip: AudioClip, tl: Timeline, ducks: Sequence[tuple[int, int]],
             g = min(g, (n - a) / clip.fade_in)
         if clip.fade_out and n > b - clip.fade_out:
             g = min(g, (b - n) / clip.fade_out)
-        for s, e in near:
+        k = bisect.bisect_right(starts, n) - 1  # the one span whose ramps could hold n
+        if k >= 0:
+            s, e = near[k]
             if s <= n <= e:
-                d = low
+                g *= low
             elif s - attack < n < s:
-                d = 1 - (1 - low) * (n - (s - attack)) / attack
+                g *= 1 - (1 - low) * (n - (s - attack)) / attack
             elif e < n < e + release:
-                d = low + (1 - low) * (n - e) / release
-            else:
-                continue
-            g *= d
-            break
+                g *= low + (1 - low) * (n - e) / release
         return round(max(0.0, g), 4)
 
     corners = {a, b, a + clip.fade_in, b - clip.fade_out}
@@ -338,7 +362,7 @@ def _items(plan: Plan) -> tuple[list[_Item], list[_Item], dict[str, list[_Item]]
         return Fraction(frame) / fps
 
     def span(a: Fraction, b: Fraction) -> str:
-        return f"{timecode(round(a * fps), fps)}–{timecode(round(b * fps), fps)}"
+        return f"{frame_timecode(a, fps)}–{frame_timecode(b, fps)}"
 
     titles = {s.index: s.title for s in tl.scenes}
     scenes: list[_Item] = []
@@ -429,7 +453,7 @@ def ruler(duration: Fraction, pps: float, fps: Fraction) -> tuple[Tick, ...]:
     while k * minor <= duration:
         t = k * minor
         if t % major == 0:
-            ticks.append(Tick(t, True, timecode(round(t * fps), fps)))
+            ticks.append(Tick(t, True, frame_timecode(t, fps)))
         elif float(minor) * pps >= 4:
             ticks.append(Tick(t, False, ""))
         k += 1
@@ -457,7 +481,7 @@ def _summarise(items: list[_Item], lanes: list[int], pps: float, kind_label: str
         density = round(min(1.0, float(covered / (b - a))) if b > a else 1.0, 2)
         word = kind_label + ("s" if len(run) != 1 else "")
         bands.append(Band(run[0].kind, a, b, len(run), density,
-                          f"{len(run)} {word} {timecode(round(a * fps), fps)}–{timecode(round(b * fps), fps)}"
+                          f"{len(run)} {word} {frame_timecode(a, fps)}–{frame_timecode(b, fps)}"
                           " (too narrow to draw one by one)", lane))
 
     for item, lane in zip(items, lanes):
@@ -490,9 +514,9 @@ def layout(plan: Plan, *, width: int = 1600, title: str = "") -> Picture:
     shown = tl.duration if tl.frames > 0 else Fraction(1)  # an empty film: one second of ruler
     pps = (width - LEFT - RIGHT) / float(shown)
     scenes, transitions, backdrops, people, captions, music, sounds = _items(plan)
-    # each row's items in time order; a stable sort keeps the timeline's order for ties
 
     def order(i: _Item) -> tuple[Fraction, Fraction]:
+        """Each row's items in time order (a stable sort keeps the timeline's order for ties)."""
         return i.start, i.end
 
     def fit(item: _Item, lane: int, lanes: int, **extra: object) -> Block:

@@ -273,6 +273,18 @@ def test_an_empty_timeline_draws_a_ruler_and_no_blocks() -> None:
         tp.layout(empty, width=225)
 
 
+def test_frame_timecode_is_the_plans_timecode() -> None:
+    """The picture's integer shortcut prints what :func:`nyeshc.plan.timecode` prints."""
+    import random
+
+    rng = random.Random(17)
+    for fps in (Fraction(24), Fraction(25), Fraction(12), Fraction(30000, 1001)):
+        times = [Fraction(rng.randrange(0, 10**9), rng.choice([1, 2, 3, 24, 1000, 48_000])) for _ in range(3000)]
+        times += [Fraction(2 * k + 1, 2 * fps.numerator) * fps.denominator for k in range(500)]  # ties
+        for t in times:
+            assert tp.frame_timecode(t, fps) == timecode(round(t * fps), fps), (t, fps)
+
+
 def test_seconds_are_exact_to_the_frame_and_sample() -> None:
     assert tp.seconds_text(Fraction(1001, 24)) == "41.708333"
     for fps in (Fraction(24), Fraction(30000, 1001), Fraction(25)):
