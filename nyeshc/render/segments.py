@@ -110,14 +110,31 @@ def spans(timeline: Timeline) -> list[Span]:
     return [piece for sp in out for piece in _chunks(sp, timeline)]
 
 
+MIN_PIECE_SECONDS = 1
+"""Inside a 4 s cell, a segment is also cut where a layer starts or ends, unless the piece would
+be shorter than this: a caption shown for 3 s re-renders those 3 s (a piece of at least a
+second on either side), not the 8 s of the two cells it falls in. Each piece is one encoder run
+starting on a keyframe, so pieces are not cut finer than this."""
+
+
 def _chunks(sp: Span, timeline: Timeline) -> list[Span]:
     """A scene span cut at every ``SEGMENT_SECONDS`` from its scene's start (so the cuts move
-    with the scene); other spans whole."""
+    with the scene), and inside each of those cells where a layer starts or ends (at least
+    ``MIN_PIECE_SECONDS`` from the cell's other cuts: what is decided in one cell never moves a
+    cut in another); other spans whole."""
     if sp.kind != "scene" or sp.scene is None:
         return [sp]
     step = max(1, round(SEGMENT_SECONDS * timeline.fps))
+    least = max(1, round(MIN_PIECE_SECONDS * timeline.fps))
     s0 = sp.scene.start
-    cuts = [sp.start] + [c for c in range(s0 + step * ((sp.start - s0) // step + 1), sp.end, step)] + [sp.end]
+    grid = [sp.start] + [c for c in range(s0 + step * ((sp.start - s0) // step + 1), sp.end, step)] + [sp.end]
+    edges = sorted({t for L in sp.scene.layers for t in (L.start, L.end) if sp.start < t < sp.end})
+    cuts = [grid[0]]
+    for a, b in zip(grid, grid[1:]):
+        for t in edges:
+            if a < t < b and t - cuts[-1] >= least and b - t >= least:
+                cuts.append(t)
+        cuts.append(b)
     return [dataclasses.replace(sp, start=a, end=b) for a, b in zip(cuts, cuts[1:])]
 
 

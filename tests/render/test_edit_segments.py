@@ -86,12 +86,14 @@ def _expected(old: Timeline, new: Timeline) -> set[tuple[int, int]]:
 EDITS = {
     # kind of edit: (old text, new text, how many segments it re-renders)
     "no change": ("", "", 0),
-    # the beat's portrait (its lip-sync) is shown over two 4 s segments; beat 1 is untouched
+    # segments are 4 s cells cut again where a layer starts or ends (pieces of at least 1 s):
+    # the beat's portrait (its lip-sync) is shown over two pieces; beat 1 is untouched
     "dialogue line (scene 2, beat 2)": ('"Nobody answers."', '"Nobody answers now."', 2),
     "caption text (scene 1)": ('caption: "The harbour"', 'caption: "The old harbour"', 1),
-    "caption timing (scene 2)": ('"Night", at 1s, for 2s', '"Night", at 1s, for 3s', 1),
-    # every segment of scene 2 and the crossfade into it; scene 1's own segments stay
-    "backdrop (scene 2)": ("    backdrop: DUSK", "    backdrop: SEA", 5),
+    # the caption's end moves from 3 s to 4 s: the piece it starts in and the one it now ends in
+    "caption timing (scene 2)": ('"Night", at 1s, for 2s', '"Night", at 1s, for 3s', 2),
+    # every piece of scene 2 and the crossfade into it; scene 1's own segments stay
+    "backdrop (scene 2)": ("    backdrop: DUSK", "    backdrop: SEA", 8),
     # a scene put first moves the others along the timeline: only its own segment is new
     "a scene inserted first": ('SCENE 1 "Harbour"', 'SCENE 0 "Prologue", 4s:\n    backdrop: DUSK\n\nSCENE 1 "Harbour"', 1),
 }

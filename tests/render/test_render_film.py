@@ -129,12 +129,13 @@ def test_edit_rerenders_one_scene(film: tuple[Timeline, Cache], tmp_path: Path) 
 
 
 def test_long_scene_is_cut_and_an_edit_rerenders_only_where_it_shows(tmp_path: Path) -> None:
-    """A 12 s scene at 12 fps is cut every SEGMENT_SECONDS (48 frames) from its start; changing
-    a caption shown in frames 60..80 re-composes the segment [48, 96) only, and the film
-    assembled from old and new segments decodes to the right pictures."""
-    from nyeshc.render.segments import SEGMENT_SECONDS
+    """A 12 s scene at 12 fps is cut every SEGMENT_SECONDS (48 frames) from its start, and again
+    where a layer starts or ends (pieces of at least MIN_PIECE_SECONDS, 12 frames); changing a
+    caption shown in frames 60..80 re-composes those frames only, and the film assembled from
+    old and new segments decodes to the right pictures."""
+    from nyeshc.render.segments import MIN_PIECE_SECONDS, SEGMENT_SECONDS
 
-    assert SEGMENT_SECONDS * FPS == 48
+    assert SEGMENT_SECONDS * FPS == 48 and MIN_PIECE_SECONDS * FPS == 12
     cache = Cache(tmp_path / "cache")
     bg = put(cache, "bg", solid(BLUE))
     white = np.zeros((12, 40, 4), np.uint8)
@@ -148,7 +149,8 @@ def test_long_scene_is_cut_and_an_edit_rerenders_only_where_it_shows(tmp_path: P
         return timeline([scene], 144)
 
     tl = film(k_white)
-    assert [(s.start, s.end, s.kind) for s in spans(tl)] == [(0, 48, "scene"), (48, 96, "scene"), (96, 144, "scene")]
+    assert [(s.start, s.end, s.kind) for s in spans(tl)] == [(0, 48, "scene"), (48, 60, "scene"), (60, 80, "scene"),
+                                                              (80, 96, "scene"), (96, 144, "scene")]
     render_film(tl, cache, tmp_path / "a.mp4", preset="ultrafast", crf=12)
     import nyeshc.render.segments as seg
 
@@ -164,7 +166,7 @@ def test_long_scene_is_cut_and_an_edit_rerenders_only_where_it_shows(tmp_path: P
         out = render_film(film(k_yellow), cache, tmp_path / "b.mp4", preset="ultrafast", crf=12)
     finally:
         seg.Compositor.frame = original  # type: ignore[method-assign]
-    assert sorted(set(composed)) == list(range(48, 96))
+    assert sorted(set(composed)) == list(range(60, 80))
     frames = decode(out)[0]
     assert len(frames) == 144
     assert near(frames[70][H // 2, W // 2], (255, 255, 0), 30)  # the new caption
@@ -210,3 +212,19 @@ def test_plain_text_layer(tmp_path: Path) -> None:
     f = render_still(tl, cache, 0)
     top = f[: H // 2]
     assert top.max() >= 235 and top.min() <= 60  # light ink with a dark halo
+
+
+def test_layer_cuts_keep_pieces_of_at_least_a_second_and_stay_inside_their_cell() -> None:
+    """Layer edges closer than MIN_PIECE_SECONDS to a cut are not cut at; and what happens in one
+    4 s cell never moves a cut in another (the grid's cuts are always kept)."""
+    bg = "0" * 64
+    scene = SceneTrack(0, "s", 0, 144, (StillLayer(0, 144, bg), TextLayer(5, 50, "a", position="center"),
+                                          TextLayer(55, 100, "b", position="center"),
+                                          TextLayer(130, 140, "c", position="center")))
+    tl = timeline([scene], 144)
+    # 12 frames at least: 5 is too close to 0, 50 and 55 to the cut at 48, 100 to 96 and 140 to
+    # the scene's end; 130 is kept, and the piece [48, 96) stays whole
+    assert [(s.start, s.end) for s in spans(tl)] == [(0, 48), (48, 96), (96, 130), (130, 144)]
+    # a layer edge moved inside the last cell changes no cut before 96
+    moved = SceneTrack(0, "s", 0, 144, (*scene.layers[:3], TextLayer(110, 140, "c", position="center")))
+    assert [(s.start, s.end) for s in spans(timeline([moved], 144))] == [(0, 48), (48, 96), (96, 110), (110, 144)]
