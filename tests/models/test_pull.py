@@ -426,3 +426,45 @@ def test_hub_model_offline_mode_is_honoured(tmp_path: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "nyeshc.cli", "models", "path", "sd15"], check=False,
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 1 and "not in the Hugging Face cache" in proc.stderr
+
+
+def test_fetch_reports_progress_in_order(tmp_path: Path, host: tuple[Host, str]) -> None:
+    """The gate's progress callback (the command's bar on a terminal): bytes so far and the
+    total, never decreasing, ending at the size; a resumed transfer starts at what was kept."""
+    from nyeshc.backends.models.download import fetch
+
+    h, base = host
+    h.files["/ffhq.pkl"] = PAYLOAD
+    h.cut_once["/ffhq.pkl"] = 200_000
+    seen: list[tuple[int, int | None]] = []
+    got = fetch(f"{base}/ffhq.pkl", tmp_path / "f.bin", size=len(PAYLOAD), sha256=SHA, retries=1,
+                progress=lambda done, total: seen.append((done, total)))
+    assert got.sha256 == SHA and got.attempts == 2 and got.resumed_from == 0
+    assert all(total == len(PAYLOAD) for _, total in seen)
+    first_of_second = seen.index((200_000, len(PAYLOAD)))
+    assert [d for d, _ in seen[:first_of_second + 1]] == sorted(d for d, _ in seen[:first_of_second + 1])
+    assert [d for d, _ in seen[first_of_second:]] == sorted(d for d, _ in seen[first_of_second:])
+    assert seen[-1] == (len(PAYLOAD), len(PAYLOAD))
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ('{ path = "/abs.pkl", url = "http://x/a", size = 0, sha256 = "" }', "must be relative"),
+    ('{ path = "../up.pkl", url = "http://x/a", size = 0, sha256 = "" }', "must be relative"),
+    ('{ path = "a.pkl", url = "http://x/a", manual = "a page", size = 0, sha256 = "" }', "exactly one of url and manual"),
+    ('{ path = "a.pkl", url = "http://x/a", size = 0, sha256 = "abc" }', "64 hex digits"),
+    ('{ path = "a.pkl", url = "http://x/a", size = -1, sha256 = "" }', "whole number of bytes"),
+])
+def test_a_malformed_manifest_is_a_usage_error_naming_the_entry(tmp_path: Path, entry: str, message: str,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    manifest = tmp_path / "m.toml"
+    manifest.write_text(f'''version = 1
+[models.bad]
+title = "t"
+licence = "l"
+modality = "image"
+backend = "image.stylegan2"
+files = [{entry}]
+''', encoding="utf-8")
+    assert main(["models", "list", "--manifest", str(manifest), "--dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "models.bad" in err and message in err
