@@ -468,3 +468,22 @@ files = [{entry}]
     assert main(["models", "list", "--manifest", str(manifest), "--dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "models.bad" in err and message in err
+
+
+def test_two_pulls_of_one_file_at_once_do_not_share_the_part(tmp_path: Path, host: tuple[Host, str],
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    import fcntl
+
+    h, base = host
+    h.files["/ffhq.pkl"] = PAYLOAD
+    manifest = write_manifest(tmp_path / "m.toml", base)
+    lock = tmp_path / "cache" / "stylegan2" / ".ffhq.pkl.lock"
+    lock.parent.mkdir(parents=True)
+    with open(lock, "a+b") as held:  # another pull, mid-download
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        assert pull(tmp_path, manifest) == 1
+        assert "another nyeshc models pull is downloading" in capsys.readouterr().err
+        assert h.requests == []
+    lock.unlink()
+    assert pull(tmp_path, manifest) == 0
+    assert leftovers(tmp_path) == ["stylegan2/ffhq.pkl"]  # the lock is removed after a pull

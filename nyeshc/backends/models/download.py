@@ -20,6 +20,7 @@ import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 __all__ = ["DownloadError", "Fetched", "fetch"]
 
@@ -135,6 +136,37 @@ def fetch(url: str, dest: str | Path, *, size: int = 0, sha256: str = "", timeou
     attempts after a cut or a timeout, each resuming where the last stopped."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    lock = _lock(dest)
+    try:
+        return _fetch(url, dest, size, sha256, timeout, retries, progress)
+    finally:
+        _unlock(lock)
+
+
+def _lock(dest: Path) -> Any:
+    """An exclusive lock on ``.NAME.lock`` beside ``dest``, so that two pulls of one file at
+    once do not write one ``.part`` together: the second is an error saying so."""
+    import fcntl
+
+    path = dest.with_name(f".{dest.name}.lock")
+    fh = open(path, "a+b")  # noqa: SIM115 - held until _unlock
+    try:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        fh.close()
+        raise DownloadError(f"another nyeshc models pull is downloading {dest} (its lock {path} is held); "
+                            "wait for it to finish", kept=True) from None
+    return fh, path
+
+
+def _unlock(lock: Any) -> None:
+    fh, path = lock
+    Path(path).unlink(missing_ok=True)
+    fh.close()
+
+
+def _fetch(url: str, dest: Path, size: int, sha256: str, timeout: float, retries: int,
+           progress: ProgressFn | None) -> Fetched:
     part = _part(dest)
     first = part.stat().st_size if part.exists() else 0
     reason = ""
