@@ -19,8 +19,9 @@ Rows, top to bottom:
   screen) and, under them, their lines (``line``; the text, shortened to fit). An off-screen
   beat (``(V.O.)``) has lines and no beat.
 * **captions** — captions, shown action lines and the credits roll (subtitles are the lines).
-* **music** — cues, each with its level drawn as a line: fades, gain and, for a ducked cue
-  (the soundtrack, a ``music:``), the dips under dialogue as the mixer makes them.
+* **music** — cues, each with its level drawn as a line (relative to its own gain, which its
+  title states): fades and, for a ducked cue (the soundtrack, a ``music:``), the dips under
+  dialogue between the corners the mixer's ramps have.
 * **sounds** — ``sound:`` cues and the sound of ``show`` videos.
 
 Blocks that overlap in a row go to separate lanes. Where a block would be narrower than
@@ -32,8 +33,8 @@ are never merged. A label is written only when it fits its block (shortened with
 The SVG is the contract other tools read (``nyeshc studio`` embeds it): the root ``<svg>`` has
 ``data-duration`` (seconds), ``data-width``, ``data-px-per-second`` and ``data-left`` (the x of
 t = 0), so x = left + t × px-per-second; every block is a ``<g class="block KIND">`` (KIND one
-of :data:`KINDS`) with ``data-start``/``data-end`` in seconds (decimals exact to the frame for
-video, to the microsecond for audio) and a ``<title>`` with its full text; scene blocks also
+of :data:`KINDS`) with ``data-start``/``data-end`` in seconds (decimals to the microsecond: a frame
+or a 48 kHz sample comes back exactly by rounding) and a ``<title>`` with its full text; scene blocks also
 have ``data-scene`` (1-based). Output is deterministic: the same plan and width give the same
 bytes.
 """
