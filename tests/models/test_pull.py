@@ -487,3 +487,39 @@ def test_two_pulls_of_one_file_at_once_do_not_share_the_part(tmp_path: Path, hos
     lock.unlink()
     assert pull(tmp_path, manifest) == 0
     assert leftovers(tmp_path) == ["stylegan2/ffhq.pkl"]  # the lock is removed after a pull
+
+
+def test_folder_models_share_files_and_name_the_folder(tmp_path: Path, host: tuple[Host, str],
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    """Jukebox's layout: files under one folder the `checkpoints` setting names; the VQ-VAE
+    shared by two models is fetched once."""
+    h, base = host
+    vq, top_a, top_b = b"vqvae" * 1000, b"top a" * 1000, b"top b" * 1000
+    h.files.update({"/5b/vqvae.pth.tar": vq, "/a/prior_level_2.pth.tar": top_a, "/b/prior_level_2.pth.tar": top_b})
+
+    def model(name: str, top: bytes) -> str:
+        return f'''
+[models.{name}]
+title = "{name}"
+licence = "Noncommercial"
+modality = "music"
+backend = "music.jukebox"
+settings = {{ model = "{name}" }}
+folder = {{ setting = "checkpoints", path = "jukebox" }}
+files = [
+  {{ path = "jukebox/5b/vqvae.pth.tar", url = "{base}/5b/vqvae.pth.tar", size = {len(vq)}, sha256 = "{hashlib.sha256(vq).hexdigest()}" }},
+  {{ path = "jukebox/{name}/prior_level_2.pth.tar", url = "{base}/{name}/prior_level_2.pth.tar", size = {len(top)}, sha256 = "{hashlib.sha256(top).hexdigest()}" }},
+]
+'''
+    manifest = tmp_path / "m.toml"
+    manifest.write_text("version = 1\n" + model("a", top_a) + model("b", top_b), encoding="utf-8")
+    assert pull(tmp_path, manifest, name="a") == 0
+    assert pull(tmp_path, manifest, name="b") == 0
+    assert [p for p, _ in h.requests] == ["/5b/vqvae.pth.tar", "/a/prior_level_2.pth.tar", "/b/prior_level_2.pth.tar"]
+    music = tomllib.loads((tmp_path / "nysh.toml").read_text(encoding="utf-8"))["profile"]["full"]["music"]
+    assert music == {"backend": "music.jukebox", "model": "b", "checkpoints": str(tmp_path / "cache" / "jukebox")}
+    capsys.readouterr()
+    assert main(["models", "path", "a", "--manifest", str(manifest), "--dir", str(tmp_path / "cache")]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "cache" / "jukebox")
+    assert main(["models", "verify", "--manifest", str(manifest), "--dir", str(tmp_path / "cache")]) == 0
+    assert capsys.readouterr().out.count("ok    ") == 3  # the shared file once
