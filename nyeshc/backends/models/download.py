@@ -146,8 +146,10 @@ def fetch(url: str, dest: str | Path, *, size: int = 0, sha256: str = "", timeou
 def _lock(dest: Path) -> Any:
     """An exclusive lock on ``.NAME.lock`` beside ``dest``, so that two pulls of one file at
     once do not write one ``.part`` together: the second is an error saying so."""
-    import fcntl
-
+    try:
+        import fcntl
+    except ImportError:  # not POSIX (Windows): no lock, the hash check still catches a mixed file
+        return None
     path = dest.with_name(f".{dest.name}.lock")
     fh = open(path, "a+b")  # noqa: SIM115 - held until _unlock
     try:
@@ -160,6 +162,8 @@ def _lock(dest: Path) -> Any:
 
 
 def _unlock(lock: Any) -> None:
+    if lock is None:
+        return
     fh, path = lock
     Path(path).unlink(missing_ok=True)
     fh.close()
