@@ -37,6 +37,7 @@ class Host:
         self.cut_once: dict[str, int] = {}  # path -> bytes sent before the first transfer is cut
         self.stall: dict[str, float] = {}  # path -> seconds to wait before the body
         self.ignore_range = False
+        self.busy = 0  # answer this many requests with 503 first
         self.requests: list[tuple[str, str | None]] = []
 
 
@@ -51,6 +52,12 @@ def _handler(host: Host) -> type[http.server.BaseHTTPRequestHandler]:
             rng = self.headers.get("Range")
             host.requests.append((self.path, rng))
             body = host.files.get(self.path)
+            if host.busy:
+                host.busy -= 1
+                self.send_response(503)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
             if body is None:
                 self.send_response(404)
                 self.send_header("Content-Length", "0")
@@ -523,3 +530,19 @@ files = [
     assert capsys.readouterr().out.strip() == str(tmp_path / "cache" / "jukebox")
     assert main(["models", "verify", "--manifest", str(manifest), "--dir", str(tmp_path / "cache")]) == 0
     assert capsys.readouterr().out.count("ok    ") == 3  # the shared file once
+
+
+def test_a_busy_host_is_tried_again_and_a_cut_part_survives_it(tmp_path: Path, host: tuple[Host, str],
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    h, base = host
+    h.files["/ffhq.pkl"] = PAYLOAD
+    h.cut_once["/ffhq.pkl"] = 50_000
+    manifest = write_manifest(tmp_path / "m.toml", base)
+    assert pull(tmp_path, manifest, "--retries", "0") == 1  # cut: 50 000 bytes kept
+    h.busy = 3
+    assert pull(tmp_path, manifest, "--retries", "1") == 1
+    err = capsys.readouterr().err
+    assert "HTTP 503" in err and "50000 bytes kept" in err
+    assert pull(tmp_path, manifest, "--retries", "1") == 0  # one more 503, then the rest
+    assert h.requests[-1] == ("/ffhq.pkl", "bytes=50000-")
+    assert (tmp_path / "cache" / "stylegan2" / "ffhq.pkl").read_bytes() == PAYLOAD

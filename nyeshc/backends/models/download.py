@@ -76,6 +76,8 @@ def _attempt(url: str, part: Path, timeout: float, progress: ProgressFn | None, 
         if exc.code == 416:
             part.unlink(missing_ok=True)
             raise _Retry(f"the host refused to resume at byte {offset}; starting again") from exc
+        if exc.code >= 500 or exc.code == 429:  # the host is busy or down: try again, keep what we have
+            raise _Retry(f"HTTP {exc.code} {exc.reason}") from exc
         part.unlink(missing_ok=True)
         raise DownloadError(f"{url}: HTTP {exc.code} {exc.reason}") from exc
     with response:
