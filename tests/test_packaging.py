@@ -33,6 +33,7 @@ def test_wheel_installs_and_parses_examples(tmp_path: Path) -> None:
         "from nyeshc.syntax import load\n"
         "assert 'site-packages' in nyeshc.__file__, nyeshc.__file__\n"
         "assert (resources.files('nyeshc') / 'grammar' / 'nysh.lark').is_file()\n"
+        "assert (resources.files('nyeshc') / 'backends' / 'models' / 'manifest.toml').is_file()\n"
         "for f in sorted(glob.glob('examples/*.nysh')):\n"
         "    loaded = load(f)\n"
         "    assert not loaded.diagnostics, (f, loaded.diagnostics)\n"
