@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"nyeshc studio: --port must be 0..65535 (got {args.port})", file=sys.stderr)
         return 2
     try:
-        from nyeshc.studio.server import serve
+        from nyeshc.studio.server import StarletteTooOld, serve
         from nyeshc.studio.session import Studio
     except ImportError as exc:
         print(f"nyeshc studio: the studio needs starlette and uvicorn ({exc}); install them with: "
@@ -55,6 +55,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         serve(studio, args.port, open_browser=not args.no_open,
               announce=lambda url: print(f"nyeshc studio: {url} (Ctrl-C to stop)", flush=True))
+    except StarletteTooOld as exc:
+        print(f"nyeshc studio: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"nyeshc studio: cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 2

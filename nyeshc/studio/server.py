@@ -33,9 +33,29 @@ from typing import Any
 
 from nyeshc.studio.session import TIMELINE_WIDTH, Closed, Studio
 
-__all__ = ["KEEPALIVE_S", "Guard", "create_app", "serve"]
+__all__ = ["KEEPALIVE_S", "MIN_STARLETTE", "Guard", "StarletteTooOld", "bind", "check_starlette", "create_app", "serve"]
 
 KEEPALIVE_S = 15.0
+# FileResponse answers Range requests since Starlette 0.39 (a <video> cannot seek without them);
+# 0.49.1 fixed their quadratic parsing (CVE-2025-62727)
+MIN_STARLETTE = (0, 49, 1)
+
+
+class StarletteTooOld(ImportError):
+    """The installed Starlette cannot serve the preview as the studio needs."""
+
+
+def check_starlette(version: str) -> None:
+    """Raise :class:`StarletteTooOld` (naming the fix) when ``version`` is below
+    :data:`MIN_STARLETTE`."""
+    parts = []
+    for word in version.split(".")[:3]:
+        digits = "".join(ch for ch in word if ch.isdigit()) if word else ""
+        parts.append(int(digits or 0))
+    if tuple(parts) < MIN_STARLETTE:
+        need = ".".join(map(str, MIN_STARLETTE))
+        raise StarletteTooOld(f"the studio needs starlette >= {need} (Range requests for the video, "
+                              f"CVE-2025-62727 fixed); this is {version}: pip install 'starlette>={need}'")
 _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
           ".css": "text/css; charset=utf-8", ".svg": "image/svg+xml"}
 _CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
@@ -105,6 +125,7 @@ def create_app(studio: Studio, port: int | Callable[[], int]) -> Any:
     """The studio's ASGI app (Starlette, wrapped in :class:`Guard`) for requests addressed to
     ``127.0.0.1:port`` (``port`` may be a function, read at each request)."""
     import anyio.to_thread
+    import starlette
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import (
@@ -116,6 +137,7 @@ def create_app(studio: Studio, port: int | Callable[[], int]) -> Any:
     )
     from starlette.routing import Route
 
+    check_starlette(starlette.__version__)
     files = static_files()
     if "index.html" not in files:
         raise FileNotFoundError("nyeshc/studio/static/index.html is missing from the installed package")
@@ -217,7 +239,11 @@ def serve(studio: Studio, port: int = 0, *, open_browser: bool = True,
     sock = bind(port)
     bound = sock.getsockname()[1]
     url = f"http://127.0.0.1:{bound}/"
-    app = create_app(studio, bound)
+    try:
+        app = create_app(studio, bound)
+    except BaseException:
+        sock.close()
+        raise
 
     class Server(uvicorn.Server):
         def handle_exit(self, sig: int, frame: Any) -> None:

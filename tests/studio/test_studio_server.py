@@ -13,6 +13,12 @@ from pathlib import Path
 import pytest
 from studio_support import FILM, Served, write_film
 
+from nyeshc.studio.server import (
+    MIN_STARLETTE,
+    StarletteTooOld,
+    check_starlette,
+    create_app,
+)
 from nyeshc.studio.session import KEEP_PREVIEWS, Closed, Hub, Studio
 
 
@@ -285,11 +291,11 @@ def test_a_save_is_checked_at_once_and_streamed_as_events(tmp_path: Path, serve)
     script = write_film(tmp_path)
     studio = Studio(script, jobs=1, interval=0.1)
     s = serve(studio)
-    studio.start()
     conn = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
     conn.request("GET", "/events", headers={"Host": s.host})
     resp = conn.getresponse()
     assert resp.status == 200 and resp.getheader("content-type").startswith("text/event-stream")
+    studio.start()  # after connecting, so that every event of the first build comes through
 
     passed: list[dict] = []  # the events next_event read past
 
@@ -355,3 +361,54 @@ def test_the_hub() -> None:
     hub.close()
     with pytest.raises(Closed):
         hub.wait(0, 1)
+
+
+def test_a_save_of_an_include_is_checked(tmp_path: Path) -> None:
+    """The watcher watches what the script includes: breaking the include shows its error."""
+    script = write_film(tmp_path, 'include "cast.nysh"\n' + FILM.replace("look B:\n    image: generate, seed 2\n", ""))
+    include = tmp_path / "cast.nysh"
+    include.write_text("look B:\n    image: generate, seed 2\n", encoding="utf-8")
+    studio = Studio(script, jobs=1, interval=0.1)
+    first, watched = studio.run_check()
+    assert first["ok"] and include.resolve() in watched
+    assert sorted(f["name"].rsplit("/", 1)[-1] for f in first["files"]) == ["cast.nysh", "tiny.nysh"]
+    studio.start()
+    try:
+        deadline = time.monotonic() + 10
+        while (studio.hub.last("check") or {}).get("check", 0) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)  # the watcher's own first check
+        include.write_text("look B:\n    image: generate, sed 2\n", encoding="utf-8")
+        saved = time.monotonic()
+        while time.monotonic() < saved + 5:
+            check = studio.hub.last("check")
+            if check is not None and not check["ok"]:
+                break
+            time.sleep(0.02)
+        else:
+            raise AssertionError("the include's error was not seen within 5 s")
+        assert time.monotonic() - saved < 2.0
+        bad = next(d for d in check["diagnostics"] if d["severity"] == "error")
+        assert bad["file"].endswith("cast.nysh") and bad["line"] == 2
+    finally:
+        studio.stop()
+
+
+def test_stopping_abandons_the_render(tmp_path: Path) -> None:
+    """Ctrl-C (Studio.stop) during a build: the render stops at its next frame, no preview
+    is published and nothing half-written is left in the studio folder."""
+    studio = Studio(write_film(tmp_path), jobs=1)
+    studio.stop()  # stopped before the build: it plans and runs its jobs, then stops rendering
+    assert not studio.run_build()
+    state = studio.state()
+    assert state["preview"] is None and state["progress"]["stage"] == "stopped"
+    assert not list(studio.preview_dir.iterdir())
+
+
+def test_too_old_a_starlette_is_refused_with_the_fix(built: Studio) -> None:
+    need = ".".join(map(str, MIN_STARLETTE))
+    for old in ("0.37.2", "0.39.0", "0.49.0"):
+        with pytest.raises(StarletteTooOld, match=rf"starlette>={need}"):
+            check_starlette(old)
+    for fine in (need, "0.50.0", "1.10.0", "2.0.0rc1"):
+        check_starlette(fine)
+    assert create_app(built, 1) is not None  # the installed one
