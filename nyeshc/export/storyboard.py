@@ -134,10 +134,24 @@ def directions(film: ir.Film, services: Services, *, root: str | Path | None = N
     parens: list[tuple[int, str, str]] = []
     notes: list[tuple[int, str]] = []
     actions: list[tuple[int, str]] = []
-    first_frame: dict[int, int] = {}  # id(IR item) -> its track's first frame
+    first_frame = {id(t.item): ctx.frame(t.start) for t in lay.tracks}  # id(IR item) -> its first frame
+    # notes between scenes go with the next scene (the last ones with the film's last frame), before
+    # the scene's own; those before the first scene are the film's own, on the cover (:func:`cover_notes`)
+    pending: list[str] = []
+    started = False
+    for item in film.body:
+        if isinstance(item, ir.Note):
+            if started:
+                pending.append(item.text)
+        elif id(item) in first_frame:
+            started = True
+            notes.extend((first_frame[id(item)], text) for text in pending)
+            pending = []
+    if pending:
+        end = ctx.frame(lay.duration)
+        notes.extend((max(0, end - 1), text) for text in pending)
     for track in lay.tracks:
         f0, f1 = ctx.frame(track.start), ctx.frame(track.end)
-        first_frame[id(track.item)] = f0
         if isinstance(track.item, ir.Credits):
             notes.extend((f0, n.text) for n in track.item.notes)
             continue
@@ -166,21 +180,6 @@ def directions(film: ir.Film, services: Services, *, root: str | Path | None = N
                     pending_p, pending_n = [], []
             parens.extend((last, b.character, p) for p in pending_p)
             notes.extend((last, n) for n in pending_n)
-    # notes between scenes go with the next scene (the last ones with the film's last frame);
-    # those before the first scene are the film's own, on the cover (:func:`cover_notes`)
-    pending: list[str] = []
-    started = False
-    for item in film.body:
-        if isinstance(item, ir.Note):
-            if started:
-                pending.append(item.text)
-        elif id(item) in first_frame:
-            started = True
-            notes.extend((first_frame[id(item)], text) for text in pending)
-            pending = []
-    if pending:
-        end = ctx.frame(lay.duration)
-        notes.extend((max(0, end - 1), text) for text in pending)
     return Directions(tuple(parens), tuple(notes), tuple(actions))
 
 

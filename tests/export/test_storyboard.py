@@ -74,6 +74,8 @@ SCENE 1 "Ember", 4s:
 
 CROSSFADE TO: 1s
 
+[[ between the scenes ]]
+
 SCENE 2 "Ash", 3s:
     backdrop: ASH, pan left
     "The keeper climbs the stairs."
@@ -178,11 +180,12 @@ def test_every_line_parenthetical_and_note_lands_once(board_shots: tuple[storybo
     first = shots[0]
     assert "scene note: keep it warm" in first.notes
     # a note before the first scene is about the film: on the cover (test_pdf_pages_and_words)
-    assert sum(len(s.notes) for s in shots) == 2
+    assert sum(len(s.notes) for s in shots) == 3
     assert "[SIGIL] a small fire" in first.captions
     # the action line sits where scene 2 starts: inside the crossfade
     (tr,) = [s for s in shots if s.cause == "transition"]
     assert tr.action == ("The keeper climbs the stairs.",)
+    assert tr.notes == ("between the scenes",)  # a note between scenes goes with the next one
 
 
 def test_the_shot_list_is_a_function_of_the_script(made: dict[str, Path],
