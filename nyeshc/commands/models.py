@@ -395,6 +395,8 @@ def run_pull(args: argparse.Namespace) -> int:
 def _hub_error(model: Any, exc: BaseException) -> str:
     name = type(exc).__name__
     repo = model.hub.repo
+    if isinstance(exc, ImportError):
+        return f"{repo} is a Hugging Face model, which needs huggingface_hub: pip install 'nyeshc[hub]'"
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
     if name == "GatedRepoError" or (model.hub.gated and "401" in str(exc)):
         return (f"{repo} is gated: accept its licence at {endpoint}/{repo} while signed in, then log in here "

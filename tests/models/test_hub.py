@@ -186,3 +186,15 @@ def test_offline_mode_is_honoured(tmp_path: Path, hub: tuple[str, list[str]]) ->
     assert proc.returncode == 1
     assert "owner/tiny is not in the Hugging Face cache and HF_HUB_OFFLINE is set" in proc.stderr
     assert log == [] and not (tmp_path / "nysh.toml").exists()
+
+
+def test_without_huggingface_hub_the_error_names_the_extra(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from nyeshc.cli import main
+
+    monkeypatch.setitem(sys.modules, "huggingface_hub", None)  # import fails as if not installed
+    (tmp_path / "m.toml").write_text(MANIFEST, encoding="utf-8")
+    rc = main(["models", "pull", "tiny", "--manifest", str(tmp_path / "m.toml"), "--dir", str(tmp_path / "c"),
+               "--config", str(tmp_path / "nysh.toml")])
+    assert rc == 1
+    assert "needs huggingface_hub: pip install 'nyeshc[hub]'" in capsys.readouterr().err
