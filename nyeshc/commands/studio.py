@@ -59,6 +59,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"nyeshc studio: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
-        print(f"nyeshc studio: cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"nyeshc studio: cannot listen on 127.0.0.1:{args.port}: {exc.strerror or exc}"
+              f"{' (--port 0 takes a free port)' if args.port else ''}", file=sys.stderr)
         return 2
     return 0

@@ -80,6 +80,7 @@ def test_a_port_in_use_and_a_missing_script(tmp_path: Path) -> None:
         run = subprocess.run([sys.executable, "-m", "nyeshc.cli", "studio", str(script), "--port", str(port),
                               "--no-open"], capture_output=True, text=True, timeout=30, check=False)
         assert run.returncode == 2 and f"cannot listen on 127.0.0.1:{port}" in run.stderr
+        assert "--port 0 takes a free port" in run.stderr
     finally:
         sock.close()
     run = subprocess.run([sys.executable, "-m", "nyeshc.cli", "studio", str(tmp_path / "none.nysh"), "--no-open"],
