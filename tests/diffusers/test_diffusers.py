@@ -209,6 +209,30 @@ def test_cost_models_follow_pipeline_and_steps(image: DiffusersImage) -> None:
     assert image.cost == cost_model("sd", "cpu", 2, 7.5, 64 * 64)
 
 
+@pytest.mark.parametrize("family", ["sdxl", "flux"])
+def test_pipelines_with_pooled_embeddings(family: str, tmp_path: Path) -> None:
+    """SDXL (two CLIP encoders, pooled embedding in the UNet's time embedding) and Flux (CLIP
+    pooled + T5 sequence, packed latents, no classifier-free guidance): the latent carries the
+    pooled embedding, the picture is the one diffusers makes for that prompt and seed, and a
+    morph ends on the stills."""
+    folder = tiny.tiny_sdxl(tmp_path) if family == "sdxl" else tiny.tiny_flux(tmp_path)
+    image = DiffusersImage(model=str(folder), steps=2, device="cpu", width=32, height=32)
+    assert image.family == family
+    z = image.sample(11, prompt="the sea at night")
+    assert int(z[6]) == 32  # the pooled embedding's length (the tiny CLIP's projection)
+    pipe = image._net()
+    ref = pipe("the sea at night", generator=torch.Generator("cpu").manual_seed(11), num_inference_steps=2,
+               width=32, height=32, output_type="np").images[0]
+    ref = np.clip(np.round(ref * 255), 0, 255).astype(np.uint8)
+    ours = image.render(z, 32, 32)
+    assert np.abs(ref.astype(np.int16) - ours.astype(np.int16)).max() <= 1
+    assert ours.tobytes() == image.render(z, 32, 32).tobytes()
+    other = image.sample(12, prompt="a cathedral")
+    assert diff(ours, image.render(other, 32, 32)) > 0.3
+    assert image.render(image.interpolate([z, other], 1.0, "linear"), 32, 32).tobytes() == \
+        image.render(other, 32, 32).tobytes()
+
+
 # --------------------------------------------------------------------------- portraits
 
 

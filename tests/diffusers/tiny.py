@@ -123,3 +123,84 @@ def tiny_stable_audio(folder: Path, *, rate: int = 800, sample_size: int = 64) -
     out = folder / "tiny-stable-audio"
     pipe.save_pretrained(str(out))
     return out
+
+
+def tiny_sdxl(folder: Path) -> Path:
+    """A Stable Diffusion XL pipeline (two CLIP text encoders, the second with a projection whose
+    pooled output conditions the UNet's ``text_time`` embedding), after diffusers'
+    tests/pipelines/stable_diffusion_xl get_dummy_components."""
+    from diffusers import (
+        AutoencoderKL,
+        EulerDiscreteScheduler,
+        StableDiffusionXLPipeline,
+        UNet2DConditionModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+
+    tok = clip_tokenizer(folder / "_tok")
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(block_out_channels=(2, 4), layers_per_block=2, sample_size=16, in_channels=4,
+                                out_channels=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"), attention_head_dim=(2, 4),
+                                use_linear_projection=True, addition_embed_type="text_time", addition_time_embed_dim=8,
+                                transformer_layers_per_block=(1, 2), projection_class_embeddings_input_dim=80,
+                                cross_attention_dim=64, norm_num_groups=1)
+    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, steps_offset=1, beta_schedule="scaled_linear",
+                                       timestep_spacing="leading")
+    torch.manual_seed(0)
+    vae = AutoencoderKL(block_out_channels=[4, 8], in_channels=3, out_channels=3,
+                        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
+                        up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"], latent_channels=4, norm_num_groups=2)
+    config = CLIPTextConfig(bos_token_id=0, eos_token_id=2, hidden_size=32, intermediate_size=37, layer_norm_eps=1e-05,
+                            num_attention_heads=4, num_hidden_layers=2, pad_token_id=1,
+                            vocab_size=max(tok.get_vocab().values()) + 1, max_position_embeddings=32,
+                            hidden_act="gelu", projection_dim=32)
+    torch.manual_seed(0)
+    text_encoder = CLIPTextModel(config)
+    torch.manual_seed(0)
+    text_encoder_2 = CLIPTextModelWithProjection(config)
+    pipe = StableDiffusionXLPipeline(vae=vae, text_encoder=text_encoder, text_encoder_2=text_encoder_2, tokenizer=tok,
+                                     tokenizer_2=tok, unet=unet, scheduler=scheduler, image_encoder=None,
+                                     feature_extractor=None)
+    out = folder / "tiny-sdxl"
+    pipe.save_pretrained(str(out))
+    return out
+
+
+def tiny_flux(folder: Path) -> Path:
+    """A Flux pipeline (CLIP for the pooled embedding, T5 for the sequence, a one-block
+    FluxTransformer2DModel on packed latents, flow-matching Euler), after diffusers'
+    tests/pipelines/flux get_dummy_components."""
+    from diffusers import (
+        AutoencoderKL,
+        FlowMatchEulerDiscreteScheduler,
+        FluxPipeline,
+        FluxTransformer2DModel,
+    )
+    from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
+
+    tok = clip_tokenizer(folder / "_tok")
+    tok2 = t5_tokenizer(folder / "_t5")
+    torch.manual_seed(0)
+    transformer = FluxTransformer2DModel(patch_size=1, in_channels=4, num_layers=1, num_single_layers=1,
+                                         attention_head_dim=16, num_attention_heads=2, joint_attention_dim=32,
+                                         pooled_projection_dim=32, axes_dims_rope=[4, 4, 8])
+    torch.manual_seed(0)
+    text_encoder = CLIPTextModel(CLIPTextConfig(bos_token_id=0, eos_token_id=2, hidden_size=32, intermediate_size=37,
+                                                layer_norm_eps=1e-05, num_attention_heads=4, num_hidden_layers=2,
+                                                pad_token_id=1, vocab_size=max(tok.get_vocab().values()) + 1,
+                                                max_position_embeddings=77, hidden_act="gelu", projection_dim=32))
+    torch.manual_seed(0)
+    text_encoder_2 = T5EncoderModel(T5Config(vocab_size=len(tok2.get_vocab()), d_model=32, d_kv=8, d_ff=37,
+                                             num_layers=1, num_heads=4, decoder_start_token_id=0, pad_token_id=0,
+                                             eos_token_id=1))
+    torch.manual_seed(0)
+    vae = AutoencoderKL(sample_size=32, in_channels=3, out_channels=3, block_out_channels=(4,), layers_per_block=1,
+                        latent_channels=1, norm_num_groups=1, use_quant_conv=False, use_post_quant_conv=False,
+                        shift_factor=0.0609, scaling_factor=1.5035)
+    pipe = FluxPipeline(scheduler=FlowMatchEulerDiscreteScheduler(), text_encoder=text_encoder,
+                        text_encoder_2=text_encoder_2, tokenizer=tok, tokenizer_2=tok2, transformer=transformer, vae=vae,
+                        image_encoder=None, feature_extractor=None)
+    out = folder / "tiny-flux"
+    pipe.save_pretrained(str(out))
+    return out

@@ -432,14 +432,14 @@ class _Diffusers:
 
     @staticmethod
     def _pooled(pipe: Any, out: tuple[Any, ...]) -> Any:
-        import inspect
-
-        call = inspect.signature(pipe.__call__).parameters
-        if "pooled_prompt_embeds" not in call:
-            return None  # SD 1.x/2.x: (embeds, negative)
-        if "negative_pooled_prompt_embeds" in call:
-            return out[2]  # XL, SD3: (embeds, negative, pooled, negative pooled)
-        return out[1]  # Flux: (embeds, pooled, text ids)
+        """The pooled embedding in what ``encode_prompt`` returned, told by its length: SD 1.x/2.x
+        give ``(embeds, negative)``, Flux ``(embeds, pooled, text ids)``, XL and SD3 ``(embeds,
+        negative, pooled, negative pooled)``."""
+        if len(out) == 3:
+            return out[1]
+        if len(out) >= 4:
+            return out[2]
+        return None
 
     @staticmethod
     def _execution_device(pipe: Any) -> Any:
