@@ -260,8 +260,10 @@ def check_path(report: Report, profile: str, modality: str, key: str, value: str
                    f"write {setting} = \"./{value}\" to anchor it to nysh.toml's folder, or give an absolute path",
                    path=value)
     if not path.exists():
+        pull = _pull_hint(path)
         report.add(modality, key, "fail", f"{path} does not exist",
-                   f"place the {what} there, or fix {setting} in nysh.toml (see docs/models.md)", path=str(path))
+                   pull or f"place the {what} there, or fix {setting} in nysh.toml (see docs/models.md)",
+                   path=str(path))
         return
     if folder and not path.is_dir():
         report.add(modality, key, "fail", f"{path} is a file, not a folder",
@@ -290,6 +292,22 @@ def check_path(report: Report, profile: str, modality: str, key: str, value: str
                    sha256=digest)
         return
     report.add(modality, key, "ok", f"{path} ({_size(size)})", path=str(path), size=size)
+
+
+def _pull_hint(path: Path) -> str | None:
+    """``run nyeshc models pull NAME`` when ``path`` is where a known model's file goes in the
+    models cache (a pulled file that was removed, or a nysh.toml copied from another machine)."""
+    from nyeshc.backends.models.manifest import ManifestError, cache_dir, load_manifest
+
+    try:
+        rel = path.resolve().relative_to(cache_dir())
+        manifest = load_manifest()
+    except (ValueError, OSError, ManifestError):
+        return None
+    for model in manifest.models.values():
+        if any(f.path == rel.as_posix() for f in model.files) or model.folder.get("path") == rel.as_posix():
+            return f"run nyeshc models pull {model.name} (it puts the file there; see docs/models.md)"
+    return None
 
 
 def _size(n: float) -> str:

@@ -173,3 +173,15 @@ def test_doctor_falls_back_on_the_manifest_by_hash(tmp_path: Path, capsys: pytes
     assert check["status"] == "ok", check
     assert check["detail"] == ("w_dim 512, 1024x1024 (from the manifest (stylegan2-ffhq: the checkpoint's "
                                "SHA-256 matches))")
+
+
+def test_doctor_says_which_pull_puts_a_missing_file_in_place(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("torch")
+    monkeypatch.setenv("NYESHC_MODELS_DIR", str(tmp_path / "cache"))
+    config = _profile(tmp_path, tmp_path / "cache" / "stylegan2" / "metfaces.pkl")
+    assert main(["doctor", "--config", str(config), "--profile", "full", "--format", "json"]) == 1
+    checks = json.loads(capsys.readouterr().out)["checks"]
+    missing = next(c for c in checks if c["name"] == "checkpoint")
+    assert missing["status"] == "fail"
+    assert missing["fix"].startswith("run nyeshc models pull stylegan2-metfaces")
