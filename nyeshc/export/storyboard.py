@@ -564,9 +564,9 @@ def render_pdf(board: Board) -> bytes:
             pdf.set_font("serif", "", 8)
             pdf.set_text_color(90, 90, 90)
             pdf.set_xy(_MARGIN, _MARGIN)
-            page = i // PANELS_PER_PAGE + 1
+            page = i // PANELS_PER_PAGE + 2  # the PDF's page number: the cover is page 1
             pdf.cell(_PAGE_W - 2 * _MARGIN, 5, f"{board.title or 'Untitled'} — storyboard, page {page} of "
-                                              f"{pdf_pages(total) - 1}")
+                                              f"{pdf_pages(total)}")
         row, col = divmod(slot, _COLS)
         x = _MARGIN + col * (cell_w + _GAP)
         y = _MARGIN + _HEAD + row * (cell_h + _GAP)

@@ -241,6 +241,8 @@ def test_pdf_pages_and_words(made: dict[str, Path], board_shots: tuple[storyboar
     cover, panels = pages[0], "\n".join(pages[1:])
     assert "Small Hours" in cover and "A. Writer" in cover and "Rosetta chart: alphabet SIGIL" in cover
     assert "A note before the film." in cover and "A note before the film." not in panels
+    for n, page in enumerate(pages[1:], start=2):
+        assert f"Small Hours — storyboard, page {n} of {len(pages)}" in page
     for heading in HEADINGS:
         assert heading in panels
     for line in LINES:
