@@ -391,3 +391,12 @@ def test_doctor_takes_a_pipeline_folder_and_a_hub_id(sd: Path) -> None:
     report = Report()
     check_path(report, "diff", "image", "model", str(sd))
     assert [c.status for c in report.checks] == ["ok"] and "(folder)" in report.checks[0].detail
+
+
+def test_stable_audio_cue_just_over_a_window(audio_model: Path) -> None:
+    """A last window of a few samples is made longer and cut: the cue keeps its exact length."""
+    music = StableAudioMusic(model=str(audio_model), steps=1, device="cpu", crossfade=0.0)
+    seconds = music.window() + 3 / SAMPLE_RATE
+    out = music.generate(genre="drone", artist="", lyrics="", seconds=seconds, seed=2)
+    assert out.shape == (round(seconds * SAMPLE_RATE), 2) and np.isfinite(out).all()
+    assert np.abs(out[-3:]).max() > 0  # the last samples are music, not padding

@@ -206,7 +206,8 @@ class StableAudioMusic:
         for i in range(count):
             start = i * step
             length = min(window, float(seconds) - start + (fade if i < count - 1 else 0.0))
-            length = min(window, max(length, 1.0 / SAMPLE_RATE))
+            # a last piece of a few samples is made at least a second (or a window) long and cut
+            length = min(window, max(length, 1.0))
             piece, rate = self._piece(prompt, length, seeds[i])
             r = Fraction(SAMPLE_RATE, rate)
             up = resample_poly(piece, r.numerator, r.denominator, axis=0) if rate != SAMPLE_RATE else piece
