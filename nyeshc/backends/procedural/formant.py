@@ -170,8 +170,10 @@ def _pick(items: tuple[str, ...], weights: tuple[float, ...], u: float) -> str:
     return items[int(min(np.searchsorted(cum, u * cum[-1], side="right"), len(items) - 1))]
 
 
+@lru_cache(maxsize=65536)
 def chunk_syllable(chunk: str, seed: int) -> Syllable:
-    """The syllable a chunk of letters maps to in language ``seed`` (always the same)."""
+    """The syllable a chunk of letters maps to in language ``seed`` (always the same; kept, since
+    a film's lines reuse a few thousand chunks: planning asks every line's length)."""
     ph = phonology(seed)
     d = hashlib.blake2b(f"{seed}\x1f{chunk}".encode("utf-8"), digest_size=16).digest()
     u = [int.from_bytes(d[2 * i: 2 * i + 2], "little") / 65536.0 for i in range(8)]
@@ -181,8 +183,10 @@ def chunk_syllable(chunk: str, seed: int) -> Syllable:
     return Syllable(onset, vowel, coda, False, u[4] < 0.2)
 
 
+@lru_cache(maxsize=65536)
 def word_syllables(word: str, seed: int) -> tuple[Syllable, ...]:
-    """A word's letters cut into ~2.5-letter chunks, each mapped to a syllable; stress marked."""
+    """A word's letters cut into ~2.5-letter chunks, each mapped to a syllable; stress marked
+    (kept like :func:`chunk_syllable`; the tuple and its syllables are immutable)."""
     letters = word.lower()
     n = max(1, int(round(len(letters) / 2.6)))
     bounds = np.linspace(0, len(letters), n + 1).round().astype(int)
