@@ -209,17 +209,18 @@ def test_cost_models_follow_pipeline_and_steps(image: DiffusersImage) -> None:
     assert image.cost == cost_model("sd", "cpu", 2, 7.5, 64 * 64)
 
 
-@pytest.mark.parametrize("family", ["sdxl", "flux"])
+@pytest.mark.parametrize("family", ["sdxl", "sd3", "flux"])
 def test_pipelines_with_pooled_embeddings(family: str, tmp_path: Path) -> None:
-    """SDXL (two CLIP encoders, pooled embedding in the UNet's time embedding) and Flux (CLIP
+    """SDXL (two CLIP encoders, pooled embedding in the UNet's time embedding), SD3 (two CLIPs
+    and T5, an MMDiT on flow matching) and Flux (CLIP
     pooled + T5 sequence, packed latents, no classifier-free guidance): the latent carries the
     pooled embedding, the picture is the one diffusers makes for that prompt and seed, and a
     morph ends on the stills."""
-    folder = tiny.tiny_sdxl(tmp_path) if family == "sdxl" else tiny.tiny_flux(tmp_path)
+    folder = {"sdxl": tiny.tiny_sdxl, "sd3": tiny.tiny_sd3, "flux": tiny.tiny_flux}[family](tmp_path)
     image = DiffusersImage(model=str(folder), steps=2, device="cpu", width=32, height=32)
     assert image.family == family
     z = image.sample(11, prompt="the sea at night")
-    assert int(z[6]) == 32  # the pooled embedding's length (the tiny CLIP's projection)
+    assert int(z[6]) == (64 if family == "sd3" else 32)  # the pooled embedding's length (one or two CLIPs)
     pipe = image._net()
     ref = pipe("the sea at night", generator=torch.Generator("cpu").manual_seed(11), num_inference_steps=2,
                width=32, height=32, output_type="np").images[0]

@@ -204,3 +204,51 @@ def tiny_flux(folder: Path) -> Path:
     out = folder / "tiny-flux"
     pipe.save_pretrained(str(out))
     return out
+
+
+def tiny_sd3(folder: Path) -> Path:
+    """A Stable Diffusion 3 pipeline (two CLIP encoders with projections and a T5 encoder, an
+    MMDiT SD3Transformer2DModel, flow-matching Euler), after diffusers'
+    tests/pipelines/stable_diffusion_3 get_dummy_components."""
+    from diffusers import (
+        AutoencoderKL,
+        FlowMatchEulerDiscreteScheduler,
+        SD3Transformer2DModel,
+        StableDiffusion3Pipeline,
+    )
+    from transformers import (
+        CLIPTextConfig,
+        CLIPTextModelWithProjection,
+        T5Config,
+        T5EncoderModel,
+    )
+
+    tok = clip_tokenizer(folder / "_tok")
+    tok3 = t5_tokenizer(folder / "_t5")
+    torch.manual_seed(0)
+    transformer = SD3Transformer2DModel(sample_size=16, patch_size=1, in_channels=4, num_layers=1, attention_head_dim=8,
+                                        num_attention_heads=4, caption_projection_dim=32, joint_attention_dim=32,
+                                        pooled_projection_dim=64, out_channels=4)
+    config = CLIPTextConfig(bos_token_id=0, eos_token_id=2, hidden_size=32, intermediate_size=37, layer_norm_eps=1e-05,
+                            num_attention_heads=4, num_hidden_layers=2, pad_token_id=1,
+                            vocab_size=max(tok.get_vocab().values()) + 1, max_position_embeddings=77,
+                            hidden_act="gelu", projection_dim=32)
+    torch.manual_seed(0)
+    text_encoder = CLIPTextModelWithProjection(config)
+    torch.manual_seed(0)
+    text_encoder_2 = CLIPTextModelWithProjection(config)
+    torch.manual_seed(0)
+    text_encoder_3 = T5EncoderModel(T5Config(vocab_size=len(tok3.get_vocab()), d_model=32, d_kv=8, d_ff=37,
+                                             num_layers=1, num_heads=4, decoder_start_token_id=0, pad_token_id=0,
+                                             eos_token_id=1))
+    torch.manual_seed(0)
+    vae = AutoencoderKL(sample_size=32, in_channels=3, out_channels=3, block_out_channels=(4,), layers_per_block=1,
+                        latent_channels=4, norm_num_groups=1, use_quant_conv=False, use_post_quant_conv=False,
+                        shift_factor=0.0609, scaling_factor=1.5035)
+    pipe = StableDiffusion3Pipeline(scheduler=FlowMatchEulerDiscreteScheduler(), text_encoder=text_encoder,
+                                    text_encoder_2=text_encoder_2, text_encoder_3=text_encoder_3, tokenizer=tok,
+                                    tokenizer_2=tok, tokenizer_3=tok3, transformer=transformer, vae=vae,
+                                    image_encoder=None, feature_extractor=None)
+    out = folder / "tiny-sd3"
+    pipe.save_pretrained(str(out))
+    return out
