@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from nyeshc.backends.base import BackendError, CostModel, Ease
+from nyeshc.backends.base import BackendError, Ease
 from nyeshc.backends.models.common import (
     FacePortraits,
     cover,
@@ -49,6 +49,8 @@ from nyeshc.backends.models.common import (
     sha256_file,
     shared_network,
 )
+from nyeshc.costs import diffusion_cost as cost_model
+from nyeshc.costs import diffusion_family as pipeline_family
 
 __all__ = ["DiffusersImage", "DiffusersPortrait", "cost_model", "pipeline_family", "resolve_model"]
 
@@ -58,57 +60,8 @@ MAGIC = 1121021.0
 HEADER = 8
 _REPO_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 DTYPES = ("float32", "float16", "bfloat16")
-
-# --------------------------------------------------------------------------- cost models
-
-# One denoiser evaluation at the family's native size, batch 1, in seconds. GPU figures are for
-# one A100-class GPU at half precision, from diffusers' and the model cards' published timings
-# (SD 1.5 ~ 30 steps/s with guidance at 512²; XL and SD3 medium ~ 8 steps/s at 1024²; Flux dev
-# ~ 2 steps/s at 1024²); CPU figures are for a 16-thread desktop in float32. Neither was measured
-# here (this machine has no GPU and two shared cores); `nyeshc plan` corrects its estimates by
-# what a build measured (docs/caching.md), and docs/models/diffusers.md says where each came from.
-FAMILIES: dict[str, dict[str, float]] = {
-    #          native side, GPU s/eval, CPU s/eval, VAE decode GPU/CPU s, text encoders GPU/CPU s
-    "sd": {"side": 512, "gpu": 0.017, "cpu": 1.2, "decode_gpu": 0.03, "decode_cpu": 1.5,
-           "encode_gpu": 0.01, "encode_cpu": 0.1},
-    "sdxl": {"side": 1024, "gpu": 0.06, "cpu": 8.0, "decode_gpu": 0.15, "decode_cpu": 8.0,
-             "encode_gpu": 0.02, "encode_cpu": 0.3},
-    "sd3": {"side": 1024, "gpu": 0.07, "cpu": 10.0, "decode_gpu": 0.15, "decode_cpu": 8.0,
-            "encode_gpu": 0.05, "encode_cpu": 2.0},
-    "flux": {"side": 1024, "gpu": 0.45, "cpu": 60.0, "decode_gpu": 0.15, "decode_cpu": 8.0,
-             "encode_gpu": 0.05, "encode_cpu": 3.0},
-}
-
-
-def pipeline_family(class_name: str) -> str:
-    """``sd``, ``sdxl``, ``sd3`` or ``flux`` for a pipeline class name (``model_index.json``'s
-    ``_class_name``); anything else is costed as ``sdxl``."""
-    name = class_name or ""
-    if "Flux" in name:
-        return "flux"
-    if "StableDiffusion3" in name:
-        return "sd3"
-    if "XL" in name:
-        return "sdxl"
-    if "StableDiffusion" in name:
-        return "sd"
-    return "sdxl"
-
-
-def cost_model(family: str, device: str, steps: int, guidance: float, pixels: int) -> CostModel:
-    """Seconds per generated picture: ``steps`` denoiser evaluations (twice each under
-    classifier-free guidance, which every family but Flux runs when ``guidance > 1``), scaled
-    by the generation size against the family's native size, plus the VAE decode; ``per_call``
-    is a prompt encoding. The picture is made at the generation size whatever the canvas, so
-    the cost is per frame, not per pixel of the canvas."""
-    f = FAMILIES.get(family, FAMILIES["sdxl"])
-    dev = "gpu" if device == "gpu" else "cpu"
-    scale = pixels / float(f["side"] ** 2)
-    evals = steps * (2 if guidance > 1.0 and family != "flux" else 1)
-    per_frame = evals * f[dev] * scale + f[f"decode_{dev}"] * scale
-    return CostModel(device=dev, per_call=f[f"encode_{dev}"], per_frame=round(per_frame, 4),
-                     scale_by_pixels=False)
-
+DEFAULT_GUIDANCE = {"sd": 7.5, "sdxl": 5.0, "sd3": 7.0, "flux": 3.5}
+"""The pipelines' own ``guidance_scale`` defaults (diffusers 0.42), for the cost estimate only."""
 
 # --------------------------------------------------------------------------- the model folder
 
@@ -323,7 +276,7 @@ class _Diffusers:
     def _guidance_for_cost(self) -> float:
         if self.guidance is not None:
             return self.guidance
-        return {"sd": 7.5, "sdxl": 5.0, "sd3": 7.0, "flux": 3.5}.get(self.family, 5.0)
+        return DEFAULT_GUIDANCE.get(self.family, 5.0)
 
     def _default_size(self, width: int | None, height: int | None) -> tuple[int, int]:
         """The generation size: the settings, else the denoiser's native size from its config

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from nyeshc.backends.base import SAMPLE_RATE, BackendError, CostModel, ProgressFn
+from nyeshc.backends.base import SAMPLE_RATE, BackendError, ProgressFn
 from nyeshc.backends.models.common import (
     import_torch,
     pick_device,
@@ -38,17 +38,11 @@ from nyeshc.backends.models.diffusion import (
     _versions,
     resolve_model,
 )
+from nyeshc.costs import stable_audio_cost
 
 __all__ = ["StableAudioMusic", "music_prompt"]
 
 _HINT = "see docs/models/diffusers.md"
-
-# Seconds per second of audio at 100 steps (Stable Audio Open's default), with guidance: the
-# model card's figure of about 8 s for a 47 s clip at 100 steps on an A100 (0.17 s a second of
-# audio), and ~25x that on a 16-thread CPU. Not measured here; scaled by the step count.
-_GPU_PER_SECOND_AT_100 = 0.17
-_CPU_PER_SECOND_AT_100 = 4.0
-
 
 def music_prompt(genre: str, artist: str, lyrics: str, style: str = "") -> str:
     """The words Stable Audio is asked for: ``"ambient, in the style of Nobody, the names are
@@ -118,10 +112,7 @@ class StableAudioMusic:
         if self.dtype == "float16" and not gpu:
             raise BackendError(f"{self.id}: {setting_name('music', 'dtype')} = \"float16\" needs a GPU; use "
                                "\"float32\" on the CPU")
-        per_s = (_GPU_PER_SECOND_AT_100 if gpu else _CPU_PER_SECOND_AT_100) * self.steps / 100.0
-        per_s *= 1.0 if self.guidance > 1.0 else 0.5
-        self.cost = CostModel(device="gpu" if gpu else "cpu", per_call=2.0 if gpu else 10.0,
-                              per_audio_second=round(per_s, 4))
+        self.cost = stable_audio_cost("gpu" if gpu else "cpu", self.steps, self.guidance)
         self._lock = threading.RLock()
         self._pipe: Any = None
         self._torch: Any = None
