@@ -254,6 +254,13 @@ class _Diffusers:
                                    f"(the generation size), not {value!r}")
         self.negative_prompt = str(negative_prompt or "")
         self._gen_size = self._default_size(width, height)
+        unit = self._size_unit()
+        for key, value in zip(("width", "height"), self._gen_size, strict=True):
+            if value % unit:
+                raise BackendError(f"{self.id}: {setting_name(mod, key)} = {value} must be a multiple of {unit} "
+                                   f"for a {self.pipeline_class or 'this'} pipeline (its VAE's scale"
+                                   f"{' times its patch size' if unit != self._vae_scale() else ''}); "
+                                   f"try {max(unit, round(value / unit) * unit)}")
         gpu = self.device.startswith("cuda") or (self.device == "auto" and pick_device(self.id, "auto") != "cpu")
         if self.cpu_offload and not gpu:
             raise BackendError(f"{self.id}: {setting_name(mod, 'cpu_offload')} = true moves the pipeline's parts "
@@ -278,13 +285,21 @@ class _Diffusers:
             return self.guidance
         return DEFAULT_GUIDANCE.get(self.family, 5.0)
 
+    def _vae_scale(self) -> int:
+        vae = _read_json(self.folder / "vae" / "config.json")
+        return 2 ** (len(vae.get("block_out_channels", [0, 0, 0, 0])) - 1)
+
+    def _size_unit(self) -> int:
+        """What the generation size must be a multiple of: the VAE's scale, times 2 where the
+        denoiser works on 2x2 patches (SD3's patch size, Flux's packing)."""
+        return self._vae_scale() * (2 if self.family in ("sd3", "flux") else 1)
+
     def _default_size(self, width: int | None, height: int | None) -> tuple[int, int]:
         """The generation size: the settings, else the denoiser's native size from its config
         (``sample_size`` latents times the VAE's scale), read without loading weights."""
         if width is not None and height is not None:
             return int(width), int(height)
-        vae = _read_json(self.folder / "vae" / "config.json")
-        scale = 2 ** (len(vae.get("block_out_channels", [0, 0, 0, 0])) - 1)
+        scale = self._vae_scale()
         den = _read_json(self.folder / "unet" / "config.json") or _read_json(self.folder / "transformer" / "config.json")
         size = den.get("sample_size", 64)
         if self.family == "flux":
@@ -316,8 +331,7 @@ class _Diffusers:
 
     def _noise_shape(self) -> tuple[int, int, int]:
         """(channels, rows, columns) of the initial noise, from the configs alone."""
-        vae = _read_json(self.folder / "vae" / "config.json")
-        scale = 2 ** (len(vae.get("block_out_channels", [0, 0, 0, 0])) - 1)
+        scale = self._vae_scale()
         den = _read_json(self.folder / "unet" / "config.json") or _read_json(self.folder / "transformer" / "config.json")
         channels = int(den.get("in_channels", 4))
         w, h = self._gen_size
