@@ -29,7 +29,18 @@ from nyeshc.cli import main
 from nyeshc.export import storyboard
 from nyeshc.plan import timecode
 from nyeshc.plan.layout import half_up
-from nyeshc.plan.model import SequenceLayer
+from nyeshc.plan.model import (
+    Box,
+    Job,
+    Overlap,
+    Plan,
+    SceneTrack,
+    SequenceLayer,
+    StillLayer,
+    Subtitle,
+    TextLayer,
+    Timeline,
+)
 from nyeshc.render import render_still
 from nyeshc.store.cache import Cache
 
@@ -410,3 +421,30 @@ def test_a_panel_too_long_to_fit_is_cut_with_an_ellipsis() -> None:
 
 def test_pages_hold_six_panels() -> None:
     assert [storyboard.pdf_pages(n) for n in (0, 1, 6, 7, 12, 13)] == [1, 2, 2, 3, 3, 4]
+
+
+def test_shots_of_a_timeline_made_by_hand() -> None:
+    """Every kind of cut, a morph, a gap of black and an inset that is no backdrop, on a timeline
+    built by hand (no planner, no rendering)."""
+    fps = Fraction(12)
+    a = SceneTrack(0, "SCENE 1", 0, 48, (
+        StillLayer(0, 20, "bg1"), StillLayer(20, 48, "bg2"),  # a backdrop change at 20
+        StillLayer(5, 40, "inset", box=Box(0, 0, 10, 10)),  # an inset: not a cut
+        SequenceLayer(24, 36, "face", role="portrait"),  # a beat on screen 24-36
+        TextLayer(0, 48, "cap", role="caption"),
+    ))
+    b = SceneTrack(1, "SCENE 2", 40, 60, (StillLayer(40, 60, "bg3"),))
+    c = SceneTrack(2, "SCENE 3", 72, 84, (StillLayer(72, 84, "bg4"),))  # black from 60 to 72
+    subs = (Subtitle(Fraction(26, 12), Fraction(30, 12), "one", "A"),  # a line starting at frame 26
+            Subtitle(Fraction(42, 12), Fraction(50, 12), "two", "B"))  # starting inside the morph
+    tl = Timeline(64, 36, fps, 84, 48_000, 48_000 * 7, (a, b, c), (Overlap("morph", 0, 1, 40, 48, "m"),), (), subs)
+    cap = Job("cap", "text.plain", "", "", {}, {"text": "hello"}, (), 0, "image", "caption")
+    shots = storyboard.shots(Plan(tl, (cap,)))
+    assert [(s.start, s.end, s.cause) for s in shots] == [
+        (0, 20, "scene"), (20, 24, "backdrop"), (24, 26, "beat"), (26, 36, "line"), (36, 40, "beat"),
+        (40, 48, "transition"), (48, 60, "scene"), (72, 84, "scene")]
+    assert shots[5].transition == "morph" and shots[5].scenes == (0, 1)
+    assert shots[5].heading == "SCENE 1 → SCENE 2"
+    assert [[line.text for line in s.dialogue] for s in shots] == [[], [], [], ["one"], [], ["two"], [], []]
+    assert [s.captions for s in shots[:6]] == [("hello",)] * 6 and shots[6].captions == ()
+    assert storyboard.shots(Plan(tl, (cap,))) == shots
