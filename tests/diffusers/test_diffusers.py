@@ -170,7 +170,7 @@ def test_errors_name_the_setting(sd: Path, tmp_path: Path, monkeypatch: pytest.M
         DiffusersImage(model=str(sd), steps=0)
     with pytest.raises(BackendError, match="dtype"):
         DiffusersImage(model=str(sd), dtype="int8")
-    with pytest.raises(BackendError, match=r"width\] = 33 must be a multiple of 2.*try 32"):
+    with pytest.raises(BackendError, match=r"image\] width = 33 must be a multiple of 2.*try 32"):
         DiffusersImage(model=str(sd), width=33, height=64)
     if not torch.cuda.is_available():
         with pytest.raises(BackendError, match="float16.*needs a GPU"):
