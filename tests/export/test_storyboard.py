@@ -350,6 +350,20 @@ def test_full_size_renders_the_canvas(made: dict[str, Path]) -> None:
     assert {(a["width"], a["height"]) for a in small} == {("64", "36")}
 
 
+def test_progress_and_the_summary_go_to_stderr(made: dict[str, Path], tmp_path: Path,
+                                               board_shots: tuple[storyboard.Shot, ...],
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "b.pdf"
+    assert cli("storyboard", made["script"], "-o", out, "--cache", made["cache"]) == 0
+    said = capsys.readouterr()
+    assert said.out == ""
+    n = len(board_shots)
+    assert "stills" in said.err and f"{n}/{n}" in said.err
+    assert f"wrote {out} ({n} shots, {storyboard.pdf_pages(n)} pages, stills 64x36)" in said.err
+    assert cli("storyboard", made["script"], "-o", tmp_path / "c.pdf", "--cache", made["cache"], "-q") == 0
+    assert capsys.readouterr().err == ""
+
+
 # --------------------------------------------------------------------------- the command's errors
 
 
