@@ -364,6 +364,25 @@ def test_progress_and_the_summary_go_to_stderr(made: dict[str, Path], tmp_path: 
     assert capsys.readouterr().err == ""
 
 
+def test_an_interrupted_storyboard_leaves_the_old_file(made: dict[str, Path], tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from nyeshc.commands import storyboard as command
+
+    out = tmp_path / "b.html"
+    out.write_text("the board before", encoding="utf-8")
+    real = command._Stills.__getitem__
+
+    def interrupted(self: object, i: int) -> object:
+        if i == 2:  # Ctrl-C while the third panel is written
+            raise KeyboardInterrupt
+        return real(self, i)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(command._Stills, "__getitem__", interrupted)
+    assert cli("storyboard", made["script"], "-o", out, "--cache", made["cache"], "-q") == 130
+    assert out.read_text(encoding="utf-8") == "the board before"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b.html"]  # no temporary file left
+
+
 # --------------------------------------------------------------------------- the command's errors
 
 
