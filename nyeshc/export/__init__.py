@@ -9,6 +9,8 @@
 * :mod:`nyeshc.export.subtitles` — SRT/WebVTT alone.
 * :mod:`nyeshc.export.conform` — the way back: an editor's cut of an exported timeline turned
   into edits of the script (``nyeshc conform``).
+* :mod:`nyeshc.export.storyboard` — the film's shots as a storyboard, a PDF (fpdf2) or one HTML
+  file (``nyeshc storyboard``).
 
 Optional packages (``opentimelineio`` and the adapter plugins) are imported only when used.
 """
