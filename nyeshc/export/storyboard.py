@@ -440,6 +440,7 @@ _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)  # a fixed creation date: the same fil
 _PAGE_W, _PAGE_H, _MARGIN = 297.0, 210.0, 10.0
 _COLS, _ROWS, _GAP, _HEAD = 3, 2, 5.0, 8.0
 _SIZES = (8.0, 7.0, 6.0, 5.0)  # text sizes tried, largest first, until a panel's text fits
+_COVER_CHARTS = 90.0  # the height kept for the Rosetta charts under the cover's notes
 
 
 def pdf_pages(n_shots: int) -> int:
@@ -537,9 +538,17 @@ def render_pdf(board: Board) -> bytes:
     pdf.set_font("serif", "", 10)
     pdf.set_text_color(90, 90, 90)
     pdf.multi_cell(_PAGE_W - 2 * _MARGIN, 6, f"Storyboard · {board.summary()}", align="C", new_x="LMARGIN", new_y="NEXT")
-    pdf.set_font("serif", "I", 9)
-    for note in board.notes:
-        pdf.multi_cell(_PAGE_W - 2 * _MARGIN, 5, note, align="C", new_x="LMARGIN", new_y="NEXT")
+    if board.notes:  # at most _COVER_NOTES mm of them when there are charts to show (cut with "…")
+        y = pdf.get_y() + 2
+        room = _PAGE_H - _MARGIN - y - (_COVER_CHARTS if board.charts else 0)
+        size, lines = _fit(pdf, [("note", n) for n in board.notes], _PAGE_W - 2 * _MARGIN, room)
+        pdf.set_text_color(70, 70, 70)
+        for _, text in lines:
+            pdf.set_font("serif", "I", size)
+            pdf.set_xy(_MARGIN, y)
+            pdf.cell(_PAGE_W - 2 * _MARGIN, size * 0.45, text, align="C")
+            y += size * 0.45
+        pdf.set_y(y)
     if board.charts:
         top = pdf.get_y() + 6
         avail_h = _PAGE_H - _MARGIN - top

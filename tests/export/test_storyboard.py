@@ -452,6 +452,20 @@ def test_a_panel_too_long_to_fit_is_cut_with_an_ellipsis() -> None:
     assert "END" in pypdf.PdfReader(io.BytesIO(short)).pages[1].extract_text()
 
 
+def test_a_cover_with_long_notes_keeps_room_for_the_charts() -> None:
+    shot = storyboard.Shot(1, 0, 24, "line", (0,), "SCENE 1")
+    chart = np.full((300, 500, 3), 200, dtype=np.uint8)
+    notes = tuple(" ".join([f"note{i}"] * 1500) + f" LAST{i}" for i in range(3))
+    board = replace(_board((shot,)), notes=notes, charts=(("GLOW", chart),))
+    reader = pypdf.PdfReader(io.BytesIO(storyboard.render_pdf(board)))
+    assert len(reader.pages) == 2
+    cover = reader.pages[0].extract_text()
+    assert "note0" in cover and "…" in cover and "LAST2" not in cover
+    assert "Rosetta chart: alphabet GLOW" in cover
+    (image,) = reader.pages[0].images
+    assert np.array_equal(np.asarray(image.image.convert("RGB")), chart)
+
+
 def test_pages_hold_six_panels() -> None:
     assert [storyboard.pdf_pages(n) for n in (0, 1, 6, 7, 12, 13)] == [1, 2, 2, 3, 3, 4]
 
