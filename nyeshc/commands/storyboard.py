@@ -102,8 +102,9 @@ def run(args: argparse.Namespace) -> int:
                 choice = prepared.profile.choice("glyphs")
                 backend = registry.load(choice.id, choice.settings)
                 for name, key, ink in charts:
-                    drawn.append((name, backend.chart(artifacts.load(key), cell=CHART_CELL, ink=ink,  # type: ignore[attr-defined]
-                                                      paper=CHART_PAPER)))
+                    chart = backend.chart(artifacts.load(key), cell=CHART_CELL, ink=ink,  # type: ignore[attr-defined]
+                                          paper=CHART_PAPER)
+                    drawn.append((name, chart))
             with _Stills(timeline, artifacts.cache, storyboard.still_frames(shots), quiet=args.quiet) as stills:
                 board = storyboard.Board(_text(film, "title"), _text(film, "author"), timeline.fps, timeline.width,
                                          timeline.height, timeline.frames, shots, stills, tuple(drawn), notes)

@@ -56,8 +56,8 @@ from nyeshc.plan.model import Plan, SequenceLayer, StillLayer, TextLayer
 from nyeshc.plan.services import Services
 from nyeshc.world import atomic_output
 
-__all__ = ["FORMATS", "PANELS_PER_PAGE", "Board", "Cause", "Directions", "Line", "Shot", "cover_notes", "directions", "panel_lines",
-           "pdf_pages", "render_html", "render_pdf", "shots", "still_frames", "write_html", "write_pdf"]
+__all__ = ["FORMATS", "PANELS_PER_PAGE", "Board", "Cause", "Directions", "Line", "Shot", "cover_notes", "directions",
+           "panel_lines", "pdf_pages", "render_html", "render_pdf", "shots", "still_frames", "write_html", "write_pdf"]
 
 Cause = Literal["transition", "scene", "backdrop", "beat", "line"]
 CAUSES: tuple[Cause, ...] = ("transition", "scene", "backdrop", "beat", "line")
@@ -520,8 +520,9 @@ def _image(pdf: Any, image: np.ndarray, x: float, y: float, w: float, h: float) 
 
 def render_pdf(board: Board) -> bytes:
     """The storyboard as PDF bytes: a cover page, then :data:`PANELS_PER_PAGE` panels a page."""
-    words = [board.title or "Untitled", board.author, " — storyboard, page 0123456789 of", board.summary(), *board.notes, "Rosetta chart: alphabet …",
-             *(name for name, _ in board.charts), *(text for shot in board.shots for _, text in panel_lines(shot, board.fps))]
+    words = [board.title or "Untitled", board.author, " — storyboard, page 0123456789 of", board.summary(),
+             *board.notes, "Rosetta chart: alphabet …", *(name for name, _ in board.charts),
+             *(text for shot in board.shots for _, text in panel_lines(shot, board.fps))]
     pdf = _pdf("".join(words))
     pdf.set_title(board.title or "Storyboard")
     if board.author:
@@ -537,8 +538,9 @@ def render_pdf(board: Board) -> bytes:
         pdf.multi_cell(_PAGE_W - 2 * _MARGIN, 8, board.author, align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("serif", "", 10)
     pdf.set_text_color(90, 90, 90)
-    pdf.multi_cell(_PAGE_W - 2 * _MARGIN, 6, f"Storyboard · {board.summary()}", align="C", new_x="LMARGIN", new_y="NEXT")
-    if board.notes:  # at most _COVER_NOTES mm of them when there are charts to show (cut with "…")
+    pdf.multi_cell(_PAGE_W - 2 * _MARGIN, 6, f"Storyboard · {board.summary()}", align="C", new_x="LMARGIN",
+                   new_y="NEXT")
+    if board.notes:  # above the _COVER_CHARTS mm kept for the charts, if any (cut with "…")
         y = pdf.get_y() + 2
         room = _PAGE_H - _MARGIN - y - (_COVER_CHARTS if board.charts else 0)
         size, lines = _fit(pdf, [("note", n) for n in board.notes], _PAGE_W - 2 * _MARGIN, room)
