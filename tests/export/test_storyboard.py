@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import itertools
+import os
 import shutil
 import subprocess
 import sys
@@ -292,6 +293,12 @@ def test_pdf_and_html_are_deterministic(made: dict[str, Path]) -> None:
     assert cli("storyboard", made["script"], "-o", made["html2"], "--cache", made["cache"], "-q") == 0
     assert made["pdf2"].read_bytes() == made["pdf"].read_bytes()
     assert made["html2"].read_bytes() == made["html"].read_bytes()
+    # and in another process, whose string hashes (set orders) differ
+    other = made["pdf2"].with_name("other.pdf")
+    env = {**os.environ, "PYTHONHASHSEED": "7"}
+    subprocess.run([sys.executable, "-m", "nyeshc.cli", "storyboard", str(made["script"]), "-o", str(other),
+                    "--cache", str(made["cache"]), "-q"], check=True, env=env, timeout=300)
+    assert other.read_bytes() == made["pdf"].read_bytes()
 
 
 # --------------------------------------------------------------------------- the HTML
