@@ -502,3 +502,22 @@ def test_shots_of_a_timeline_made_by_hand() -> None:
     assert [[line.text for line in s.dialogue] for s in shots] == [[], [], [], ["one"], [], ["two"], [], []]
     assert [s.captions for s in shots[:6]] == [("hello",)] * 6 and shots[6].captions == ()
     assert storyboard.shots(Plan(tl, (cap,))) == shots
+
+
+def test_an_example_at_a_tiny_canvas(tmp_path: Path) -> None:
+    """``examples/tour-captions.nysh`` (two scenes, a crossfade, captions in an alphabet) at
+    128x72: a panel per shot, each scene's heading and each caption in the HTML."""
+    text = (Path(__file__).resolve().parents[2] / "examples" / "tour-captions.nysh").read_text(encoding="utf-8")
+    script = tmp_path / "tour.nysh"
+    script.write_text(text.replace("canvas: 640x360, 24fps", "canvas: 128x72, 12fps"), encoding="utf-8")
+    assert "128x72" in script.read_text(encoding="utf-8")
+    out = tmp_path / "board.html"
+    assert cli("storyboard", script, "-o", out, "--cache", tmp_path / "cache", "-q") == 0
+    page = _page(out)
+    words = " ".join(page.text)
+    for heading in ('SCENE 1 "Ember"', 'SCENE 2 "Ash"', "CROSSFADE (transition)"):
+        assert heading in words
+    for caption in ("[SIGIL] every letter a small fire", "Caption: every letter a small fire", "[SIGIL] and then ash"):
+        assert caption in words
+    # scene 1, its second caption's start is no cut, the crossfade, scene 2
+    assert [a["data-cause"] for t, a in page.tags if t == "article"] == ["scene", "transition", "scene"]
