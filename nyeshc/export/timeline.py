@@ -37,6 +37,10 @@ of :data:`KINDS`) with ``data-start``/``data-end`` in seconds (decimals to the m
 or a 48 kHz sample comes back exactly by rounding) and a ``<title>`` with its full text; scene blocks also
 have ``data-scene`` (1-based). Output is deterministic: the same plan and width give the same
 bytes.
+
+Why one file of ~800 lines: the layout, the SVG writer and the PNG painter share one picture
+model and its constants (lanes, bands, label fitting, colours); split, each half would restate
+the other's geometry, and the two pictures must agree pixel for pixel with the model.
 """
 
 from __future__ import annotations
