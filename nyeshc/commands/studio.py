@@ -40,7 +40,10 @@ def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         print(f"nyeshc studio: --port must be 0..65535 (got {args.port})", file=sys.stderr)
         return 2
-    try:
+    try:  # the server imports them only when it starts: ask here, before anything runs
+        import starlette  # noqa: F401
+        import uvicorn  # noqa: F401
+
         from nyeshc.studio.server import StarletteTooOld, serve
         from nyeshc.studio.session import Studio
     except ImportError as exc:

@@ -86,3 +86,17 @@ def test_a_port_in_use_and_a_missing_script(tmp_path: Path) -> None:
     run = subprocess.run([sys.executable, "-m", "nyeshc.cli", "studio", str(tmp_path / "none.nysh"), "--no-open"],
                          capture_output=True, text=True, timeout=30, check=False)
     assert run.returncode == 2 and "none.nysh not found" in run.stderr
+
+
+@pytest.mark.parametrize("missing", ["uvicorn", "starlette"])
+def test_without_the_studio_extra_it_says_what_to_install(tmp_path: Path, missing: str) -> None:
+    """A plain ``pip install nyeshc`` has neither: one line naming the extra, exit 2 (it was a
+    traceback from the server's lazy import of uvicorn)."""
+    script = write_film(tmp_path / "film")
+    code = (f"import sys; sys.modules[{missing!r}] = None\n"
+            "from nyeshc.cli import main\n"
+            f"sys.exit(main(['studio', {str(script)!r}, '--port', '0', '--no-open']))")
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 2, run.stderr
+    assert "pip install 'nyeshc[studio]'" in run.stderr and "Traceback" not in run.stderr
+    assert not (tmp_path / "film" / ".nyeshc-cache" / "studio").exists()  # nothing started
