@@ -24,12 +24,34 @@ from typing import Any
 
 import numpy as np
 
-from nyeshc.backends.base import BackendError, Portrait
+from nyeshc.backends.base import BackendError, Ease, Portrait
 
-__all__ = ["FacePortraits", "checkout_module", "cover", "shared_network", "import_torch", "pick_device", "require_checkout", "require_file", "setting_name",
-           "sha256_file"]
+__all__ = ["FacePortraits", "checkout_module", "cover", "shared_network", "import_torch", "key_pair", "key_position",
+           "pick_device", "require_checkout", "require_file", "setting_name", "sha256_file"]
 
 _LOCK = threading.Lock()
+
+
+def key_position(n: int, t: float, ease: Ease) -> float:
+    """Where ``t`` (clipped to [0, 1]) falls on a path through ``n`` keys, as ``x`` in
+    [0, n - 1] with key ``i`` at ``x = i``: ``smooth`` eases the whole path with a smoothstep
+    (slow at both ends), ``linear`` moves at constant speed. What every adapter's
+    ``interpolate`` starts with; each then goes between :func:`key_pair`'s two keys its own way."""
+    if n < 2:
+        raise ValueError("interpolate needs at least 2 keys")
+    if ease not in ("linear", "smooth"):
+        raise ValueError(f"unknown ease {ease!r}")
+    u = float(np.clip(t, 0.0, 1.0))
+    if ease == "smooth":
+        u = u * u * (3.0 - 2.0 * u)
+    return u * (n - 1)
+
+
+def key_pair(x: float, n: int) -> tuple[int, float]:
+    """The first of the two neighbouring keys ``x`` (from :func:`key_position`) lies between,
+    and how far it is from it (0 at key ``i``, 1 at key ``i + 1``)."""
+    i = min(int(np.floor(x)), n - 2)
+    return i, x - i
 _SHA_MEMO: dict[tuple[str, int, int], str] = {}
 _NETWORKS: dict[tuple[Any, ...], Any] = {}
 

@@ -44,6 +44,8 @@ from nyeshc.backends.models.common import (
     FacePortraits,
     cover,
     import_torch,
+    key_pair,
+    key_position,
     pick_device,
     setting_name,
     sha256_file,
@@ -193,10 +195,6 @@ def blend_latents(a: np.ndarray, b: np.ndarray, t: float, backend_id: str) -> np
     out[HEADER:n] = _slerp(av[HEADER:n], bv[HEADER:n], t)
     out[n:] = av[n:] + (bv[n:] - av[n:]) * t
     return out.astype(np.float32)
-
-
-def _smoothstep(t: float) -> float:
-    return t * t * (3.0 - 2.0 * t)
 
 
 # --------------------------------------------------------------------------- the backends
@@ -494,17 +492,8 @@ class DiffusersImage(_Diffusers):
         """Key ``i`` at ``t = i/(n-1)``, returned exactly there; between two keys a
         :meth:`blend` (noise slerped, embeddings linear). ``smooth`` eases the whole path with
         a smoothstep (slow at both ends), ``linear`` moves at constant speed."""
-        n = len(keys)
-        if n < 2:
-            raise ValueError("interpolate needs at least 2 keys")
-        if ease not in ("linear", "smooth"):
-            raise ValueError(f"unknown ease {ease!r}")
-        u = float(np.clip(t, 0.0, 1.0))
-        if ease == "smooth":
-            u = _smoothstep(u)
-        x = u * (n - 1)
-        i = min(int(np.floor(x)), n - 2)
-        return blend_latents(keys[i], keys[i + 1], x - i, self.id)
+        i, f = key_pair(key_position(len(keys), t, ease), len(keys))
+        return blend_latents(keys[i], keys[i + 1], f, self.id)
 
     def render(self, latent: np.ndarray, width: int, height: int) -> np.ndarray:
         return cover(self._picture(latent), int(width), int(height))

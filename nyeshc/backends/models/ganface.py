@@ -30,8 +30,18 @@ from typing import Any
 import numpy as np
 
 from nyeshc.backends.base import BackendError, CostModel, Ease
-from nyeshc.backends.models.common import (FacePortraits, cover, import_torch, pick_device, require_file,
-                                           setting_name, sha256_file, shared_network)
+from nyeshc.backends.models.common import (
+    FacePortraits,
+    cover,
+    import_torch,
+    key_pair,
+    key_position,
+    pick_device,
+    require_file,
+    setting_name,
+    sha256_file,
+    shared_network,
+)
 
 __all__ = ["GANFACE_FACE_BOX", "GANFACE_MOUTH", "GanFaceImage", "GanFacePortrait", "NZ", "PIP_LINE"]
 
@@ -187,18 +197,8 @@ class GanFaceImage(_GanFace):
 
     def interpolate(self, keys: Sequence[np.ndarray], t: float, ease: Ease = "smooth") -> np.ndarray:
         """Key ``i`` at ``t = i / (n - 1)`` (after easing): slerp between neighbouring keys."""
-        ks = [np.asarray(k, np.float32).reshape(-1) for k in keys]
-        n = len(ks)
-        if n < 2:
-            raise ValueError("interpolate needs at least 2 keys")
-        if ease not in ("linear", "smooth"):
-            raise ValueError(f"unknown ease {ease!r}")
-        u = float(np.clip(t, 0.0, 1.0))
-        if ease == "smooth":
-            u = u * u * (3.0 - 2.0 * u)
-        x = u * (n - 1)
-        i = min(int(math.floor(x)), n - 2)
-        return _slerp(ks[i], ks[i + 1], x - i)
+        i, f = key_pair(key_position(len(keys), t, ease), len(keys))
+        return _slerp(np.asarray(keys[i], np.float32).reshape(-1), np.asarray(keys[i + 1], np.float32).reshape(-1), f)
 
     def render(self, latent: np.ndarray, width: int, height: int) -> np.ndarray:
         return cover(self._face(latent), int(width), int(height))

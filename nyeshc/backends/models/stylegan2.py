@@ -39,6 +39,8 @@ from nyeshc.backends.models.common import (
     checkout_module,
     cover,
     import_torch,
+    key_pair,
+    key_position,
     pick_device,
     require_checkout,
     require_file,
@@ -85,10 +87,6 @@ def _code_sha256(checkout: Path) -> str:
             rel = path.relative_to(checkout).as_posix()
             h.update(rel.encode("utf-8") + b"\0" + sha256_file(path).encode("ascii") + b"\n")
     return h.hexdigest()
-
-
-def _smoothstep(t: float) -> float:
-    return t * t * (3.0 - 2.0 * t)
 
 
 class _StyleGAN2:
@@ -278,22 +276,14 @@ class StyleGAN2Image(_StyleGAN2):
         return self._w_from_seed(seed, truncation)
 
     def interpolate(self, keys: Sequence[np.ndarray], t: float, ease: Ease = "smooth") -> np.ndarray:
+        n = len(keys)
+        x = key_position(n, t, ease)
         ks = np.stack([np.asarray(k, np.float64).reshape(-1) for k in keys])
-        n = len(ks)
-        if n < 2:
-            raise ValueError("interpolate needs at least 2 keys")
-        if ease not in ("linear", "smooth"):
-            raise ValueError(f"unknown ease {ease!r}")
-        u = float(np.clip(t, 0.0, 1.0))
-        if ease == "smooth":
-            u = _smoothstep(u)
-        x = u * (n - 1)
         if self.interpolation == "cubic" and n >= 4:
             from scipy.interpolate import interp1d  # noqa: PLC0415
 
             return interp1d(np.arange(n, dtype=np.float64), ks, kind="cubic", axis=0)(x).astype(np.float32)
-        i = min(int(np.floor(x)), n - 2)
-        f = x - i
+        i, f = key_pair(x, n)
         return (ks[i] + (ks[i + 1] - ks[i]) * f).astype(np.float32)
 
     def render(self, latent: np.ndarray, width: int, height: int) -> np.ndarray:
