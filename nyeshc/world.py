@@ -14,7 +14,7 @@ import re
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -176,6 +176,18 @@ def _short_write(exc: OSError) -> bool:
     """numpy's ``tofile``/``save`` to a file object reports a full disk as a short write with
     no errno ("192000 requested and 10208 written")."""
     return exc.errno is None and re.fullmatch(r"\d+ requested and \d+ written", str(exc)) is not None
+
+
+def mtimes(files: Iterable[Path]) -> dict[Path, int | None]:
+    """Each file's modification time in nanoseconds, ``None`` for one that is missing: what
+    ``nyeshc watch`` and ``nyeshc studio`` poll to see a save."""
+    out: dict[Path, int | None] = {}
+    for f in files:
+        try:
+            out[f] = f.stat().st_mtime_ns
+        except OSError:
+            out[f] = None
+    return out
 
 
 def free_space(path: str | os.PathLike[str]) -> int | None:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from nyeshc.commands import build
 from nyeshc.commands.common import add_build_arguments, add_script_argument
+from nyeshc.world import mtimes
 
 POLL_S = 0.5
 
@@ -43,16 +44,6 @@ def watched_files(script: Path, allow_outside: bool = False) -> list[Path]:
     config = script.resolve().parent / "nysh.toml"
     files.add(config)
     return sorted(files)
-
-
-def snapshot(files: list[Path]) -> dict[Path, float | None]:
-    out: dict[Path, float | None] = {}
-    for f in files:
-        try:
-            out[f] = f.stat().st_mtime_ns
-        except OSError:
-            out[f] = None
-    return out
 
 
 def build_args(args: argparse.Namespace) -> argparse.Namespace:
@@ -91,13 +82,13 @@ def run(args: argparse.Namespace) -> int:
     if args.once:
         return code
     files = watched_files(script, args.allow_outside)
-    seen = snapshot(files)
+    seen = mtimes(files)
     while True:  # Ctrl-C: KeyboardInterrupt, turned into exit status 130 by nyeshc.cli
         time.sleep(max(0.05, args.interval))
-        now = snapshot(files)
+        now = mtimes(files)
         if now == seen:
             continue
         time.sleep(0.1)  # let an editor finish writing
         render_once(args)
         files = watched_files(script, args.allow_outside)
-        seen = snapshot(files)
+        seen = mtimes(files)

@@ -38,6 +38,7 @@ from typing import Any
 
 from nyeshc import pipeline
 from nyeshc.diagnostics import Diagnostic, to_json
+from nyeshc.world import mtimes
 
 __all__ = [
     "KEEP_PREVIEWS",
@@ -169,16 +170,6 @@ class _Collect:
 
     def as_json(self) -> list[dict[str, object]]:
         return [to_json(d, self.sources) for d in self.found]
-
-
-def _snapshot(files: Sequence[Path]) -> dict[Path, int | None]:
-    out: dict[Path, int | None] = {}
-    for f in files:
-        try:
-            out[f] = f.stat().st_mtime_ns
-        except OSError:
-            out[f] = None
-    return out
 
 
 class Studio:
@@ -462,16 +453,16 @@ class Studio:
 
     def _watch(self) -> None:
         files = self._check_safely([self.script, self.root / "nysh.toml"])
-        seen = _snapshot(files)
+        seen = mtimes(files)
         while not self._stop.wait(self.interval):
-            now = _snapshot(files)
+            now = mtimes(files)
             if now == seen:
                 continue
             if self._stop.wait(_SETTLE_S):
                 return
-            now = _snapshot(files)
+            now = mtimes(files)
             files = self._check_safely(files)
-            fresh = _snapshot(files)
+            fresh = mtimes(files)
             # a file saved again while it was being checked keeps its old time here: seen again
             seen = {f: now.get(f, fresh[f]) for f in files}
 
