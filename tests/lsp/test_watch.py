@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from nyeshc.cli import main
-from nyeshc.commands.watch import snapshot, watched_files
+from nyeshc.commands.watch import watched_files
+from nyeshc.world import mtimes
 
 
 def test_watch_prints_diagnostics_for_a_broken_script(tmp_path: Path, capsys) -> None:  # noqa: ANN001
@@ -19,11 +20,11 @@ def test_watch_prints_diagnostics_for_a_broken_script(tmp_path: Path, capsys) ->
     assert not (tmp_path / "p.mp4").exists()
     files = watched_files(script)
     assert (tmp_path / "cast.nysh").resolve() in files and script.resolve() in files
-    before = snapshot(files)
+    before = mtimes(files)
     (tmp_path / "cast.nysh").write_text("character NARRATOR:\n    portrait: generate, seed 2\n", encoding="utf-8")
     import os
     os.utime(tmp_path / "cast.nysh", ns=(1, 1))
-    assert snapshot(files) != before
+    assert mtimes(files) != before
 
 
 def test_watch_refuses_a_bad_output(tmp_path: Path) -> None:
