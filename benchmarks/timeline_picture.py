@@ -27,19 +27,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 
-class _Report:
-    def problem(self, text: str) -> None:
-        print(text, file=sys.stderr)
-
-    def detail(self, text: str) -> None:
-        print(text, file=sys.stderr)
-
-    def diagnostics(self, diags: Any, sources: Any) -> None:
-        for d in diags:
-            if getattr(d, "is_error", False):
-                print(d.message, file=sys.stderr)
-
-
 def _best(fn: Any, repeat: int) -> tuple[float, Any]:
     best, out = float("inf"), None
     for _ in range(repeat):
@@ -63,6 +50,7 @@ def main() -> None:
 
     from long_film import screenplay
 
+    from nyeshc.commands.common import CliReport
     from nyeshc.export.timeline import layout, to_png, to_svg
     from nyeshc.pipeline import prepare
     from nyeshc.syntax.fountain import read_fountain, translate
@@ -82,7 +70,7 @@ def main() -> None:
         script.write_text(text, encoding="utf-8")
         t_import = time.perf_counter() - t0
         t0 = time.perf_counter()
-        prepared = prepare(str(script), _Report(), max_disk=10**15)
+        prepared = prepare(str(script), CliReport("benchmark", quiet=True), max_disk=10**15)
         t_plan = time.perf_counter() - t0
         plan = prepared.plan
         tl = plan.timeline
