@@ -54,7 +54,8 @@ from nyeshc.backends.models.common import (
 from nyeshc.costs import diffusion_cost as cost_model
 from nyeshc.costs import diffusion_family as pipeline_family
 
-__all__ = ["DiffusersImage", "DiffusersPortrait", "cost_model", "pipeline_family", "resolve_model"]
+__all__ = ["DiffusersImage", "DiffusersPortrait", "cost_model", "library_versions", "load_pipeline", "pipeline_family",
+           "read_json", "resolve_model"]
 
 _HINT = "see docs/models/diffusers.md"
 MAGIC = 1121021.0
@@ -120,14 +121,35 @@ def _folder_sha256(folder: Path) -> str:
     return h.hexdigest()
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
+    """A pipeline folder's JSON file, or ``{}`` when it is missing or not JSON."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
 
 
-def _versions() -> str:
+def load_pipeline(cls_name: str, backend_id: str, folder: Path, dtype: Any, modality: str) -> Any:
+    """diffusers' ``cls_name`` from ``folder`` (local files only: nothing is downloaded), its
+    progress bar off; what is missing or cannot load is a :class:`BackendError` naming the
+    package or the nysh.toml setting."""
+    try:
+        import diffusers
+
+        cls = getattr(diffusers, cls_name)
+    except (ImportError, AttributeError) as exc:
+        raise BackendError(f"{backend_id} needs diffusers with {cls_name} (0.30 or later): "
+                           "pip install 'nyeshc[diffusers]'") from exc
+    try:
+        pipe = cls.from_pretrained(str(folder), torch_dtype=dtype, local_files_only=True)
+    except Exception as exc:
+        raise BackendError(f"{backend_id}: diffusers could not load the pipeline in {folder}: "
+                           f"{type(exc).__name__}: {exc} (check {setting_name(modality, 'model')})") from exc
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def library_versions() -> str:
     """The libraries whose code turns a latent into pixels (part of every job key):
     ``"diffusers 0.42.1, transformers 5.24.0"``."""
     from importlib.metadata import PackageNotFoundError, version
@@ -221,13 +243,13 @@ class _Diffusers:
         self.model_setting = str(model) if model else ""
         self.revision = str(revision) if revision else None
         self.folder, self.model_id = resolve_model(self.id, mod, model, revision)
-        self.libraries = _versions()
+        self.libraries = library_versions()
         for given, have, what in ((model_id, self.model_id, f"the pipeline in {self.folder}"),
                                   (libraries, self.libraries,
                                    "the installed diffusers/transformers")):
             if given is not None and given != have:
                 raise BackendError(f"{self.id}: {what} changed since the film was planned; plan it again")
-        index = _read_json(self.folder / "model_index.json")
+        index = read_json(self.folder / "model_index.json")
         self.pipeline_class = str(index.get("_class_name", ""))
         self.family = pipeline_family(self.pipeline_class)
         if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
@@ -284,7 +306,7 @@ class _Diffusers:
         return DEFAULT_GUIDANCE.get(self.family, 5.0)
 
     def _vae_scale(self) -> int:
-        vae = _read_json(self.folder / "vae" / "config.json")
+        vae = read_json(self.folder / "vae" / "config.json")
         return 2 ** (len(vae.get("block_out_channels", [0, 0, 0, 0])) - 1)
 
     def _size_unit(self) -> int:
@@ -298,7 +320,7 @@ class _Diffusers:
         if width is not None and height is not None:
             return int(width), int(height)
         scale = self._vae_scale()
-        den = _read_json(self.folder / "unet" / "config.json") or _read_json(self.folder / "transformer" / "config.json")
+        den = read_json(self.folder / "unet" / "config.json") or read_json(self.folder / "transformer" / "config.json")
         size = den.get("sample_size", 64)
         if self.family == "flux":
             size = 128  # FluxPipeline.default_sample_size
@@ -330,7 +352,7 @@ class _Diffusers:
     def _noise_shape(self) -> tuple[int, int, int]:
         """(channels, rows, columns) of the initial noise, from the configs alone."""
         scale = self._vae_scale()
-        den = _read_json(self.folder / "unet" / "config.json") or _read_json(self.folder / "transformer" / "config.json")
+        den = read_json(self.folder / "unet" / "config.json") or read_json(self.folder / "transformer" / "config.json")
         channels = int(den.get("in_channels", 4))
         w, h = self._gen_size
         if self.family == "flux":  # packed 2x2 patches: the pipeline rounds to even latent sizes
@@ -349,16 +371,7 @@ class _Diffusers:
             return self._pipe
 
     def _load(self, torch: Any, dev: str) -> Any:
-        try:
-            from diffusers import DiffusionPipeline
-        except ImportError as exc:
-            raise BackendError(f"{self.id} needs diffusers: pip install 'nyeshc[diffusers]'") from exc
-        try:
-            pipe = DiffusionPipeline.from_pretrained(str(self.folder), torch_dtype=getattr(torch, self.dtype),
-                                                     local_files_only=True)
-        except Exception as exc:
-            raise BackendError(f"{self.id}: diffusers could not load the pipeline in {self.folder}: "
-                               f"{type(exc).__name__}: {exc} (check {setting_name(self.modality, 'model')})") from exc
+        pipe = load_pipeline("DiffusionPipeline", self.id, self.folder, getattr(torch, self.dtype), self.modality)
         if not hasattr(pipe, "encode_prompt"):
             raise BackendError(f"{self.id}: {type(pipe).__name__} in {self.folder} is not a text-to-image pipeline "
                                f"(it has no encode_prompt); check {setting_name(self.modality, 'model')}")

@@ -34,8 +34,9 @@ from nyeshc.backends.models.common import (
 )
 from nyeshc.backends.models.diffusion import (
     DTYPES,
-    _read_json,
-    _versions,
+    library_versions,
+    load_pipeline,
+    read_json,
     resolve_model,
 )
 from nyeshc.costs import stable_audio_cost
@@ -77,12 +78,12 @@ class StableAudioMusic:
         self.model_setting = str(model) if model else ""
         self.revision = str(revision) if revision else None
         self.folder, self.model_id = resolve_model(self.id, "music", model, revision)
-        self.libraries = _versions()
+        self.libraries = library_versions()
         for given, have, what in ((model_id, self.model_id, f"the pipeline in {self.folder}"),
                                   (libraries, self.libraries, "the installed diffusers/transformers")):
             if given is not None and given != have:
                 raise BackendError(f"{self.id}: {what} changed since the film was planned; plan it again")
-        cls = str(_read_json(self.folder / "model_index.json").get("_class_name", ""))
+        cls = str(read_json(self.folder / "model_index.json").get("_class_name", ""))
         if cls != "StableAudioPipeline":
             raise BackendError(f"{self.id}: {self.folder} holds a {cls or 'unknown'} pipeline, not a "
                                f"StableAudioPipeline; check {setting_name('music', 'model')} ({_HINT})")
@@ -138,19 +139,7 @@ class StableAudioMusic:
             return self._pipe
 
     def _load(self, torch: Any, dev: str) -> Any:
-        try:
-            from diffusers import StableAudioPipeline
-        except ImportError as exc:
-            raise BackendError(f"{self.id} needs diffusers with StableAudioPipeline (0.30 or later): "
-                               "pip install 'nyeshc[diffusers]'") from exc
-        try:
-            pipe = StableAudioPipeline.from_pretrained(str(self.folder), torch_dtype=getattr(torch, self.dtype),
-                                                       local_files_only=True)
-        except Exception as exc:
-            raise BackendError(f"{self.id}: diffusers could not load the pipeline in {self.folder}: "
-                               f"{type(exc).__name__}: {exc} (check {setting_name('music', 'model')})") from exc
-        pipe.set_progress_bar_config(disable=True)
-        return pipe.to(dev)
+        return load_pipeline("StableAudioPipeline", self.id, self.folder, getattr(torch, self.dtype), "music").to(dev)
 
     def window(self) -> float:
         """The longest piece (seconds) one pipeline call makes, from the loaded configs."""
