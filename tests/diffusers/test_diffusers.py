@@ -82,9 +82,8 @@ def test_seed_draws_the_noise_diffusers_draws(image: DiffusersImage) -> None:
     assert np.abs(ref.astype(np.int16) - ours.astype(np.int16)).max() <= 1
 
 
-def test_prompt_and_style_reach_the_pipeline(sd: Path, image: DiffusersImage, monkeypatch: pytest.MonkeyPatch) -> None:
-    styled = DiffusersImage(model=str(sd), steps=2, device="cpu", style="oil painting")
-    pipe = styled._net()
+def _tokenized(pipe: Any, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Every text ``pipe``'s tokenizer is given from now on (a spy around its ``__call__``)."""
     seen: list[Any] = []
     real = type(pipe.tokenizer).__call__
 
@@ -93,6 +92,13 @@ def test_prompt_and_style_reach_the_pipeline(sd: Path, image: DiffusersImage, mo
         return real(self, text, *args, **kwargs)
 
     monkeypatch.setattr(type(pipe.tokenizer), "__call__", spy)
+    return seen
+
+
+def test_prompt_and_style_reach_the_pipeline(sd: Path, image: DiffusersImage, monkeypatch: pytest.MonkeyPatch) -> None:
+    styled = DiffusersImage(model=str(sd), steps=2, device="cpu", style="oil painting")
+    pipe = styled._net()
+    seen = _tokenized(pipe, monkeypatch)
     z = styled.sample(5, prompt="cathedral night")  # a heading's place and time, as the planner passes it
     assert ["cathedral night, oil painting"] in seen or "cathedral night, oil painting" in seen
     monkeypatch.undo()
@@ -277,14 +283,7 @@ def test_stable_audio(audio_model: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert np.abs(a - music.generate(genre="ambient", artist="nobody", lyrics="the names are gone", seconds=0.25,
                                      seed=4)).mean() > 1e-4
     pipe = music._net()
-    seen: list[Any] = []
-    real = type(pipe.tokenizer).__call__
-
-    def spy(self: Any, text: Any, *args: Any, **kwargs: Any) -> Any:
-        seen.append(text)
-        return real(self, text, *args, **kwargs)
-
-    monkeypatch.setattr(type(pipe.tokenizer), "__call__", spy)
+    seen = _tokenized(pipe, monkeypatch)
     music.generate(genre="drone", artist="", lyrics="la la", seconds=0.1, seed=1)
     assert any("drone, la la" in str(s) for s in seen)
     monkeypatch.undo()
