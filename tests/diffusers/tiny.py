@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import string
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -40,16 +41,34 @@ def clip_tokenizer(folder: Path) -> object:
                          pad_token="!")
 
 
+def _clip_config(tok: Any, positions: int, **extra: Any) -> Any:
+    """The tiny CLIP text encoder's configuration every pipeline here uses (diffusers' tests' own):
+    32 wide, 2 layers, the test tokenizer's vocabulary, ``positions`` tokens."""
+    from transformers import CLIPTextConfig
+
+    return CLIPTextConfig(bos_token_id=0, eos_token_id=2, hidden_size=32, intermediate_size=37, layer_norm_eps=1e-05,
+                          num_attention_heads=4, num_hidden_layers=2, pad_token_id=1,
+                          vocab_size=max(tok.get_vocab().values()) + 1, max_position_embeddings=positions, **extra)
+
+
+def _sd_vae() -> Any:
+    """The tiny 4-channel VAE of the Stable Diffusion and SDXL pipelines (seeded by the caller)."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(block_out_channels=[4, 8], in_channels=3, out_channels=3,
+                         down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
+                         up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"], latent_channels=4, norm_num_groups=2)
+
+
 def tiny_sd(folder: Path, *, sample_size: int = 32) -> Path:
     """A Stable Diffusion 1.x-type pipeline (UNet2DConditionModel, AutoencoderKL with a scale
     of 2, CLIPTextModel, DDIM) at ``sample_size`` latents, saved with ``save_pretrained``."""
     from diffusers import (
-        AutoencoderKL,
         DDIMScheduler,
         StableDiffusionPipeline,
         UNet2DConditionModel,
     )
-    from transformers import CLIPTextConfig, CLIPTextModel
+    from transformers import CLIPTextModel
 
     tok = clip_tokenizer(folder / "_tok")
     torch.manual_seed(0)
@@ -60,14 +79,9 @@ def tiny_sd(folder: Path, *, sample_size: int = 32) -> Path:
     scheduler = DDIMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", clip_sample=False,
                               set_alpha_to_one=False)
     torch.manual_seed(0)
-    vae = AutoencoderKL(block_out_channels=[4, 8], in_channels=3, out_channels=3,
-                        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
-                        up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"], latent_channels=4, norm_num_groups=2)
+    vae = _sd_vae()
     torch.manual_seed(0)
-    text_encoder = CLIPTextModel(CLIPTextConfig(bos_token_id=0, eos_token_id=2, hidden_size=32, intermediate_size=37,
-                                                layer_norm_eps=1e-05, num_attention_heads=4, num_hidden_layers=2,
-                                                pad_token_id=1, vocab_size=max(tok.get_vocab().values()) + 1,
-                                                max_position_embeddings=32))
+    text_encoder = CLIPTextModel(_clip_config(tok, 32))
     pipe = StableDiffusionPipeline(unet=unet, scheduler=scheduler, vae=vae, text_encoder=text_encoder, tokenizer=tok,
                                    safety_checker=None, feature_extractor=None, image_encoder=None,
                                    requires_safety_checker=False)
@@ -130,12 +144,11 @@ def tiny_sdxl(folder: Path) -> Path:
     pooled output conditions the UNet's ``text_time`` embedding), after diffusers'
     tests/pipelines/stable_diffusion_xl get_dummy_components."""
     from diffusers import (
-        AutoencoderKL,
         EulerDiscreteScheduler,
         StableDiffusionXLPipeline,
         UNet2DConditionModel,
     )
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection
+    from transformers import CLIPTextModel, CLIPTextModelWithProjection
 
     tok = clip_tokenizer(folder / "_tok")
     torch.manual_seed(0)
@@ -148,13 +161,8 @@ def tiny_sdxl(folder: Path) -> Path:
     scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, steps_offset=1, beta_schedule="scaled_linear",
                                        timestep_spacing="leading")
     torch.manual_seed(0)
-    vae = AutoencoderKL(block_out_channels=[4, 8], in_channels=3, out_channels=3,
-                        down_block_types=["DownEncoderBlock2D", "DownEncoderBlock2D"],
-                        up_block_types=["UpDecoderBlock2D", "UpDecoderBlock2D"], latent_channels=4, norm_num_groups=2)
-    config = CLIPTextConfig(bos_token_id=0, eos_token_id=2, hidden_size=32, intermediate_size=37, layer_norm_eps=1e-05,
-                            num_attention_heads=4, num_hidden_layers=2, pad_token_id=1,
-                            vocab_size=max(tok.get_vocab().values()) + 1, max_position_embeddings=32,
-                            hidden_act="gelu", projection_dim=32)
+    vae = _sd_vae()
+    config = _clip_config(tok, 32, hidden_act="gelu", projection_dim=32)
     torch.manual_seed(0)
     text_encoder = CLIPTextModel(config)
     torch.manual_seed(0)
@@ -177,7 +185,7 @@ def tiny_flux(folder: Path) -> Path:
         FluxPipeline,
         FluxTransformer2DModel,
     )
-    from transformers import CLIPTextConfig, CLIPTextModel, T5Config, T5EncoderModel
+    from transformers import CLIPTextModel, T5Config, T5EncoderModel
 
     tok = clip_tokenizer(folder / "_tok")
     tok2 = t5_tokenizer(folder / "_t5")
@@ -186,10 +194,7 @@ def tiny_flux(folder: Path) -> Path:
                                          attention_head_dim=16, num_attention_heads=2, joint_attention_dim=32,
                                          pooled_projection_dim=32, axes_dims_rope=[4, 4, 8])
     torch.manual_seed(0)
-    text_encoder = CLIPTextModel(CLIPTextConfig(bos_token_id=0, eos_token_id=2, hidden_size=32, intermediate_size=37,
-                                                layer_norm_eps=1e-05, num_attention_heads=4, num_hidden_layers=2,
-                                                pad_token_id=1, vocab_size=max(tok.get_vocab().values()) + 1,
-                                                max_position_embeddings=77, hidden_act="gelu", projection_dim=32))
+    text_encoder = CLIPTextModel(_clip_config(tok, 77, hidden_act="gelu", projection_dim=32))
     torch.manual_seed(0)
     text_encoder_2 = T5EncoderModel(T5Config(vocab_size=len(tok2.get_vocab()), d_model=32, d_kv=8, d_ff=37,
                                              num_layers=1, num_heads=4, decoder_start_token_id=0, pad_token_id=0,
@@ -217,7 +222,6 @@ def tiny_sd3(folder: Path) -> Path:
         StableDiffusion3Pipeline,
     )
     from transformers import (
-        CLIPTextConfig,
         CLIPTextModelWithProjection,
         T5Config,
         T5EncoderModel,
@@ -229,10 +233,7 @@ def tiny_sd3(folder: Path) -> Path:
     transformer = SD3Transformer2DModel(sample_size=16, patch_size=1, in_channels=4, num_layers=1, attention_head_dim=8,
                                         num_attention_heads=4, caption_projection_dim=32, joint_attention_dim=32,
                                         pooled_projection_dim=64, out_channels=4)
-    config = CLIPTextConfig(bos_token_id=0, eos_token_id=2, hidden_size=32, intermediate_size=37, layer_norm_eps=1e-05,
-                            num_attention_heads=4, num_hidden_layers=2, pad_token_id=1,
-                            vocab_size=max(tok.get_vocab().values()) + 1, max_position_embeddings=77,
-                            hidden_act="gelu", projection_dim=32)
+    config = _clip_config(tok, 77, hidden_act="gelu", projection_dim=32)
     torch.manual_seed(0)
     text_encoder = CLIPTextModelWithProjection(config)
     torch.manual_seed(0)
