@@ -82,7 +82,7 @@ def test_a_backend_without_the_keywords_works_until_a_script_states_a_grid(monke
 
 def test_the_real_op_follows_a_stated_tempo() -> None:
     def cue(**params: Any) -> np.ndarray:
-        job = Job(key="k" * 64, kind="music.generate", backend="music.procedural", backend_version="1",
+        job = Job(key="k" * 64, kind="music.generate", backend="music.procedural", backend_version="2",
                   settings={}, params={"seconds": 1.0, "genre": "electronic", **params}, inputs=(), seed=2,
                   output="audio", name="theme")
         return run_job(job, [])

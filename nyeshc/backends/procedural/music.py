@@ -16,7 +16,7 @@ behaviour depend on the genre profile (:data:`PROFILES`):
   formant glides, a breath between phrases;
 * **space**: a stereo reverb (decaying-noise impulse responses, different left and right,
   convolved with ``scipy.signal.oaconvolve``), short fades at both ends (so the cue can be
-  trimmed), a DC-blocking high-pass and a soft-knee limiter that keeps peaks under -1 dBFS.
+  trimmed), a 35 Hz high-pass (:data:`HIGH_PASS`) and a soft-knee limiter that keeps peaks under -1 dBFS.
 
 Pads and bass are rendered at 12 kHz and resampled (they hold nothing above ~4 kHz); bells,
 plucks, drums and the voice at the full rate. Every random choice comes from
@@ -49,6 +49,12 @@ SR = SAMPLE_RATE
 LOW = 4  # pads and bass are rendered at SR / LOW
 LSR = SR // LOW
 CEILING = 10 ** (-1 / 20)  # -1 dBFS
+HIGH_PASS = 35.0
+"""Hz: the master's high-pass (2nd-order Butterworth, -3 dB here, -10 dB at 20 Hz): what is
+under it a small speaker only rumbles, and the limiter would spend headroom on it. Version 1 had
+a DC blocker at 22 Hz, and the drone bass a sub-octave partial (down to 15 Hz), now gone. The
+bass roots still reach 29 Hz (B♭0): under 35 Hz their second partial carries the note. (A
+steeper or zero-phase filter moves the kick's and bass's low-band onsets off the grid.)"""
 TEMPERATURE = (0.0, 2.0)
 """The range of ``generate``'s ``temperature`` (the script's ``temperature X``); 1 is the default."""
 TEMPO = (10.0, 400.0)
@@ -430,7 +436,7 @@ class AmbientMusic:
     """
 
     id = "music.procedural"
-    version = "1"
+    version = "2"
     modality = "music"
     cost = CostModel(device="cpu", per_call=0.05, per_audio_second=0.07)
 
@@ -647,7 +653,7 @@ class AmbientMusic:
                 env = _envelope(length, att, seg, release)
                 y = np.sin(2 * np.pi * f * t) + 0.18 * np.sin(4 * np.pi * f * t)
                 if prof.bass == "drone":
-                    y += 0.5 * np.sin(2 * np.pi * f * 1.5 * t * 1.001) + 0.3 * np.sin(2 * np.pi * f * 0.5 * t)
+                    y += 0.5 * np.sin(2 * np.pi * f * 1.5 * t * 1.001)
                 bass[s0:s0 + length] += y * env
             else:
                 step = beat_n if prof.bass == "pluck" else beat_n // 2
@@ -962,7 +968,7 @@ class AmbientMusic:
                 send = full[:, side] + 0.25 * full[:, 1 - side]
                 wet = signal.oaconvolve(send, irs[side])[:n]
                 full[:, side] = full[:, side] * (1 - 0.4 * wet_level) + wet * wet_level * 1.6
-        full = signal.sosfilt(signal.butter(2, 22.0, btype="highpass", fs=SR, output="sos"), full, axis=0)
+        full = signal.sosfilt(signal.butter(2, HIGH_PASS, btype="highpass", fs=SR, output="sos"), full, axis=0)
         fade = int(min(self.fade, n / SR / 4) * SR)
         if fade > 1:
             ramp = 0.5 - 0.5 * np.cos(np.pi * np.arange(fade) / fade)
