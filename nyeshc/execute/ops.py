@@ -35,6 +35,7 @@ from nyeshc.backends.base import (
     SAMPLE_RATE,
     Alphabet,
     BackendError,
+    Phonemes,
     Portrait,
     ProgressFn,
 )
@@ -617,6 +618,9 @@ def _speech(job: Job) -> list[tuple[int, Any]]:
     follows loudness there. The versions are in the job's key, so the answers are too."""
     found: list[tuple[int, Any]] = []
     for entry in job.params["speech"]:
+        if "music" in entry:
+            found.extend(_sung(job, entry))
+            continue
         voice = Job(key="", kind="voice.speak", backend=str(entry["voice"]), backend_version=str(entry["version"]),
                     settings=dict(entry.get("settings") or {}), params={}, inputs=(), seed=0, output="audio",
                     name=job.name)
@@ -625,6 +629,28 @@ def _speech(job: Job) -> list[tuple[int, Any]]:
             found.append((int(entry["at"]), phonemes(str(entry["text"]), pitch=float(entry["pitch"]),
                                                      rate=float(entry["rate"]), lang=str(entry["lang"]))))
     return found
+
+
+def _sung(job: Job, entry: dict[str, Any]) -> list[tuple[int, Any]]:
+    """A song in a lip-sync job's voice track (``speech`` entry with ``music``: the cue's
+    backend, settings, seed and params; ``from`` and ``samples``: the part of the cue sung
+    here, placed ``at``): the music backend's ``sung(...)`` phones, cut to that part. A backend
+    without it (a recording, JukeBox) adds nothing: the mouth follows loudness there."""
+    params = dict(entry["params"])
+    cue = Job(key="", kind="music.generate", backend=str(entry["music"]), backend_version=str(entry["version"]),
+              settings=dict(entry.get("settings") or {}), params=params, inputs=(), seed=int(entry["seed"]),
+              output="audio", name=job.name)
+    backend = _backend(cue)
+    sung = getattr(backend, "sung", None)
+    if not callable(sung):
+        return []
+    whole = sung(genre=str(params.get("genre", "")), artist=str(params.get("artist", "")),
+                 lyrics=str(params.get("lyrics", "") or ""), seconds=float(params["seconds"]), seed=cue.seed,
+                 **_music_options(cue, backend))
+    start, n = int(entry["from"]), int(entry["samples"])
+    events = [(0, sym) for at, sym in whole.events if at <= start][-1:]
+    events += [(at - start, sym) for at, sym in whole.events if start < at < start + n]
+    return [(int(entry["at"]), Phonemes(whole.alphabet, tuple(events), n))]
 
 
 def _takes(method: Callable[..., Any], param: str) -> bool:

@@ -785,6 +785,13 @@ class Graph:
             inputs.append(key)
             offsets.append(sing.offset)
             clips.append([sing.source_offset, n])
+            cue = self.jobs.get(key)
+            if cue is not None and cue.kind == "music.generate":
+                # what the singer sings when, for a mouth that sings it: the lip-sync job asks the
+                # music backend (docs/backends.md, "Visemes"); a recording follows loudness
+                speech.append({"at": sing.offset, "from": sing.source_offset, "samples": n, "music": cue.backend,
+                               "version": cue.backend_version, "settings": cue.settings, "seed": cue.seed,
+                               "params": cue.params})
             out.audio.append(AudioClip(track0 + sing.offset, n, key, offset=sing.source_offset, role="music",
                                        name=f"{head} / sings {sing.cue}"))
         if e <= s:

@@ -293,3 +293,146 @@ def test_the_plan_carries_the_speech_to_the_mouth(tmp_path: Path) -> None:
         mute = Job(**{**{f: getattr(job, f) for f in job.__dataclass_fields__},
                       "params": {k: v for k, v in job.params.items() if k != "speech"}})
         assert run_job(mute, [first[k] for k in job.inputs]).tobytes() != a.tobytes(), job.name
+
+
+# --------------------------------------------------------------------------- songs
+
+SONG = {"genre": "ambient", "artist": "unknown", "lyrics": "nyeshkerh a lo ven\nsa mireth o\nilun dae nyeshkerh",
+        "seconds": 10.0, "seed": 3}
+
+
+def test_a_song_tells_its_phones_as_it_sings_them() -> None:
+    """``music.procedural``'s ``sung`` is the plan ``generate`` sings: the singer's own voice
+    (before the band and the reverb) sounds inside the phones and is silent in the rests."""
+    from nyeshc.backends.procedural import music as mod
+
+    m = mod.AmbientMusic()
+    said = m.sung(**SONG)
+    assert said.alphabet == "asemic" and said.samples == round(SONG["seconds"] * SAMPLE_RATE)
+    assert said == m.sung(**SONG)  # deterministic
+    n = said.samples
+    rng = mod._streams(SONG["genre"], SONG["artist"], SONG["seed"])
+    song = mod.compose(mod.profile_for(SONG["genre"]), rng("compose"), n)
+    vox = m._sing(SONG["lyrics"], SONG["artist"], song, mod.profile_for(SONG["genre"]), rng("voice"), n)
+    spans = [(s, e, sym) for (s, sym), (e, _) in itertools.pairwise([*said.events, (n, "")])]
+    margin = int(0.08 * SAMPLE_RATE)  # the formant glides' smoothing
+    sung = [float(np.sqrt(np.mean(vox[s:e] ** 2))) for s, e, sym in spans if sym != "_"]
+    rests = [float(np.abs(vox[s + margin:e - margin]).max()) for s, e, sym in spans
+             if sym == "_" and e - s > 3 * margin]
+    assert len(sung) > 12 and len(rests) >= 2
+    assert np.median(sung) > 50 * max(rests), (np.median(sung), max(rests))
+    # no lyrics: silence throughout; the phones do not depend on the lyrics' absence elsewhere
+    assert m.sung(**{**SONG, "lyrics": ""}).events == ((0, "_"),)
+    # a stated tempo: the first sung phone starts on a beat's own sample
+    timed = m.sung(**SONG, tempo=90.0, meter=(4, 4))
+    first = next(at for at, sym in timed.events if sym != "_")
+    beat = 60 / 90 * SAMPLE_RATE
+    assert abs(first / beat - round(first / beat)) * beat <= 0.5
+
+
+def test_the_mouth_sings_the_song(face: Portrait) -> None:
+    """A face singing along a generated cue: the opening follows the song's visemes (r > 0.8),
+    where following the cue's loudness (the band's too) does clearly worse."""
+    from nyeshc.backends.procedural.music import AmbientMusic
+
+    m = AmbientMusic()
+    audio = m.generate(**SONG).mean(axis=1, keepdims=True)
+    said = m.sung(**SONG)
+    n = int(SONG["seconds"] * FPS)
+    motion = PuppetMotion(head_motion=0.0)
+    frames = motion.lipsync(face, audio, FPS, n, seed=3, speech=[(0, said)])
+    loudness = motion.lipsync(face, audio, FPS, n, seed=3)
+    expected = visemes.curves([(0, said)], FPS, n)[0]
+    got = np.corrcoef(_opening(frames, face), expected)[0, 1]
+    control = np.corrcoef(_opening(loudness, face), expected)[0, 1]
+    assert got > 0.8 and got > control + 0.15, (got, control)
+
+
+def test_the_op_cuts_the_song_to_the_part_sung(monkeypatch: pytest.MonkeyPatch) -> None:
+    from nyeshc.backends.procedural.music import AmbientMusic
+
+    small = Portrait(image=np.zeros((8, 8, 4), np.uint8), mouth=(4.0, 6.0), face_box=(1.0, 1.0, 7.0, 7.0))
+    voice = np.zeros((SAMPLE_RATE, 1), np.float32)
+    rec = _Motion(True)
+    real = ops._backend
+    monkeypatch.setattr(ops, "_backend", lambda job: rec if job.kind == "motion.lipsync" else real(job))
+    m = AmbientMusic()
+    start, n = 3 * SAMPLE_RATE + 77, 4 * SAMPLE_RATE
+    entry = {"at": 960, "from": start, "samples": n, "music": m.id, "version": m.version, "settings": m.settings,
+             "seed": SONG["seed"], "params": {k: v for k, v in SONG.items() if k != "seed"}}
+    run_job(_lipsync_job("fake.motion", "", speech=[entry]), [small, voice])
+    ((at, said),) = rec.calls[0]["speech"]
+    whole = m.sung(**SONG)
+    assert at == 960 and said.samples == n and said.alphabet == "asemic"
+    # the phone sounding at `from` starts the part; the others keep their samples, shifted
+    assert said.events[0] == (0, [sym for s, sym in whole.events if s <= start][-1])
+    assert said.events[1:] == tuple((s - start, sym) for s, sym in whole.events if start < s < start + n)
+    # a music backend that cannot tell what it sings adds nothing (that mouth follows loudness)
+    rec.calls.clear()
+    monkeypatch.setattr(ops, "_backend", lambda job: rec if job.kind == "motion.lipsync" else object())
+    run_job(_lipsync_job("fake.motion", "", speech=[entry]), [small, voice])
+    assert rec.calls[0]["speech"] == []
+
+
+SINGING = '''title: "Song"
+canvas: 160x90, 24fps
+seed: 5
+
+character GIRL:
+    portrait: generate, seed 3
+    voice: asemic
+    motion: lipsync
+
+music THEME:
+    source: generate, genre "ambient", artist "unknown", length 12s, seed 3
+    lyrics: "nyeshkerh a lo ven"
+
+music TAPE:
+    source: "tape.wav"
+
+SCENE 1 "Shore", 6s:
+    GIRL, at 0s, close-up, left:
+        sings THEME, from 2s, for 3s
+    GIRL, at 3.5s, close-up, left:
+        sings TAPE, for 2s
+'''
+
+
+def test_the_plan_asks_the_music_backend_what_a_character_sings(tmp_path: Path) -> None:
+    """A beat that sings a generated cue names the cue's backend, seed, params and the part
+    sung in its lip-sync job; one that sings a recording names nothing (loudness)."""
+    import argparse
+    import wave
+
+    from nyeshc.commands.common import prepare
+
+    with wave.open(str(tmp_path / "tape.wav"), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes((np.sin(np.arange(3 * SAMPLE_RATE) * 0.05) * 8000).astype("<i2").tobytes())
+    script = tmp_path / "song.nysh"
+    script.write_text(SINGING, encoding="utf-8")
+    ns = argparse.Namespace(script=str(script), config=None, profile=None, cache=str(tmp_path / "cache"),
+                            quiet=True, allow_outside=False)
+    plan = prepare(ns, "test").plan
+    lipsync = sorted((j for j in plan.jobs if j.kind == "motion.lipsync"), key=lambda j: j.name)
+    assert len(lipsync) == 2
+    (entry,) = lipsync[0].params["speech"]
+    cue = next(j for j in plan.jobs if j.kind == "music.generate")
+    assert entry["music"] == "music.procedural" and entry["seed"] == cue.seed and entry["params"] == cue.params
+    assert (entry["at"], entry["from"], entry["samples"]) == (0, 2 * SAMPLE_RATE, 3 * SAMPLE_RATE)
+    assert "speech" not in lipsync[1].params  # the recording: its mouth follows loudness
+    # the job runs: the song's phones reach the mouth (the frames differ from loudness alone)
+    jobs = {j.key: j for j in plan.jobs}
+    memo: dict[str, Any] = {}
+
+    def run(key: str) -> Any:
+        if key not in memo:
+            memo[key] = run_job(jobs[key], [run(k) for k in jobs[key].inputs])
+        return memo[key]
+
+    job = lipsync[0]
+    mute = Job(**{**{f: getattr(job, f) for f in job.__dataclass_fields__},
+                  "params": {k: v for k, v in job.params.items() if k != "speech"}})
+    assert run(job.key).tobytes() != run_job(mute, [run(k) for k in job.inputs]).tobytes()

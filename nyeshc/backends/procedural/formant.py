@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
@@ -264,6 +265,22 @@ class Event:
     start: int
     length: int
     gain: float = 1.0
+
+
+def phones(events: Sequence[Event], total: int) -> tuple[tuple[int, str], ...]:
+    """``(sample, symbol)`` starts of ``events`` (in order) over ``[0, total)``, with ``"_"``
+    wherever none sounds (before the first, in gaps, after the last): what a voice or a singer
+    tells a mouth (:class:`nyeshc.backends.base.Phonemes`'s events)."""
+    out: list[tuple[int, str]] = []
+    cursor = 0
+    for ev in events:
+        if ev.start > cursor:
+            out.append((cursor, "_"))
+        out.append((ev.start, ev.symbol))
+        cursor = ev.start + ev.length
+    if cursor < total:
+        out.append((cursor, "_"))
+    return tuple(out)
 
 
 @cache

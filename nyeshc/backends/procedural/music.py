@@ -37,6 +37,7 @@ from nyeshc.backends.base import (
     BackendError,
     CostModel,
     LazyModule,
+    Phonemes,
     ProgressFn,
 )
 from nyeshc.backends.procedural import formant
@@ -427,6 +428,32 @@ def _stated(tempo: object, meter: object) -> tuple[Fraction | None, tuple[int, i
 # --------------------------------------------------------------------------- backend
 
 
+def _arguments(seconds: float, temperature: float | None, tempo: float | None,
+               meter: tuple[int, int] | None) -> tuple[int, float | None, Fraction | None, tuple[int, int] | None]:
+    """``generate``'s checked arguments: the length in samples, the temperature (a float or
+    None), the stated tempo and meter (:func:`_stated`)."""
+    if not np.isfinite(seconds) or seconds < 0:
+        raise BackendError(f"music.procedural: seconds must be >= 0 (got {seconds})")
+    tempo_q, meter_t = _stated(tempo, meter)
+    if temperature is not None:
+        ok = not isinstance(temperature, bool) and isinstance(temperature, (int, float))
+        if not ok or not TEMPERATURE[0] <= temperature <= TEMPERATURE[1]:
+            raise BackendError(f"music.procedural: temperature must be a number from {TEMPERATURE[0]:g} to "
+                               f"{TEMPERATURE[1]:g} (got {temperature!r}; `source: generate, temperature X`)")
+        temperature = float(temperature)
+    return int(round(seconds * SR)), temperature, tempo_q, meter_t
+
+
+def _streams(genre: str, artist: str, seed: int) -> Any:
+    """``rng(part)``: the cue's random stream for one of its parts (composition, pad, voice...)."""
+    base = sub_seed("music.procedural", genre.strip().lower(), artist, seed)
+    return lambda part: np.random.default_rng(sub_seed(base, part))
+
+
+def _sings(lyrics: str) -> bool:
+    return bool(lyrics and lyrics.strip() and formant.asemic_syllables(lyrics, 0))
+
+
 class AmbientMusic:
     """Seeded ambient music with optional asemic singing (see the module docstring).
 
@@ -480,26 +507,13 @@ class AmbientMusic:
         (:meth:`grid` tells it). Neither stated: the music made before these options existed, to
         the bit, whose onsets are stepped in whole samples and may drift from :meth:`grid`'s
         beats by a few samples a minute (the melody's by up to half a sample a step)."""
-        if not np.isfinite(seconds) or seconds < 0:
-            raise BackendError(f"music.procedural: seconds must be >= 0 (got {seconds})")
-        tempo_q, meter_t = _stated(tempo, meter)
-        if temperature is not None:
-            ok = not isinstance(temperature, bool) and isinstance(temperature, (int, float))
-            if not ok or not TEMPERATURE[0] <= temperature <= TEMPERATURE[1]:
-                raise BackendError(f"music.procedural: temperature must be a number from {TEMPERATURE[0]:g} to "
-                                   f"{TEMPERATURE[1]:g} (got {temperature!r}; `source: generate, temperature X`)")
-            temperature = float(temperature)
-        n = int(round(seconds * SR))
+        n, temperature, tempo_q, meter_t = _arguments(seconds, temperature, tempo, meter)
         report = progress or (lambda _f: None)
         if n == 0:
             report(1.0)
             return np.zeros((0, 2), dtype=np.float32)
         prof = profile_for(genre)
-        base = sub_seed("music.procedural", genre.strip().lower(), artist, seed)
-
-        def rng(part: str) -> np.random.Generator:
-            return np.random.default_rng(sub_seed(base, part))
-
+        rng = _streams(genre, artist, seed)
         song = compose(prof, rng("compose"), n, temperature, tempo_q, meter_t)
         m_low = -(-n // LOW) + 64
         low = np.zeros((m_low, 2))
@@ -516,7 +530,7 @@ class AmbientMusic:
             self._bass(full, song, prof, rng("bass"), SR)
         report(0.4)
         cache = _Cache()
-        sung = bool(lyrics and lyrics.strip() and formant.asemic_syllables(lyrics, 0))
+        sung = _sings(lyrics)
         # what temperature adds is drawn from streams of its own: the default's streams are untouched
         self._melody(full, song, prof, rng("melody"), cache, 0.55 if sung else 1.0, temperature,
                      rng("melody.temperature"))
@@ -537,6 +551,23 @@ class AmbientMusic:
         report(1.0)
         return out
 
+    def sung(self, *, genre: str, artist: str, lyrics: str, seconds: float, seed: int,
+             temperature: float | None = None, tempo: float | None = None,
+             meter: tuple[int, int] | None = None) -> Phonemes:
+        """What the singer of :meth:`generate` (called with the same arguments) sings when:
+        alphabet ``"asemic"``, each phone's first sample in the cue, ``"_"`` wherever the singer
+        is silent (the intro, rests between phrases, the tail; all of a cue without lyrics). Exact
+        to the sample: the very plan :meth:`generate` renders, without rendering it (the
+        composition and the melody's walk: a few milliseconds). A face singing along moves its
+        mouth with it (docs/backends.md, "Visemes")."""
+        n, temperature, tempo_q, meter_t = _arguments(seconds, temperature, tempo, meter)
+        if n == 0 or not _sings(lyrics):
+            return Phonemes("asemic", ((0, "_"),) if n else (), n)
+        rng = _streams(genre, artist, seed)
+        song = compose(profile_for(genre), rng("compose"), n, temperature, tempo_q, meter_t)
+        events = self._score(lyrics, artist, song, rng("voice"), n, temperature)[0]
+        return Phonemes("asemic", formant.phones(events, n), n)
+
     def grid(self, *, genre: str, artist: str, lyrics: str, seconds: float, seed: int,
              temperature: float | None = None, tempo: float | None = None,
              meter: tuple[int, int] | None = None) -> Grid:
@@ -549,8 +580,7 @@ class AmbientMusic:
         if not np.isfinite(seconds) or seconds < 0:
             raise BackendError(f"music.procedural: seconds must be >= 0 (got {seconds})")
         prof = profile_for(genre)
-        base = sub_seed("music.procedural", genre.strip().lower(), artist, seed)
-        _tonic, _mode, own_tempo, own_beats = _draw_time(prof, np.random.default_rng(sub_seed(base, "compose")))
+        _tonic, _mode, own_tempo, own_beats = _draw_time(prof, _streams(genre, artist, seed)("compose"))
         t, m = exact_grid(own_tempo, own_beats, tempo_q, meter_t)
         return Grid(tempo=t, meter=m, first=Fraction(0), source="backend")
 
@@ -563,7 +593,6 @@ class AmbientMusic:
         pace = 1.0 if temperature is None else max(float(temperature), 0.1)
         m = low.shape[0]
         pad = np.zeros((m, 2))
-        beat = song.beat
         for ci, ch in enumerate(song.chords):
             s0 = ch.start // LOW
             seg = (ch.end - ch.start) // LOW
@@ -856,6 +885,17 @@ class AmbientMusic:
 
     def _sing(self, lyrics: str, artist: str, song: Song, prof: Profile, rng: np.random.Generator,
               n: int, temperature: float | None = None) -> np.ndarray:
+        events, pitch_pts, note_starts, register = self._score(lyrics, artist, song, rng, n, temperature)
+        if not pitch_pts:
+            return np.zeros(n)
+        return self._voice(events, pitch_pts, note_starts, register, rng, n)
+
+    def _score(self, lyrics: str, artist: str, song: Song, rng: np.random.Generator, n: int,
+               temperature: float | None = None
+               ) -> tuple[list[Event], list[tuple[int, float]], list[int], int]:
+        """The singer's part: its phones (``Event``: symbol, start, length in samples), the pitch
+        points and note starts of its melody, its register. Draws the melody's walk from ``rng``
+        (which :meth:`_voice` then goes on drawing from), so :meth:`sung` gets the same phones."""
         language = sub_seed("music.language", self.language, artist) % (2 ** 31) if artist else self.language
         lines = []
         for raw in lyrics.splitlines():
@@ -939,8 +979,10 @@ class AmbientMusic:
                 events.append(Event(BREATH, pos + rest - bl, bl, 0.9))
             pos += rest
             li += 1
-        if not pitch_pts:
-            return np.zeros(n)
+        return events, pitch_pts, note_starts, register
+
+    def _voice(self, events: list[Event], pitch_pts: list[tuple[int, float]], note_starts: list[int],
+               register: int, rng: np.random.Generator, n: int) -> np.ndarray:
         # f0: notes with portamento, delayed vibrato
         pts = np.array([p[0] for p in pitch_pts], dtype=np.float64)
         notes = np.array([p[1] for p in pitch_pts])

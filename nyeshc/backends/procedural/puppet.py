@@ -231,10 +231,10 @@ class PuppetMotion:
                 mouth: float = 1.0, speech: Sequence[tuple[int, Phonemes]] | None = None) -> np.ndarray:
         """The portrait speaking ``voice``.
 
-        ``speech`` (``(sample, Phonemes)`` of the lines in ``voice`` whose phonemes are known):
-        inside those lines the mouth makes the visemes of the phonemes, coarticulated
+        ``speech`` (``(sample, Phonemes)`` of the lines and songs in ``voice`` whose phonemes are
+        known): inside them the mouth makes the visemes of the phonemes, coarticulated
         (:func:`.visemes.curves`: openness, lip width, teeth on the lip); elsewhere (a recording,
-        a song, a voice backend that cannot tell its phonemes) it follows loudness
+        a song or voice whose backend cannot tell its phonemes) it follows loudness
         (``1.1 × envelope``). The head's speaking nod follows loudness everywhere.
 
         ``mouth`` (0..2) scales the opening: each frame's opening (quantised to

@@ -197,16 +197,7 @@ class AsemicVoice:
         pauses, the tail). Exact to the sample, for any ``seed`` (the seed never moves a phone)."""
         self._check(pitch, rate)
         plan = _plan(text, float(rate), self.language, self.breaths)
-        events: list[tuple[int, str]] = []
-        cursor = 0
-        for ev in plan.events:
-            if ev.start > cursor:
-                events.append((cursor, "_"))
-            events.append((ev.start, ev.symbol))
-            cursor = ev.start + ev.length
-        if cursor < plan.total:
-            events.append((cursor, "_"))
-        return Phonemes("asemic", tuple(events), plan.total)
+        return Phonemes("asemic", formant.phones(plan.events, plan.total), plan.total)
 
     # ------------------------------------------------------------------ prosody
 
