@@ -45,6 +45,7 @@ DIALOGUE = '"Say it, and it is still here."'
 CAPTION = 'caption: "Nyeshkerh", at 6s'
 VERBOSE = re.compile(r"check \+ plan ([\d.]+) s, jobs ([\d.]+) s, render \+ encode ([\d.]+) s")
 WROTE = re.compile(r"wrote .* \(([\d.]+) s, .*\) in ([\d.]+) s")
+UPTODATE = re.compile(r"is up to date \(([\d.]+) s, .*checked in ([\d.]+) s")
 
 
 def load() -> str:
@@ -71,6 +72,10 @@ def build(folder: Path, script: str, cache: Path) -> dict[str, float]:
     cpu = cpu_seconds(resource.RUSAGE_CHILDREN) - c
     if proc.returncode != 0:
         raise SystemExit(f"build failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    same = UPTODATE.search(proc.stderr)
+    if same is not None:  # nothing changed, decided before planning (nyeshc/uptodate.py)
+        return {"wall": wall, "cpu": cpu, "plan": 0.0, "jobs": 0.0, "render": 0.0, "film_seconds": float(same[1]),
+                "reported": float(same[2])}
     m, w = VERBOSE.search(proc.stderr), WROTE.search(proc.stderr)
     if m is None or w is None:
         raise SystemExit(f"no timing line in the build's output:\n{proc.stderr[-2000:]}")

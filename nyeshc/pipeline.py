@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from nyeshc.diagnostics import Diagnostic
 from nyeshc.syntax import Loaded, load
+from nyeshc.uptodate import default_cache_dir
 from nyeshc.world import World
 
 if TYPE_CHECKING:
@@ -221,6 +222,7 @@ class Prepared:
     profile: Any  # nyeshc.config.Profile
     config: Any  # nyeshc.config.Config
     cache_option: str | None = None  # the cache folder as the caller named it (None: the default)
+    planned: tuple[Diagnostic, ...] = ()  # what the planner said (reported already): warnings included
 
     @property
     def profile_name(self) -> str:
@@ -308,8 +310,8 @@ def prepare(script: str | Path, report: Report, *, config: str | None = None, pr
     if over is not None:
         report.diagnostics([over], checked.loaded.sources)
         raise Stop(1)
-    cache_dir = Path(cache) if cache else script.resolve().parent / ".nyeshc-cache"
-    return Prepared(script, checked, result, cache_dir, profile_obj, config_obj, cache or None)
+    return Prepared(script, checked, result, default_cache_dir(script, cache), profile_obj, config_obj, cache or None,
+                    tuple(found))
 
 
 def timeline_planner(profile_name: str | None = None) -> Callable[[Path, Any], Plan]:

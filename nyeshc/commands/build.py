@@ -20,7 +20,8 @@ import traceback
 from fractions import Fraction
 from pathlib import Path
 
-from nyeshc.commands.common import Stop, add_build_arguments, add_script_argument, prepare, run_jobs
+from nyeshc import uptodate
+from nyeshc.commands.common import add_build_arguments, add_script_argument
 
 MEDIA_SUFFIXES = {".mp4", ".m4v", ".mov"}
 # ISO base media files start with a box whose type is "ftyp" at byte 4
@@ -111,11 +112,6 @@ def disk_full(exc: BaseException, stage: str, *, out: Path, script: Path, cache_
 
 
 def run(args: argparse.Namespace) -> int:
-    from nyeshc.execute import write_lock
-    from nyeshc.plan.select import SelectionError, artifact_keys, needed_jobs, scene_range, time_range
-    from nyeshc.render import EncodeError, RenderError, render_film, write_srt, write_vtt
-    from nyeshc.render.encoder import film_metadata
-
     t_run = time.perf_counter()
     # the clock starts with the process (nyeshc.cli sets ``started``), not here: Python's start-up
     # and the imports are part of what the writer waits for
@@ -127,6 +123,22 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"nyeshc: {problem}", file=sys.stderr)
         return 2
+    same = uptodate.fresh(args, script, out)
+    if same is not None:  # nothing it was made from changed: not even the planner is imported
+        if not args.quiet:
+            print(f"{out} is up to date ({float(same['seconds']):.2f} s, {same['width']}x{same['height']} at "
+                  f"{float(same['fps']):g} fps): nothing it is made from changed; checked in "
+                  f"{time.perf_counter() - t0:.2f} s", file=sys.stderr)
+        return 0
+    uptodate.forget(uptodate.default_cache_dir(script, args.cache), out)
+    config_seen = uptodate.file_sha256(uptodate.config_path(script, args.config))  # before planning reads it
+
+    from nyeshc.commands.common import Stop, prepare, run_jobs
+    from nyeshc.execute import write_lock
+    from nyeshc.plan.select import SelectionError, artifact_keys, needed_jobs, scene_range, time_range
+    from nyeshc.render import EncodeError, RenderError, render_film, write_srt, write_vtt
+    from nyeshc.render.encoder import film_metadata
+
     try:
         start = parse_time_arg(args.start) if args.start else None
         end = parse_time_arg(args.end) if args.end else None
@@ -201,6 +213,18 @@ def run(args: argparse.Namespace) -> int:
             raise
         print(f"nyeshc: rendering failed: {exc}", file=sys.stderr)
         return 3
+    if frame_range is None and not artifacts.temporary and not prepared.checked.diagnostics and not prepared.planned:
+        from nyeshc.syntax.parse import decode
+
+        loaded = prepared.checked.loaded
+        uptodate.record(args, script, out, prepared.cache_dir,
+                        sources={str(loaded.paths[name]): text for name, text in loaded.sources.items()},
+                        decode=lambda data: decode(data, "")[0], config_sha256=config_seen,
+                        assets={j.params["path"]: j.params["sha256"] for j in prepared.plan.jobs
+                                if j.kind.startswith("asset.")},
+                        backends={j.backend for j in prepared.plan.jobs},
+                        summary={"seconds": timeline.frames / float(timeline.fps), "width": timeline.width,
+                                 "height": timeline.height, "fps": float(timeline.fps)})
     t_end = time.perf_counter()
     if not args.quiet:
         lo, hi = frame_range or (0, timeline.frames)

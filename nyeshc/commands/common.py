@@ -12,15 +12,32 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from nyeshc import pipeline
-from nyeshc.diagnostics import Diagnostic, render_human, render_json, render_short
-from nyeshc.pipeline import EXECUTORS, Checked, Prepared, Stop, load_and_check, with_canvas_scaled
+if TYPE_CHECKING:
+    from nyeshc.diagnostics import Diagnostic
+    from nyeshc.pipeline import Prepared
 
-__all__ = ["EXECUTORS", "Checked", "CliReport", "Prepared", "Stop", "add_build_arguments",
-           "add_max_disk_argument", "add_plan_arguments", "add_script_argument", "choose_executor", "disk_limit",
-           "load_and_check", "prepare", "print_diagnostics", "run_jobs", "size_argument", "with_canvas_scaled"]
+__all__ = ["EXECUTORS", "CliReport", "add_build_arguments", "add_max_disk_argument", "add_plan_arguments",
+           "add_script_argument", "choose_executor", "disk_limit", "prepare", "print_diagnostics", "run_jobs",
+           "size_argument",
+           "Checked", "Prepared", "Stop", "load_and_check", "with_canvas_scaled"]  # noqa: F822 - by __getattr__
+
+EXECUTORS = ("local", "ray")
+"""``nyeshc.pipeline.EXECUTORS`` (a test keeps them equal): written here so that building a
+command's parser imports neither the pipeline nor the front end (``nyeshc build`` decides a
+rebuild with nothing changed before those imports, :mod:`nyeshc.uptodate`)."""
+
+_FROM_PIPELINE = frozenset({"Checked", "Prepared", "Stop", "load_and_check", "with_canvas_scaled"})
+
+
+def __getattr__(name: str) -> Any:
+    """The pipeline's names, imported on first use (see :data:`EXECUTORS`)."""
+    if name in _FROM_PIPELINE:
+        from nyeshc import pipeline
+
+        return getattr(pipeline, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def add_script_argument(p: argparse.ArgumentParser) -> None:
@@ -31,6 +48,8 @@ def add_script_argument(p: argparse.ArgumentParser) -> None:
 
 def print_diagnostics(diagnostics: list[Diagnostic], sources: dict[str, str], fmt: str = "human",
                       stream: TextIO | None = None) -> None:
+    from nyeshc.diagnostics import render_human, render_json, render_short
+
     stream = stream or sys.stderr
     if fmt == "json":
         print(render_json(diagnostics, sources), file=stream)
@@ -122,6 +141,8 @@ class CliReport:
 def prepare(args: argparse.Namespace, command: str, *, canvas_scale: float | None = None) -> Prepared:
     """:func:`nyeshc.pipeline.prepare` for ``args.script`` with the command's options
     (``--config``, ``--profile``, ``--allow-outside``, ``--max-disk``, ``--cache``, ``-q``)."""
+    from nyeshc import pipeline
+
     return pipeline.prepare(args.script, CliReport(command, getattr(args, "quiet", False)),
                             config=getattr(args, "config", None), profile=getattr(args, "profile", None),
                             allow_outside=getattr(args, "allow_outside", False),
@@ -132,6 +153,8 @@ def prepare(args: argparse.Namespace, command: str, *, canvas_scale: float | Non
 def run_jobs(prepared: Prepared, args: argparse.Namespace, plan: Any, command: str) -> Any:
     """:func:`nyeshc.pipeline.run_jobs` with the command's options (``--executor``,
     ``--address``, ``--no-cache``, ``--jobs``, ``-q``, ``-v``)."""
+    from nyeshc import pipeline
+
     return pipeline.run_jobs(prepared, plan, CliReport(command, getattr(args, "quiet", False)),
                              executor=getattr(args, "executor", None), address=getattr(args, "address", None),
                              use_cache=not getattr(args, "no_cache", False), jobs=getattr(args, "jobs", None),
@@ -140,10 +163,14 @@ def run_jobs(prepared: Prepared, args: argparse.Namespace, plan: Any, command: s
 
 def choose_executor(prepared: Prepared, args: argparse.Namespace, command: str) -> tuple[str, dict[str, Any]]:
     """:func:`nyeshc.pipeline.choose_executor` with ``--executor``/``--address``."""
+    from nyeshc import pipeline
+
     return pipeline.choose_executor(prepared, CliReport(command), executor=getattr(args, "executor", None),
                                     address=getattr(args, "address", None))
 
 
 def disk_limit(args: argparse.Namespace, config: Any) -> int:
     """The disk budget: ``--max-disk``, else ``[limits] disk``, else 50 GB."""
+    from nyeshc import pipeline
+
     return pipeline.disk_limit(config, getattr(args, "max_disk", None))
