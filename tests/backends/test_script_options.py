@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from nyeshc.backends.base import SAMPLE_RATE, BackendError, Portrait
+from nyeshc.backends.procedural.music import AmbientMusic
 from nyeshc.execute import ops
 from nyeshc.execute.ops import run_job
 from nyeshc.plan.model import Job
@@ -135,7 +136,7 @@ def test_the_real_ops_reach_the_procedural_backends() -> None:
     assert not np.array_equal(talk(mouth=2), talk())
 
     def cue(**params: Any) -> np.ndarray:
-        job = Job(key="k" * 64, kind="music.generate", backend="music.procedural", backend_version="1",
+        job = Job(key="k" * 64, kind="music.generate", backend="music.procedural", backend_version=AmbientMusic.version,
                   settings={}, params={"seconds": 2.0, "genre": "folk", **params}, inputs=(), seed=4,
                   output="audio", name="cue")
         return run_job(job, [])
