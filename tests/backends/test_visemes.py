@@ -200,12 +200,19 @@ def _lipsync_job(backend: str, version: str, **params: Any) -> Job:
                name="a / b")
 
 
-def test_the_op_asks_the_voice_backend_for_phonemes(monkeypatch: pytest.MonkeyPatch) -> None:
+def _recording(monkeypatch: pytest.MonkeyPatch) -> tuple[_Motion, Portrait, np.ndarray]:
+    """A motion backend that records its calls in place of every lip-sync job's, a tiny
+    portrait and a second of silence to call it with."""
     small = Portrait(image=np.zeros((8, 8, 4), np.uint8), mouth=(4.0, 6.0), face_box=(1.0, 1.0, 7.0, 7.0))
-    voice = np.zeros((SAMPLE_RATE, 1), np.float32)
     rec = _Motion(True)
     real = ops._backend
     monkeypatch.setattr(ops, "_backend", lambda job: rec if job.kind == "motion.lipsync" else real(job))
+    return rec, small, np.zeros((SAMPLE_RATE, 1), np.float32)
+
+
+def test_the_op_asks_the_voice_backend_for_phonemes(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = ops._backend
+    rec, small, voice = _recording(monkeypatch)
     run_job(_lipsync_job("fake.motion", "", speech=SPEECH), [small, voice])
     (call,) = rec.calls
     ((at, said),) = call["speech"]
@@ -351,11 +358,7 @@ def test_the_mouth_sings_the_song(face: Portrait) -> None:
 def test_the_op_cuts_the_song_to_the_part_sung(monkeypatch: pytest.MonkeyPatch) -> None:
     from nyeshc.backends.procedural.music import AmbientMusic
 
-    small = Portrait(image=np.zeros((8, 8, 4), np.uint8), mouth=(4.0, 6.0), face_box=(1.0, 1.0, 7.0, 7.0))
-    voice = np.zeros((SAMPLE_RATE, 1), np.float32)
-    rec = _Motion(True)
-    real = ops._backend
-    monkeypatch.setattr(ops, "_backend", lambda job: rec if job.kind == "motion.lipsync" else real(job))
+    rec, small, voice = _recording(monkeypatch)
     m = AmbientMusic()
     start, n = 3 * SAMPLE_RATE + 77, 4 * SAMPLE_RATE
     entry = {"at": 960, "from": start, "samples": n, "music": m.id, "version": m.version, "settings": m.settings,
