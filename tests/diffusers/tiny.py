@@ -51,6 +51,23 @@ def _clip_config(tok: Any, positions: int, **extra: Any) -> Any:
                           vocab_size=max(tok.get_vocab().values()) + 1, max_position_embeddings=positions, **extra)
 
 
+def _t5_encoder(tok: Any) -> Any:
+    """The tiny T5 text encoder of the Flux and SD3 pipelines (seeded by the caller)."""
+    from transformers import T5Config, T5EncoderModel
+
+    return T5EncoderModel(T5Config(vocab_size=len(tok.get_vocab()), d_model=32, d_kv=8, d_ff=37, num_layers=1,
+                                   num_heads=4, decoder_start_token_id=0, pad_token_id=0, eos_token_id=1))
+
+
+def _flow_vae(latent_channels: int) -> Any:
+    """The tiny one-block VAE of the flow-matching pipelines (Flux: 1 latent channel, SD3: 4)."""
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(sample_size=32, in_channels=3, out_channels=3, block_out_channels=(4,), layers_per_block=1,
+                         latent_channels=latent_channels, norm_num_groups=1, use_quant_conv=False,
+                         use_post_quant_conv=False, shift_factor=0.0609, scaling_factor=1.5035)
+
+
 def _sd_vae() -> Any:
     """The tiny 4-channel VAE of the Stable Diffusion and SDXL pipelines (seeded by the caller)."""
     from diffusers import AutoencoderKL
@@ -179,13 +196,8 @@ def tiny_flux(folder: Path) -> Path:
     """A Flux pipeline (CLIP for the pooled embedding, T5 for the sequence, a one-block
     FluxTransformer2DModel on packed latents, flow-matching Euler), after diffusers'
     tests/pipelines/flux get_dummy_components."""
-    from diffusers import (
-        AutoencoderKL,
-        FlowMatchEulerDiscreteScheduler,
-        FluxPipeline,
-        FluxTransformer2DModel,
-    )
-    from transformers import CLIPTextModel, T5Config, T5EncoderModel
+    from diffusers import FlowMatchEulerDiscreteScheduler, FluxPipeline, FluxTransformer2DModel
+    from transformers import CLIPTextModel
 
     tok = clip_tokenizer(folder / "_tok")
     tok2 = t5_tokenizer(folder / "_t5")
@@ -196,13 +208,9 @@ def tiny_flux(folder: Path) -> Path:
     torch.manual_seed(0)
     text_encoder = CLIPTextModel(_clip_config(tok, 77, hidden_act="gelu", projection_dim=32))
     torch.manual_seed(0)
-    text_encoder_2 = T5EncoderModel(T5Config(vocab_size=len(tok2.get_vocab()), d_model=32, d_kv=8, d_ff=37,
-                                             num_layers=1, num_heads=4, decoder_start_token_id=0, pad_token_id=0,
-                                             eos_token_id=1))
+    text_encoder_2 = _t5_encoder(tok2)
     torch.manual_seed(0)
-    vae = AutoencoderKL(sample_size=32, in_channels=3, out_channels=3, block_out_channels=(4,), layers_per_block=1,
-                        latent_channels=1, norm_num_groups=1, use_quant_conv=False, use_post_quant_conv=False,
-                        shift_factor=0.0609, scaling_factor=1.5035)
+    vae = _flow_vae(1)
     pipe = FluxPipeline(scheduler=FlowMatchEulerDiscreteScheduler(), text_encoder=text_encoder,
                         text_encoder_2=text_encoder_2, tokenizer=tok, tokenizer_2=tok2, transformer=transformer, vae=vae,
                         image_encoder=None, feature_extractor=None)
@@ -215,17 +223,8 @@ def tiny_sd3(folder: Path) -> Path:
     """A Stable Diffusion 3 pipeline (two CLIP encoders with projections and a T5 encoder, an
     MMDiT SD3Transformer2DModel, flow-matching Euler), after diffusers'
     tests/pipelines/stable_diffusion_3 get_dummy_components."""
-    from diffusers import (
-        AutoencoderKL,
-        FlowMatchEulerDiscreteScheduler,
-        SD3Transformer2DModel,
-        StableDiffusion3Pipeline,
-    )
-    from transformers import (
-        CLIPTextModelWithProjection,
-        T5Config,
-        T5EncoderModel,
-    )
+    from diffusers import FlowMatchEulerDiscreteScheduler, SD3Transformer2DModel, StableDiffusion3Pipeline
+    from transformers import CLIPTextModelWithProjection
 
     tok = clip_tokenizer(folder / "_tok")
     tok3 = t5_tokenizer(folder / "_t5")
@@ -239,13 +238,9 @@ def tiny_sd3(folder: Path) -> Path:
     torch.manual_seed(0)
     text_encoder_2 = CLIPTextModelWithProjection(config)
     torch.manual_seed(0)
-    text_encoder_3 = T5EncoderModel(T5Config(vocab_size=len(tok3.get_vocab()), d_model=32, d_kv=8, d_ff=37,
-                                             num_layers=1, num_heads=4, decoder_start_token_id=0, pad_token_id=0,
-                                             eos_token_id=1))
+    text_encoder_3 = _t5_encoder(tok3)
     torch.manual_seed(0)
-    vae = AutoencoderKL(sample_size=32, in_channels=3, out_channels=3, block_out_channels=(4,), layers_per_block=1,
-                        latent_channels=4, norm_num_groups=1, use_quant_conv=False, use_post_quant_conv=False,
-                        shift_factor=0.0609, scaling_factor=1.5035)
+    vae = _flow_vae(4)
     pipe = StableDiffusion3Pipeline(scheduler=FlowMatchEulerDiscreteScheduler(), text_encoder=text_encoder,
                                     text_encoder_2=text_encoder_2, text_encoder_3=text_encoder_3, tokenizer=tok,
                                     tokenizer_2=tok, tokenizer_3=tok3, transformer=transformer, vae=vae,
