@@ -621,10 +621,7 @@ def _speech(job: Job) -> list[tuple[int, Any]]:
         if "music" in entry:
             found.extend(_sung(job, entry))
             continue
-        voice = Job(key="", kind="voice.speak", backend=str(entry["voice"]), backend_version=str(entry["version"]),
-                    settings=dict(entry.get("settings") or {}), params={}, inputs=(), seed=0, output="audio",
-                    name=job.name)
-        phonemes = getattr(_backend(voice), "phonemes", None)
+        phonemes = getattr(_backend(_entry_job(job, entry, "voice.speak", "voice")), "phonemes", None)
         if callable(phonemes):
             found.append((int(entry["at"]), phonemes(str(entry["text"]), pitch=float(entry["pitch"]),
                                                      rate=float(entry["rate"]), lang=str(entry["lang"]))))
@@ -636,21 +633,25 @@ def _sung(job: Job, entry: dict[str, Any]) -> list[tuple[int, Any]]:
     backend, settings, seed and params; ``from`` and ``samples``: the part of the cue sung
     here, placed ``at``): the music backend's ``sung(...)`` phones, cut to that part. A backend
     without it (a recording, JukeBox) adds nothing: the mouth follows loudness there."""
-    params = dict(entry["params"])
-    cue = Job(key="", kind="music.generate", backend=str(entry["music"]), backend_version=str(entry["version"]),
-              settings=dict(entry.get("settings") or {}), params=params, inputs=(), seed=int(entry["seed"]),
-              output="audio", name=job.name)
+    cue = _entry_job(job, entry, "music.generate", "music", params=dict(entry["params"]), seed=int(entry["seed"]))
     backend = _backend(cue)
     sung = getattr(backend, "sung", None)
     if not callable(sung):
         return []
-    whole = sung(genre=str(params.get("genre", "")), artist=str(params.get("artist", "")),
-                 lyrics=str(params.get("lyrics", "") or ""), seconds=float(params["seconds"]), seed=cue.seed,
-                 **_music_options(cue, backend))
+    whole = sung(**_music_arguments(cue, backend))
     start, n = int(entry["from"]), int(entry["samples"])
     events = [(0, sym) for at, sym in whole.events if at <= start][-1:]
     events += [(at - start, sym) for at, sym in whole.events if start < at < start + n]
     return [(int(entry["at"]), Phonemes(whole.alphabet, tuple(events), n))]
+
+
+def _entry_job(job: Job, entry: dict[str, Any], kind: str, backend: str, *, params: dict[str, Any] | None = None,
+               seed: int = 0) -> Job:
+    """The job a ``speech`` entry names (its ``backend`` id, ``version`` and ``settings``), to ask
+    its backend what was said or sung; never run."""
+    return Job(key="", kind=kind, backend=str(entry[backend]), backend_version=str(entry["version"]),
+               settings=dict(entry.get("settings") or {}), params=params or {}, inputs=(), seed=seed, output="audio",
+               name=job.name)
 
 
 def _takes(method: Callable[..., Any], param: str) -> bool:
@@ -732,14 +733,17 @@ def _music_options(job: Job, backend: Any) -> dict[str, Any]:
 
 
 def op_music_generate(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
-    seconds = float(_param(job, "seconds"))
     backend = _backend(job)
-    extra = _music_options(job, backend)
-    audio = backend.generate(genre=str(job.params.get("genre", "")),
-                             artist=str(job.params.get("artist", "")),
-                             lyrics=str(job.params.get("lyrics", "") or ""),
-                             seconds=seconds, seed=job.seed, progress=progress, **extra)
-    return check_array(job, audio, np.float32, (round(seconds * SAMPLE_RATE), 2))
+    args = _music_arguments(job, backend)
+    audio = backend.generate(progress=progress, **args)
+    return check_array(job, audio, np.float32, (round(args["seconds"] * SAMPLE_RATE), 2))
+
+
+def _music_arguments(job: Job, backend: Any) -> dict[str, Any]:
+    """``generate``'s (and ``sung``'s) keyword arguments for a ``music.generate`` job."""
+    return {"genre": str(job.params.get("genre", "")), "artist": str(job.params.get("artist", "")),
+            "lyrics": str(job.params.get("lyrics", "") or ""), "seconds": float(_param(job, "seconds")),
+            "seed": job.seed, **_music_options(job, backend)}
 
 
 # --------------------------------------------------------------------------- text
