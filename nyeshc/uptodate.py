@@ -29,7 +29,8 @@ took, the config read before planning), checked against the files when the note 
 file saved while the build ran leaves no note, so an edit made mid-build never passes for the
 version that was built.
 
-Only the standard library is imported here.
+Only the standard library is imported here (:func:`record`, run after a build, also takes
+:mod:`nyeshc.world`'s atomic write).
 """
 
 from __future__ import annotations
@@ -128,6 +129,11 @@ def _outputs(out: Path, script: Path) -> list[Path]:
     return [out, out.with_suffix(".srt"), out.with_suffix(".vtt"), script.with_name(script.name + ".lock")]
 
 
+def _whole_and_cached(args: Any) -> bool:
+    """A build of the whole film through the cache (not ``--no-cache``, no ``--scene``/``--from``/``--to``)."""
+    return not getattr(args, "no_cache", False) and not any(getattr(args, k, None) for k in ("scene", "start", "end"))
+
+
 def config_path(script: Path, config: str | None) -> Path:
     """The config a build reads: ``--config``, else ``nysh.toml`` beside the script."""
     return Path(config) if config else script.resolve().parent / "nysh.toml"
@@ -143,7 +149,7 @@ def record(args: Any, script: Path, out: Path, cache_dir: Path, *, sources: Mapp
     read again and ``decode``d as the loader does; ``assets`` (path → the SHA-256 the planner
     hashed); ``config_sha256`` (of the config's bytes read before planning; None: absent). A
     file that differs now was changed while the build ran: no note (the next build decides)."""
-    if getattr(args, "no_cache", False) or any(getattr(args, k, None) for k in ("scene", "start", "end")):
+    if not _whole_and_cached(args):
         return None
     if any(b and b not in EMBEDDED for b in backends):
         return None
@@ -169,15 +175,12 @@ def record(args: Any, script: Path, out: Path, cache_dir: Path, *, sources: Mapp
             "inputs": {p: _state(p) for p in hashes},
             "outputs": {os.fspath(p.resolve()): _state(p) for p in _outputs(out, script)},
             "summary": dict(summary)}
-    path = note_path(cache_dir, out)
+    from nyeshc.world import atomic_write_text
+
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(note, sort_keys=True), encoding="utf-8")
-        os.replace(tmp, path)
+        return atomic_write_text(note_path(cache_dir, out), json.dumps(note, sort_keys=True))
     except OSError:
         return None
-    return path
 
 
 def forget(cache_dir: Path, out: Path) -> None:
@@ -191,7 +194,7 @@ def forget(cache_dir: Path, out: Path) -> None:
 def fresh(args: Any, script: Path, out: Path) -> Mapping[str, Any] | None:
     """The note's summary when the film ``out`` is up to date for these options (nothing it
     depends on changed since the note was written, nothing it wrote was touched), else None."""
-    if getattr(args, "no_cache", False) or any(getattr(args, k, None) for k in ("scene", "start", "end")):
+    if not _whole_and_cached(args):
         return None
     try:
         note = json.loads(note_path(default_cache_dir(script, getattr(args, "cache", None)), out)
