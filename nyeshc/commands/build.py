@@ -213,7 +213,7 @@ def run(args: argparse.Namespace) -> int:
             raise
         print(f"nyeshc: rendering failed: {exc}", file=sys.stderr)
         return 3
-    if frame_range is None and not artifacts.temporary and not prepared.checked.diagnostics and not prepared.planned:
+    if not prepared.checked.diagnostics and not prepared.planned:  # (record skips partial and --no-cache builds)
         from nyeshc.syntax.parse import decode
 
         loaded = prepared.checked.loaded

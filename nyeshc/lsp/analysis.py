@@ -23,6 +23,7 @@ from nyeshc import ir, schema
 from nyeshc.check import Context, run
 from nyeshc.diagnostics import Diagnostic, LineIndex, Span
 from nyeshc.syntax import Loaded, load
+from nyeshc.uptodate import default_cache_dir
 from nyeshc.world import World
 
 
@@ -289,7 +290,7 @@ class Analysis:
         job = preview_job(plan, d)
         if job is None:
             return f"({what} not used in the film: nothing to render)" if d.kind == "look" else None
-        cache = self.cache_dir or self.path.parent / ".nyeshc-cache"
+        cache = default_cache_dir(self.path, self.cache_dir)
         try:
             png = cached_preview(cache, job.key)
         except Exception as exc:  # an unreadable cache entry is reported, never raised

@@ -38,6 +38,7 @@ from typing import Any
 
 from nyeshc import pipeline
 from nyeshc.diagnostics import Diagnostic, to_json
+from nyeshc.uptodate import default_cache_dir
 from nyeshc.world import mtimes
 
 __all__ = [
@@ -188,7 +189,7 @@ class Studio:
         self.script_arg = str(script)
         self.script = Path(script).resolve()
         self.root = self.script.parent
-        self.cache_dir = (Path(cache) if cache else self.root / ".nyeshc-cache").resolve()
+        self.cache_dir = default_cache_dir(self.script, cache).resolve()
         self.preview_dir = self.cache_dir / "studio"
         self.config = config
         self.profile = profile
