@@ -20,7 +20,7 @@ from nyeshc.execute.ops import run_job
 from nyeshc.execute.scheduling import Outcome
 from nyeshc.plan.model import Job
 from nyeshc.store.cache import Cache
-from nyeshc.store.pages import trimming
+from nyeshc.store.pages import heap_trim, trimming
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUMEXPR_NUM_THREADS",
                "VECLIB_MAXIMUM_THREADS")
@@ -115,6 +115,7 @@ def work(job: Job, root: str, verify: frozenset[str],
         os._exit(128 + signal.SIGTERM)
     finally:
         _IN_JOB = False
+        heap_trim()  # the job's freed temporaries: not kept as the worker's RSS until the next
 
 
 def _reporter(key: str, progress: Callable[[str, float], None] | None) -> Callable[[float], None]:

@@ -20,7 +20,11 @@ maps them again from the page cache, or reads them from disk.
   any memory, so that race costs at most a page fault. (``MADV_DONTNEED`` would zero an
   anonymous mapping that took the place: never used by address.)
 
-Linux only; elsewhere (and on kernels without ``MADV_PAGEOUT``, before 5.4) both do nothing.
+* :func:`heap_trim`: give the C heap's free pages back to the system (glibc's
+  ``malloc_trim``). A worker calls it after each job: numpy's and Pillow's large temporaries are
+  freed to the heap, and without it a worker's RSS kept the peak of the largest job it ever ran.
+
+Linux only; elsewhere (and on kernels without ``MADV_PAGEOUT``, before 5.4) they do nothing.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-__all__ = ["release", "trimming", "trim", "MADV_PAGEOUT"]
+__all__ = ["release", "trimming", "trim", "heap_trim", "MADV_PAGEOUT"]
 
 MADV_PAGEOUT = 21  # <linux/mman.h>; Python's mmap module names it from 3.12 on
 _LINUX = sys.platform.startswith("linux")
@@ -143,3 +147,11 @@ def trimming(root: str | os.PathLike[str], interval: float = 0.25) -> Iterator[N
         stop.set()
         thread.join(timeout=5)
         trim(root)
+
+
+def heap_trim() -> None:
+    """Return the free pages of glibc's heap to the system (nothing elsewhere)."""
+    if not _LINUX:
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).malloc_trim(0)

@@ -25,11 +25,14 @@ How a face is made:
 
 Mouth and eyes are the only parts that change while speaking, so the head layer is rebuilt
 per ``(mouth_open, blink)`` state and memoised; per frame only a Pillow affine warp and an
-alpha composite run.
+alpha composite run. What is memoised is bounded by bytes for the whole process
+(:data:`STATE_BYTES`, :data:`LAYER_BYTES`): a state keeps only the region it changed, and a worker that runs one
+lip-sync job after another, each with its portrait, does not keep every portrait's states.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import OrderedDict
 from typing import Any
@@ -54,6 +57,58 @@ WIDTH_RANGE = (0.6, 1.2)
 """The lip spread a rig draws (1 neutral; :mod:`.visemes` uses 0.62 for "oo" .. 1.16 for "ee")."""
 
 _F32 = np.float32
+
+STATE_BYTES = 64 << 20
+"""What the memoised head states of every rig hold together, at most (bytes). A state keeps the
+region it changed (~0.12 MB at 512²; the whole head was 1 MB, and a rig kept 256 of them)."""
+LAYER_BYTES = 32 << 20
+"""What the memoised layers ready to draw (a head state at the drawn size) hold together: one
+is remade from its state in ~0.2 ms at 512², so a few dozen are plenty."""
+RIGS_KEPT = 4
+"""Rigs kept between calls (a scene's speakers; building one costs ~1.5 s at 512)."""
+
+
+class _Memo:
+    """A least-recently-used map bounded by the bytes of its values (as told by ``put``)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.items: OrderedDict[Any, tuple[Any, int]] = OrderedDict()
+        self.bytes = 0
+
+    def get(self, key: Any) -> Any:
+        hit = self.items.get(key)
+        if hit is None:
+            return None
+        self.items.move_to_end(key)
+        return hit[0]
+
+    def put(self, key: Any, value: Any, nbytes: int) -> None:
+        self.pop(key)
+        self.items[key] = (value, nbytes)
+        self.bytes += nbytes
+        while self.bytes > self.limit and len(self.items) > 1:
+            _, (_, n) = self.items.popitem(last=False)
+            self.bytes -= n
+
+    def pop(self, key: Any) -> None:
+        old = self.items.pop(key, None)
+        if old is not None:
+            self.bytes -= old[1]
+
+    def drop(self, owner: int) -> None:
+        """Forget every entry whose key starts with ``owner``."""
+        for key in [k for k in self.items if k[0] == owner]:
+            self.pop(key)
+
+
+_STATES = _Memo(STATE_BYTES)
+_LAYERS = _Memo(LAYER_BYTES)
+_TOKENS = itertools.count()
+
+
+def _image_bytes(img: Image.Image) -> int:
+    return img.width * img.height * len(img.getbands())
 
 # --------------------------------------------------------------------------- small helpers
 
@@ -391,8 +446,7 @@ class Rig:
         self.tex = self.tex.astype(_F32)
         self.hair_tex = _brush(size, p, 2, (0.0, 12.0), (9.0, 0.7))
         self._build()
-        self._states: OrderedDict[tuple[float, float], Image.Image] = OrderedDict()
-        self._scaled: OrderedDict[tuple[Any, int], Layer] = OrderedDict()
+        self._token = next(_TOKENS)  # this rig's entries in the process-wide _STATES and _LAYERS
         self._neutral: Image.Image | None = None  # the head without eyes and mouth, as an image
 
     # ---------------------------------------------------------------- static layers
@@ -829,9 +883,16 @@ class Rig:
     def head(self, mouth_open: float, blink: float, width: float = 1.0, teeth: float = 0.0) -> Image.Image:
         """The head layer (PIL ``RGBa``, premultiplied) in this mouth/eye state, memoised."""
         key = self._state_key(mouth_open, blink, width, teeth)
-        hit = self._states.get(key)
+        if self._neutral is None:
+            self._neutral = _to_image_pm(self.head_rgb * self.tex, self.head_a)
+        img = self._neutral.copy()
+        img.paste(*self._changed(key))
+        return img
+
+    def _changed(self, key: tuple[float, float, float, float]) -> tuple[Image.Image, tuple[int, int]]:
+        """The region of the head a state changes, as an image and where it goes, memoised."""
+        hit = _STATES.get((self._token, key))
         if hit is not None:
-            self._states.move_to_end(key)
             return hit
         m, b, wd, th = key
         # only a region changes with the state: the features' window and the stretched jaw;
@@ -863,21 +924,15 @@ class Rig:
             rgb[wy0 - Y0:wy1 - Y0, wx0 - X0:wx1 - X0] = crop
         finally:
             self.R.window = None
-        if self._neutral is None:
-            self._neutral = _to_image_pm(self.head_rgb * self.tex, self.head_a)
-        img = self._neutral.copy()
-        img.paste(_to_image_pm(rgb * self.tex[Y0:Y1, X0:X1], a), (X0, Y0))
-        self._states[key] = img
-        while len(self._states) > 256:
-            self._states.popitem(last=False)
-        return img
+        got = (_to_image_pm(rgb * self.tex[Y0:Y1, X0:X1], a), (X0, Y0))
+        _STATES.put((self._token, key), got, _image_bytes(got[0]))
+        return got
 
     def scaled(self, layer: Image.Image, key: Any, size: int) -> Layer:
         """``layer`` (an ``RGBa`` image at the rig's size) reduced to ``size`` (antialiased,
         once per state and size), with its bounding box."""
-        hit = self._scaled.get((key, size))
+        hit = _LAYERS.get((self._token, key, size))
         if hit is not None:
-            self._scaled.move_to_end((key, size))
             return hit
         img = layer if size == self.size else layer.resize((size, size), Image.Resampling.BILINEAR)
         if key == "body":
@@ -889,9 +944,7 @@ class Rig:
             tall.paste(img.crop((0, size - 1, size, size)).resize((size, pad)), (0, size))
             img = tall
         got = Layer(img, size / self.size, img.getbbox())
-        self._scaled[(key, size)] = got
-        while len(self._scaled) > 258:
-            self._scaled.popitem(last=False)
+        _LAYERS.put((self._token, key, size), got, _image_bytes(img))
         return got
 
     def render(self, dst: np.ndarray, mouth_open: float, blink: float,
@@ -909,7 +962,7 @@ class Rig:
         L = min(D, S)
         key = self._state_key(mouth_open, blink, width, teeth)
         body = self.scaled(self.body, "body", L)
-        hd = self.scaled(self.head(*key), key, L)
+        hd = _LAYERS.get((self._token, key, L)) or self.scaled(self.head(*key), key, L)
         canvas = Image.new("RGBA", (D, D))
         pivot = (self.p["cx"] * S, (self.p["cy"] + self.p["hh"] * 0.9) * S)
         part = _shift(body, D / S, D, dx, dy * 0.7, 1.0 + breath, (S / 2, S))
@@ -1111,15 +1164,17 @@ _RIGS: OrderedDict[tuple[bytes, int], Rig] = OrderedDict()
 
 
 def rig_for(latent: np.ndarray, size: int) -> Rig:
-    """The rig of ``(latent, size)``, memoised (the last eight: a scene's cast)."""
+    """The rig of ``(latent, size)``, memoised (the last :data:`RIGS_KEPT`: a scene's speakers)."""
     lat = np.asarray(latent, dtype=_F32).ravel()
     key = (lat.tobytes(), int(size))
     r = _RIGS.get(key)
     if r is None:
         r = Rig(lat, int(size))
         _RIGS[key] = r
-        while len(_RIGS) > 8:
-            _RIGS.popitem(last=False)
+        while len(_RIGS) > RIGS_KEPT:
+            token = _RIGS.popitem(last=False)[1]._token
+            _STATES.drop(token)
+            _LAYERS.drop(token)
     else:
         _RIGS.move_to_end(key)
     return r
