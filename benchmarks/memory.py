@@ -34,7 +34,7 @@ compare with, e.g. ``git archive <commit> | tar -x -C DIR``; both run in the sam
 adaptation in ``tests/data/fountain/``; any other whose licence allows, with ``--fountain``) with ``nyeshc import --canvas WxH`` and, per canvas height
 (``--heights 720,1080``), runs ``nyeshc build`` on a fresh cache (jobs + render: the full build)
 and again with every job cached and the segments and the mix removed (``--preset veryfast``: the
-render stage alone), under a sampler of the whole process tree (every 0.2 s, ``/proc``): the peak
+render stage alone; each tree on a cache of its own, since the trees' job keys differ), under a sampler of the whole process tree (every 0.2 s, ``/proc``): the peak
 RSS (``VmHWM``) of the ``nyeshc`` process, of its job workers and of ffmpeg, and how much of each
 peak was anonymous memory and how much file-backed (pages of memory-mapped files).
 ``--profile`` adds, per tree, the ``tracemalloc`` peaks of each render stage (the mix, each
@@ -338,24 +338,21 @@ def screenplay_case(args: argparse.Namespace) -> None:
             jobs = sum(1 for line in plan.stdout.splitlines() if "  to run" in line or "cpu  to run" in line)
             print(f"\n### {height}p: {head.strip()} ({jobs} jobs)\n")
             print(HEADER, flush=True)
-            full = [t for t in trees if not args.full or t[0] in args.full.split(",")]
-            for i, (label, tree) in enumerate(full or trees[-1:]):
+            shown = set(args.full.split(",")) if args.full else {label for label, _ in trees}
+            for label, tree in trees:  # each tree on a cache of its own (job keys differ between trees)
                 cache = work / f"cache-{height}-{label}"
                 r = watched(nyeshc(tree, "build", os.fspath(film), "-o", os.fspath(work / "full.mp4"),
                                    "--cache", os.fspath(cache), "--max-disk", "10T", "-q"), env=tree_env(tree))
-                if full:
+                if label in shown:
                     print(row(f"{label}: full build (fresh cache, {du(cache) / 2**30:.1f} GiB)", r), flush=True)
-                if i == 0:  # the render stage alone, every tree, on the first cache
-                    for label2, tree2 in trees:
-                        drop_rendered(tree2, cache)
-                        r = watched(nyeshc(tree2, "build", os.fspath(film), "-o", os.fspath(work / "render.mp4"),
-                                           "--cache", os.fspath(cache), "--max-disk", "10T", "-q",
-                                           "--preset", "veryfast"), env=tree_env(tree2))
-                        print(row(f"{label2}: render stage alone (jobs cached, veryfast)", r), flush=True)
-                    if args.profile:
-                        for label2, tree2 in trees:
-                            profile_render(tree2, film, cache, work, label2)
-                            profile_jobs(tree2, film, cache, label2)
+                drop_rendered(tree, cache)
+                r = watched(nyeshc(tree, "build", os.fspath(film), "-o", os.fspath(work / "render.mp4"),
+                                   "--cache", os.fspath(cache), "--max-disk", "10T", "-q",
+                                   "--preset", "veryfast"), env=tree_env(tree))
+                print(row(f"{label}: render stage alone (jobs cached, veryfast)", r), flush=True)
+                if args.profile:
+                    profile_render(tree, film, cache, work, label)
+                    profile_jobs(tree, film, cache, label)
                 shutil.rmtree(cache, ignore_errors=True)
     finally:
         if not args.keep:
@@ -688,7 +685,8 @@ def main() -> None:
     ap.add_argument("--baseline", help="a source tree to measure in the same run (e.g. an archive of main)")
     ap.add_argument("--fountain", default=str(SCREENPLAY), help="screenplay case: the Fountain file")
     ap.add_argument("--heights", default="720,1080", help="screenplay/hour cases: canvas heights")
-    ap.add_argument("--full", help="screenplay case: only these trees' full builds (baseline,tree)")
+    ap.add_argument("--full", help="screenplay case: print only these trees' full builds (baseline,tree); "
+                    "every tree builds on a cache of its own, which its render stage then reuses")
     ap.add_argument("--cuts", default="5,15,60", help="hour case: the cuts' lengths in minutes")
     ap.add_argument("--baseline-cuts", help="hour case: the cuts the baseline renders (default: all)")
     ap.add_argument("--characters", type=int, default=20)
