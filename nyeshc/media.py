@@ -1,4 +1,5 @@
-"""Recordings and videos as files: one path for recognising, probing and decoding them.
+"""Recordings and videos as files: one path for recognising, probing and decoding them, and
+the one gate through which nyeshc starts ffmpeg.
 
 ``nyeshc check`` (is this file audio? :func:`sniff`), the planner's services (how long is it?
 :func:`duration`) and the executor (its sound as numbers: :func:`decode_audio`) all go through
@@ -15,6 +16,12 @@ Probing reads ffmpeg's stream listing (``ffmpeg -i``; the bundled ``imageio-ffmp
 ``ffprobe``); WAV and FLAC durations come from their headers, exactly. Decoding gives
 ``float32 (N, C)`` at 48 kHz through ffmpeg's resampler, C = 1 for a mono recording and 2 for
 anything else (more channels are downmixed to stereo without summing past full scale).
+
+**The ffmpeg gate.** Every ffmpeg nyeshc runs is started here: :func:`start` (a running
+ffmpeg with pipes: the encoder, the exporters), :func:`run` (to completion, with the tail of
+its messages in the error: the assembly, probing, decoding), :func:`decode_video` (frames,
+streamed). Each gets the bundled binary (never a system one), no banner, no keyboard
+(``-nostdin``) and a log level, so an ffmpeg started anywhere behaves the same.
 
 This module is at the bottom of the import layers (beside ``nyeshc.world``): it imports no
 other part of nyeshc.
@@ -33,20 +40,24 @@ import os
 import re
 import struct
 import subprocess
+import tempfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # numpy is imported where audio is decoded: ``nyeshc check`` sniffs files without it
     import numpy as np
 
 __all__ = ["SAMPLE_RATE", "AudioStream", "Format", "MediaError", "Probe", "audio_channels", "decode_audio",
-           "duration", "ffmpeg_exe", "has_audio", "identify", "identify_file", "input_args", "probe", "sniff"]
+           "decode_video", "duration", "ffmpeg_exe", "has_audio", "identify", "identify_file", "input_args", "probe",
+           "run", "sniff", "start"]
 
 SAMPLE_RATE = 48_000  # every audio array in nyeshc is at this rate: the one definition (plan and backends import it)
 HEAD = 64  # how many first bytes :func:`identify` needs (what ``nyeshc check`` reads)
 _PROBE_TIMEOUT = 60
+_TAIL = 40  # lines of ffmpeg's messages kept in an error
 
 
 class MediaError(Exception):
@@ -60,6 +71,38 @@ def ffmpeg_exe() -> str:
     except ImportError:  # pragma: no cover - a declared dependency
         raise MediaError("reading media needs imageio-ffmpeg: pip install imageio-ffmpeg") from None
     return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+def start(args: Sequence[str], *, loglevel: str = "error", stdin: Any = subprocess.DEVNULL,
+          stdout: Any = subprocess.DEVNULL, stderr: Any = subprocess.PIPE) -> subprocess.Popen[bytes]:
+    """Start the bundled ffmpeg with ``args`` (an ``OSError`` if it cannot be started)."""
+    return subprocess.Popen([ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", loglevel, *args],
+                            stdin=stdin, stdout=stdout, stderr=stderr)
+
+
+def run(args: Sequence[str], what: str, *, loglevel: str = "error", output: bool = False, check: bool = True,
+        timeout: float | None = None, error: type[Exception] = MediaError) -> tuple[bytes, bytes, int]:
+    """Run ffmpeg to completion: ``(stdout, stderr, exit code)`` (stdout only with ``output``).
+    With ``check``, a non-zero exit raises ``error`` naming ``what`` with the tail of ffmpeg's
+    messages. ffmpeg is killed if this process is interrupted or ``timeout`` passes."""
+    try:
+        proc = start(args, loglevel=loglevel, stdout=subprocess.PIPE if output else subprocess.DEVNULL)
+    except OSError as exc:
+        raise error(f"{what}: cannot run ffmpeg: {exc}") from None
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise error(f"{what}: ffmpeg took more than {timeout:g} s") from None
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
+    if check and proc.returncode != 0:
+        tail = err.decode("utf-8", "replace").strip().splitlines()[-_TAIL:]
+        raise error(f"{what}: ffmpeg exited with {proc.returncode}\n" + "\n".join(tail))
+    return out or b"", err or b"", proc.returncode
 
 
 # --------------------------------------------------------------------------- recognising
@@ -286,14 +329,9 @@ def _flac_header(path: Path) -> tuple[int, int, Fraction | None] | None:
 
 
 def _listing(path: Path, args: list[str]) -> str:
-    try:
-        proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", *args], capture_output=True,
-                              text=True, errors="replace", timeout=_PROBE_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        raise MediaError(f"{os.fspath(path)!r}: ffmpeg took more than {_PROBE_TIMEOUT} s to read it") from None
-    except OSError as exc:
-        raise MediaError(f"cannot run ffmpeg: {exc}") from None
-    return proc.stderr
+    """ffmpeg's stream listing of ``path`` (``ffmpeg -i``, which always exits 1: no output)."""
+    _, err, _ = run(args, repr(os.fspath(path)), loglevel="info", check=False, timeout=_PROBE_TIMEOUT)
+    return err.decode("utf-8", "replace")
 
 
 def probe(path: str | os.PathLike[str]) -> Probe:
@@ -402,20 +440,56 @@ def decode_audio(path: str | os.PathLike[str], *, rate: int = SAMPLE_RATE, chann
         channels = 1 if found.audio.channels == 1 else 2
     args = [*(["-f", found.format.demuxer] if found.format.demuxer else []), "-i", os.fspath(p)]
     # rematrix_maxval=1: a surround downmix keeps each channel's level instead of summing past 1
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-v", "error", *args, "-map", "0:a:0",
-           "-af", "aresample=rematrix_maxval=1.0", "-f", "f32le", "-acodec", "pcm_f32le",
-           "-ac", str(channels), "-ar", str(rate), "pipe:1"]
-    try:
-        proc = subprocess.run(cmd, capture_output=True)
-    except OSError as exc:
-        raise MediaError(f"cannot run ffmpeg: {exc}") from None
-    if proc.returncode != 0:
-        err = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise MediaError(f"ffmpeg cannot decode {name}: {err[-1] if err else 'exit code ' + str(proc.returncode)}")
+    pcm, err, code = run([*args, "-map", "0:a:0", "-af", "aresample=rematrix_maxval=1.0", "-f", "f32le",
+                          "-acodec", "pcm_f32le", "-ac", str(channels), "-ar", str(rate), "pipe:1"],
+                         f"decoding {name}", output=True, check=False)
+    if code != 0:
+        lines = err.decode("utf-8", "replace").strip().splitlines()
+        raise MediaError(f"ffmpeg cannot decode {name}: {lines[-1] if lines else 'exit code ' + str(code)}")
     import numpy as np
 
-    data = np.frombuffer(proc.stdout, dtype="<f4")
+    data = np.frombuffer(pcm, dtype="<f4")
     data = data[: len(data) - len(data) % channels].reshape(-1, channels).astype(np.float32, copy=False)
     if data.size and float(np.abs(data).max()) > 1.0:  # float sources may exceed full scale
         data = np.clip(data, -1.0, 1.0)
     return data
+
+
+def decode_video(path: str | os.PathLike[str], width: int, height: int, fps: Fraction,
+                 frames: int) -> Iterator[np.ndarray]:
+    """The first ``frames`` frames of a video, resampled to ``fps``, cover-fitted to
+    ``width x height`` (Lanczos, centre crop), as ``uint8 (height, width, 3)``, one at a time
+    (fewer if the video is shorter). ``MediaError`` if ffmpeg gives none."""
+    import numpy as np
+
+    fps = Fraction(fps).limit_denominator(100_000)  # a float 23.976… back to 24000/1001
+    vf = (f"fps={fps.numerator}/{fps.denominator},"
+          f"scale={width}:{height}:force_original_aspect_ratio=increase:flags=lanczos,"
+          f"crop={width}:{height},setsar=1")
+    size = width * height * 3
+    with tempfile.TemporaryFile() as errors:  # a file, not a pipe: ffmpeg never blocks on it
+        try:
+            proc = start(["-i", os.fspath(path), "-an", "-sn", "-vf", vf, "-frames:v", str(frames),
+                          "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"], stdout=subprocess.PIPE, stderr=errors)
+        except OSError as exc:
+            raise MediaError(f"cannot run ffmpeg: {exc}") from None
+        assert proc.stdout is not None
+        try:
+            got = 0
+            while got < frames:
+                buf = proc.stdout.read(size)
+                if len(buf) < size:
+                    break
+                yield np.frombuffer(buf, np.uint8).reshape(height, width, 3)
+                got += 1
+            code = proc.wait()
+            if got == 0:
+                errors.seek(0)
+                err = errors.read().decode("utf-8", "replace").strip().splitlines()
+                why = err[-1] if err else f"ffmpeg exit code {code}, no frames"
+                raise MediaError(f"cannot decode the video {os.fspath(path)!r}: {why}")
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+            proc.stdout.close()

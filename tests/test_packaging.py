@@ -54,3 +54,27 @@ def test_stages_import_only_earlier_stages() -> None:
     assert exe, "import-linter is part of the test extra"
     result = subprocess.run([exe, "--config", str(ROOT / "pyproject.toml")], cwd=ROOT, capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_ffmpeg_is_started_through_one_gate() -> None:
+    """Only ``nyeshc.media`` finds and starts ffmpeg (and starts any child process at all):
+    everything else calls its ``start``/``run``/``decode_video``, so every ffmpeg nyeshc runs is
+    the bundled binary with the same quiet, keyboard-free arguments."""
+    import ast
+
+    starters = {"Popen", "run", "call", "check_call", "check_output", "getoutput", "getstatusoutput"}
+    found = []
+    for path in sorted((ROOT / "nyeshc").rglob("*.py")):
+        if path == ROOT / "nyeshc" / "media.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name for a in node.names] + ([node.module] if isinstance(node, ast.ImportFrom) else [])
+                if any(n and n.split(".")[0] == "imageio_ffmpeg" for n in names):
+                    found.append(f"{path.relative_to(ROOT)}:{node.lineno} imports imageio_ffmpeg")
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id in {"subprocess", "os"}
+                    and node.func.attr in starters | {"system", "popen", "spawnv", "execv"}):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} starts a process ({node.func.attr})")
+    assert not found, found

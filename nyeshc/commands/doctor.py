@@ -114,30 +114,28 @@ def check_python(report: Report) -> None:
 
 
 def check_ffmpeg(report: Report) -> None:
-    import subprocess
+    """The bundled ffmpeg, found and run the way every build runs it (:mod:`nyeshc.media`)."""
+    from nyeshc import media
 
     fix = ("reinstall the bundled binary: pip install --force-reinstall imageio-ffmpeg "
            "(or point IMAGEIO_FFMPEG_EXE at a working ffmpeg)")
     try:
-        import imageio_ffmpeg
-
-        exe = imageio_ffmpeg.get_ffmpeg_exe()
-    except ImportError:
+        exe = media.ffmpeg_exe()
+    except media.MediaError:
         report.add("system", "ffmpeg", "fail", "imageio-ffmpeg is not installed", "pip install imageio-ffmpeg")
         return
     except RuntimeError as exc:  # no binary for this platform, none on PATH
         report.add("system", "ffmpeg", "fail", f"no ffmpeg binary: {exc}", fix)
         return
     try:
-        proc = subprocess.run([exe, "-hide_banner", "-version"], capture_output=True, text=True,
-                              errors="replace", timeout=20)
-    except (OSError, subprocess.SubprocessError) as exc:
+        out, err, code = media.run(["-version"], "ffmpeg -version", output=True, check=False, timeout=20)
+    except media.MediaError as exc:
         report.add("system", "ffmpeg", "fail", f"{exe} does not run: {exc}", fix, path=exe)
         return
-    first = (proc.stdout.splitlines() or [""])[0]
-    if proc.returncode != 0 or not first.startswith("ffmpeg version"):
-        report.add("system", "ffmpeg", "fail", f"{exe} exited with {proc.returncode}: {proc.stderr.strip()[:200]}",
-                   fix, path=exe)
+    first = (out.decode("utf-8", "replace").splitlines() or [""])[0]
+    if code != 0 or not first.startswith("ffmpeg version"):
+        report.add("system", "ffmpeg", "fail",
+                   f"{exe} exited with {code}: {err.decode('utf-8', 'replace').strip()[:200]}", fix, path=exe)
         return
     version = first.split()[2] if len(first.split()) > 2 else "?"
     report.add("system", "ffmpeg", "ok", f"{version} ({exe})", path=exe, version=version)

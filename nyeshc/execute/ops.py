@@ -12,15 +12,14 @@ in memory. Such ops store the artifact themselves and return the cached (memory-
 the caller sees that ``cache.has(job.key)`` is already true. Every other op returns the
 artifact for the caller to store. With ``cache=None`` everything is built in memory.
 
-Built-in operations (``backend == ""``) decode the user's assets with Pillow and the ffmpeg
-binary of ``imageio-ffmpeg``.
+Built-in operations (``backend == ""``) decode the user's assets with Pillow and, through
+:mod:`nyeshc.media` (the ffmpeg gate), the ffmpeg binary of ``imageio-ffmpeg``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import subprocess
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from fractions import Fraction
@@ -348,14 +347,6 @@ def op_asset_image(job: Job, inputs: Sequence[Any], cache: Cache | None, progres
     return check_array(job, out, np.uint8, (h, w, 3))
 
 
-def _ffmpeg() -> str:
-    try:
-        import imageio_ffmpeg
-    except ImportError:  # pragma: no cover - a declared dependency
-        raise BackendError("decoding media needs imageio-ffmpeg: pip install imageio-ffmpeg") from None
-    return imageio_ffmpeg.get_ffmpeg_exe()
-
-
 def _audio_channels(path: Path) -> int | None:
     """How many channels ``asset.audio`` decodes ``path`` to: 1 (a mono source) or 2 (stereo,
     or more channels downmixed); None: no audio stream. Probed by :mod:`nyeshc.media`, with the
@@ -385,40 +376,19 @@ def op_asset_video(job: Job, inputs: Sequence[Any], cache: Cache | None, progres
     the last frame is held when the video is shorter than ``frames``."""
     path = _asset_path(job)
     w, h, n = _int(job, "width", 1), _int(job, "height", 1), _int(job, "frames", 1)
-    fps = _fps(job).limit_denominator(100_000)  # a float 23.976… back to 24000/1001
-    vf = (f"fps={fps.numerator}/{fps.denominator},"
-          f"scale={w}:{h}:force_original_aspect_ratio=increase:flags=lanczos,crop={w}:{h},setsar=1")
-    cmd = [_ffmpeg(), "-hide_banner", "-nostdin", "-v", "error", "-i", str(path), "-an", "-sn",
-           "-vf", vf, "-frames:v", str(n), "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
-    size = w * h * 3
     tick = _progress_steps(n, progress)
-    with tempfile.TemporaryFile() as errors:  # a file, not a pipe: ffmpeg never blocks on it
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=errors)
-        assert proc.stdout is not None
+    with _frames_out(job, cache, (n, h, w, 3)) as out:
+        got = 0
         try:
-            with _frames_out(job, cache, (n, h, w, 3)) as out:
-                got = 0
-                while got < n:
-                    buf = proc.stdout.read(size)
-                    if len(buf) < size:
-                        break
-                    out[got] = np.frombuffer(buf, np.uint8).reshape(h, w, 3)
-                    tick(got)
-                    got += 1
-                code = proc.wait()
-                if got == 0:
-                    errors.seek(0)
-                    err = errors.read().decode("utf-8", "replace").strip().splitlines()
-                    why = err[-1] if err else f"ffmpeg exit code {code}, no frames"
-                    raise BackendError(f"{_who(job)}: cannot decode the video {str(path)!r}: {why}")
-                if got < n:
-                    out[got:] = out[got - 1]
-                    progress(1.0)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.wait()
-            proc.stdout.close()
+            with contextlib.closing(media.decode_video(path, w, h, _fps(job), n)) as frames:
+                for got, frame in enumerate(frames, start=1):
+                    out[got - 1] = frame
+                    tick(got - 1)
+        except media.MediaError as exc:
+            raise BackendError(f"{_who(job)}: {exc}") from None
+        if got < n:
+            out[got:] = out[got - 1]
+            progress(1.0)
     return _cached(job, cache, out)
 
 

@@ -39,7 +39,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from nyeshc.render.encoder import ffmpeg_exe, write_wav
+from nyeshc.media import start as start_ffmpeg
+from nyeshc.render.encoder import write_wav
 from nyeshc.render.segments import write_png
 from nyeshc.world import publish
 
@@ -164,10 +165,9 @@ def _write_frames(path: Path, frames: Any, fps: Fraction, p: Placement) -> None:
     h, w, c = first.shape
     alpha = c == 4
     tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
-    cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-           "-f", "rawvideo", "-pix_fmt", "rgba" if alpha else "rgb24", "-s", f"{w}x{h}",
+    cmd = ["-y", "-f", "rawvideo", "-pix_fmt", "rgba" if alpha else "rgb24", "-s", f"{w}x{h}",
            "-framerate", _rate(fps), "-i", "pipe:0", *_codec(alpha), str(tmp)]
-    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = start_ffmpeg(cmd, stdin=subprocess.PIPE)
     assert proc.stdin is not None
     try:
         try:

@@ -1,4 +1,5 @@
-"""The encoder: raw RGB frames streamed to the ``ffmpeg`` binary of ``imageio-ffmpeg``.
+"""The encoder: raw RGB frames streamed to the ``ffmpeg`` binary of ``imageio-ffmpeg``,
+started through :mod:`nyeshc.media` (the one ffmpeg gate).
 
 Frames go down ffmpeg's stdin as ``rgb24`` (``-f rawvideo -pix_fmt rgb24 -s WxH -framerate FPS
 -i pipe:0``), one at a time straight from the compositor's buffer, so memory is set by the canvas
@@ -32,10 +33,11 @@ from typing import Any
 
 import numpy as np
 
+from nyeshc import media
 from nyeshc.store.pages import release
 from nyeshc.world import publish
 
-__all__ = ["Encoder", "EncodeError", "Interrupted", "ffmpeg_exe", "film_metadata", "metadata_args", "write_wav",
+__all__ = ["Encoder", "EncodeError", "Interrupted", "film_metadata", "metadata_args", "write_wav",
            "run_ffmpeg", "sigterm_guard"]
 
 _TAIL = 40  # stderr lines kept
@@ -47,12 +49,6 @@ class EncodeError(RuntimeError):
 
 class Interrupted(KeyboardInterrupt):  # noqa: N818 - a kind of KeyboardInterrupt, not an Exception
     """Raised in the main thread when SIGTERM arrives during an encode (handled like Ctrl-C)."""
-
-
-def ffmpeg_exe() -> str:
-    import imageio_ffmpeg
-
-    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def film_metadata(film: Any) -> dict[str, str]:
@@ -162,19 +158,9 @@ def unlink_quietly(path: Path | None) -> None:
 
 
 def run_ffmpeg(args: Sequence[str], what: str) -> None:
-    """Run ffmpeg to completion; :class:`EncodeError` with its stderr tail on failure. The child
-    is killed if this process is interrupted."""
-    proc = subprocess.Popen([ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *args],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        _, err = proc.communicate()
-    except BaseException:
-        proc.kill()
-        proc.wait()
-        raise
-    if proc.returncode != 0:
-        tail = err.decode("utf-8", "replace").strip().splitlines()[-_TAIL:]
-        raise EncodeError(f"{what}: ffmpeg exited with {proc.returncode}\n" + "\n".join(tail))
+    """Run ffmpeg to completion (through :func:`nyeshc.media.run`); :class:`EncodeError` with
+    its stderr tail on failure. The child is killed if this process is interrupted."""
+    media.run(args, what, error=EncodeError)
 
 
 class Encoder:
@@ -224,15 +210,13 @@ class Encoder:
                 vf = ["-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2"]
             if video_args is None:
                 video_args = ["-c:v", "libx264", "-pix_fmt", "yuv420p", "-preset", preset, "-crf", str(crf)]
-            cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-                   "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{self.width}x{self.height}",
+            cmd = ["-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{self.width}x{self.height}",
                    "-framerate", _rate(fps), "-i", "pipe:0", *audio_in,
                    "-map", "0:v:0", *(["-map", "1:a:0"] if audio_in else []),
                    *vf, *video_args,
                    *(["-c:a", "aac", "-b:a", "192k", "-ar", str(sample_rate)] if audio_in else []),
                    *metadata_args(metadata), *container_args, os.fspath(self._tmp)]
-            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
-                                          stderr=subprocess.PIPE)
+            self._proc = media.start(cmd, stdin=subprocess.PIPE)
             self._drain = _Drain(self._proc.stderr)
             self._drain.start()
         except OSError as exc:

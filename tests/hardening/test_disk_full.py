@@ -96,9 +96,9 @@ def full_cache(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[str], boo
 def _fake_ffmpeg(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, when: str) -> None:
     """ffmpeg, except that a run whose arguments contain ``when`` fails as ffmpeg does when its
     output's disk is full (after writing part of its output file)."""
-    from nyeshc.render import encoder
+    from nyeshc import media
 
-    real = encoder.ffmpeg_exe()
+    real = media.ffmpeg_exe()
     script = tmp_path / "ffmpeg"
     script.write_text(f'''#!/bin/sh
 case " $* " in
@@ -113,7 +113,7 @@ esac
 exec "{real}" "$@"
 ''')
     script.chmod(script.stat().st_mode | stat.S_IXUSR)
-    monkeypatch.setattr(encoder, "ffmpeg_exe", lambda: str(script))
+    monkeypatch.setattr(media, "ffmpeg_exe", lambda: str(script))
 
 
 def _build(tiny: Path, out: Path, *extra: object) -> tuple[int, str]:
