@@ -78,3 +78,16 @@ def test_ffmpeg_is_started_through_one_gate() -> None:
                     and node.func.attr in starters | {"system", "popen", "spawnv", "execv"}):
                 found.append(f"{path.relative_to(ROOT)}:{node.lineno} starts a process ({node.func.attr})")
     assert not found, found
+
+
+def test_a_long_module_says_why_at_its_top() -> None:
+    """No module in ``nyeshc/`` over 600 lines without a reason in its docstring ("This file is
+    long (about N lines) on purpose: …"): a long file is either split or explained."""
+    import ast
+
+    unexplained = []
+    for path in sorted((ROOT / "nyeshc").rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        if text.count("\n") > 600 and "This file is long" not in (ast.get_docstring(ast.parse(text)) or ""):
+            unexplained.append(f"{path.relative_to(ROOT)} ({text.count(chr(10))} lines)")
+    assert not unexplained, unexplained

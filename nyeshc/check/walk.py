@@ -1,5 +1,9 @@
 """One walk over the film that meets the IR with the schema.
 
+This file is long (about 700 lines) on purpose: it is the one walk that meets every value in a
+script with the schema (the design: check's rules read what it found instead of walking again);
+one method per IR node kind.
+
 Every value in a script is placed once: which property or option it belongs to, which form of
 the schema it matches, and what that makes it — a reference to a definition, an asset, a
 bounded number, a time. The passes read these lists (:class:`Uses`) and judge; none of them

@@ -1,5 +1,9 @@
 """``nyeshc doctor [FILM.nysh] [--profile P] [--config PATH] [--format human|json] [--load]``.
 
+This file is long (about 700 lines) on purpose: a checklist: one small function per thing a
+machine needs (Python, ffmpeg, torch and CUDA, each model backend's code, checkpoints and
+settings), each saying what to fix; they share only the report.
+
 Checks that this machine can render with a profile, and says exactly what to fix when it
 cannot: the Python version; ffmpeg (the ``imageio-ffmpeg`` binary runs); PyTorch and CUDA
 (only when the profile uses a model backend; GPUs and their memory, and whether the profile

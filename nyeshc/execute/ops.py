@@ -1,5 +1,8 @@
 """The dispatcher: one small function per job kind (the table in ``docs/dev/jobs.md``).
 
+This file is long (about 800 lines) on purpose: one small function per job kind (the table in
+``docs/dev/jobs.md``), with the checks they share; a kind is found by reading its function here.
+
 :func:`run_job` looks the job's ``kind`` up in :data:`OPS`, loads its backend with
 ``registry.load(job.backend, job.settings)``, calls it with the decoded input artifacts and
 checks that what comes back is what the job declared (dtype, shape, channels): a backend that

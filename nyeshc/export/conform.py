@@ -1,5 +1,9 @@
 """``nyeshc conform``: an editor's cut of an exported film, brought back into the script.
 
+This file is long (about 600 lines) on purpose: one comparison: reading an editor's timeline
+back, matching its clips to the plan's layers, and writing each difference as an edit of the
+script with the span it came from; the three share the matching's bookkeeping.
+
 The edited timeline (``.otio``, FCP 7 ``.xml`` or CMX ``.edl``, all read through OTIO) is
 compared with the plan of the script it was exported from, and the differences become edits
 of the script's text, each on the span of the token it changes, so a ``git diff`` shows only

@@ -1,6 +1,10 @@
 """The film as an OpenTimelineIO timeline (``.otio``, ``.otioz``) and, through the OTIO
 adapters, FCP 7 XML (``.xml``, what Premiere imports; Resolve reads it too) and CMX 3600 EDL.
 
+This file is long (about 800 lines) on purpose: one mapping: each of the timeline's tracks
+(backdrops, morphs, portraits, captions, subtitles, sound) becomes OTIO clips with their media
+and transitions; the tracks share the media references and the film's rate.
+
 Layout (video tracks bottom to top, then audio):
 
 * ``Backdrops`` — each scene's backdrops (stills and ``show`` videos). Scenes joined by

@@ -1,6 +1,10 @@
 """The storyboard (``nyeshc storyboard FILM.nysh -o board.pdf|board.html``): the film cut into
 shots, one panel each, with a still from the animatic at the shot's middle.
 
+This file is long (about 600 lines) on purpose: the shots, the stills taken at their middles and
+both writers (PDF and HTML) read one model of the board; the two writers are kept side by side
+so that they draw the same panels.
+
 **A shot** is a span of frames ``[start, end)`` of the Plan's :class:`Timeline` between two
 consecutive *cuts*. A cut is any frame where
 

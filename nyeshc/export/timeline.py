@@ -1,5 +1,8 @@
 """The film's timeline as a picture: ``nyeshc plan FILM --svg|--png -o FILE``.
 
+This file is long (about 800 lines) on purpose: one picture: the layout of rows and blocks, and
+the SVG and PNG writers that draw that same model side by side (so they agree).
+
 The :class:`~nyeshc.plan.model.Plan`'s :class:`~nyeshc.plan.model.Timeline` is laid out once
 into a small picture model (:func:`layout`: rows of blocks with start and end in seconds, a
 ruler), which :func:`to_svg` writes as a standalone SVG and :func:`to_png` paints with Pillow;

@@ -2,6 +2,11 @@
 offsets (0-based characters, as :class:`~nyeshc.diagnostics.Span`), so they are testable
 without a client. :mod:`nyeshc.lsp.server` converts to and from LSP's UTF-16 positions.
 
+This file is long (about 700 lines) on purpose: each editor feature (symbols and rename, hover
+with a scene's timing and a definition's picture, the outline, semantic tokens, completion,
+previews) is a method or function over the same analysed script and its offsets, and they share
+the lookups of names, blocks and spans.
+
 An :class:`Analysis` is one script loaded through a :class:`~nyeshc.world.World` whose
 overlays hold the editor's unsaved buffers, checked by the same rules as ``nyeshc check``.
 """

@@ -1,5 +1,10 @@
 """Timeline layout: when every scene, line and cue starts and ends, in exact time.
 
+This file is long (about 900 lines) on purpose: it holds every timing rule of the language
+(scenes, overlaps, beats in the flow, music grids, credits) and the exact-time helpers they
+share; split, the rules would call across files for each other's results. The resolve stage of
+issue #16 would move these rules into ``nyeshc/resolve/``.
+
 Everything is computed in exact :class:`~fractions.Fraction` seconds and converted to integer
 frames (at the film's ``fps``) and samples (at ``SAMPLE_RATE``) once, at absolute boundaries,
 so nothing drifts however long the film is.

@@ -1,5 +1,10 @@
 """Frame composition: a :class:`~nyeshc.plan.model.Timeline` frame as ``uint8 (H, W, 3)``.
 
+This file is long (about 700 lines) on purpose: the per-layer states (still, frame sequence,
+text) and the sprites and scratch buffers they blend through sit beside the one frame loop that
+drives them, so that every layer is composed by the same rules and the loop's reuse of buffers
+is visible in one place.
+
 The compositor's one job is to cost the encoder as little CPU as possible (the encoder needs
 both cores), so it follows four rules:
 

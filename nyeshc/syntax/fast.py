@@ -1,5 +1,10 @@
 """The fast path of :func:`nyeshc.syntax.read`: text → IR in one pass, for text without syntax errors.
 
+This file is long (about 700 lines) on purpose: it is a second parser for the whole grammar (the
+same LALR table, driven in one pass that builds the IR directly), held equal to the reference
+path by tests/syntax/test_fast_path.py on a corpus of scripts and on generated and edited ones;
+issue #16 asks that it and ``lower.py`` share one set of handlers, which would shorten both.
+
 The reference path (:func:`nyeshc.syntax.parse.parse`, then :func:`nyeshc.syntax.lower.lower`)
 runs Lark's generic LALR loop, builds a :class:`lark.Tree` and walks it again to lower it. This
 module drives the *same* LALR table (taken from the Lark parser that :func:`parse` uses, so the

@@ -1,5 +1,9 @@
 """Fountain in: a screenplay read as a ``.nysh`` film (``nyeshc import``; ``docs/interchange.md``).
 
+This file is long (about 1,000 lines) on purpose: a Fountain reader (every element of the
+format) and its translation into a film; the translation walks the reader's elements in order,
+and the two share the element model.
+
 The front end's second reader. :func:`read_fountain` reads Fountain text into
 :class:`Element`\\ s (title page, headings with ``#n#`` numbers, forced elements ``. ! @ > ~``,
 cue extensions and dual dialogue ``^``, parentheticals, dialogue with its two-space paragraph

@@ -1,5 +1,10 @@
 """Wav2Lip lip-sync (Prajwal et al., ACM MM 2020) behind the :class:`MotionBackend` protocol.
 
+This file is long (about 600 lines) on purpose: one adapter: loading the user's checkout or
+package and checkpoint, the face detection and crop, Wav2Lip's mel spectrogram (reimplemented to
+match its ``audio.py`` exactly) and the batched inference with its paste-back; each part is
+small, and they share the model's fixed sizes and the crop boxes.
+
 The network comes from the user's clone of https://github.com/Rudrabha/Wav2Lip (``checkout``:
 ``models/__init__.py`` exports ``Wav2Lip``) or from the PyPI package ``lipsync`` (``package =
 "lipsync"``: ``lipsync.models.wav2lip.Wav2Lip``, the same network with the same parameter names),

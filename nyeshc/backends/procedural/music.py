@@ -1,5 +1,10 @@
 """AmbientMusic: the embedded music backend, a small seeded ambient synthesiser.
 
+This file is long (about 1,000 lines) on purpose: one synthesiser: the composition (key, chords,
+motifs, the song's phones) and the instruments that play it share the cue's plan and its seeded
+random streams, and :meth:`AmbientMusic.sung` must compute the very plan :meth:`generate`
+renders; split, the plan would be rebuilt or passed through every instrument.
+
 It stands in for JukeBox. A cue is composed from ``(genre, artist, seed)`` -- key, mode, tempo,
 meter and a chord progression -- and played by a handful of instruments whose choice and
 behaviour depend on the genre profile (:data:`PROFILES`):

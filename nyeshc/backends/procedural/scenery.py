@@ -1,5 +1,9 @@
 """Scenery: the words the procedural image backend knows, and the places it paints from them.
 
+This file is long (about 1,000 lines) on purpose: it is a vocabulary (every word the procedural
+image backend knows, with its weights) and the painter that reads those weights; the two must
+change together.
+
 A look's prompt (``generate "a drowned cathedral at dusk"``) is read into a *scene code*, a
 short vector of weights that :class:`~nyeshc.backends.procedural.image.CPPNImage` appends to
 its latent, so a prompted look is still a point in the latent space: blends and morphs between
