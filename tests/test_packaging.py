@@ -91,3 +91,29 @@ def test_a_long_module_says_why_at_its_top() -> None:
         if text.count("\n") > 600 and "This file is long" not in (ast.get_docstring(ast.parse(text)) or ""):
             unexplained.append(f"{path.relative_to(ROOT)} ({text.count(chr(10))} lines)")
     assert not unexplained, unexplained
+
+
+def test_no_module_imports_another_modules_private_names() -> None:
+    """``from nyeshc.x import _name`` and ``x._name`` on an imported nyeshc module, across
+    modules: a private name is its module's business (shared code gets a public name)."""
+    import ast
+
+    found = []
+    for path in sorted((ROOT / "nyeshc").rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        modules: set[str] = set()  # local names bound to nyeshc modules
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("nyeshc"):
+                for alias in node.names:
+                    if alias.name.startswith("_") and not alias.name.startswith("__"):
+                        found.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {node.module}.{alias.name}")
+                    modules.add(alias.asname or alias.name)  # may be a module (from nyeshc import media)
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith("nyeshc"):
+                        modules.add(alias.asname or alias.name.split(".")[0])
+        for node in ast.walk(tree):
+            if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in modules
+                    and node.attr.startswith("_") and not node.attr.startswith("__")):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} uses {node.value.id}.{node.attr}")
+    assert not found, found
