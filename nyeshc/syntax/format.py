@@ -70,7 +70,7 @@ from lark import Lark, Token, Tree
 
 from nyeshc import ir
 from nyeshc.diagnostics import Diagnostic, Span, error
-from nyeshc.syntax.lower import Lowerer, lower
+from nyeshc.syntax.lower import TreeLowerer, lower
 from nyeshc.syntax.parse import lark_parser, parse
 
 __all__ = ["FormatError", "FormatResult", "canonical_ir", "format_source", "format_text", "option_rank"]
@@ -259,7 +259,7 @@ class _Printer:
         self.comments = _comments(text, self.starts)
         self.ci = 0
         self.code_starts = sorted(t.start_pos for t in _tokens(tree) if t.start_pos is not None)
-        self.lowerer = Lowerer(file)
+        self.lowerer = TreeLowerer(file)
         self.out: list[str] = []
         self.prev_end: int | None = None
         self.rule: str | None = None  # the blank-line rule for the next thing printed
