@@ -26,8 +26,9 @@ How a face is made:
 Mouth and eyes are the only parts that change while speaking, so the head layer is rebuilt
 per ``(mouth_open, blink)`` state and memoised; per frame only a Pillow affine warp and an
 alpha composite run. What is memoised is bounded by bytes for the whole process
-(:data:`STATE_BYTES`, :data:`LAYER_BYTES`): a state keeps only the region it changed, and a worker that runs one
-lip-sync job after another, each with its portrait, does not keep every portrait's states.
+(:data:`STATE_BYTES`, :data:`LAYER_BYTES`): a state keeps only the region it changed, and a
+worker that runs one lip-sync job after another, each with its portrait, does not keep every
+portrait's states.
 """
 
 from __future__ import annotations
