@@ -28,8 +28,11 @@ backend could not be loaded.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 from nyeshc import ir
 from nyeshc.commands.common import (
@@ -74,20 +77,31 @@ def nothing_to_run(text: str) -> str:
     return text + NOTHING_TO_RUN + "\n"
 
 
-def render_line(timeline: object, cache_dir: Path, factor: float | None = None) -> str:
+def render_line(est: Any, factor: float | None = None) -> str:
     """``render  N of M segments to render (F frames): ~S s on C cores (medium, crf 20)``, or
-    ``""`` when every segment is in the cache; ``factor`` scales the model's seconds (measured
-    over estimated, from the last build's render)."""
-    from nyeshc.render.cost import estimate_render
-    from nyeshc.store.cache import Cache
-
-    cache = Cache(cache_dir)
-    est = estimate_render(timeline, cache.has)  # type: ignore[arg-type]
+    ``""`` when every segment is in the cache; ``est`` is :func:`nyeshc.render.cost.estimate_render`'s,
+    ``factor`` scales the model's seconds (measured over estimated, from the last build's render)."""
     if est.to_render == 0:
         return ""
     seconds = est.seconds * (factor or 1.0)
     return (f"render  {est.to_render} of {est.segments} segments to render ({est.frames} frames): "
             f"~{seconds:.1f}s on {est.cores} cores ({est.preset}, crf {est.crf})\n")
+
+
+def build_line(job_seconds: list[float], est: Any, factor: float | None = None, workers: int | None = None,
+               front: float = 0.0) -> str:
+    """``build  ~T s on C cores (check + plan ~P s, jobs ~J s, render ~R s)``: the whole build's
+    wall time: ``front`` (start-up, the check and the plan: as long as this ``plan`` took), the jobs
+    run by ``workers`` processes (default: the cores), so at best their CPU seconds over the
+    workers and never less than the longest job, then the render (``est``, as in
+    :func:`render_line`). ``""`` when nothing is left to do."""
+    if not job_seconds and not est.to_render:
+        return ""
+    render = est.seconds * (factor or 1.0) if est.to_render else 0.0
+    n = max(1, workers or os.cpu_count() or 1)
+    jobs = max(sum(job_seconds) / n, max(job_seconds, default=0.0))
+    return (f"build  ~{front + jobs + render:.1f}s on {n} cores (start + check + plan ~{front:.1f}s, jobs ~{jobs:.1f}s, "
+            f"render ~{render:.1f}s)\n")
 
 
 def calibration_line(cache_dir: Path, calibration: object) -> str:
@@ -139,13 +153,18 @@ def run(args: argparse.Namespace) -> int:
     from nyeshc.execute.measured import calibrated
     from nyeshc.execute.measured import load as load_measured
     from nyeshc.plan import render_text
-    from nyeshc.plan.budget import estimate_bytes, human
-    from nyeshc.store.cache import default_frame_codec
+    from nyeshc.plan.budget import cache_bytes, estimate_bytes, human
+    from nyeshc.render.cost import estimate_render
+    from nyeshc.store.cache import Cache, default_frame_codec
 
+    began = time.perf_counter()
+    started = getattr(args, "started", None)  # the process's start (nyeshc.cli), as a build counts
     try:
         prepared = prepare(args, "plan")  # config, check, plan, disk budget (E701)
     except Stop as stop:
         return stop.code
+    # a build starts the same way: Python, the imports, the check and the plan
+    front = time.perf_counter() - (began if started is None else min(float(started), began))
     result = prepared.plan
     if args.json:
         sys.stdout.write(ir.to_json(result) + "\n")
@@ -154,15 +173,22 @@ def run(args: argparse.Namespace) -> int:
         return _picture(args, prepared)
     calibration = load_measured(prepared.cache_dir)
     cached = cached_keys(prepared.cache_dir, [j.key for j in result.jobs])
-    text = render_text(calibrated(result, calibration), cached)
+    planned = calibrated(result, calibration)
+    text = render_text(planned, cached)
     sys.stdout.write(nothing_to_run(text) if len(cached) == len(result.jobs) else text)
-    render = render_line(result.timeline, prepared.cache_dir, calibration.render)
+    est = estimate_render(result.timeline, Cache(prepared.cache_dir).has)
+    render = render_line(est, calibration.render)
     sys.stdout.write(render)
+    sys.stdout.write(build_line([j.cost_seconds for j in planned.jobs if j.key not in cached], est,
+                                calibration.render, getattr(args, "jobs", None), front))
     if len(cached) < len(result.jobs) or render:
         sys.stdout.write(calibration_line(prepared.cache_dir, calibration))
     limit = disk_limit(args, prepared.config)
-    need = estimate_bytes(result, frame_codec=default_frame_codec(), workers=getattr(args, "jobs", None))
-    sys.stdout.write(f"disk: about {human(need)} (limit {human(limit)})\n")
+    codec = default_frame_codec()
+    need = estimate_bytes(result, frame_codec=codec, workers=getattr(args, "jobs", None))
+    kept = cache_bytes(result, frame_codec=codec)
+    sys.stdout.write(f"disk: about {human(kept)} in the cache, up to {human(need)} while building "
+                     f"(limit {human(limit)})\n")
     return 0
 
 

@@ -1,20 +1,27 @@
 """The disk budget: how many bytes a plan will write, and E701 when that exceeds a limit.
 
-The estimate is computed from the job parameters alone, before anything runs. A frame sequence
-is ``frames × width × height × channels`` bytes raw; the cache stores it compressed (``.nyf``:
-zstd over frame-to-frame differences, ``nyeshc.store.frames``), so it is counted at a share
-of that (:data:`FRAME_SHARE`), chosen above what was measured (``benchmarks/RESULTS.md`` §7, the
-example film: backdrop morphs 12.8–16 % of raw, a fast 72-frame morph 43 %, lip-sync 3.9 %):
-half for RGB sequences, a quarter for RGBA portraits of the procedural puppet, half for
-portraits a model paints (photographic frames change more between frames), all of it for a
-decoded video (camera noise defeats the differences). A job writing a sequence first fills a
-raw scratch buffer beside the cache (reserved in full, freed when it is compressed), so the
-largest raw sequences, one per worker, are added. With ``NYESHC_FRAME_CODEC=raw`` every
-sequence counts raw and there is no scratch. An image is ``width × height × 4``, audio
-``samples × channels × 4`` (float32), plus the encoded film (and its cached segments) at a
-generous 0.2 bytes per pixel per frame (H.264 at the default quality stays far below that).
-Latents, portraits and alphabets are small and counted at a fixed 1 MiB each. It errs on the
-large side: a refusal is cheap, a disk filled halfway through a render is not.
+Two figures, both computed from the job parameters alone, before anything runs:
+
+* :func:`cache_bytes` — what the cache holds after the build, **the typical size**: a frame
+  sequence is ``frames × width × height × channels`` bytes raw and is stored compressed
+  (``.nyf``: zstd over frame-to-frame differences, ``nyeshc.store.frames``) at the share
+  measured on the example, the tour films and a cut of a generated screenplay
+  (``benchmarks/RESULTS.md`` §12): morphs :data:`FRAME_TYPICAL` (about 13 % of raw), the
+  procedural puppet's lip-sync :data:`PUPPET_EDGE` / side (3.4 % at 684²), kinds not measured at
+  their bound; audio as float32 samples (speech mono, music and recordings stereo), images
+  ``width × height × 4``, portraits ``side² × 4``, latents and alphabets a few kB
+  (:data:`SMALL_TYPICAL`), the film's mix (float32 stereo) and the cached segments at
+  :data:`SEGMENT_TYPICAL` bytes per pixel per frame. ``nyeshc plan`` prints it ("about … in the
+  cache").
+* :func:`estimate_bytes` — the **peak while building**, the figure ``--max-disk`` (E701) is
+  held to, which errs on the large side (a refusal is cheap, a disk filled halfway through a
+  render is not): frame sequences at :data:`FRAME_SHARE`, an upper bound of the shares measured
+  (half for RGB, a quarter for the procedural puppet's RGBA, half for portraits a model paints,
+  all of it for a decoded video); the raw scratch buffer a job writing a sequence fills beside
+  the cache until it is compressed, for the largest sequences, one per worker; and the encoded
+  film three times at :data:`FILM_BOUND` bytes per pixel per frame (its cached segments, their
+  copies the assembly reads, the MP4 itself). With ``NYESHC_FRAME_CODEC=raw`` every sequence
+  counts raw in both and there is no scratch.
 
 >>> parse_size("20G"), parse_size("512M"), parse_size("1.5k"), parse_size("123")
 (20000000000, 512000000, 1500, 123)
@@ -33,8 +40,25 @@ from nyeshc.plan.model import Job, Plan
 DEFAULT_LIMIT = 50 * 1000**3  # 50 GB
 SMALL = 1 << 20  # latents, portraits, alphabets
 FRAME_SHARE = {"rgb": 0.5, "rgba procedural": 0.25, "rgba": 0.5, "video": 1.0}
-"""The share of a frame sequence's raw size it takes compressed in the cache (an upper bound;
-see the module docstring)."""
+"""The share of a frame sequence's raw size it takes compressed in the cache, an upper bound
+(the peak, E701; see the module docstring)."""
+FRAME_TYPICAL = {"rgb": 0.13, "rgba": 0.5, "video": 1.0}
+"""The typical share (the cache after the build) of RGB sequences (morphs: 0.115–0.16 measured
+from 320×180 to 810×456); a model's portraits and decoded video are not measured and count at
+their bound. The procedural puppet's RGBA frames: :data:`PUPPET_EDGE`."""
+PUPPET_EDGE = 21.0
+"""The procedural puppet's lip-sync frames compress to about ``PUPPET_EDGE / side`` of their raw
+size (frame to frame only the outline, the eyes and the mouth change, which grow with the side,
+not the area): measured 0.034 at 684², 0.055 at 504², 0.061–0.067 at 324–342², 0.052–0.075 at
+252² (``benchmarks/RESULTS.md`` §12)."""
+SMALL_TYPICAL = {"latent": 4 << 10, "alphabet": 32 << 10}
+"""What a latent and an alphabet typically take (a few kB; the bound counts them at 1 MiB)."""
+SEGMENT_TYPICAL = 0.006
+"""Bytes per pixel per frame of the cached H.264 segments at the default settings (0.0045 on the
+example film at 720p, medium, crf 20)."""
+FILM_BOUND = 0.02
+"""Bytes per pixel per frame an encoded copy of the film is counted at in the peak (about four
+times what the example measures: grain and fast motion cost more)."""
 
 
 def human(n: int) -> str:
@@ -52,13 +76,19 @@ def _int(x: Any, default: int = 0) -> int:
         return default
 
 
-def job_bytes(job: Job, jobs: dict[str, Job], canvas: tuple[int, int], *, frame_codec: str = "zstd") -> int:
-    """The bytes ``job``'s artifact will take in the cache (an upper estimate); frame sequences
-    compressed unless ``frame_codec`` is ``"raw"``."""
+def job_bytes(job: Job, jobs: dict[str, Job], canvas: tuple[int, int], *, frame_codec: str = "zstd",
+              typical: bool = False) -> int:
+    """The bytes ``job``'s artifact will take in the cache: an upper estimate, or with
+    ``typical`` the measured typical size; frame sequences compressed unless ``frame_codec`` is
+    ``"raw"``."""
     raw = raw_bytes(job, jobs, canvas)
     if job.output != "frames" or frame_codec == "raw":
         return raw
-    return int(raw * FRAME_SHARE[_frames_kind(job)])
+    kind = _frames_kind(job)
+    if typical and kind == "rgba procedural":  # what changes is the outline and the mouth: ~ the side
+        side = max(1, frame_shape(job, jobs, canvas)[1])
+        return int(raw * min(FRAME_SHARE[kind], PUPPET_EDGE / side))
+    return int(raw * (FRAME_TYPICAL if typical else FRAME_SHARE)[kind])
 
 
 def _frames_kind(job: Job) -> str:
@@ -69,23 +99,29 @@ def _frames_kind(job: Job) -> str:
     return "rgb"
 
 
+def frame_shape(job: Job, jobs: dict[str, Job], canvas: tuple[int, int]) -> tuple[int, int, int, int]:
+    """``(frames, width, height, channels)`` of a frame-sequence job's artifact."""
+    p = job.params
+    n = _int(p.get("frames"))
+    w, h = _int(p.get("width")), _int(p.get("height"))
+    if w and h:
+        return n, w, h, 3
+    # a portrait animation: its ``size`` (the displayed side), else the portrait's size (RGBA),
+    # else the canvas
+    size = _int(p.get("size"))
+    for key in job.inputs if not size else ():
+        src = jobs.get(key)
+        if src is not None and src.output == "portrait":
+            size = _int(src.params.get("size"))
+    w, h = (size, size) if size else canvas
+    return n, w, h, 4
+
+
 def raw_bytes(job: Job, jobs: dict[str, Job], canvas: tuple[int, int]) -> int:
     """The bytes of ``job``'s artifact uncompressed (a frame sequence as a raw array)."""
     p = job.params
     if job.output == "frames":
-        n = _int(p.get("frames"))
-        w, h = _int(p.get("width")), _int(p.get("height"))
-        channels = 3
-        if not (w and h):
-            # a portrait animation: its ``size`` (the displayed side), else the portrait's size
-            # (RGBA), else the canvas
-            size = _int(p.get("size"))
-            for key in job.inputs if not size else ():
-                src = jobs.get(key)
-                if src is not None and src.output == "portrait":
-                    size = _int(src.params.get("size"))
-            w, h = (size, size) if size else canvas
-            channels = 4
+        n, w, h, channels = frame_shape(job, jobs, canvas)
         return n * w * h * channels
     if job.output == "image":
         w = _int(p.get("width")) or _int(p.get("max_width")) or canvas[0]
@@ -101,7 +137,8 @@ def raw_bytes(job: Job, jobs: dict[str, Job], canvas: tuple[int, int]) -> int:
                 samples = 0
         else:  # speech: about a tenth of a second per character, at least a second
             samples = max(SAMPLE_RATE, len(str(p.get("text", ""))) * SAMPLE_RATE // 10)
-        return samples * 2 * 4
+        channels = 1 if job.kind.startswith("voice.") else 2  # speech and a beat's track are mono
+        return samples * channels * 4
     return SMALL
 
 
@@ -116,8 +153,26 @@ def estimate_bytes(plan: Plan, *, frame_codec: str = "zstd", workers: int | None
     if frame_codec != "raw":
         scratch = sorted((raw_bytes(j, jobs, canvas) for j in plan.jobs if j.output == "frames"), reverse=True)
         total += sum(scratch[:max(1, workers or os.cpu_count() or 1)])
-    total += tl.frames * tl.width * tl.height * 2 // 10  # the MP4 (and its cached segments)
+    total += int(3 * FILM_BOUND * tl.frames * tl.width * tl.height)  # segments, their copies, the MP4
     return total
+
+
+def cache_bytes(plan: Plan, *, frame_codec: str = "zstd") -> int:
+    """The bytes the cache typically holds once ``plan`` is built: every job's artifact at its
+    typical size and the encoded segments (see the module docstring)."""
+    tl = plan.timeline
+    canvas = (tl.width, tl.height)
+    jobs = {j.key: j for j in plan.jobs}
+    total = 0
+    for j in plan.jobs:
+        if j.output in SMALL_TYPICAL:
+            total += SMALL_TYPICAL[j.output]
+        elif j.output == "portrait" and _int(j.params.get("size")):
+            total += _int(j.params.get("size")) ** 2 * 4  # an RGBA image of its side
+        else:
+            total += job_bytes(j, jobs, canvas, frame_codec=frame_codec, typical=True)
+    total += tl.samples * 2 * 4  # the mix (float32 stereo)
+    return total + int(SEGMENT_TYPICAL * tl.frames * tl.width * tl.height)
 
 
 def budget_span(film: ir.Film) -> Span:
