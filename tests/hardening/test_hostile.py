@@ -80,6 +80,12 @@ def test_render_never_unpickles_or_imports_a_script_file(tiny: Path, monkeypatch
     def refuse(*a: object, **k: object) -> object:
         raise AssertionError("a pickle was loaded")
 
+    # modules that keep a reference to pickle.loads when first imported (ForkingPickler.loads)
+    # must not be imported while it is patched: the patch would outlive this test and break every
+    # later process pool in this process (a worker's result could no longer be read)
+    import concurrent.futures.process  # noqa: F401
+    import multiprocessing.reduction  # noqa: F401
+
     monkeypatch.setattr(pickle, "load", refuse)
     monkeypatch.setattr(pickle, "loads", refuse)
     try:
