@@ -9,19 +9,24 @@ without Ray installed it raises :class:`RayNotInstalled`.
 
 from typing import Any
 
-from nyeshc.execute.local import Artifacts, JobFailed, execute
-from nyeshc.execute.lock import write_lock
-from nyeshc.store.cache import Cache
-
-__all__ = ["Artifacts", "Cache", "JobFailed", "RayNotInstalled", "execute", "execute_ray",
+__all__ = ["Artifacts", "Cache", "JobFailed", "RayNotInstalled", "execute", "execute_ray",  # noqa: F822
            "write_lock"]
+
+_FROM = {"Artifacts": "nyeshc.execute.local", "JobFailed": "nyeshc.execute.local", "execute": "nyeshc.execute.local",
+         "write_lock": "nyeshc.execute.lock", "Cache": "nyeshc.store.cache"}
 
 
 def __getattr__(name: str) -> Any:
-    """``execute_ray`` and ``RayNotInstalled`` on first use: ``import nyeshc.execute`` never
-    imports Ray (nor does ``nyeshc.execute.ray`` itself, until it runs)."""
+    """Every name on first use: importing one module of the stage (``nyeshc.execute.ops``, which
+    the planner's preflight reads) does not start the executor's (multiprocessing, the pool);
+    ``execute_ray`` and ``RayNotInstalled`` never import Ray (nor does ``nyeshc.execute.ray``
+    itself, until it runs)."""
+    import importlib
+
     if name in ("execute_ray", "RayNotInstalled"):
         from nyeshc.execute import ray as ray_executor
 
         return ray_executor.execute if name == "execute_ray" else ray_executor.RayNotInstalled
+    if name in _FROM:
+        return getattr(importlib.import_module(_FROM[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

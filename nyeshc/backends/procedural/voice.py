@@ -59,7 +59,9 @@ def _n(seconds: float, rate: float) -> int:
 
 
 @lru_cache(maxsize=256)
-def _plan(text: str, rate: float, language: int, breaths: bool) -> _Plan:
+def _plan(text: str, rate: float, language: int, breaths: bool, full: bool = True) -> _Plan:
+    """The line's phones, intonation and sentences; with ``full`` false only its ``total`` (the
+    same sample arithmetic, nothing else built: what the planner asks of every line)."""
     events: list[Event] = []
     anchors: list[tuple[int, float]] = []
     spans: list[tuple[int, int]] = []
@@ -78,7 +80,8 @@ def _plan(text: str, rate: float, language: int, breaths: bool) -> _Plan:
                 onset, vowel, coda = formant.syllable_phones(syl)
                 for sym, sec in onset:
                     m = _n(sec, rate)
-                    events.append(Event(sym, pos, m, 0.9 if syl.stress else 0.75))
+                    if full:
+                        events.append(Event(sym, pos, m, 0.9 if syl.stress else 0.75))
                     pos += m
                 dur = VOWEL * (1.3 if syl.stress else 1.0) * (1.35 if syl.long else 1.0)
                 if last_in_word:
@@ -88,6 +91,12 @@ def _plan(text: str, rate: float, language: int, breaths: bool) -> _Plan:
                 if final:
                     dur *= 1.6
                 m = _n(dur, rate)
+                if not full:
+                    pos += m
+                    for _sym, sec in coda:
+                        pos += _n(sec, rate)
+                    k += 1
+                    continue
                 gain = (1.0 if syl.stress else 0.82) * (1.0 - 0.25 * p) * (0.8 if final else 1.0)
                 events.append(Event(vowel, pos, m, gain))
                 # intonation: declination, stress accent, phrase-final contours
@@ -117,7 +126,7 @@ def _plan(text: str, rate: float, language: int, breaths: bool) -> _Plan:
         spans.append((start, pos))
         if si < len(sentences) - 1:
             pause = _n(QUESTION_PAUSE if sent.mark == "?" else SENTENCE_PAUSE, rate)
-            if breaths:
+            if breaths and full:
                 bl = min(pause // 2, _n(0.28, rate))
                 events.append(Event(BREATH, pos + pause - bl - _n(0.04, rate), bl, 0.5))
             pos += pause
@@ -164,7 +173,7 @@ class AsemicVoice:
     def duration(self, text: str, *, pitch: float, rate: float, lang: str) -> float:
         """Exact length of :meth:`speak`'s output in seconds (``lang`` is ignored)."""
         self._check(pitch, rate)
-        return _plan(text, float(rate), self.language, self.breaths).total / SR
+        return _plan(text, float(rate), self.language, self.breaths, False).total / SR
 
     def speak(self, text: str, *, pitch: float, rate: float, lang: str, seed: int) -> np.ndarray:
         """``float32 (N, 1)`` speech peaking at -3 dBFS; ``N == round(duration(...) * SAMPLE_RATE)``.
