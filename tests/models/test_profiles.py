@@ -231,5 +231,5 @@ def test_plan_animatic_keeps_one_total(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["plan", str(script)]) == 0
     cost = capsys.readouterr().out.split("estimated cost", 1)[1]
     assert "total gpu" not in cost and "total cpu" not in cost
-    # one total for the jobs, then the render's estimate (nothing is cached) and the disk
-    assert [ln.split()[0] for ln in cost.splitlines() if ln.strip()][-3:] == ["total", "render", "disk:"]
+    # one total for the jobs, then the render's estimate (nothing is cached), the whole build's and the disk
+    assert [ln.split()[0] for ln in cost.splitlines() if ln.strip()][-4:] == ["total", "render", "build", "disk:"]
