@@ -4,7 +4,9 @@ commands lazily changes no command's help.
 ``nyeshc.cli`` declares every command from its table of names and help strings and imports a
 command's module (and adds its flags) only for the command that runs. These tests hold that:
 ``--version`` and ``check`` do not import the planner, the executor, the renderer, the
-backends, numpy, Pillow or rich (``check`` needs Lark: it is the parser); and ``nyeshc COMMAND
+backends, numpy, Pillow or rich, and ``check`` of a script without syntax errors not even Lark
+(the fast path's tables are kept between processes; Lark builds them the first time, and reads
+a script with a syntax error); and ``nyeshc COMMAND
 -h`` prints exactly what the parser with every command's flags prints (the form before the
 change, when every module was imported up front; checked against the output of the commit
 before it for every command). Times are measured by ``benchmarks/startup.py``, not here.
@@ -50,10 +52,12 @@ print("CODE", code)
 """
 
 
-def imported(argv: list[str], cwd: Path) -> tuple[list[str], int]:
-    """The heavy packages (see ``HEAVY``) imported by ``nyeshc ARGV``, and its exit code."""
+def imported(argv: list[str], cwd: Path, tables: Path | None = None) -> tuple[list[str], int]:
+    """The heavy packages (see ``HEAVY``) imported by ``nyeshc ARGV``, and its exit code
+    (``tables``: the folder the grammar's tables are kept in, ``$NYESHC_GRAMMAR_CACHE``)."""
+    env = dict(os.environ, **({"NYESHC_GRAMMAR_CACHE": os.fspath(tables)} if tables is not None else {}))
     out = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(argv), json.dumps(HEAVY)],
-                         capture_output=True, text=True, cwd=cwd, timeout=120)
+                         capture_output=True, text=True, cwd=cwd, timeout=120, env=env)
     lines = dict(line.split(" ", 1) for line in out.stdout.splitlines() if line.startswith(("MODULES", "CODE")))
     assert "MODULES" in lines, out.stderr
     return json.loads(lines["MODULES"]), int(lines["CODE"])
@@ -73,13 +77,30 @@ def test_top_level_help_imports_no_command(tmp_path: Path) -> None:
 
 def test_check_of_a_clean_script_needs_only_the_front_end(tmp_path: Path) -> None:
     (tmp_path / "tiny.nysh").write_text(CLEAN, encoding="utf-8")
-    assert imported(["check", "tiny.nysh"], tmp_path) == (["lark"], 0)
+    tables = tmp_path / "tables"
+    # the first check builds the fast path's tables with Lark and keeps them; later ones read
+    # them back and never import Lark
+    assert imported(["check", "tiny.nysh"], tmp_path, tables) == (["lark"], 0)
+    assert any(p.name.startswith("fast-") for p in tables.iterdir())
+    assert imported(["check", "tiny.nysh"], tmp_path, tables) == ([], 0)
+    # nowhere to keep them: built every time
+    assert imported(["check", "tiny.nysh"], tmp_path, Path("")) == (["lark"], 0)
+
+
+def test_a_syntax_error_takes_lark_to_report_it(tmp_path: Path) -> None:
+    tables = tmp_path / "tables"
+    (tmp_path / "tiny.nysh").write_text(CLEAN, encoding="utf-8")
+    imported(["check", "tiny.nysh"], tmp_path, tables)
+    (tmp_path / "tiny.nysh").write_text(CLEAN.replace('caption: "Hello"', 'caption: "Hello'), encoding="utf-8")
+    assert imported(["check", "--format", "json", "tiny.nysh"], tmp_path, tables) == (["lark"], 1)
 
 
 def test_check_with_errors_adds_only_rich_to_print_them(tmp_path: Path) -> None:
     (tmp_path / "tiny.nysh").write_text(BROKEN, encoding="utf-8")
-    assert imported(["check", "tiny.nysh"], tmp_path) == (["lark", "rich"], 1)
-    assert imported(["check", "--format", "json", "tiny.nysh"], tmp_path) == (["lark"], 1)
+    tables = tmp_path / "tables"
+    imported(["check", "--format", "json", "tiny.nysh"], tmp_path, tables)
+    assert imported(["check", "tiny.nysh"], tmp_path, tables) == (["rich"], 1)
+    assert imported(["check", "--format", "json", "tiny.nysh"], tmp_path, tables) == ([], 1)
 
 
 def test_check_imports_no_other_command(tmp_path: Path) -> None:

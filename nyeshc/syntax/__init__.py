@@ -15,7 +15,7 @@ from nyeshc import ir, schema
 from nyeshc.diagnostics import Diagnostic, Label, Span, error, warning
 from nyeshc.syntax.fast import read as fast_read
 from nyeshc.syntax.lower import lower
-from nyeshc.syntax.parse import MAX_RECOVERIES, decode, parse, recover_step, tab_diagnostics
+from nyeshc.syntax.text import MAX_RECOVERIES, decode, tab_diagnostics
 from nyeshc.world import OutsideProject, World
 
 __all__ = ["Loaded", "load", "read"]
@@ -35,6 +35,8 @@ def read(text: str, file: str = "<input>", *, fast: bool = True) -> tuple[ir.Fil
         done = _recover_fast(text, file)
         if done is not None:
             return done
+    from nyeshc.syntax.parse import parse  # Lark: only for a script with an error (or fast=False)
+
     result = parse(text, file)
     return lower(result.tree, file, len(text)), list(result.diagnostics)
 
@@ -44,6 +46,8 @@ def _recover_fast(text: str, file: str) -> tuple[ir.Film, list[Diagnostic]] | No
     and its lines blanked as :func:`parse` does, but the blanked text is then read by the fast
     path instead of parsed again and lowered (about half the time of a script with one error, the
     common case while typing). ``None`` where the fast path cannot finish; then :func:`parse`."""
+    from nyeshc.syntax.parse import recover_step
+
     work = text if text.endswith("\n") else text + "\n"
     added = len(work) - len(text)  # blanking keeps offsets, so the newline added stays at the end
     syntax: list[Diagnostic] = []

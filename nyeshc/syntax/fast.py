@@ -21,15 +21,21 @@ diagnostics. For every text it accepts, the IR is exactly the reference IR, span
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import hashlib
+import json
+import os
 import re
 from functools import lru_cache
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any
 
 from nyeshc import ir
 from nyeshc.diagnostics import Diagnostic
 from nyeshc.syntax.lower import Lowerer
-from nyeshc.syntax.parse import MAX_NESTING, TAB_WIDTH, FastLexer, lark_parser, tab_diagnostics
+from nyeshc.syntax.text import MAX_NESTING, TAB_WIDTH, cache_folder, grammar_digest, tab_diagnostics
+from nyeshc.world import atomic_write_text
 
 # Parentheses nested deeper than this go to the reference path: its lowering recurses once per
 # level (and may raise RecursionError); the fast path would not, and must not differ.
@@ -43,106 +49,180 @@ class _Fail(Exception):
 # --------------------------------------------------------------------------- tables
 
 
+TABLES_FORMAT = 2
+"""The layout of the tables kept between processes (bump it when :func:`_build` changes)."""
+
+
 class _Tables:
-    """Lexer regex, LALR actions and per-rule reduce functions, built once from the Lark parser."""
+    """Lexer regex, LALR actions and per-rule reduce functions, from plain data (:func:`_build`):
+    the data is kept between processes, so a script without syntax errors is read without
+    importing Lark (see :func:`_tables`)."""
 
-    def __init__(self) -> None:
-        lark = lark_parser()
-        lexer = FastLexer(lark.lexer_conf)
-        # ``(?:…)[\t ]*``: the spaces after a token are the next ignored token anyway (no
-        # other terminal starts with a space or a tab), so one match takes both.
-        self.master = re.compile(f"(?:{lexer.master.pattern})[\\t ]*", lexer.master.flags)
-        # plain str everywhere: Lark's names are Token (a str subclass with a slow __eq__)
-        self.keywords = {str(k): str(v) for k, v in lexer.keywords.items()}
-        self.ignore = frozenset(str(i) for i in lexer.ignore)
-        lpar = rpar = None
-        for t in lark.lexer_conf.terminals:
-            if t.pattern.type == "str" and t.pattern.value == "(":
-                lpar = t.name
-            if t.pattern.type == "str" and t.pattern.value == ")":
-                rpar = t.name
-        if (lpar, rpar) != ("LPAR", "RPAR"):  # the Indenter counts these names
-            raise _Fail("parentheses are not LPAR/RPAR")
-
-        table = lark.parser.parser.parser.parse_table
-        n = max(table.states) + 1
-        if sorted(table.states) != list(range(n)):
-            raise _Fail("parse table states are not 0..n-1")
-        gotos: dict[str, dict[int, int]] = {}  # nonterminal → {state: state after it}
-        for state, actions in table.states.items():
-            for sym, (action, arg) in actions.items():
-                if action.name == "Shift" and not sym.isupper():
-                    gotos.setdefault(str(sym), {})[state] = arg
-        reducers: dict[Any, Callable[..., int]] = {}
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.master = re.compile(data["pattern"], data["flags"])
+        self.keywords: dict[str, str] = dict(data["keywords"])
+        self.ignore = frozenset(data["ignore"])
+        rules = data["rules"]
+        if len(rules) != len(data["gotos"]):
+            raise _Fail("one goto table per rule")
+        namespace: dict[str, Any] = {f"G{i}": {int(k): int(v) for k, v in goto.items()}
+                                     for i, goto in enumerate(data["gotos"])}
+        source = "".join(_source(rule, f"reduce{i}", f"G{i}") for i, rule in enumerate(rules))
+        exec(compile(source, "<reducers>", "exec"), namespace)  # noqa: S102 - written by _source from checked data
+        reducers = [namespace[f"reduce{i}"] for i in range(len(rules))]
         # a row: terminal → the state to shift to (an int) or the rule's reducer (a function)
-        self.states: list[dict[str, Any]] = []
-        for state in range(n):
-            row: dict[str, Any] = {}
-            for sym, (action, arg) in table.states[state].items():
-                if not sym.isupper():
-                    continue  # a goto
-                if action.name == "Shift":
-                    row[str(sym)] = arg
-                else:
-                    if arg not in reducers:
-                        reducers[arg] = self._reducer(arg, gotos.get(str(arg.origin.name), {}))
-                    row[str(sym)] = reducers[arg]
-            self.states.append(row)
-        self.start_state = table.start_states["start"]
-        self.end_state = table.end_states["start"]
+        self.states: list[dict[str, Any]] = [
+            {sym: act if isinstance(act, int) else reducers[act[0]] for sym, act in row.items()}
+            for row in data["states"]]
+        self.start_state: int = data["start"]
+        self.end_state: int = data["end"]
 
-    @staticmethod
-    def _reducer(rule: Any, goto: dict[int, int]) -> Callable[[list[int], list[Any], Any], int]:
-        """``f(state_stack, value_stack, lowerer)``: reduce by ``rule``, doing what Lark's tree
-        builder does (child filter, inlining of ``_rule``\\s, ``?rule``), then the lowerer's
-        handler for the rule; push the goto state and return it."""
-        opts = rule.options
-        if opts.keep_all_tokens or opts.template_source is not None:
-            raise _Fail(f"rule option not supported: {rule}")
-        name = str(rule.alias or rule.origin.name)
-        size = len(rule.expansion)
-        include = [(i, not sym.is_term and sym.name.startswith("_")) for i, sym in enumerate(rule.expansion)
-                   if not (sym.is_term and sym.filter_out)]
-        code = ["def reduce(ss, vs, L):"]
-        for i, _ in include:
-            code.append(f"    c{i} = vs[{i - size}]")
-        if include and include[0][1]:
-            code.append(f"    x = c{include[0][0]}")  # reuse the left-recursive list in place
-        elif name == "_atom" and len(include) == 1 and rule.expansion[include[0][0]].is_term:
-            # an atom token: lowered here, so ``term`` gets IR values only
-            kind = str(rule.expansion[include[0][0]].name)
-            code.append(f"    x = [L.{'atom_' + kind if hasattr(Lowerer, 'atom_' + kind) else 'atom'}(c{include[0][0]})]")
-        else:
-            code.append(f"    x = [{', '.join(f'c{i}' for i, _ in include[:1])}]")
-        for i, expand in include[1:]:
-            code.append(f"    x += c{i}" if expand else f"    x.append(c{i})")
-        if not name.startswith("_") and name not in Lowerer.IDENTITY:
-            if not hasattr(Lowerer, name):
-                raise _Fail(f"no handler for rule {name}")
-            if opts.expand1 and not rule.alias:  # ``?rule``: one child stands for the node
-                code.append(f"    x = x[0] if len(x) == 1 else L.{name}(x)")
+
+def _build() -> dict[str, Any]:
+    """The tables as plain data, from the Lark parser :func:`nyeshc.syntax.parse.parse` uses (so
+    the language accepted is exactly the same): the lexer's master pattern, keywords and ignored
+    terminals, each state's row (a terminal → a state to shift to, or ``[i]``: reduce by rule
+    ``i``) and what every rule's reducer does (:func:`_reducer`) with its goto table."""
+    from nyeshc.syntax.parse import FastLexer, lark_parser
+
+    lark = lark_parser()
+    lexer = FastLexer(lark.lexer_conf)
+    lpar = rpar = None
+    for t in lark.lexer_conf.terminals:
+        if t.pattern.type == "str" and t.pattern.value == "(":
+            lpar = t.name
+        if t.pattern.type == "str" and t.pattern.value == ")":
+            rpar = t.name
+    if (lpar, rpar) != ("LPAR", "RPAR"):  # the Indenter counts these names
+        raise _Fail("parentheses are not LPAR/RPAR")
+    table = lark.parser.parser.parser.parse_table
+    n = max(table.states) + 1
+    if sorted(table.states) != list(range(n)):
+        raise _Fail("parse table states are not 0..n-1")
+    gotos: dict[str, dict[int, int]] = {}  # nonterminal → {state: state after it}
+    for state, actions in table.states.items():
+        for sym, (action, arg) in actions.items():
+            if action.name == "Shift" and not sym.isupper():
+                gotos.setdefault(str(sym), {})[state] = arg
+    rules: dict[Any, int] = {}
+    states: list[dict[str, Any]] = []
+    for state in range(n):
+        row: dict[str, Any] = {}
+        for sym, (action, arg) in table.states[state].items():
+            if not sym.isupper():
+                continue  # a goto
+            if action.name == "Shift":
+                row[str(sym)] = arg
             else:
-                code.append(f"    x = L.{name}(x)")
-        elif opts.expand1 and not rule.alias:
-            code.append("    if len(x) == 1:\n        x = x[0]")
-        if size == 0:
-            code += ["    st = G[ss[-1]]", "    ss.append(st)", "    vs.append(x)"]
-        else:
-            if size > 1:
-                code += [f"    del vs[{1 - size}:]", f"    del ss[{1 - size}:]"]
-            code += ["    vs[-1] = x", "    st = ss[-1] = G[ss[-2]]"]
-        code.append("    return st")
-        namespace: dict[str, Any] = {"G": goto}
-        exec(compile("\n".join(code), f"<reduce {rule}>", "exec"), namespace)  # noqa: S102 - built from the rule
-        return namespace["reduce"]  # type: ignore[no-any-return]
+                row[str(sym)] = [rules.setdefault(arg, len(rules))]
+        states.append(row)
+    return {
+        # ``(?:…)[\t ]*``: the spaces after a token are the next ignored token anyway (no
+        # other terminal starts with a space or a tab), so one match takes both
+        "pattern": f"(?:{lexer.master.pattern})[\\t ]*", "flags": int(lexer.master.flags),
+        # plain str everywhere: Lark's names are Token (a str subclass with a slow __eq__)
+        "keywords": {str(k): str(v) for k, v in lexer.keywords.items()},
+        "ignore": sorted(str(i) for i in lexer.ignore),
+        "states": states, "start": table.start_states["start"], "end": table.end_states["start"],
+        "gotos": [{str(k): v for k, v in gotos.get(str(rule.origin.name), {}).items()} for rule in rules],
+        "rules": [_reducer(rule) for rule in rules],
+    }
+
+
+def _reducer(rule: Any) -> dict[str, Any]:
+    """What reducing by ``rule`` does, as plain data (:func:`_source` writes the function): the
+    rule's length, the children kept (tokens filtered out as Lark's tree builder does) and which
+    of them are ``_rule``\\s to splice, how the first child starts the list, and the lowerer's
+    handler it ends with."""
+    opts = rule.options
+    if opts.keep_all_tokens or opts.template_source is not None:
+        raise _Fail(f"rule option not supported: {rule}")
+    name = str(rule.alias or rule.origin.name)
+    include = [[i, not sym.is_term and sym.name.startswith("_")] for i, sym in enumerate(rule.expansion)
+               if not (sym.is_term and sym.filter_out)]
+    first = "list"
+    if include and include[0][1]:
+        first = "reuse"  # reuse the left-recursive list in place
+    elif name == "_atom" and len(include) == 1 and rule.expansion[include[0][0]].is_term:
+        # an atom token: lowered here, so ``term`` gets IR values only
+        kind = str(rule.expansion[include[0][0]].name)
+        first = "atom_" + kind if hasattr(Lowerer, "atom_" + kind) else "atom"
+    handler = ""
+    if not name.startswith("_") and name not in Lowerer.IDENTITY:
+        if not hasattr(Lowerer, name):
+            raise _Fail(f"no handler for rule {name}")
+        handler = name
+    return {"size": len(rule.expansion), "include": include, "first": first, "handler": handler,
+            "expand1": bool(opts.expand1 and not rule.alias)}
+
+
+def _source(rule: dict[str, Any], function: str, goto: str) -> str:
+    """The source of ``function(state_stack, value_stack, lowerer)`` for a rule described by
+    :func:`_reducer`: reduce, then the handler; push the state the global ``goto`` table gives
+    after the rule and return it. Built from checked ints, bools and the lowerer's own method
+    names only, so tables read back from a file cannot run anything else."""
+    size, include, first, handler = rule["size"], rule["include"], rule["first"], rule["handler"]
+    if (type(size) is not int or size < 0 or type(rule["expand1"]) is not bool
+            or any(type(i) is not int or not 0 <= i < size or type(e) is not bool for i, e in include)
+            or first not in ("list", "reuse") and not (first.startswith("atom") and callable(getattr(Lowerer, first, None)))
+            or handler and (handler.startswith("_") or not callable(getattr(Lowerer, handler, None)))):
+        raise _Fail(f"not a rule: {rule!r}")
+    code = [f"def {function}(ss, vs, L):"]
+    for i, _ in include:
+        code.append(f"    c{i} = vs[{i - size}]")
+    if first == "reuse":
+        code.append(f"    x = c{include[0][0]}")
+    elif first != "list":
+        code.append(f"    x = [L.{first}(c{include[0][0]})]")
+    else:
+        code.append(f"    x = [{', '.join(f'c{i}' for i, _ in include[:1])}]")
+    for i, expand in include[1:]:
+        code.append(f"    x += c{i}" if expand else f"    x.append(c{i})")
+    if handler:
+        code.append(f"    x = x[0] if len(x) == 1 else L.{handler}(x)" if rule["expand1"] else f"    x = L.{handler}(x)")
+    elif rule["expand1"]:
+        code.append("    if len(x) == 1:\n        x = x[0]")
+    if size == 0:
+        code += [f"    st = {goto}[ss[-1]]", "    ss.append(st)", "    vs.append(x)"]
+    else:
+        if size > 1:
+            code += [f"    del vs[{1 - size}:]", f"    del ss[{1 - size}:]"]
+        code += ["    vs[-1] = x", f"    st = ss[-1] = {goto}[ss[-2]]"]
+    code.append("    return st")
+    return "\n".join(code) + "\n"
+
+
+def _kept_tables() -> str | None:
+    """The file the tables are kept in between processes, named by everything they are made
+    from: the grammar, their layout and the lowerer's handlers (a reducer calls them by name)."""
+    folder = cache_folder()
+    if folder is None:
+        return None
+    handlers = ",".join(sorted(n for n in vars(Lowerer) if not n.startswith("__")))
+    key = hashlib.sha256(f"{grammar_digest()}|{TABLES_FORMAT}|{handlers}".encode()).hexdigest()[:16]
+    return os.path.join(folder, f"fast-{key}.json")
 
 
 @lru_cache(maxsize=1)
 def _tables() -> _Tables | None:
+    """The tables: read from where a previous process kept them (no Lark import), else built
+    from Lark and kept (written atomically; a damaged or foreign file is built again)."""
+    path = _kept_tables()
+    if path is not None:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                return _Tables(json.load(fh))
+        except Exception:  # noqa: BLE001 - missing, damaged or stale: build them again
+            pass
     try:
-        return _Tables()
+        data = _build()
+        tables = _Tables(data)
     except _Fail:
         return None
+    if path is not None:
+        with contextlib.suppress(OSError):
+            atomic_write_text(Path(path), json.dumps(data, separators=(",", ":")))
+    return tables
 
 
 # --------------------------------------------------------------------------- lexer

@@ -10,40 +10,28 @@ editor needs.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from typing import Any
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
-from pathlib import Path
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 from lark.lexer import Lexer
 
 from nyeshc.diagnostics import Diagnostic, Span, error
-
-MAX_RECOVERIES = 200
-TAB_WIDTH = 4
-
-
-def grammar_text() -> str:
-    """The grammar shipped inside the package (``nyeshc/grammar/nysh.lark`` in a wheel,
-    ``grammar/nysh.lark`` in a source checkout)."""
-    try:
-        return (resources.files("nyeshc") / "grammar" / "nysh.lark").read_text(encoding="utf-8")
-    except (FileNotFoundError, NotADirectoryError, OSError):
-        pass
-    source = Path(__file__).resolve().parents[2] / "grammar" / "nysh.lark"
-    return source.read_text(encoding="utf-8")
-
-
-MAX_NESTING = 40
-"""Deepest bracket nesting a script may use (``blend(…)`` calls inside calls): lowering and
-formatting recurse once per level, and no film needs more. The fast path
-(:mod:`nyeshc.syntax.fast`) hands deeper scripts to this parser, which reports them."""
-
+from nyeshc.syntax.text import (  # noqa: F401 - decode, tab_diagnostics: re-exported
+    MAX_NESTING,
+    MAX_RECOVERIES,
+    TAB_WIDTH,
+    cache_folder,
+    decode,
+    grammar_digest,
+    grammar_text,
+    tab_diagnostics,
+)
 
 class TooDeep(Exception):
     """Brackets nested deeper than :data:`MAX_NESTING`, at ``offset``."""
@@ -162,28 +150,15 @@ class FastLexer(Lexer):
 
 
 def _table_cache() -> str | bool:
-    """Where Lark keeps the grammar's LALR tables between processes (building them is most of
-    a short ``nyeshc check``): ``$NYESHC_GRAMMAR_CACHE``, else ``$XDG_CACHE_HOME/nyeshc/``
-    (``~/.cache/nyeshc/``), in a file named by the grammar's hash and Lark's version; Lark
-    checks the hash of grammar and options inside it and rebuilds on any mismatch or damage.
-    An empty ``$NYESHC_GRAMMAR_CACHE``, or a folder that cannot be made, builds them in memory."""
-    import hashlib
-    import os
-
+    """Where Lark keeps the grammar's LALR tables between processes (:func:`cache_folder`), in a
+    file named by the grammar's hash and Lark's version; Lark checks the hash of grammar and
+    options inside it and rebuilds on any mismatch or damage. No folder: built in memory."""
     import lark
 
-    folder = os.environ.get("NYESHC_GRAMMAR_CACHE")
+    folder = cache_folder()
     if folder is None:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        folder = os.path.join(base, "nyeshc")
-    if not folder:
         return False
-    try:
-        os.makedirs(folder, mode=0o700, exist_ok=True)
-    except OSError:
-        return False
-    digest = hashlib.sha256(grammar_text().encode("utf-8")).hexdigest()[:16]
-    return os.path.join(folder, f"grammar-{digest}-lark{lark.__version__}.cache")
+    return os.path.join(folder, f"grammar-{grammar_digest()}-lark{lark.__version__}.cache")
 
 
 @lru_cache(maxsize=1)
@@ -431,15 +406,6 @@ def _syntax_diagnostic(exc: UnexpectedInput, text: str, file: str, lines: _Lines
     return d, line, lines.block_end(line)
 
 
-def tab_diagnostics(work: str, file: str) -> list[Diagnostic]:
-    """E003 for every line indented with a tab (``work`` is the text ending in a line break)."""
-    if "\t" not in work:
-        return []
-    return [error("E003", "tab used for indentation", Span(file, m.start(), m.end()),
-                  "indent with spaces (4 per level); most editors convert tabs on request")
-            for m in re.finditer(r"^[ ]*\t[\t ]*", work, flags=re.M)]
-
-
 def parse(text: str, file: str = "<input>") -> ParseResult:
     """Parse ``text``; never raises. ``file`` names the source in spans."""
     work = text if text.endswith("\n") else text + "\n"
@@ -491,16 +457,3 @@ def recover_step(work: str, file: str) -> tuple[Diagnostic, str] | None:
     except (TooDeep, RecursionError):
         return None
     return None
-
-
-def decode(data: bytes, file: str) -> tuple[str, list[Diagnostic]]:
-    """Bytes → text. Invalid UTF-8 becomes a diagnostic (at the first bad byte) and U+FFFD."""
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        return data.decode("utf-8"), []
-    except UnicodeDecodeError as exc:
-        text = data.decode("utf-8", errors="replace")
-        offset = len(data[: exc.start].decode("utf-8", errors="replace"))
-        return text, [error("E002", f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})",
-                            Span(file, offset, offset + 1), "save the script as UTF-8")]

@@ -109,3 +109,39 @@ def test_a_long_script() -> None:
     finally:
         sys.path.remove(str(ROOT / "benchmarks"))
     assert same(generate(600))
+
+
+def test_the_tables_kept_between_processes_are_read_back_or_built_again(tmp_path: Path,
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """The fast path's tables are built from Lark once and kept as plain data (so a later
+    ``nyeshc check`` need not import Lark): read back, they read every example as the tables
+    built in this process do; a damaged file is built again and replaced."""
+    text = (ROOT / "examples" / "nyeshkerh.nysh").read_text(encoding="utf-8")
+    monkeypatch.setenv("NYESHC_GRAMMAR_CACHE", str(tmp_path))
+    fast._tables.cache_clear()
+    try:
+        built = fast.read(text, "n.nysh")
+        [kept] = tmp_path.glob("fast-*.json")
+        fast._tables.cache_clear()
+        monkeypatch.setattr(fast, "_build", lambda: pytest.fail("built again although kept"))
+        assert fast.read(text, "n.nysh") == built is not None
+        monkeypatch.undo()
+        monkeypatch.setenv("NYESHC_GRAMMAR_CACHE", str(tmp_path))
+        kept.write_text('{"pattern": 1', encoding="utf-8")
+        fast._tables.cache_clear()
+        assert fast.read(text, "n.nysh") == built
+        assert kept.read_text(encoding="utf-8").startswith('{"pattern":"')
+        # the file holds data, never code: a rule naming anything but the lowerer's own handlers
+        # (or a child outside the rule) is refused and the tables are built again
+        import json
+
+        for field, value in (("handler", "__class__"), ("first", "atom(0) or __import__('os').system"),
+                             ("include", [[99, False]])):
+            data = json.loads(kept.read_text(encoding="utf-8"))
+            data["rules"][0][field] = value
+            kept.write_text(json.dumps(data), encoding="utf-8")
+            fast._tables.cache_clear()
+            assert fast.read(text, "n.nysh") == built
+            assert json.loads(kept.read_text(encoding="utf-8"))["rules"][0][field] != value
+    finally:
+        fast._tables.cache_clear()
