@@ -214,7 +214,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"nyeshc: rendering failed: {exc}", file=sys.stderr)
         return 3
     if not prepared.checked.diagnostics and not prepared.planned:  # (record skips partial and --no-cache builds)
-        from nyeshc.syntax.parse import decode
+        from nyeshc.syntax.text import decode
 
         loaded = prepared.checked.loaded
         uptodate.record(args, script, out, prepared.cache_dir,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from nyeshc.diagnostics import Diagnostic, render_human
 from nyeshc.syntax.format import format_source
-from nyeshc.syntax.parse import decode
+from nyeshc.syntax.text import decode
 from nyeshc.world import atomic_write_text
 
 
