@@ -115,7 +115,8 @@ def work(job: Job, root: str, verify: frozenset[str],
         os._exit(128 + signal.SIGTERM)
     finally:
         _IN_JOB = False
-        heap_trim()  # the job's freed temporaries: not kept as the worker's RSS until the next
+        if _QUEUE is not None:  # a pool worker: its freed temporaries are not kept as its RSS
+            heap_trim()  # (a few ms; a job run in the driver's own process leaves its heap alone)
 
 
 def _reporter(key: str, progress: Callable[[str, float], None] | None) -> Callable[[float], None]:
