@@ -78,17 +78,25 @@ def release(*arrays: Any) -> None:
 
 
 _libc: Any = None
+_madvise_fn: Any = None
+
+
+def _lib() -> Any:
+    """The C library, loaded once."""
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+    return _libc
 
 
 def _madvise() -> Any:
-    global _libc
-    if _libc is None:
-        lib = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
-        fn = lib.madvise
+    global _madvise_fn
+    if _madvise_fn is None:
+        fn = _lib().madvise
         fn.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
         fn.restype = ctypes.c_int
-        _libc = fn
-    return _libc
+        _madvise_fn = fn
+    return _madvise_fn
 
 
 def _shared_maps_under(root: str) -> list[tuple[int, int]]:
@@ -153,5 +161,5 @@ def heap_trim() -> None:
     """Return the free pages of glibc's heap to the system (nothing elsewhere)."""
     if not _LINUX:
         return
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None).malloc_trim(0)
+    with contextlib.suppress(OSError, AttributeError):  # not glibc (musl has no malloc_trim)
+        _lib().malloc_trim(0)

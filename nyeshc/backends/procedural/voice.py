@@ -91,34 +91,30 @@ def _plan(text: str, rate: float, language: int, breaths: bool, full: bool = Tru
                 if final:
                     dur *= 1.6
                 m = _n(dur, rate)
-                if not full:
-                    pos += m
-                    for _sym, sec in coda:
-                        pos += _n(sec, rate)
-                    k += 1
-                    continue
-                gain = (1.0 if syl.stress else 0.82) * (1.0 - 0.25 * p) * (0.8 if final else 1.0)
-                events.append(Event(vowel, pos, m, gain))
-                # intonation: declination, stress accent, phrase-final contours
-                decl = 1.07 - 0.15 * p
-                accent = 1.09 if syl.stress else 1.0
-                f_start, f_end = decl * accent, decl * (1.0 + (accent - 1.0) * 0.4)
-                if final and sent.mark == ".":
-                    f_end = decl * 0.8
-                elif final and sent.mark == "?":
-                    f_start, f_end = decl * 0.97, decl * 1.3
-                elif final and sent.mark == "!":
-                    f_start, f_end = decl * 1.2, decl * 0.84
-                elif last_in_word and wi in sent.commas:
-                    f_end = decl * 1.06
-                if k == 0:
-                    f_start *= 0.96
-                anchors.append((pos, f_start))
-                anchors.append((pos + m, f_end))
+                if full:
+                    gain = (1.0 if syl.stress else 0.82) * (1.0 - 0.25 * p) * (0.8 if final else 1.0)
+                    events.append(Event(vowel, pos, m, gain))
+                    # intonation: declination, stress accent, phrase-final contours
+                    decl = 1.07 - 0.15 * p
+                    accent = 1.09 if syl.stress else 1.0
+                    f_start, f_end = decl * accent, decl * (1.0 + (accent - 1.0) * 0.4)
+                    if final and sent.mark == ".":
+                        f_end = decl * 0.8
+                    elif final and sent.mark == "?":
+                        f_start, f_end = decl * 0.97, decl * 1.3
+                    elif final and sent.mark == "!":
+                        f_start, f_end = decl * 1.2, decl * 0.84
+                    elif last_in_word and wi in sent.commas:
+                        f_end = decl * 1.06
+                    if k == 0:
+                        f_start *= 0.96
+                    anchors.append((pos, f_start))
+                    anchors.append((pos + m, f_end))
                 pos += m
                 for sym, sec in coda:
                     m = _n(sec, rate)
-                    events.append(Event(sym, pos, m, 0.7))
+                    if full:
+                        events.append(Event(sym, pos, m, 0.7))
                     pos += m
                 k += 1
             if wi < len(sent.words) - 1:
