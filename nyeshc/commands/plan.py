@@ -90,7 +90,7 @@ def render_line(est: Any, factor: float | None = None) -> str:
 
 def build_line(job_seconds: list[float], est: Any, factor: float | None = None, workers: int | None = None,
                front: float = 0.0) -> str:
-    """``build  ~T s on C cores (check + plan ~P s, jobs ~J s, render ~R s)``: the whole build's
+    """``build  ~T s on C cores (start + check + plan ~P s, jobs ~J s, render ~R s)``: the whole build's
     wall time: ``front`` (start-up, the check and the plan: as long as this ``plan`` took), the jobs
     run by ``workers`` processes (default: the cores), so at best their CPU seconds over the
     workers and never less than the longest job, then the render (``est``, as in

@@ -81,6 +81,10 @@ def job_bytes(job: Job, jobs: dict[str, Job], canvas: tuple[int, int], *, frame_
     """The bytes ``job``'s artifact will take in the cache: an upper estimate, or with
     ``typical`` the measured typical size; frame sequences compressed unless ``frame_codec`` is
     ``"raw"``."""
+    if typical and job.output in SMALL_TYPICAL:
+        return SMALL_TYPICAL[job.output]
+    if typical and job.output == "portrait" and _int(job.params.get("size")):
+        return _int(job.params.get("size")) ** 2 * 4  # an RGBA image of its side
     raw = raw_bytes(job, jobs, canvas)
     if job.output != "frames" or frame_codec == "raw":
         return raw
@@ -163,14 +167,7 @@ def cache_bytes(plan: Plan, *, frame_codec: str = "zstd") -> int:
     tl = plan.timeline
     canvas = (tl.width, tl.height)
     jobs = {j.key: j for j in plan.jobs}
-    total = 0
-    for j in plan.jobs:
-        if j.output in SMALL_TYPICAL:
-            total += SMALL_TYPICAL[j.output]
-        elif j.output == "portrait" and _int(j.params.get("size")):
-            total += _int(j.params.get("size")) ** 2 * 4  # an RGBA image of its side
-        else:
-            total += job_bytes(j, jobs, canvas, frame_codec=frame_codec, typical=True)
+    total = sum(job_bytes(j, jobs, canvas, frame_codec=frame_codec, typical=True) for j in plan.jobs)
     total += tl.samples * 2 * 4  # the mix (float32 stereo)
     return total + int(SEGMENT_TYPICAL * tl.frames * tl.width * tl.height)
 
