@@ -7,10 +7,10 @@ language accepted is exactly the same) in a tight loop, and lowers at reduce tim
 children are filtered and inlined as Lark's tree builder would (tokens filtered out,
 ``_rule``\\s spliced into their parent, ``-> alias`` names), then handed to the handler named
 after the rule in :class:`nyeshc.syntax.lower.Lowerer` — the same handlers the reference path
-calls on Lark's tree — which returns IR (or the light lists that stand for ``values``,
-``value`` and ``term``). Tokens are tuples ``(type, text, start, end)``; the lexer uses :class:`FastLexer`'s
-terminals and order, consumes a token's trailing spaces in the same match, and does the
-:class:`Indenter`'s work inline.
+calls on Lark's tree — which returns IR (or the light lists that stand for ``values``, ``value``
+and ``term``). Tokens are tuples ``(type, text, start, end)``; the lexer uses
+:class:`FastLexer`'s terminals and order, consumes a token's trailing spaces in the same match,
+and does the :class:`Indenter`'s work inline.
 
 :func:`read` returns ``None`` on the first problem (a character no terminal matches, a token
 the table does not expect, parentheses nested deeply enough that the reference lowering might
@@ -162,10 +162,16 @@ def _source(rule: dict[str, Any], function: str, goto: str) -> str:
     after the rule and return it. Built from checked ints, bools and the lowerer's own method
     names only, so tables read back from a file cannot run anything else."""
     size, include, first, handler = rule["size"], rule["include"], rule["first"], rule["handler"]
-    if (type(size) is not int or size < 0 or type(rule["expand1"]) is not bool
-            or any(type(i) is not int or not 0 <= i < size or type(e) is not bool for i, e in include)
-            or first not in ("list", "reuse") and not (first.startswith("atom") and callable(getattr(Lowerer, first, None)))
-            or handler and (handler.startswith("_") or not callable(getattr(Lowerer, handler, None)))):
+
+    def lowerer_method(name: object, prefix: str = "") -> bool:
+        return (isinstance(name, str) and name.startswith(prefix) and not name.startswith("_")
+                and callable(getattr(Lowerer, name, None)))
+
+    children_ok = all(type(i) is int and 0 <= i < size and type(e) is bool for i, e in include)
+    first_ok = first in ("list", "reuse") or lowerer_method(first, "atom")
+    handler_ok = handler == "" or lowerer_method(handler)
+    if not (type(size) is int and size >= 0 and type(rule["expand1"]) is bool and children_ok and first_ok
+            and handler_ok):
         raise _Fail(f"not a rule: {rule!r}")
     code = [f"def {function}(ss, vs, L):"]
     for i, _ in include:
@@ -179,7 +185,8 @@ def _source(rule: dict[str, Any], function: str, goto: str) -> str:
     for i, expand in include[1:]:
         code.append(f"    x += c{i}" if expand else f"    x.append(c{i})")
     if handler:
-        code.append(f"    x = x[0] if len(x) == 1 else L.{handler}(x)" if rule["expand1"] else f"    x = L.{handler}(x)")
+        call = f"L.{handler}(x)"
+        code.append(f"    x = x[0] if len(x) == 1 else {call}" if rule["expand1"] else f"    x = {call}")
     elif rule["expand1"]:
         code.append("    if len(x) == 1:\n        x = x[0]")
     if size == 0:
