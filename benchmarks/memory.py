@@ -31,12 +31,14 @@ in its own processes (``--tree DIR`` for the tree under test, ``--baseline DIR``
 compare with, e.g. ``git archive <commit> | tar -x -C DIR``; both run in the same session):
 
 ``--case screenplay`` imports a Fountain screenplay (default: *Hamlet, the ramparts*, the CC0
-adaptation in ``tests/data/fountain/``; any other whose licence allows, with ``--fountain``) with ``nyeshc import --canvas WxH`` and, per canvas height
-(``--heights 720,1080``), runs ``nyeshc build`` on a fresh cache (jobs + render: the full build)
-and again with every job cached and the segments and the mix removed (``--preset veryfast``: the
-render stage alone; each tree on a cache of its own, since the trees' job keys differ), under a sampler of the whole process tree (every 0.2 s, ``/proc``): the peak
-RSS (``VmHWM``) of the ``nyeshc`` process, of its job workers and of ffmpeg, and how much of each
-peak was anonymous memory and how much file-backed (pages of memory-mapped files).
+adaptation in ``tests/data/fountain/``; any other whose licence allows, with ``--fountain``)
+with ``nyeshc import --canvas WxH`` and, per canvas height (``--heights 720,1080``), runs
+``nyeshc build`` on a fresh cache (jobs + render: the full build) and again with every job
+cached and the segments and the mix removed (``--preset veryfast``: the render stage alone; each
+tree on a cache of its own, since the trees' job keys differ), under a sampler of the whole
+process tree (every 0.2 s, ``/proc``): the peak RSS (``VmHWM``) of the ``nyeshc`` process, of
+its job workers and of ffmpeg, and how much of each peak was anonymous memory and how much
+file-backed (pages of memory-mapped files).
 ``--profile`` adds, per tree, the ``tracemalloc`` peaks of each render stage (the mix, each
 segment's frames, the assembly) and of the largest job of each kind, each job alone in a fresh
 worker-like process.
