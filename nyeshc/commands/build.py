@@ -2,7 +2,7 @@
 
 The film is written atomically (a temporary file renamed over ``OUT.mp4`` at the end), with
 ``OUT.srt`` and ``OUT.vtt`` beside it and the provenance lock ``FILM.nysh.lock`` beside the
-script. ``--preview`` renders at half size with a fast encoder preset; ``--scene``/``--from``/
+script. ``--preview`` renders at half size; ``--scene``/``--from``/
 ``--to`` render a part (only the jobs that part needs run).
 
 The closing ``wrote OUT (…) in X s`` counts from the start of the process (see
@@ -22,6 +22,7 @@ from pathlib import Path
 
 from nyeshc import uptodate
 from nyeshc.commands.common import add_build_arguments, add_script_argument
+from nyeshc.media import DEFAULT_CRF, DEFAULT_PRESET
 
 MEDIA_SUFFIXES = {".mp4", ".m4v", ".mov"}
 # ISO base media files start with a box whose type is "ftyp" at byte 4
@@ -32,14 +33,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     add_script_argument(p)
     p.add_argument("-o", "--output", metavar="OUT.mp4", help="the film to write (default: FILM.mp4 beside the script)")
     add_build_arguments(p)
-    p.add_argument("--preview", action="store_true", help="half size and a fast encoder preset")
+    p.add_argument("--preview", action="store_true", help="half size")
     part = p.add_argument_group("render a part")
     part.add_argument("--scene", metavar="N", help="only this scene (its number, position or heading)")
     part.add_argument("--from", dest="start", metavar="T", help="start time, e.g. 0:12 or 12s")
     part.add_argument("--to", dest="end", metavar="T", help="end time")
     enc = p.add_argument_group("encoder")
-    enc.add_argument("--crf", type=int, default=20, help="H.264 quality (lower is better; default 20)")
-    enc.add_argument("--preset", default=None, help="x264 preset (default medium, veryfast with --preview)")
+    enc.add_argument("--crf", type=int, default=DEFAULT_CRF,
+                     help=f"H.264 quality (lower is better; default {DEFAULT_CRF})")
+    enc.add_argument("--preset", default=None,
+                     help=f"x264 preset (default {DEFAULT_PRESET}; medium or slow for smaller files)")
 
 
 def parse_time_arg(text: str) -> Fraction:
@@ -170,7 +173,7 @@ def run(args: argparse.Namespace) -> int:
     except Stop as stop:
         return stop.code
     t_jobs = time.perf_counter()
-    preset = args.preset or ("veryfast" if args.preview else "medium")
+    preset = args.preset or DEFAULT_PRESET
     measuring = not artifacts.temporary and frame_range is None
     if measuring:  # what the jobs took against the plan's estimates, for the next `nyeshc plan`
         from nyeshc.execute.measured import record

@@ -144,13 +144,13 @@ def referenced_keys(script: str, profiles: list[str] | None, config: str | None,
     keys: set[str] = set()
     for name in profiles or [None]:
         profile = config_obj.profile(name)
-        # the build as `nyeshc FILM -o OUT` makes it, and as `--preview` makes it (half size,
-        # veryfast): both are kept, segments included (their keys include the encoder settings)
-        for film, preset in ((checked.loaded.film, "medium"), (with_canvas_scaled(checked.loaded.film, 0.5), "veryfast")):
+        # the build as `nyeshc FILM -o OUT` makes it, and as `--preview` makes it (half size):
+        # both are kept, segments included (their keys include the encoder's default settings)
+        for film in (checked.loaded.film, with_canvas_scaled(checked.loaded.film, 0.5)):
             result = plan(film, profile, RegistryServices(profile), root=path.resolve().parent)
             keys.update(j.key for j in result.jobs)
             keys.update(o.morph for o in result.timeline.overlaps if o.morph)
-            keys.update(segment_keys(result.timeline, preset))
+            keys.update(segment_keys(result.timeline))
             keys.add(mix_key(result.timeline))
     return keys
 

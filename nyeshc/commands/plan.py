@@ -78,7 +78,7 @@ def nothing_to_run(text: str) -> str:
 
 
 def render_line(est: Any, factor: float | None = None) -> str:
-    """``render  N of M segments to render (F frames): ~S s on C cores (medium, crf 20)``, or
+    """``render  N of M segments to render (F frames): ~S s on C cores (veryfast, crf 18)``, or
     ``""`` when every segment is in the cache; ``est`` is :func:`nyeshc.render.cost.estimate_render`'s,
     ``factor`` scales the model's seconds (measured over estimated, from the last build's render)."""
     if est.to_render == 0:

@@ -2,7 +2,7 @@
 file it includes, or its ``nysh.toml``) is saved.
 
 Every 0.5 s the modification times are polled; on a change the build runs with ``--preview``
-semantics (half size, fast preset) through the cache, so only what changed is made again. A
+semantics (half size, crf 23) through the cache, so only what changed is made again. A
 script with errors gets its diagnostics printed instead of a render. Ctrl-C exits 130.
 """
 
@@ -15,6 +15,7 @@ from pathlib import Path
 
 from nyeshc.commands import build
 from nyeshc.commands.common import add_build_arguments, add_script_argument
+from nyeshc.media import DEFAULT_CRF
 from nyeshc.world import mtimes
 
 POLL_S = 0.5
@@ -54,7 +55,7 @@ def build_args(args: argparse.Namespace) -> argparse.Namespace:
         script=args.script, output=output, allow_outside=args.allow_outside,
         profile=args.profile, config=args.config, cache=args.cache, no_cache=args.no_cache,
         jobs=args.jobs, quiet=args.quiet, verbose=args.verbose, preview=not args.full,
-        scene=None, start=None, end=None, crf=23 if not args.full else 20, preset=None,
+        scene=None, start=None, end=None, crf=23 if not args.full else DEFAULT_CRF, preset=None,
     )
 
 

@@ -5,8 +5,10 @@ this 2-core machine), so a plan that estimates the jobs alone under-states the b
 more. The model is per frame and per segment, scaled by the canvas's pixels and the x264 preset:
 
 * **encode**: ``ENCODE_CPU`` CPU seconds per 1280×720 frame with libx264 ``medium`` at crf 20
-  (``benchmarks/RESULTS.md`` §5: 49.1 s of ffmpeg CPU for 720 frames), times ``PRESET`` (the
-  presets' usual speed ratios relative to ``medium``);
+  (``benchmarks/RESULTS.md`` §13: 118–134 s of x264 CPU for the example's 1,608 frames), times
+  ``PRESET`` (the preset's speed relative to ``medium``: measured there for ``veryfast`` and
+  ``faster``, the usual ratios for the others), times ``CRF_STEP`` for each step of crf under 20
+  (more bits to code; over 20, less). The default, ``veryfast`` at crf 18, comes to ~36 ms;
 * **compose**: ``COMPOSE_CPU`` CPU seconds per 1280×720 frame (the example film: 11.6 ms/frame
   from raw frames, ~1 ms more from compressed ones, ``RESULTS.md`` §7);
 * the encoder uses every core, so the wall time is the CPU time over the cores (at most
@@ -24,21 +26,23 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from nyeshc.media import DEFAULT_CRF, DEFAULT_PRESET
 from nyeshc.plan.model import Timeline
 from nyeshc.render.segments import encode_settings, segment_key, spans
 
-__all__ = ["RenderEstimate", "estimate_render", "ENCODE_CPU", "COMPOSE_CPU", "PRESET"]
+__all__ = ["RenderEstimate", "estimate_render", "ENCODE_CPU", "COMPOSE_CPU", "CRF_STEP", "PRESET"]
 
 REFERENCE_PIXELS = 1280 * 720
-ENCODE_CPU = 0.068  # s CPU per 720p frame, libx264 medium crf 20 (49.1 s / 720 frames)
+ENCODE_CPU = 0.078  # s CPU per 720p frame, libx264 medium crf 20 (the example: 125.7 s / 1,608 frames)
 COMPOSE_CPU = 0.013  # s CPU per 720p frame (example film: 11.6 ms raw, 12-13 ms from compressed frames)
 PER_SEGMENT = 0.15  # s wall per segment rendered: an x264 start, its first keyframe, a drain not hidden
 ASSEMBLY = 1.0  # s wall: the mix (cached after the first build), the WAV, the concat with stream copy
 MAX_CORES = 4
-PRESET = {  # x264 encode time relative to medium (typical ratios at 720p; medium measured here)
-    "ultrafast": 0.15, "superfast": 0.22, "veryfast": 0.32, "faster": 0.6, "fast": 0.75,
+PRESET = {  # x264 encode time relative to medium at 720p (veryfast, faster, fast: measured on the example)
+    "ultrafast": 0.15, "superfast": 0.22, "veryfast": 0.43, "faster": 0.62, "fast": 1.0,
     "medium": 1.0, "slow": 1.5, "slower": 2.6, "veryslow": 4.5, "placebo": 12.0,
 }
+CRF_STEP = 1.04  # encode time per crf step under 20 (medium 18: 1.06×; veryfast 18 over 20: 1.1×)
 
 
 @dataclass(frozen=True)
@@ -53,8 +57,8 @@ class RenderEstimate:
     crf: int
 
 
-def estimate_render(timeline: Timeline, cached: Callable[[str], bool] | None = None, *, preset: str = "medium",
-                    crf: int = 20, cores: int | None = None) -> RenderEstimate:
+def estimate_render(timeline: Timeline, cached: Callable[[str], bool] | None = None, *,
+                    preset: str = DEFAULT_PRESET, crf: int = DEFAULT_CRF, cores: int | None = None) -> RenderEstimate:
     """The cost of rendering ``timeline`` with these encoder settings, counting only segments
     for which ``cached(key)`` is false (all of them without ``cached``)."""
     settings = encode_settings(preset, crf)
@@ -62,7 +66,7 @@ def estimate_render(timeline: Timeline, cached: Callable[[str], bool] | None = N
     todo = [sp for sp in pieces if cached is None or not cached(segment_key(timeline, sp, settings))]
     frames = sum(sp.end - sp.start for sp in todo)
     scale = timeline.width * timeline.height / REFERENCE_PIXELS
-    cpu = frames * scale * (ENCODE_CPU * PRESET.get(preset, 1.0) + COMPOSE_CPU)
+    cpu = frames * scale * (ENCODE_CPU * PRESET.get(preset, 1.0) * CRF_STEP ** (20 - crf) + COMPOSE_CPU)
     n = max(1, min(cores or os.cpu_count() or 1, MAX_CORES))
     wall = cpu / n + PER_SEGMENT * len(todo) + ASSEMBLY
     return RenderEstimate(segments=len(pieces), to_render=len(todo), frames=frames, cpu_seconds=cpu,

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from nyeshc import media
+from nyeshc.media import DEFAULT_CRF, DEFAULT_PRESET
 from nyeshc.store.pages import release
 from nyeshc.world import publish
 
@@ -182,7 +183,7 @@ class Encoder:
     """
 
     def __init__(self, path: str | os.PathLike[str], width: int, height: int, fps: Fraction | float | int,
-                 audio: np.ndarray | str | os.PathLike[str] | None = None, preset: str = "medium", crf: int = 20,
+                 audio: np.ndarray | str | os.PathLike[str] | None = None, preset: str = DEFAULT_PRESET, crf: int = DEFAULT_CRF,
                  *, sample_rate: int = 48_000, video_args: Sequence[str] | None = None,
                  container_args: Sequence[str] = ("-movflags", "+faststart"),
                  metadata: Mapping[str, str] | None = None) -> None:

@@ -46,6 +46,7 @@ import numpy as np
 from PIL import Image
 
 from nyeshc.hashing import content_key
+from nyeshc.media import DEFAULT_CRF, DEFAULT_PRESET
 from nyeshc.plan.model import Overlap, SceneTrack, Timeline
 from nyeshc.render.compositor import Compositor
 from nyeshc.render.encoder import (
@@ -237,8 +238,8 @@ def _video_args(preset: str, crf: int) -> list[str]:
             "-bsf:v", "dump_extra=freq=keyframe"]
 
 
-def render_film(timeline: Timeline, cache: Cache, out_path: str | os.PathLike[str], *, preset: str = "medium",
-                crf: int = 20, progress: bool | ProgressCallback | None = None,
+def render_film(timeline: Timeline, cache: Cache, out_path: str | os.PathLike[str], *,
+                preset: str = DEFAULT_PRESET, crf: int = DEFAULT_CRF, progress: bool | ProgressCallback | None = None,
                 frame_range: tuple[int, int] | None = None, use_segments: bool = True,
                 metadata: Mapping[str, str] | None = None) -> Path:
     """Render ``timeline`` to an H.264/AAC MP4 at ``out_path`` (atomically); returns the path.
@@ -276,7 +277,7 @@ def encode_settings(preset: str, crf: int) -> dict[str, Any]:
     return {"codec": "libx264", "pix_fmt": "yuv420p", "preset": preset, "crf": crf}
 
 
-def segment_keys(timeline: Timeline, preset: str = "medium", crf: int = 20) -> set[str]:
+def segment_keys(timeline: Timeline, preset: str = DEFAULT_PRESET, crf: int = DEFAULT_CRF) -> set[str]:
     """The keys of every segment of ``timeline`` encoded with these settings (for ``cache gc``)."""
     settings = encode_settings(preset, crf)
     return {segment_key(timeline, sp, settings) for sp in spans(timeline)}

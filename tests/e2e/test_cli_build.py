@@ -111,6 +111,28 @@ def test_preview_and_the_default_output(tmp_path: Path, shared_cache: Path) -> N
     assert {out.with_suffix(".srt").name, out.with_suffix(".vtt").name} <= _written(tmp_path)
 
 
+def _x264_options(path: Path) -> dict[str, str]:
+    """The settings x264 wrote into the stream (its SEI: ``... subme=2 ... crf=18.0 ...``)."""
+    data = path.read_bytes()
+    at = data.index(b"x264 - core")
+    text = data[at:data.index(b"\0", at)].decode("ascii")
+    return dict(part.split("=", 1) for part in text.split(" options: ", 1)[1].split() if "=" in part)
+
+
+def test_encoder_settings_default_and_asked(tmp_path: Path, shared_cache: Path) -> None:
+    """By default x264 ``veryfast`` at crf 18 (docs/rendering.md); ``--preset``/``--crf`` reach
+    the file: the options x264 records in the stream say which encoder made it."""
+    script = _copy("tour-captions.nysh", tmp_path)
+    default, asked = tmp_path / "default.mp4", tmp_path / "asked.mp4"
+    for out, extra in ((default, ()), (asked, ("--preset", "medium", "--crf", "23"))):
+        rc, _, err = cli_capture(script, "-o", out, "-q", "--cache", shared_cache, *extra)
+        assert rc == 0, err
+    got, slow = _x264_options(default), _x264_options(asked)
+    # veryfast: one reference frame, sub-pixel refinement 2, no trellis; medium: 3, 7, 1
+    assert (got["crf"], got["ref"], got["subme"], got["trellis"]) == ("18.0", "1", "2", "0")
+    assert (slow["crf"], slow["ref"], slow["subme"], slow["trellis"]) == ("23.0", "3", "7", "1")
+
+
 # --------------------------------------------------------------------------- refusals
 
 
