@@ -46,7 +46,6 @@ from nyeshc.plan.layout import (
     opt_seconds,
     opt_value,
     prop,
-    timing,
     voice_modality,
 )
 from nyeshc.plan.model import (

@@ -694,7 +694,7 @@ class Rig:
         kind = p["facial_hair"]
         if kind == "none":
             return rgb
-        cx, cy, hw, hh = p["cx"], p["cy"], p["hw"], p["hh"]
+        cx, cy, hw = p["cx"], p["cy"], p["hw"]
         mx, my = p["mouth"]
         w = p["lip_w"]
         mouth_gap = (_ellipse(mx, my + 0.004, w * 1.18, p["lip_full"] * 1.6 + 0.01, 40),)
