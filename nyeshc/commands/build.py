@@ -105,7 +105,7 @@ def disk_full(exc: BaseException, stage: str, *, out: Path, script: Path, cache_
     elif "mixer.py" in modules:
         what, where = "the mixed soundtrack to the cache", cache_root
     elif "cache.py" in modules or (filename is not None and cache_root in filename.parents):
-        what = "an encoded segment to the cache" if "segments.py" in modules else "a cache entry"
+        what = "an encoded segment or sound to the cache" if "segments.py" in modules else "a cache entry"
         where = cache_root
     else:
         what, where = f"the film {out.name} (or its temporary files)", out.resolve().parent

@@ -132,7 +132,7 @@ def referenced_keys(script: str, profiles: list[str] | None, config: str | None,
     from nyeshc.pipeline import RegistryServices, load_and_check, with_canvas_scaled
     from nyeshc.plan import plan
     from nyeshc.render.mixer import mix_key
-    from nyeshc.render.segments import segment_keys
+    from nyeshc.render.segments import audio_key, segment_keys
 
     path = Path(script)
     if not path.is_file():
@@ -152,6 +152,7 @@ def referenced_keys(script: str, profiles: list[str] | None, config: str | None,
             keys.update(o.morph for o in result.timeline.overlaps if o.morph)
             keys.update(segment_keys(result.timeline))
             keys.add(mix_key(result.timeline))
+            keys.add(audio_key(result.timeline))
     return keys
 
 

@@ -10,7 +10,7 @@ Two figures, both computed from the job parameters alone, before anything runs:
   procedural puppet's lip-sync :data:`PUPPET_EDGE` / side (3.4 % at 684²), kinds not measured at
   their bound; audio as float32 samples (speech mono, music and recordings stereo), images
   ``width × height × 4``, portraits ``side² × 4``, latents and alphabets a few kB
-  (:data:`SMALL_TYPICAL`), the film's mix (float32 stereo) and the cached segments at
+  (:data:`SMALL_TYPICAL`), the film's mix (float32 stereo) and its AAC encode, the cached segments at
   :data:`SEGMENT_TYPICAL` bytes per pixel per frame. ``nyeshc plan`` prints it ("about … in the
   cache").
 * :func:`estimate_bytes` — the **peak while building**, the figure ``--max-disk`` (E701) is
@@ -169,6 +169,7 @@ def cache_bytes(plan: Plan, *, frame_codec: str = "zstd") -> int:
     jobs = {j.key: j for j in plan.jobs}
     total = sum(job_bytes(j, jobs, canvas, frame_codec=frame_codec, typical=True) for j in plan.jobs)
     total += tl.samples * 2 * 4  # the mix (float32 stereo)
+    total += tl.samples * 192_000 // (8 * tl.sample_rate)  # its AAC encode (192 kbit/s)
     return total + int(SEGMENT_TYPICAL * tl.frames * tl.width * tl.height)
 
 

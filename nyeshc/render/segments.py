@@ -11,9 +11,11 @@ one line of one scene changes the keys of the segments (and overlaps) showing th
 
 What a segment stores: its **final H.264 encode**, i.e. an MP4 encoded with the film's own
 settings (libx264, yuv420p, preset, crf; each segment starts with an IDR frame, so it decodes on
-its own). The assembly is then ffmpeg's concat demuxer with ``-c:v copy`` plus the mixed audio
-encoded to AAC: no frame is decoded or encoded again, so a one-line edit costs one scene's
-compose+encode and a copy. The alternative, a lossless intermediate (``-qp 0`` or FFV1) decoded
+its own). The assembly is then ffmpeg's concat demuxer with ``-c:v copy`` plus the mix's AAC
+encode, also copied: no frame is decoded or encoded again, so a one-line edit costs one scene's
+compose+encode and a copy. The AAC encode (~2 s for a 67 s film here) is cached too, under
+:func:`audio_key` (kind ``render.audio``): a build whose sound did not change copies it; one
+whose sound changed encodes it in an ffmpeg of its own while the segments are composed. The alternative, a lossless intermediate (``-qp 0`` or FFV1) decoded
 and re-encoded at assembly, makes every assembly cost at least the whole film's encode (the
 very thing the cache is meant to skip) and stores segments several times larger; see
 ``docs/_sections/render.md`` for the measurements. The cost of this choice: a forced keyframe at
@@ -35,6 +37,7 @@ import dataclasses
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -45,11 +48,13 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from nyeshc import media
 from nyeshc.hashing import content_key
 from nyeshc.media import DEFAULT_CRF, DEFAULT_PRESET
 from nyeshc.plan.model import Overlap, SceneTrack, Timeline
 from nyeshc.render.compositor import Compositor
 from nyeshc.render.encoder import (
+    EncodeError,
     Encoder,
     metadata_args,
     partial_path,
@@ -62,7 +67,7 @@ from nyeshc.render.mixer import mix, mix_key
 from nyeshc.store.cache import Cache
 from nyeshc.world import atomic_write_text, publish
 
-__all__ = ["render_film", "render_still", "write_png", "spans", "Span", "SEGMENT_VERSION"]
+__all__ = ["render_film", "render_still", "write_png", "spans", "Span", "SEGMENT_VERSION", "audio_key"]
 
 SEGMENT_VERSION = 3  # bump when the compositor's output for the same inputs changes (3: camera moves on sequences, zoom below 1, morph overlaps keep the framing)
 SEGMENT_SECONDS = 4
@@ -287,12 +292,25 @@ def segment_keys(timeline: Timeline, preset: str = DEFAULT_PRESET, crf: int = DE
 OUTPUTS = "outputs"
 
 
+AUDIO = {"codec": "aac", "bitrate": "192k"}
+
+
+def audio_key(timeline: Timeline) -> str:
+    """The content key of the film's encoded sound (an MP4 holding the mix as AAC): the mix's key
+    and the encoding."""
+    return content_key({"mix": mix_key(timeline), **AUDIO, "rate": timeline.sample_rate}, loose=True)
+
+
+def _audio_args(wav: Path, out: Path, rate: int) -> list[str]:
+    return ["-y", "-i", os.fspath(wav), "-map", "0:a:0", "-c:a", AUDIO["codec"], "-b:a", AUDIO["bitrate"],
+            "-ar", str(rate), "-f", "mp4", os.fspath(out)]
+
+
 def assembly_key(timeline: Timeline, settings: Mapping[str, Any], metadata: Mapping[str, str] | None) -> str:
     """What the assembled file is made of: every segment's key in order, the mix, the audio
     encoding and the tags. Two builds with the same key write the same MP4."""
     return content_key({"segments": [segment_key(timeline, sp, dict(settings)) for sp in spans(timeline)],
-                        "mix": mix_key(timeline), "audio": {"codec": "aac", "bitrate": "192k",
-                                                            "rate": timeline.sample_rate},
+                        "mix": mix_key(timeline), "audio": {**AUDIO, "rate": timeline.sample_rate},
                         "metadata": dict(metadata or {}), "movflags": "+faststart"}, loose=True)
 
 
@@ -333,6 +351,12 @@ def _note_assembled(cache: Cache, out: Path, key: str) -> None:
         atomic_write_text(path, json.dumps({"key": key, "file": state, "output": os.fspath(out.resolve())}))
 
 
+def _write_bytes(path: Path, data: np.ndarray) -> None:
+    """A cached byte array (a segment, the encoded sound) as the file ffmpeg reads."""
+    with open(path, "wb") as fh:
+        fh.write(memoryview(np.ascontiguousarray(data)).cast("B"))
+
+
 def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.ndarray, preset: str, crf: int,
                       progress: bool | ProgressCallback | None, metadata: Mapping[str, str] | None = None) -> Path:
     settings = encode_settings(preset, crf)
@@ -343,6 +367,8 @@ def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.nda
         return out
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.segments-", dir=out.parent))
     partial: Path | None = None
+    sound, sound_key = work / "audio.m4a", audio_key(timeline)
+    sound_proc: subprocess.Popen[bytes] | None = None  # the AAC encode, beside the segments
     # A segment's encoder is finished (waited for, its file cached) only after the next segment's
     # frames have been composed and sent: x264 fills and drains its pipeline at each start and
     # end, and the cores would idle through that drain if the next segment waited for it.
@@ -361,6 +387,16 @@ def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.nda
             cache.put(key, np.fromfile(seg, dtype=np.uint8), kind="render.segment")
 
     try:
+        encoded = cache.get(sound_key)
+        if encoded is not None:
+            _write_bytes(sound, encoded)
+        else:
+            wav = work / "mix.wav"
+            write_wav(wav, audio, timeline.sample_rate)
+            try:
+                sound_proc = media.start(_audio_args(wav, sound, timeline.sample_rate))
+            except OSError as exc:
+                raise EncodeError(f"encoding the sound of {out.name}: cannot run ffmpeg: {exc}") from None
         comp: Compositor | None = None
         done = 0
         files: list[Path] = []
@@ -370,8 +406,7 @@ def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.nda
                 seg = work / f"{i:05d}.mp4"
                 data = cache.get(key)
                 if data is not None:
-                    with open(seg, "wb") as fh:
-                        fh.write(memoryview(np.ascontiguousarray(data)).cast("B"))
+                    _write_bytes(seg, data)
                     done += sp.end - sp.start
                     tick(done, timeline.frames)
                 else:
@@ -393,12 +428,17 @@ def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.nda
             finish()
         listing = work / "segments.ffconcat"
         listing.write_text("ffconcat version 1.0\n" + "".join(f"file {p.name}\n" for p in files), encoding="utf-8")
-        wav = work / "mix.wav"
-        write_wav(wav, audio, timeline.sample_rate)
+        if sound_proc is not None:
+            _, err = sound_proc.communicate()
+            if sound_proc.returncode != 0:
+                tail = err.decode("utf-8", "replace").strip().splitlines()[-40:]
+                raise EncodeError(f"encoding the sound of {out.name}: ffmpeg exited with "
+                                  f"{sound_proc.returncode}\n" + "\n".join(tail))
+            sound_proc = None
+            cache.put(sound_key, np.fromfile(sound, dtype=np.uint8), kind="render.audio")
         partial = partial_path(out, out.suffix or ".mp4")
-        run_ffmpeg(["-y", "-f", "concat", "-safe", "0", "-i", os.fspath(listing), "-i", os.fspath(wav),
-                    "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy",
-                    "-c:a", "aac", "-b:a", "192k", "-ar", str(timeline.sample_rate),
+        run_ffmpeg(["-y", "-f", "concat", "-safe", "0", "-i", os.fspath(listing), "-i", os.fspath(sound),
+                    "-map", "0:v:0", "-map", "1:a:0", "-c", "copy",
                     *metadata_args(metadata), "-movflags", "+faststart", os.fspath(partial)],
                    f"assembling {out.name}")
         publish(partial, out)
@@ -408,5 +448,8 @@ def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.nda
     finally:
         if pending is not None:  # an error or an interrupt: kill the encoder still draining
             pending[0].abort()
+        if sound_proc is not None and sound_proc.poll() is None:  # and the sound's encoder
+            sound_proc.kill()
+            sound_proc.wait()
         unlink_quietly(partial)
         shutil.rmtree(work, ignore_errors=True)

@@ -180,7 +180,15 @@ def test_an_encoded_segment_in_the_cache(tiny: Path, out: Path, full_cache) -> N
     fake = full_cache(lambda kind: kind == "render.segment")
     rc, err = _build(tiny, out)
     assert fake.failed and set(fake.failed) == {"render.segment"}
-    _assert_clear(rc, err, "an encoded segment to the cache", tiny.parent / ".nyeshc-cache", tiny)
+    _assert_clear(rc, err, "an encoded segment or sound to the cache", tiny.parent / ".nyeshc-cache", tiny)
+    _assert_nothing_half_written(out, tiny.parent / ".nyeshc-cache")
+
+
+def test_the_encoded_sound_in_the_cache(tiny: Path, out: Path, full_cache) -> None:  # noqa: ANN001
+    fake = full_cache(lambda kind: kind == "render.audio")
+    rc, err = _build(tiny, out)
+    assert fake.failed == ["render.audio"]
+    _assert_clear(rc, err, "an encoded segment or sound to the cache", tiny.parent / ".nyeshc-cache", tiny)
     _assert_nothing_half_written(out, tiny.parent / ".nyeshc-cache")
 
 
@@ -196,6 +204,15 @@ def test_a_custom_cache_folder_is_named_in_the_advice(tiny: Path, out: Path, tmp
 
 def test_ffmpeg_encoding_a_segment(tiny: Path, out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _fake_ffmpeg(tmp_path, monkeypatch, "rawvideo")
+    rc, err = _build(tiny, out)
+    _assert_clear(rc, err, f"the film {out.name}", out.parent, tiny)
+    _assert_nothing_half_written(out, tiny.parent / ".nyeshc-cache")
+
+
+def test_ffmpeg_encoding_the_sound(tiny: Path, out: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The sound is encoded by an ffmpeg of its own, beside the segments: its failure is the
+    build's, with nothing left behind."""
+    _fake_ffmpeg(tmp_path, monkeypatch, "-c:a aac")
     rc, err = _build(tiny, out)
     _assert_clear(rc, err, f"the film {out.name}", out.parent, tiny)
     _assert_nothing_half_written(out, tiny.parent / ".nyeshc-cache")

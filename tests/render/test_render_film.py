@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -126,6 +127,48 @@ def test_edit_rerenders_one_scene(film: tuple[Timeline, Cache], tmp_path: Path) 
     assert composed and min(composed) >= 20  # scene 3's span and the morph into it only
     frames = decode(out)[0]
     assert len(frames) == tl.frames and frames[29].max() <= 20 and frames[26].max() < frames[24].max()
+
+
+def test_the_sound_is_encoded_once_until_it_changes(film: tuple[Timeline, Cache], tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The mix's AAC encode is cached: a picture edit copies it, a sound edit encodes it again;
+    either way the film's sound is the mix (its level where the music plays, silence after)."""
+    from nyeshc import media
+    from nyeshc.media import decode_audio
+
+    tl, cache = film
+    started: list[list[str]] = []
+    real = media.start
+
+    def counting(args: list[str], **kw: object) -> object:
+        started.append(list(args))
+        return real(args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(media, "start", counting)
+
+    def sound_encodes() -> int:
+        n = sum("aac" in a and "concat" not in a for a in started)
+        started.clear()
+        return n
+
+    def level(path: Path) -> tuple[float, float]:
+        x = decode_audio(path, channels=2)
+        return float(np.sqrt(np.mean(x[int(0.25 * SR):int(1.75 * SR)] ** 2))), float(np.abs(x[int(2.1 * SR):]).max())
+
+    def shorter(of: Timeline, seconds: float) -> Timeline:  # a sound no other test made
+        return dataclasses.replace(of, audio=(dataclasses.replace(of.audio[0], length=int(seconds * SR)),))
+
+    first = shorter(tl, 2.0)
+    render_film(first, cache, tmp_path / "a.mp4", preset="ultrafast", crf=12)
+    assert sound_encodes() == 1
+    picture = dataclasses.replace(first, scenes=(*tl.scenes[:2], dataclasses.replace(tl.scenes[2], fade_out=4)))
+    render_film(picture, cache, tmp_path / "b.mp4", preset="ultrafast", crf=12)
+    assert sound_encodes() == 0
+    render_film(shorter(tl, 1.0), cache, tmp_path / "c.mp4", preset="ultrafast", crf=12)
+    assert sound_encodes() == 1
+    a, b, c = level(tmp_path / "a.mp4"), level(tmp_path / "b.mp4"), level(tmp_path / "c.mp4")
+    assert a == b and a[0] > 0.05 and a[1] < 1e-3  # the music, then silence past its 2 s (the film: 2.5 s)
+    assert c[0] < 0.8 * a[0]  # the shorter clip: silent over part of the measured second and a half
 
 
 def test_long_scene_is_cut_and_an_edit_rerenders_only_where_it_shows(tmp_path: Path) -> None:
