@@ -17,7 +17,7 @@ from nyeshc.syntax import read
 from nyeshc.syntax.format import canonical_ir, comment_texts, format_source
 from strategies import scripts  # tests/ is on sys.path (pytest adds the conftest folder)
 
-CI = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+CI = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def _ir(text: str) -> str:
