@@ -18,8 +18,8 @@ Probing reads ffmpeg's stream listing (``ffmpeg -i``; the bundled ``imageio-ffmp
 anything else (more channels are downmixed to stereo without summing past full scale).
 
 **The ffmpeg gate.** Every ffmpeg nyeshc runs is started here: :func:`start` (a running
-ffmpeg with pipes: the encoder, the exporters), :func:`run` (to completion, with the tail of
-its messages in the error: the assembly, probing, decoding), :func:`decode_video` (frames,
+ffmpeg with pipes: the encoder, the exporters; :func:`finish` waits for one), :func:`run` (to
+completion, with the tail of its messages in the error: the assembly, probing, decoding), :func:`decode_video` (frames,
 streamed). Each gets the bundled binary (never a system one), no banner, no keyboard
 (``-nostdin``) and a log level, so an ffmpeg started anywhere behaves the same.
 
@@ -50,9 +50,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # numpy is imported where audio is decoded: ``nyeshc check`` sniffs files without it
     import numpy as np
 
-__all__ = ["SAMPLE_RATE", "AudioStream", "Format", "MediaError", "Probe", "audio_channels", "decode_audio",
-           "decode_video", "DEFAULT_CRF", "DEFAULT_PRESET", "duration", "ffmpeg_exe", "has_audio", "identify", "identify_file", "input_args", "probe",
-           "run", "sniff", "start"]
+__all__ = ["SAMPLE_RATE", "DEFAULT_CRF", "DEFAULT_PRESET", "AudioStream", "Format", "MediaError", "Probe",
+           "audio_channels", "decode_audio", "decode_video", "duration", "ffmpeg_exe", "finish", "has_audio",
+           "identify", "identify_file", "input_args", "probe", "run", "sniff", "start"]
 
 SAMPLE_RATE = 48_000  # every audio array in nyeshc is at this rate: the one definition (plan and backends import it)
 HEAD = 64  # how many first bytes :func:`identify` needs (what ``nyeshc check`` reads)
@@ -98,6 +98,14 @@ def run(args: Sequence[str], what: str, *, loglevel: str = "error", output: bool
         proc = start(args, loglevel=loglevel, stdout=subprocess.PIPE if output else subprocess.DEVNULL)
     except OSError as exc:
         raise error(f"{what}: cannot run ffmpeg: {exc}") from None
+    return finish(proc, what, check=check, timeout=timeout, error=error)
+
+
+def finish(proc: subprocess.Popen[bytes], what: str, *, check: bool = True, timeout: float | None = None,
+           error: type[Exception] = MediaError) -> tuple[bytes, bytes, int]:
+    """Wait for an ffmpeg :func:`start` began (one that ran beside other work): as :func:`run`,
+    ``(stdout, stderr, exit code)``, ``error`` with the tail of its messages on a non-zero exit,
+    killed if this process is interrupted or ``timeout`` passes."""
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:

@@ -183,8 +183,8 @@ class Encoder:
     """
 
     def __init__(self, path: str | os.PathLike[str], width: int, height: int, fps: Fraction | float | int,
-                 audio: np.ndarray | str | os.PathLike[str] | None = None, preset: str = DEFAULT_PRESET, crf: int = DEFAULT_CRF,
-                 *, sample_rate: int = 48_000, video_args: Sequence[str] | None = None,
+                 audio: np.ndarray | str | os.PathLike[str] | None = None, preset: str = DEFAULT_PRESET,
+                 crf: int = DEFAULT_CRF, *, sample_rate: int = 48_000, video_args: Sequence[str] | None = None,
                  container_args: Sequence[str] = ("-movflags", "+faststart"),
                  metadata: Mapping[str, str] | None = None) -> None:
         self.path = Path(path)

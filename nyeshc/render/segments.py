@@ -15,8 +15,8 @@ its own). The assembly is then ffmpeg's concat demuxer with ``-c:v copy`` plus t
 encode, also copied: no frame is decoded or encoded again, so a one-line edit costs one scene's
 compose+encode and a copy. The AAC encode (~2 s for a 67 s film here) is cached too, under
 :func:`audio_key` (kind ``render.audio``): a build whose sound did not change copies it; one
-whose sound changed encodes it in an ffmpeg of its own while the segments are composed. The alternative, a lossless intermediate (``-qp 0`` or FFV1) decoded
-and re-encoded at assembly, makes every assembly cost at least the whole film's encode (the
+whose sound changed encodes it in an ffmpeg of its own while the segments are composed. The
+alternative, a lossless intermediate (``-qp 0`` or FFV1) decoded and re-encoded at assembly, makes every assembly cost at least the whole film's encode (the
 very thing the cache is meant to skip) and stores segments several times larger; see
 ``docs/_sections/render.md`` for the measurements. The cost of this choice: a forced keyframe at
 every span boundary, which costs a few kB where the picture usually cuts or dissolves anyway.
@@ -244,7 +244,8 @@ def _video_args(preset: str, crf: int) -> list[str]:
 
 
 def render_film(timeline: Timeline, cache: Cache, out_path: str | os.PathLike[str], *,
-                preset: str = DEFAULT_PRESET, crf: int = DEFAULT_CRF, progress: bool | ProgressCallback | None = None,
+                preset: str = DEFAULT_PRESET, crf: int = DEFAULT_CRF,
+                progress: bool | ProgressCallback | None = None,
                 frame_range: tuple[int, int] | None = None, use_segments: bool = True,
                 metadata: Mapping[str, str] | None = None) -> Path:
     """Render ``timeline`` to an H.264/AAC MP4 at ``out_path`` (atomically); returns the path.
@@ -307,10 +308,10 @@ def _audio_args(wav: Path, out: Path, rate: int) -> list[str]:
 
 
 def assembly_key(timeline: Timeline, settings: Mapping[str, Any], metadata: Mapping[str, str] | None) -> str:
-    """What the assembled file is made of: every segment's key in order, the mix, the audio
-    encoding and the tags. Two builds with the same key write the same MP4."""
+    """What the assembled file is made of: every segment's key in order, the encoded sound
+    (:func:`audio_key`: the mix and its encoding) and the tags. Two builds with the same key write the same MP4."""
     return content_key({"segments": [segment_key(timeline, sp, dict(settings)) for sp in spans(timeline)],
-                        "mix": mix_key(timeline), "audio": {**AUDIO, "rate": timeline.sample_rate},
+                        "sound": audio_key(timeline),
                         "metadata": dict(metadata or {}), "movflags": "+faststart"}, loose=True)
 
 
@@ -429,11 +430,7 @@ def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.nda
         listing = work / "segments.ffconcat"
         listing.write_text("ffconcat version 1.0\n" + "".join(f"file {p.name}\n" for p in files), encoding="utf-8")
         if sound_proc is not None:
-            _, err = sound_proc.communicate()
-            if sound_proc.returncode != 0:
-                tail = err.decode("utf-8", "replace").strip().splitlines()[-40:]
-                raise EncodeError(f"encoding the sound of {out.name}: ffmpeg exited with "
-                                  f"{sound_proc.returncode}\n" + "\n".join(tail))
+            media.finish(sound_proc, f"encoding the sound of {out.name}", error=EncodeError)
             sound_proc = None
             cache.put(sound_key, np.fromfile(sound, dtype=np.uint8), kind="render.audio")
         partial = partial_path(out, out.suffix or ".mp4")

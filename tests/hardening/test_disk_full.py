@@ -166,11 +166,14 @@ def test_a_jobs_cache_entry(tiny: Path, out: Path, full_cache) -> None:  # noqa:
     _assert_nothing_half_written(out, tiny.parent / ".nyeshc-cache")
 
 
-def test_the_cached_mix(tiny: Path, out: Path, full_cache) -> None:  # noqa: ANN001
-    fake = full_cache(lambda kind: kind == "render.mix")
+@pytest.mark.parametrize(("kind", "what"), [("render.mix", "the mixed soundtrack to the cache"),
+                                           ("render.audio", "an encoded segment or sound to the cache")],
+                         ids=["the mix", "its encode"])
+def test_the_cached_sound(tiny: Path, out: Path, full_cache, kind: str, what: str) -> None:  # noqa: ANN001
+    fake = full_cache(lambda k: k == kind)
     rc, err = _build(tiny, out)
-    assert fake.failed == ["render.mix"]
-    _assert_clear(rc, err, "the mixed soundtrack to the cache", tiny.parent / ".nyeshc-cache", tiny)
+    assert fake.failed == [kind]
+    _assert_clear(rc, err, what, tiny.parent / ".nyeshc-cache", tiny)
     _assert_nothing_half_written(out, tiny.parent / ".nyeshc-cache")
     # the jobs' entries before it are whole and kept: the next build (space freed) resumes
     assert any(True for _ in Cache(tiny.parent / ".nyeshc-cache").entries())
@@ -180,14 +183,6 @@ def test_an_encoded_segment_in_the_cache(tiny: Path, out: Path, full_cache) -> N
     fake = full_cache(lambda kind: kind == "render.segment")
     rc, err = _build(tiny, out)
     assert fake.failed and set(fake.failed) == {"render.segment"}
-    _assert_clear(rc, err, "an encoded segment or sound to the cache", tiny.parent / ".nyeshc-cache", tiny)
-    _assert_nothing_half_written(out, tiny.parent / ".nyeshc-cache")
-
-
-def test_the_encoded_sound_in_the_cache(tiny: Path, out: Path, full_cache) -> None:  # noqa: ANN001
-    fake = full_cache(lambda kind: kind == "render.audio")
-    rc, err = _build(tiny, out)
-    assert fake.failed == ["render.audio"]
     _assert_clear(rc, err, "an encoded segment or sound to the cache", tiny.parent / ".nyeshc-cache", tiny)
     _assert_nothing_half_written(out, tiny.parent / ".nyeshc-cache")
 
