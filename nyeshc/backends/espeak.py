@@ -33,15 +33,13 @@ from typing import Any
 
 import numpy as np
 
+from nyeshc import dsp
 from nyeshc.backends.base import (
     SAMPLE_RATE,
     BackendError,
     CostModel,
-    LazyModule,
     Phonemes,
 )
-
-signal = LazyModule("scipy.signal")
 
 __all__ = ["ESpeakVoice", "SpeechEvent"]
 
@@ -237,7 +235,7 @@ def _synthesise(text: str, lang: str, wpm: int, pitch: int) -> tuple[np.ndarray,
         g = gcd(SAMPLE_RATE, rate)
         up, down = SAMPLE_RATE // g, rate // g
     x = raw.astype(np.float64) / 32768.0
-    y = signal.resample_poly(x, up, down) if len(x) else x
+    y = dsp.resample_poly(x, up, down) if len(x) else x
     peak = float(np.max(np.abs(y))) if len(y) else 0.0
     if peak > 0.89:  # about -1 dBFS at most
         y = y * (0.89 / peak)

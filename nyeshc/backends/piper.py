@@ -31,9 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from nyeshc.backends.base import SAMPLE_RATE, BackendError, CostModel, LazyModule
-
-signal = LazyModule("scipy.signal")
+from nyeshc import dsp
+from nyeshc.backends.base import SAMPLE_RATE, BackendError, CostModel
 
 __all__ = ["PiperVoice"]
 
@@ -133,7 +132,7 @@ class PiperVoice:
             from math import gcd
 
             g = gcd(SAMPLE_RATE, sr)
-            x = signal.resample_poly(x, SAMPLE_RATE // g, sr // g)
+            x = dsp.resample_poly(x, SAMPLE_RATE // g, sr // g)
         audio = np.clip(x, -1.0, 1.0).astype(np.float32).reshape(-1, 1)
         audio.setflags(write=False)
         self._memo[key] = audio

@@ -12,10 +12,11 @@ Steps, in order:
    ``timeline.duck_db`` under every dialogue clip, ramping down over ``ATTACK`` seconds before
    the line and back up over ``RELEASE`` seconds after it (raised-cosine ramps; gaps shorter
    than the two ramps stay ducked instead of pumping).
-3. **Normalise** to ``timeline.loudness_lufs`` integrated (ITU-R BS.1770 via ``pyloudnorm``'s
+3. **Normalise** to ``timeline.loudness_lufs`` integrated (ITU-R BS.1770 as ``pyloudnorm``'s
    filters and gates, measured block by block as the blocks are mixed); audio too short or too
    quiet to measure (pyloudnorm needs 400 ms and gates silence) is left as it is.
-4. **Limit**: the true peak (4x oversampled, ``scipy.signal.resample_poly``) is held at or below
+4. **Limit**: the true peak (4x oversampled, ``resample_poly``'s filter; :mod:`nyeshc.dsp`
+   runs it, and the K-weighting, without importing ``scipy.signal``) is held at or below
    ``TRUE_PEAK_DBTP`` by scaling the whole mix down; nothing is ever clipped. Normalising and
    measuring the true peak are one more pass over the blocks, limiting (when needed) another.
 
@@ -34,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from nyeshc import dsp
 from nyeshc.hashing import content_key
 from nyeshc.plan.model import AudioClip, Timeline
 from nyeshc.render.compositor import load_artifact
@@ -46,6 +48,8 @@ ATTACK = 0.15  # seconds: music starts going down this long before a line
 RELEASE = 0.30  # seconds: and is back up this long after it
 TRUE_PEAK_DBTP = -1.0
 _CHUNK = 1 << 18  # samples per processing block (about 5 s)
+BLOCK_SECONDS = 0.400  # BS.1770's gating block (pyloudnorm's Meter: block_size)
+BLOCK_OVERLAP = 0.75  # and its overlap (the Meter's overlap)
 
 
 def _db(g: float) -> float:
@@ -175,8 +179,7 @@ def true_peak(x: np.ndarray, rate: int = 48_000) -> float:
     n = x.shape[0]
     for i in range(0, n, _CHUNK):
         a, b = max(0, i - pad), min(n, i + _CHUNK + pad)
-        from scipy.signal import resample_poly  # scipy.signal takes ~1.4 s to import: only when mixing
-        up = resample_poly(x[a:b], 4, 1, axis=0)
+        up = dsp.resample_poly(x[a:b], 4, 1, axis=0)
         peak = max(peak, float(np.max(np.abs(up))) if up.size else 0.0, float(np.max(np.abs(x[i:i + _CHUNK]))))
     return -math.inf if peak <= 0 else 20.0 * math.log10(peak)
 
@@ -202,12 +205,8 @@ class _Loudness:
     channels in consecutive blocks of ``_CHUNK`` samples (the last one shorter)."""
 
     def __init__(self, n: int, channels: int, rate: int) -> None:
-        import pyloudnorm
-        from scipy.signal import lfilter_zi
-
-        meter = pyloudnorm.Meter(rate)
         self.n, self.rate, self.channels = n, rate, channels
-        self.t_g, step = meter.block_size, 1.0 - meter.overlap
+        self.t_g, step = BLOCK_SECONDS, 1.0 - BLOCK_OVERLAP
         self.ok = n >= int(self.t_g * rate) + 1
         if not self.ok:
             return
@@ -218,24 +217,21 @@ class _Loudness:
         bounds = np.unique(np.concatenate([self.lower, self.upper, [0]]))
         self.bounds = bounds[bounds <= n]
         self.cum = np.zeros((len(self.bounds), channels))  # running sums of squares at each block boundary
-        self.stages = list(meter._filters.values())  # noqa: SLF001 - the library's own K-weighting
-        self.state = [[lfilter_zi(f.b, f.a) * 0.0 for f in self.stages] for _ in range(channels)]
+        self.stages = dsp.k_weighting(rate)  # pyloudnorm's Meter's filters, passband gain 1
+        self.state = [[np.zeros(max(len(b), len(a)) - 1) for b, a in self.stages] for _ in range(channels)]
         self.total = np.zeros(channels)
 
     def feed(self, lo: int, block: np.ndarray) -> None:
         """Samples ``[lo, lo + len(block))`` (``block (m, channels)``)."""
         if not self.ok:
             return
-        from scipy.signal import lfilter
-
         hi = min(self.n, lo + block.shape[0])
         bounds = self.bounds
         inside = (bounds > lo) & (bounds <= hi)
         for c in range(self.channels):
             y = np.asarray(block[:hi - lo, c], dtype=np.float64)
-            for k, f in enumerate(self.stages):
-                y, self.state[c][k] = lfilter(f.b, f.a, y, zi=self.state[c][k])
-                y = y * f.passband_gain
+            for k, (b, a) in enumerate(self.stages):
+                y, self.state[c][k] = dsp.lfilter(b, a, y, zi=self.state[c][k])
             sq = np.cumsum(np.square(y))
             self.cum[inside, c] = self.total[c] + sq[bounds[inside] - lo - 1]
             self.total[c] += sq[-1]
@@ -382,8 +378,7 @@ def _normalise_and_peak(out: np.ndarray, g32: Any) -> float:
             cur *= g32
             nxt *= g32
             out[i:i + _CHUNK] = cur
-        from scipy.signal import resample_poly  # scipy.signal takes ~1.4 s to import: only when mixing
-        up = resample_poly(np.concatenate([tail, cur, nxt]), 4, 1, axis=0)
+        up = dsp.resample_poly(np.concatenate([tail, cur, nxt]), 4, 1, axis=0)
         peak = max(peak, float(np.max(np.abs(up))) if up.size else 0.0, float(np.max(np.abs(cur))))
         tail = cur[-pad:]
         release(out)

@@ -17,7 +17,7 @@ Three layers:
   fed through the formant cascade, stops (p, t, k) are a closure of silence and a short burst,
   nasals (m, n) and approximants (l, r, w, j) are voiced with their own formants.
 
-Everything is pure numpy/scipy and deterministic for a given ``numpy.random.Generator``.
+Everything is numpy (the filters through :mod:`nyeshc.dsp`) and deterministic for a given ``numpy.random.Generator``.
 """
 
 from __future__ import annotations
@@ -26,14 +26,12 @@ import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache, lru_cache
-from typing import Any
+from functools import lru_cache
 
 import numpy as np
 
-from nyeshc.backends.base import SAMPLE_RATE, LazyModule
-
-signal = LazyModule("scipy.signal")
+from nyeshc import dsp
+from nyeshc.backends.base import SAMPLE_RATE
 
 SR = SAMPLE_RATE
 BLOCK = 240
@@ -283,40 +281,15 @@ def phones(events: Sequence[Event], total: int) -> tuple[tuple[int, str], ...]:
     return tuple(out)
 
 
-@cache
-def _sosfilt_kernel() -> Any:
-    """The compiled kernel behind sosfilt (skips ~100 us of validation per 5 ms block), or None
-    in other scipy layouts; looked up on first use, since importing it imports scipy.signal."""
-    try:
-        from scipy.signal._sosfilt import _sosfilt
-
-        return _sosfilt
-    except ImportError:  # pragma: no cover - other scipy layouts
-        return None
-
-
-def sosfilt_inplace(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> None:
-    """Filter the contiguous float64 1-D ``x`` in place, carrying state ``zi`` (sections, 2)."""
-    kernel = _sosfilt_kernel()
-    if kernel is not None:
-        x2 = x.reshape(1, -1)
-        z3 = zi.reshape(1, -1, 2)
-        kernel(np.ascontiguousarray(sos, dtype=np.float64), x2, z3)
-        return
-    y, z = signal.sosfilt(sos, x, zi=zi)
-    x[:] = y
-    zi[:] = z
-
-
 @lru_cache(maxsize=16)
 def _band_sos(lo: float, hi: float) -> np.ndarray:
     hi = min(hi, 0.45 * SR)
-    return signal.butter(2, [lo, hi], btype="bandpass", fs=SR, output="sos")
+    return dsp.butter_sos(2, (lo, hi), "bandpass", SR)
 
 
 @lru_cache(maxsize=4)
 def _hp_sos(freq: float) -> np.ndarray:
-    return signal.butter(2, freq, btype="highpass", fs=SR, output="sos")
+    return dsp.butter_sos(2, freq, "highpass", SR)
 
 
 def _formant_targets(symbol: str, scale: float) -> tuple[float, ...] | None:
@@ -453,8 +426,8 @@ def render(events: list[Event], f0: np.ndarray, rng: np.random.Generator, *, for
     src, flow = glottal_source(f0v, oq)
     shim = 1.0 + shimmer * np.interp(fine, coarse, rng.standard_normal(coarse.size))
     if tilt > 0:
-        src = signal.lfilter([1.0 - tilt], [1.0, -tilt], src)
-    aspn = signal.sosfilt(_hp_sos(700.0), rng.standard_normal(n)) * 0.05
+        src = dsp.lfilter([1.0 - tilt], [1.0, -tilt], src)
+    aspn = dsp.sosfilt(_hp_sos(700.0), rng.standard_normal(n)) * 0.05
     excitation = src * voice * shim + aspn * (asp + breathiness * 0.8 * voice * (0.3 + flow))
 
     # cascade of five resonators, coefficients per block (unity gain at DC)
@@ -477,11 +450,11 @@ def render(events: list[Event], f0: np.ndarray, rng: np.random.Generator, *, for
         i0, i1 = b * BLOCK, min(n, (b + 1) * BLOCK)
         if not blocks_active[b] and not np.any(zi):
             continue
-        sosfilt_inplace(sos[b], out[i0:i1], zi)
+        dsp.sosfilt_inplace(sos[b], out[i0:i1], zi)
         if not blocks_active[b] and np.max(np.abs(zi)) < 1e-9:
             zi[:] = 0.0
     if presence > 0:  # higher-pole correction: the all-pole cascade alone is too dark
-        out = signal.lfilter([1.0, -presence], [1.0], out) / (1.0 - presence)
+        out = dsp.lfilter([1.0, -presence], [1.0], out) / (1.0 - presence)
 
     # parallel noise: fricatives and stop bursts
     for sym, env in list(noise_env.items()) + list(bursts.items()):
@@ -491,9 +464,9 @@ def render(events: list[Event], f0: np.ndarray, rng: np.random.Generator, *, for
             continue
         i0, i1 = nz[0], nz[-1] + 1
         lo, hi, _ = NOISE_BANDS[sym]
-        noise = signal.sosfilt(_band_sos(lo * min(formant_scale, 1.15), hi), rng.standard_normal(i1 - i0))
+        noise = dsp.sosfilt(_band_sos(lo * min(formant_scale, 1.15), hi), rng.standard_normal(i1 - i0))
         out[i0:i1] += noise * env[i0:i1] * 0.16
-    return signal.sosfilt(_hp_sos(60.0), out)
+    return dsp.sosfilt(_hp_sos(60.0), out)
 
 
 def vowel_sos(vowel: str, scale: float = 1.0, bandwidth_scale: float = 1.0, fs: float = SR) -> np.ndarray:
@@ -518,7 +491,7 @@ def reverb_ir(seconds: float, rng: np.random.Generator, *, predelay: float = 0.0
     m = max(8, int(seconds * SR))
     t = np.arange(m) / SR
     noise = rng.standard_normal(m)
-    low = signal.sosfilt(signal.butter(2, 2500.0, fs=SR, output="sos"), noise)
+    low = dsp.sosfilt(dsp.butter_sos(2, 2500.0, "lowpass", SR), noise)
     high = noise - low
     ir = low * np.exp(-6.9 * t / seconds) + high * np.exp(-6.9 * t / (seconds * (1.0 - 0.8 * damping)))
     ir *= np.minimum(1.0, t / 0.004)  # no click at onset

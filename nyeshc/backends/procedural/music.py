@@ -37,19 +37,17 @@ from typing import Any
 
 import numpy as np
 
+from nyeshc import dsp
 from nyeshc.backends.base import (
     SAMPLE_RATE,
     BackendError,
     CostModel,
-    LazyModule,
     Phonemes,
     ProgressFn,
 )
 from nyeshc.backends.procedural import formant
 from nyeshc.backends.procedural.formant import BREATH, Event, sub_seed
 from nyeshc.grid import Grid
-
-signal = LazyModule("scipy.signal")
 
 SR = SAMPLE_RATE
 LOW = 4  # pads and bass are rendered at SR / LOW
@@ -362,7 +360,7 @@ def _tv_lowpass(x: np.ndarray, cutoff: np.ndarray, fs: float, q: float = 0.9, bl
     sos[:, 0, 4] = -2 * cw / a0
     sos[:, 0, 5] = (1 - alpha) / a0
     for b in range(nb):
-        formant.sosfilt_inplace(sos[b], y[b * block:(b + 1) * block], zi)
+        dsp.sosfilt_inplace(sos[b], y[b * block:(b + 1) * block], zi)
     return y
 
 
@@ -529,7 +527,7 @@ class AmbientMusic:
         if not bass_full:
             self._bass(low, song, prof, rng("bass"))
         full = np.zeros((n, 2))
-        up = signal.resample_poly(low, LOW, 1, axis=0)[:n]
+        up = dsp.resample_poly(low, LOW, 1, axis=0)[:n]
         full += up
         if bass_full:
             self._bass(full, song, prof, rng("bass"), SR)
@@ -648,10 +646,10 @@ class AmbientMusic:
             vowels = [str(v) for v in rng.choice(["a", "o", "u", "ə"], size=2, replace=False)]
             morph = 0.5 + 0.5 * np.sin(2 * np.pi * tb / (rng.uniform(9, 17) / pace) + rng.uniform(0, 6.3))
             morph = np.interp(np.arange(m) / 256.0, np.arange(nblocks), morph)[:, None]
-            a = signal.sosfilt(formant.vowel_sos(vowels[0], 1.1, 1.6, LSR), pad, axis=0)
-            b = signal.sosfilt(formant.vowel_sos(vowels[1], 1.1, 1.6, LSR), pad, axis=0)
+            a = dsp.sosfilt(formant.vowel_sos(vowels[0], 1.1, 1.6, LSR), pad, axis=0)
+            b = dsp.sosfilt(formant.vowel_sos(vowels[1], 1.1, 1.6, LSR), pad, axis=0)
             pad = (a * morph + b * (1 - morph))
-            pad = signal.lfilter([1.0, -0.7], [1.0], pad, axis=0)
+            pad = dsp.lfilter([1.0, -0.7], [1.0], pad, axis=0)
         else:
             period = rng.uniform(8.0, 20.0) / pace
             for side in (0, 1):
@@ -875,8 +873,8 @@ class AmbientMusic:
         kick *= _envelope(kl, 0, kl - 2000, 2000) * 0.22
         hl = int(0.06 * SR)
         th = np.arange(hl) / SR
-        hat_sos = signal.butter(2, 7000.0, btype="highpass", fs=SR, output="sos")
-        hats = [signal.sosfilt(hat_sos, rng.standard_normal(hl)) * np.exp(-th / 0.015) *
+        hat_sos = dsp.butter_sos(2, 7000.0, "highpass", SR)
+        hats = [dsp.sosfilt(hat_sos, rng.standard_normal(hl)) * np.exp(-th / 0.015) *
                 np.minimum(1, th / 0.0005) * 0.03 for _ in range(3)]
         start_beat = 0 if rng.random() < 0.5 else song.meter
         b = start_beat
@@ -1013,9 +1011,9 @@ class AmbientMusic:
             irs = [formant.reverb_ir(t60, rng, predelay=0.02 + 0.007 * side, damping=0.55) for side in (0, 1)]
             for side in (0, 1):
                 send = full[:, side] + 0.25 * full[:, 1 - side]
-                wet = signal.oaconvolve(send, irs[side])[:n]
+                wet = dsp.oaconvolve(send, irs[side])[:n]
                 full[:, side] = full[:, side] * (1 - 0.4 * wet_level) + wet * wet_level * 1.6
-        full = signal.sosfilt(signal.butter(2, HIGH_PASS, btype="highpass", fs=SR, output="sos"), full, axis=0)
+        full = dsp.sosfilt(dsp.butter_sos(2, HIGH_PASS, "highpass", SR), full, axis=0)
         fade = int(min(self.fade, n / SR / 4) * SR)
         if fade > 1:
             ramp = 0.5 - 0.5 * np.cos(np.pi * np.arange(fade) / fade)

@@ -21,17 +21,15 @@ from typing import Any
 
 import numpy as np
 
+from nyeshc import dsp
 from nyeshc.backends.base import (
     SAMPLE_RATE,
     BackendError,
     CostModel,
-    LazyModule,
     Phonemes,
 )
 from nyeshc.backends.procedural import formant
 from nyeshc.backends.procedural.formant import BREATH, Event
-
-signal = LazyModule("scipy.signal")
 
 SR = SAMPLE_RATE
 PEAK = 10 ** (-3 / 20)  # -3 dBFS
@@ -187,7 +185,7 @@ class AsemicVoice:
                                  smooth_ms=35.0)
             if self.room > 0:
                 ir = formant.reverb_ir(0.35, rng, predelay=0.006, damping=0.7)
-                wet = signal.oaconvolve(out, ir)[:n]
+                wet = dsp.oaconvolve(out, ir)[:n]
                 out = out + self.room * wet * (np.sqrt(np.mean(out ** 2)) / max(1e-12, np.sqrt(np.mean(wet ** 2))))
             peak = float(np.max(np.abs(out)))
             if peak > 0:
