@@ -465,3 +465,23 @@ def test_memoised_states_are_bounded_by_bytes_across_rigs(pp: PuppetPortrait,
     kept = {rig._token for rig in face_module._RIGS.values()}
     assert {key[0] for key in face_module._STATES.items} <= kept
     assert {key[0] for key in face_module._LAYERS.items} <= kept
+
+
+def test_eyes_drawn_once_per_blink_give_the_same_states(pp: PuppetPortrait) -> None:
+    """The eyes are painted once per blink level and their rows reused by every mouth state
+    (``Rig._eyes_rows``): each state's image is byte-identical to one whose eyes were painted
+    for it alone, at a size where the jaw grows the state's window (mouth 2) and with lip
+    widths and teeth that change the mouth's rows."""
+    states = [(m, b, w, t) for m in (0.0, 0.3, 1.0, 1.6, 2.0) for b in (0.0, 1 / 3, 1.0) for w in (0.6, 1.0, 1.2)
+              for t in (0.0, 1.0)]
+    memo = face_module.Rig(pp.sample(5), 96)
+    alone = face_module.Rig(pp.sample(5), 96)
+    for state in states:
+        key = face_module.Rig._state_key(*state)
+        face_module._STATES.pop((alone._token, key))
+        alone._eye_rows.clear()
+        mine, where = memo._changed(key)
+        theirs, there = alone._changed(key)
+        assert where == there and mine.tobytes() == theirs.tobytes(), state
+    assert len(memo._eye_rows) <= 3 * 3  # blinks x windows (the window grows with mouth past 1)
+    assert all(r1 > r0 for r0, r1, _, _ in memo._eye_rows.values())  # the eyes do change rows

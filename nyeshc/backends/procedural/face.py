@@ -449,6 +449,8 @@ class Rig:
         self._build()
         self._token = next(_TOKENS)  # this rig's entries in the process-wide _STATES and _LAYERS
         self._neutral: Image.Image | None = None  # the head without eyes and mouth, as an image
+        # (blink, window) -> the rows the eyes change: first, last + 1, those rows before, after
+        self._eye_rows: dict[Any, tuple[int, int, np.ndarray, np.ndarray]] = {}
 
     # ---------------------------------------------------------------- static layers
     def _build(self) -> None:
@@ -821,6 +823,26 @@ class Rig:
             rgb = _paint_pm(rgb, lower * 0.25, p["skin"] * _rgb(0.5, 0.4, 0.45))
         return rgb
 
+    def _eyes_rows(self, crop: np.ndarray, blink: float) -> np.ndarray:
+        """``_eyes(crop, blink)``, the eyes drawn once per blink level: they change only their own
+        rows of the state's window, and those rows are the same in every mouth state, so a state
+        whose rows match (compared byte for byte) takes the memoised rows instead of painting
+        the eyes again (two thirds of a state's cost; a lip-sync draws ~60 states, 4 blinks)."""
+        key = (blink, self.R.window)
+        hit = self._eye_rows.get(key)
+        if hit is not None:
+            r0, r1, before, after = hit
+            if np.array_equal(crop[r0:r1].view(np.uint8), before.view(np.uint8)):
+                out = crop.copy()
+                out[r0:r1] = after
+                return out
+        out = self._eyes(crop.copy(), blink)  # (it paints in place)
+        differs = np.any((out.view(np.uint8) != crop.view(np.uint8)).reshape(out.shape[0], -1), axis=1)
+        rows = np.flatnonzero(differs)
+        r0, r1 = (int(rows[0]), int(rows[-1]) + 1) if rows.size else (0, 0)
+        self._eye_rows[key] = (r0, r1, crop[r0:r1].copy(), out[r0:r1].copy())
+        return out
+
     def _mouth(self, rgb: np.ndarray, m: float, width: float = 1.0, tuck: float = 0.0) -> np.ndarray:
         """The lips and the mouth's cavity at opening ``m``, lip spread ``width`` (below 1
         rounded: narrower, fuller, a rounder opening; above 1 spread, corners drawn back) and
@@ -920,7 +942,7 @@ class Rig:
         self._skin = self.skin_col[wy0:wy1, wx0:wx1]
         try:
             crop = rgb[wy0 - Y0:wy1 - Y0, wx0 - X0:wx1 - X0].copy()
-            crop = self._eyes(crop, b)
+            crop = self._eyes_rows(crop, b)
             crop = self._mouth(crop, m, wd, th)
             rgb[wy0 - Y0:wy1 - Y0, wx0 - X0:wx1 - X0] = crop
         finally:
