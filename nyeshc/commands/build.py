@@ -187,7 +187,8 @@ def run(args: argparse.Namespace) -> int:
             t_render = time.perf_counter()
             render_film(timeline, artifacts.cache, out, preset=preset, crf=args.crf,
                         progress=None if args.quiet else True, frame_range=frame_range,
-                        use_segments=not args.no_cache, metadata=film_metadata(prepared.checked.loaded.film))
+                        use_segments=not args.no_cache, metadata=film_metadata(prepared.checked.loaded.film),
+                        workers=args.jobs if args.jobs is not None else (os.cpu_count() or 1))
             if measuring and render_estimate.to_render:
                 record(artifacts.cache.root, {}, {},
                        render=(render_estimate.seconds, time.perf_counter() - t_render))

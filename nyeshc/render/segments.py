@@ -52,7 +52,7 @@ from nyeshc import media
 from nyeshc.hashing import content_key
 from nyeshc.media import DEFAULT_CRF, DEFAULT_PRESET
 from nyeshc.plan.model import Overlap, SceneTrack, Timeline
-from nyeshc.render.compositor import Compositor
+from nyeshc.render.compositor import Compositor, RenderError
 from nyeshc.render.encoder import (
     EncodeError,
     Encoder,
@@ -247,7 +247,7 @@ def render_film(timeline: Timeline, cache: Cache, out_path: str | os.PathLike[st
                 preset: str = DEFAULT_PRESET, crf: int = DEFAULT_CRF,
                 progress: bool | ProgressCallback | None = None,
                 frame_range: tuple[int, int] | None = None, use_segments: bool = True,
-                metadata: Mapping[str, str] | None = None) -> Path:
+                metadata: Mapping[str, str] | None = None, workers: int = 1) -> Path:
     """Render ``timeline`` to an H.264/AAC MP4 at ``out_path`` (atomically); returns the path.
 
     With ``use_segments`` every span's encode is looked up in / stored to ``cache`` and the film
@@ -255,7 +255,9 @@ def render_film(timeline: Timeline, cache: Cache, out_path: str | os.PathLike[st
     matching audio), straight through one encoder and without segments. ``progress`` is a
     callback ``(done, total)`` or ``True`` for a rich progress bar. ``metadata`` are the MP4's
     tags (``encoder.film_metadata(film)``: title, artist); they are written at assembly, never
-    into a cached segment, so they change no segment's key.
+    into a cached segment, so they change no segment's key. ``workers``: processes composing the
+    segments to render (each with its own encoder; see :func:`_compose_in_parallel`); 1 composes
+    them here, one after another.
     """
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -275,7 +277,7 @@ def render_film(timeline: Timeline, cache: Cache, out_path: str | os.PathLike[st
                     enc.write(comp.frame(f))
                     tick(f - lo + 1, hi - lo)
             return out
-        return _render_segmented(timeline, cache, out, audio, preset, crf, progress, metadata)
+        return _render_segmented(timeline, cache, out, audio, preset, crf, progress, metadata, workers)
 
 
 def encode_settings(preset: str, crf: int) -> dict[str, Any]:
@@ -358,21 +360,15 @@ def _write_bytes(path: Path, data: np.ndarray) -> None:
         fh.write(memoryview(np.ascontiguousarray(data)).cast("B"))
 
 
-def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.ndarray, preset: str, crf: int,
-                      progress: bool | ProgressCallback | None, metadata: Mapping[str, str] | None = None) -> Path:
-    settings = encode_settings(preset, crf)
-    whole = assembly_key(timeline, settings, metadata)
-    if assembled(cache, out, whole):  # nothing changed since this file was written: no ffmpeg at all
-        with _progress(progress, timeline.frames, out.name) as tick:
-            tick(timeline.frames, timeline.frames)
-        return out
-    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.segments-", dir=out.parent))
-    partial: Path | None = None
-    sound, sound_key = work / "audio.m4a", audio_key(timeline)
-    sound_proc: subprocess.Popen[bytes] | None = None  # the AAC encode, beside the segments
-    # A segment's encoder is finished (waited for, its file cached) only after the next segment's
-    # frames have been composed and sent: x264 fills and drains its pipeline at each start and
-    # end, and the cores would idle through that drain if the next segment waited for it.
+def _compose_spans(timeline: Timeline, cache: Cache, items: list[tuple[Span, str, Path]], preset: str, crf: int,
+                   step: Callable[[int], None]) -> None:
+    """Compose and encode each ``(span, key, file)`` of ``items`` and cache the encode under
+    ``key``; ``step(n)`` after each ``n`` frames sent to an encoder.
+
+    A segment's encoder is finished (waited for, its file cached) only after the next segment's
+    frames have been composed and sent: x264 fills and drains its pipeline at each start and
+    end, and the cores would idle through that drain if the next segment waited for it."""
+    comp = Compositor(timeline, cache)
     pending: tuple[Encoder, str, Path] | None = None
 
     def finish() -> None:
@@ -388,6 +384,141 @@ def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.nda
             cache.put(key, np.fromfile(seg, dtype=np.uint8), kind="render.segment")
 
     try:
+        for sp, key, seg in items:
+            enc = Encoder(seg, timeline.width, timeline.height, timeline.fps,
+                          video_args=_video_args(preset, crf), container_args=())
+            try:
+                sent = 0
+                for f in range(sp.start, sp.end):
+                    enc.write(comp.frame(f))
+                    sent += 1
+                    if sent == PROGRESS_FRAMES:
+                        step(sent)
+                        sent = 0
+                step(sent)
+                enc.end_input()
+            except BaseException:
+                enc.abort()
+                raise
+            finish()  # the previous segment's encoder, done draining by now
+            pending = (enc, key, seg)
+        finish()
+    finally:
+        if pending is not None:  # an error or an interrupt: kill the encoder still draining
+            pending[0].abort()
+
+
+PROGRESS_FRAMES = 4
+"""Frames composed between two progress reports (a composing process sends each report over a pipe)."""
+
+
+def _share(todo: list[tuple[Span, str, Path]], workers: int) -> list[list[tuple[Span, str, Path]]]:
+    """``todo`` cut into at most ``workers`` runs of consecutive segments with about as many
+    frames each (consecutive, so each process reads its frame sequences in order)."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        workers = 1  # the composers share the timeline and the cache by forking
+    workers = max(1, min(workers, len(todo)))
+    total = sum(sp.end - sp.start for sp, _, _ in todo)
+    groups: list[list[tuple[Span, str, Path]]] = [[]]
+    acc = 0
+    for item in todo:
+        sp = item[0]
+        if groups[-1] and len(groups) < workers and acc >= total * len(groups) / workers:
+            groups.append([])
+        groups[-1].append(item)
+        acc += sp.end - sp.start
+    return [g for g in groups if g]
+
+
+class _Composers:
+    """:func:`_compose_spans` for each group of segments in a process of its own, forked when
+    made (before any progress bar's thread exists; the timeline and the cache's open files are
+    shared as they are). Progress comes back over a pipe (:meth:`wait`); the first failure
+    stops the others (SIGTERM: each aborts its encoder, so no half-written segment is cached)
+    and is raised with its own message; :meth:`stop` ends them all (an interrupt, an error)."""
+
+    def __init__(self, timeline: Timeline, cache: Cache, groups: list[list[tuple[Span, str, Path]]],
+                 preset: str, crf: int) -> None:
+        import multiprocessing
+
+        ctx = multiprocessing.get_context("fork")
+        self.reader, writer = ctx.Pipe(duplex=False)
+        self.procs = [ctx.Process(target=_composer, args=(timeline, cache, group, preset, crf, writer), daemon=True)
+                      for group in groups]
+        try:
+            for p in self.procs:
+                p.start()
+        finally:
+            writer.close()
+
+    def wait(self, step: Callable[[int], None]) -> None:
+        running = len(self.procs)
+        failure: tuple[str, str] | None = None
+        while running:
+            try:
+                message = self.reader.recv()
+            except EOFError:  # every composer has exited (one may have died without a word)
+                break
+            if message[0] == "frames":
+                step(message[1])
+            elif message[0] == "done":
+                running -= 1
+            else:
+                failure = (message[1], message[2])
+                break
+        if failure is not None:
+            self.stop()
+            kind, text = failure
+            raise (EncodeError if kind == "EncodeError" else RenderError)(text)
+        for p in self.procs:
+            p.join()
+        lost = [p.exitcode for p in self.procs if p.exitcode != 0]
+        if lost:
+            raise RenderError(f"a process composing segments exited with code {lost[0]}")
+
+    def stop(self) -> None:
+        for p in self.procs:
+            if p.is_alive():
+                p.terminate()
+        for p in self.procs:
+            p.join(10.0)
+            if p.is_alive():
+                p.kill()
+                p.join()
+        self.reader.close()
+
+
+def _composer(timeline: Timeline, cache: Cache, items: list[tuple[Span, str, Path]], preset: str, crf: int,
+              conn: Any) -> None:
+    """A composing process: :func:`_compose_spans`, reporting over ``conn``."""
+    try:
+        with sigterm_guard():  # stopped by the parent: abort the encoder, cache nothing half-made
+            _compose_spans(timeline, cache, items, preset, crf, lambda n: conn.send(("frames", n)) if n else None)
+        conn.send(("done",))
+    except BaseException as exc:  # noqa: BLE001 - said to the parent, which raises it
+        with contextlib.suppress(Exception):
+            conn.send(("error", type(exc).__name__, str(exc) or type(exc).__name__))
+        raise SystemExit(1) from None
+    finally:
+        conn.close()
+
+
+def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.ndarray, preset: str, crf: int,
+                      progress: bool | ProgressCallback | None, metadata: Mapping[str, str] | None = None,
+                      workers: int = 1) -> Path:
+    settings = encode_settings(preset, crf)
+    whole = assembly_key(timeline, settings, metadata)
+    if assembled(cache, out, whole):  # nothing changed since this file was written: no ffmpeg at all
+        with _progress(progress, timeline.frames, out.name) as tick:
+            tick(timeline.frames, timeline.frames)
+        return out
+    work = Path(tempfile.mkdtemp(prefix=f".{out.name}.segments-", dir=out.parent))
+    partial: Path | None = None
+    sound, sound_key = work / "audio.m4a", audio_key(timeline)
+    sound_proc: subprocess.Popen[bytes] | None = None  # the AAC encode, beside the segments
+    try:
         encoded = cache.get(sound_key)
         if encoded is not None:
             _write_bytes(sound, encoded)
@@ -398,35 +529,37 @@ def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.nda
                 sound_proc = media.start(_audio_args(wav, sound, timeline.sample_rate))
             except OSError as exc:
                 raise EncodeError(f"encoding the sound of {out.name}: cannot run ffmpeg: {exc}") from None
-        comp: Compositor | None = None
-        done = 0
         files: list[Path] = []
-        with _progress(progress, timeline.frames, out.name) as tick, sigterm_guard():
-            for i, sp in enumerate(spans(timeline)):
-                key = segment_key(timeline, sp, settings)
-                seg = work / f"{i:05d}.mp4"
-                data = cache.get(key)
-                if data is not None:
-                    _write_bytes(seg, data)
-                    done += sp.end - sp.start
+        todo: list[tuple[Span, str, Path]] = []
+        done = 0
+        for i, sp in enumerate(spans(timeline)):
+            key = segment_key(timeline, sp, settings)
+            seg = work / f"{i:05d}.mp4"
+            data = cache.get(key)
+            if data is not None:
+                _write_bytes(seg, data)
+                done += sp.end - sp.start
+            else:
+                todo.append((sp, key, seg))
+            files.append(seg)
+        groups = _share(todo, workers)
+        composers = _Composers(timeline, cache, groups, preset, crf) if len(groups) > 1 else None
+        try:
+            with _progress(progress, timeline.frames, out.name) as tick, sigterm_guard():
+                tick(done, timeline.frames)
+
+                def step(frames: int) -> None:
+                    nonlocal done
+                    done += frames
                     tick(done, timeline.frames)
-                else:
-                    comp = comp or Compositor(timeline, cache)
-                    enc = Encoder(seg, timeline.width, timeline.height, timeline.fps,
-                                  video_args=_video_args(preset, crf), container_args=())
-                    try:
-                        for f in range(sp.start, sp.end):
-                            enc.write(comp.frame(f))
-                            done += 1
-                            tick(done, timeline.frames)
-                        enc.end_input()
-                    except BaseException:
-                        enc.abort()
-                        raise
-                    finish()  # the previous segment's encoder, done draining by now
-                    pending = (enc, key, seg)
-                files.append(seg)
-            finish()
+
+                if composers is not None:
+                    composers.wait(step)
+                elif todo:
+                    _compose_spans(timeline, cache, todo, preset, crf, step)
+        finally:
+            if composers is not None:
+                composers.stop()
         listing = work / "segments.ffconcat"
         listing.write_text("ffconcat version 1.0\n" + "".join(f"file {p.name}\n" for p in files), encoding="utf-8")
         if sound_proc is not None:
@@ -443,8 +576,6 @@ def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.nda
         _note_assembled(cache, out, whole)
         return out
     finally:
-        if pending is not None:  # an error or an interrupt: kill the encoder still draining
-            pending[0].abort()
         if sound_proc is not None and sound_proc.poll() is None:  # and the sound's encoder
             sound_proc.kill()
             sound_proc.wait()

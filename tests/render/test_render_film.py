@@ -271,3 +271,60 @@ def test_layer_cuts_keep_pieces_of_at_least_a_second_and_stay_inside_their_cell(
     # a layer edge moved inside the last cell changes no cut before 96
     moved = SceneTrack(0, "s", 0, 144, (*scene.layers[:3], TextLayer(110, 140, "c", position="center")))
     assert [(s.start, s.end) for s in spans(timeline([moved], 144))] == [(0, 48), (48, 96), (96, 110), (110, 144)]
+
+
+def _segments(cache: Cache) -> dict[str, bytes]:
+    return {e.key: e.path.read_bytes() for e in cache.entries() if e.record.get("kind") == "render.segment"}
+
+
+def _unrendered(cache: Cache, where: Path) -> Cache:
+    """A copy of ``cache`` without its rendered segments and sound."""
+    import shutil
+
+    shutil.copytree(cache.root, where)
+    copy = Cache(where)
+    for e in list(copy.entries()):
+        if str(e.record.get("kind", "")).startswith("render."):
+            copy.discard(e.key)
+    return copy
+
+
+def test_segments_composed_in_parallel_are_the_same(film: tuple[Timeline, Cache], tmp_path: Path) -> None:
+    """Two composing processes make the same segments, byte for byte, as one (each span in
+    one process, its encoder beside it), and the progress reaches every frame once."""
+    tl, cache = film
+    solo, duo = _unrendered(cache, tmp_path / "solo"), _unrendered(cache, tmp_path / "duo")
+    seen: list[int] = []
+    a = render_film(tl, solo, tmp_path / "a.mp4", preset="ultrafast", crf=12)
+    b = render_film(tl, duo, tmp_path / "b.mp4", preset="ultrafast", crf=12, workers=2,
+                    progress=lambda done, total: seen.append(done))
+    assert len(spans(tl)) > 2 and _segments(solo) == _segments(duo) and len(_segments(duo)) == len(spans(tl))
+    assert _hash(decode(a)[0]) == _hash(decode(b)[0])
+    assert seen == sorted(seen) and seen[-1] == tl.frames
+
+
+def test_a_failing_composer_stops_the_render_and_caches_nothing_half_made(
+        film: tuple[Timeline, Cache], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error in one composing process (here: frame 25 cannot be composed) is the render's
+    error, with its message; the output is not written and no segment showing that frame is
+    cached."""
+    import nyeshc.render.segments as seg
+    from nyeshc.render import RenderError
+
+    tl, cache = film
+    fresh = _unrendered(cache, tmp_path / "fresh")
+    original = seg.Compositor.frame
+
+    def broken(self: object, f: int) -> np.ndarray:
+        if f == 25:
+            raise RenderError("frame 25 is broken on purpose")
+        return original(self, f)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(seg.Compositor, "frame", broken)
+    with pytest.raises(RenderError, match="frame 25 is broken on purpose"):
+        render_film(tl, fresh, tmp_path / "x.mp4", preset="ultrafast", crf=12, workers=2)
+    assert not (tmp_path / "x.mp4").exists()
+    settings = seg.encode_settings("ultrafast", 12)
+    cached = set(_segments(fresh))
+    assert all(seg.segment_key(tl, sp, settings) not in cached for sp in spans(tl) if sp.start <= 25 < sp.end)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".x.mp4")]
