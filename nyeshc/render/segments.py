@@ -450,6 +450,10 @@ class _Composers:
         try:
             for p in self.procs:
                 p.start()
+        except BaseException:
+            self.procs = [p for p in self.procs if p.pid is not None]
+            self.stop()
+            raise
         finally:
             writer.close()
 
