@@ -56,6 +56,7 @@ from nyeshc.render.compositor import Compositor, RenderError
 from nyeshc.render.encoder import (
     EncodeError,
     Encoder,
+    Interrupted,
     metadata_args,
     partial_path,
     run_ffmpeg,
@@ -469,6 +470,9 @@ class _Composers:
                 step(message[1])
             elif message[0] == "done":
                 running -= 1
+            elif message[0] == "stopped":  # SIGTERM from outside: this build is being stopped
+                self.stop()
+                raise Interrupted("a composing process was stopped")
             else:
                 failure = (message[1], message[2])
                 break
@@ -496,11 +500,20 @@ class _Composers:
 
 def _composer(timeline: Timeline, cache: Cache, items: list[tuple[Span, str, Path]], preset: str, crf: int,
               conn: Any) -> None:
-    """A composing process: :func:`_compose_spans`, reporting over ``conn``."""
+    """A composing process: :func:`_compose_spans`, reporting over ``conn``. Ctrl-C is the
+    parent's to handle (it reaches the whole process group): the parent stops its composers with
+    SIGTERM, which aborts each one's encoder."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         with sigterm_guard():  # stopped by the parent: abort the encoder, cache nothing half-made
             _compose_spans(timeline, cache, items, preset, crf, lambda n: conn.send(("frames", n)) if n else None)
         conn.send(("done",))
+    except KeyboardInterrupt:  # stopped: the parent knows why
+        with contextlib.suppress(Exception):
+            conn.send(("stopped",))
+        raise SystemExit(1) from None
     except BaseException as exc:  # noqa: BLE001 - said to the parent, which raises it
         with contextlib.suppress(Exception):
             conn.send(("error", type(exc).__name__, str(exc) or type(exc).__name__))
