@@ -37,6 +37,7 @@ import dataclasses
 import json
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -433,6 +434,9 @@ def _share(todo: list[tuple[Span, str, Path]], workers: int) -> list[list[tuple[
     return [g for g in groups if g]
 
 
+_STOPPING = frozenset({signal.SIGINT, signal.SIGTERM})
+
+
 class _Composers:
     """:func:`_compose_spans` for each group of segments in a process of its own, forked when
     made (before any progress bar's thread exists; the timeline and the cache's open files are
@@ -448,15 +452,25 @@ class _Composers:
         self.reader, writer = ctx.Pipe(duplex=False)
         self.procs = [ctx.Process(target=_composer, args=(timeline, cache, group, preset, crf, writer), daemon=True)
                       for group in groups]
+        # Ctrl-C or SIGTERM arriving during a fork would be raised inside the interpreter's
+        # at-fork hooks, which swallow it: the signals wait (blocked) until the forks are done
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
         try:
             for p in self.procs:
                 p.start()
         except BaseException:
             self.procs = [p for p in self.procs if p.pid is not None]
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)
             self.stop()
             raise
         finally:
             writer.close()
+        self.procs = [p for p in self.procs if p.pid is not None]
+        try:
+            signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a signal that came in is raised here
+        except BaseException:
+            self.stop()
+            raise
 
     def wait(self, step: Callable[[int], None]) -> None:
         running = len(self.procs)
@@ -503,10 +517,9 @@ def _composer(timeline: Timeline, cache: Cache, items: list[tuple[Span, str, Pat
     """A composing process: :func:`_compose_spans`, reporting over ``conn``. Ctrl-C is the
     parent's to handle (it reaches the whole process group): the parent stops its composers with
     SIGTERM, which aborts each one's encoder."""
-    import signal
-
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPPING)  # blocked by the parent while forking
         with sigterm_guard():  # stopped by the parent: abort the encoder, cache nothing half-made
             _compose_spans(timeline, cache, items, preset, crf, lambda n: conn.send(("frames", n)) if n else None)
         conn.send(("done",))

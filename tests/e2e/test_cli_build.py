@@ -347,6 +347,9 @@ INTERRUPTS = {
     # Ctrl-C while the model jobs run in the worker pool (nothing cached yet)
     "ctrl-c while running jobs": dict(script="voices", group=True, sig=signal.SIGINT, extra=("-j", "2"),
                                       when="workers"),
+    # a service manager's SIGTERM to nyeshc alone while its composing processes encode segments
+    "sigterm while encoding segments": dict(script="long", group=False, sig=signal.SIGTERM, extra=("-j", "2"),
+                                            when="ffmpeg"),
     # a service manager's SIGTERM to nyeshc alone, rendering without a cache
     "sigterm while encoding, no cache": dict(script="long", group=False, sig=signal.SIGTERM, extra=("--no-cache",),
                                              when="ffmpeg"),
