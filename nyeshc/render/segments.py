@@ -37,7 +37,6 @@ import dataclasses
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -53,11 +52,11 @@ from nyeshc import media
 from nyeshc.hashing import content_key
 from nyeshc.media import DEFAULT_CRF, DEFAULT_PRESET
 from nyeshc.plan.model import Overlap, SceneTrack, Timeline
-from nyeshc.render.compositor import Compositor, RenderError
+from nyeshc.render.composing import Composers, Piece, compose_spans, share
+from nyeshc.render.compositor import Compositor
 from nyeshc.render.encoder import (
     EncodeError,
     Encoder,
-    Interrupted,
     metadata_args,
     partial_path,
     run_ffmpeg,
@@ -362,179 +361,6 @@ def _write_bytes(path: Path, data: np.ndarray) -> None:
         fh.write(memoryview(np.ascontiguousarray(data)).cast("B"))
 
 
-def _compose_spans(timeline: Timeline, cache: Cache, items: list[tuple[Span, str, Path]], preset: str, crf: int,
-                   step: Callable[[int], None]) -> None:
-    """Compose and encode each ``(span, key, file)`` of ``items`` and cache the encode under
-    ``key``; ``step(n)`` after each ``n`` frames sent to an encoder.
-
-    A segment's encoder is finished (waited for, its file cached) only after the next segment's
-    frames have been composed and sent: x264 fills and drains its pipeline at each start and
-    end, and the cores would idle through that drain if the next segment waited for it."""
-    comp = Compositor(timeline, cache)
-    pending: tuple[Encoder, str, Path] | None = None
-
-    def finish() -> None:
-        nonlocal pending
-        if pending is not None:
-            enc, key, seg = pending
-            pending = None
-            try:
-                enc.close()
-            except BaseException:
-                enc.abort()
-                raise
-            cache.put(key, np.fromfile(seg, dtype=np.uint8), kind="render.segment")
-
-    try:
-        for sp, key, seg in items:
-            enc = Encoder(seg, timeline.width, timeline.height, timeline.fps,
-                          video_args=_video_args(preset, crf), container_args=())
-            try:
-                sent = 0
-                for f in range(sp.start, sp.end):
-                    enc.write(comp.frame(f))
-                    sent += 1
-                    if sent == PROGRESS_FRAMES:
-                        step(sent)
-                        sent = 0
-                step(sent)
-                enc.end_input()
-            except BaseException:
-                enc.abort()
-                raise
-            finish()  # the previous segment's encoder, done draining by now
-            pending = (enc, key, seg)
-        finish()
-    finally:
-        if pending is not None:  # an error or an interrupt: kill the encoder still draining
-            pending[0].abort()
-
-
-PROGRESS_FRAMES = 4
-"""Frames composed between two progress reports (a composing process sends each report over a pipe)."""
-
-
-def _share(todo: list[tuple[Span, str, Path]], workers: int) -> list[list[tuple[Span, str, Path]]]:
-    """``todo`` cut into at most ``workers`` runs of consecutive segments with about as many
-    frames each (consecutive, so each process reads its frame sequences in order)."""
-    import multiprocessing
-
-    if "fork" not in multiprocessing.get_all_start_methods():
-        workers = 1  # the composers share the timeline and the cache by forking
-    workers = max(1, min(workers, len(todo)))
-    total = sum(sp.end - sp.start for sp, _, _ in todo)
-    groups: list[list[tuple[Span, str, Path]]] = [[]]
-    acc = 0
-    for item in todo:
-        sp = item[0]
-        if groups[-1] and len(groups) < workers and acc >= total * len(groups) / workers:
-            groups.append([])
-        groups[-1].append(item)
-        acc += sp.end - sp.start
-    return [g for g in groups if g]
-
-
-_STOPPING = frozenset({signal.SIGINT, signal.SIGTERM})
-
-
-class _Composers:
-    """:func:`_compose_spans` for each group of segments in a process of its own, forked when
-    made (before any progress bar's thread exists; the timeline and the cache's open files are
-    shared as they are). Progress comes back over a pipe (:meth:`wait`); the first failure
-    stops the others (SIGTERM: each aborts its encoder, so no half-written segment is cached)
-    and is raised with its own message; :meth:`stop` ends them all (an interrupt, an error)."""
-
-    def __init__(self, timeline: Timeline, cache: Cache, groups: list[list[tuple[Span, str, Path]]],
-                 preset: str, crf: int) -> None:
-        import multiprocessing
-
-        ctx = multiprocessing.get_context("fork")
-        self.reader, writer = ctx.Pipe(duplex=False)
-        self.procs = [ctx.Process(target=_composer, args=(timeline, cache, group, preset, crf, writer), daemon=True)
-                      for group in groups]
-        # Ctrl-C or SIGTERM arriving during a fork would be raised inside the interpreter's
-        # at-fork hooks, which swallow it: the signals wait (blocked) until the forks are done
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
-        try:
-            for p in self.procs:
-                p.start()
-        except BaseException:
-            self.procs = [p for p in self.procs if p.pid is not None]
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)
-            self.stop()
-            raise
-        finally:
-            writer.close()
-        self.procs = [p for p in self.procs if p.pid is not None]
-        try:
-            signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a signal that came in is raised here
-        except BaseException:
-            self.stop()
-            raise
-
-    def wait(self, step: Callable[[int], None]) -> None:
-        running = len(self.procs)
-        failure: tuple[str, str] | None = None
-        while running:
-            try:
-                message = self.reader.recv()
-            except EOFError:  # every composer has exited (one may have died without a word)
-                break
-            if message[0] == "frames":
-                step(message[1])
-            elif message[0] == "done":
-                running -= 1
-            elif message[0] == "stopped":  # SIGTERM from outside: this build is being stopped
-                self.stop()
-                raise Interrupted("a composing process was stopped")
-            else:
-                failure = (message[1], message[2])
-                break
-        if failure is not None:
-            self.stop()
-            kind, text = failure
-            raise (EncodeError if kind == "EncodeError" else RenderError)(text)
-        for p in self.procs:
-            p.join()
-        lost = [p.exitcode for p in self.procs if p.exitcode != 0]
-        if lost:
-            raise RenderError(f"a process composing segments exited with code {lost[0]}")
-
-    def stop(self) -> None:
-        for p in self.procs:
-            if p.is_alive():
-                p.terminate()
-        for p in self.procs:
-            p.join(10.0)
-            if p.is_alive():
-                p.kill()
-                p.join()
-        self.reader.close()
-
-
-def _composer(timeline: Timeline, cache: Cache, items: list[tuple[Span, str, Path]], preset: str, crf: int,
-              conn: Any) -> None:
-    """A composing process: :func:`_compose_spans`, reporting over ``conn``. Ctrl-C is the
-    parent's to handle (it reaches the whole process group): the parent stops its composers with
-    SIGTERM, which aborts each one's encoder."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPPING)  # blocked by the parent while forking
-        with sigterm_guard():  # stopped by the parent: abort the encoder, cache nothing half-made
-            _compose_spans(timeline, cache, items, preset, crf, lambda n: conn.send(("frames", n)) if n else None)
-        conn.send(("done",))
-    except KeyboardInterrupt:  # stopped: the parent knows why
-        with contextlib.suppress(Exception):
-            conn.send(("stopped",))
-        raise SystemExit(1) from None
-    except BaseException as exc:  # noqa: BLE001 - said to the parent, which raises it
-        with contextlib.suppress(Exception):
-            conn.send(("error", type(exc).__name__, str(exc) or type(exc).__name__))
-        raise SystemExit(1) from None
-    finally:
-        conn.close()
-
-
 def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.ndarray, preset: str, crf: int,
                       progress: bool | ProgressCallback | None, metadata: Mapping[str, str] | None = None,
                       workers: int = 1) -> Path:
@@ -560,7 +386,7 @@ def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.nda
             except OSError as exc:
                 raise EncodeError(f"encoding the sound of {out.name}: cannot run ffmpeg: {exc}") from None
         files: list[Path] = []
-        todo: list[tuple[Span, str, Path]] = []
+        todo: list[Piece] = []
         done = 0
         for i, sp in enumerate(spans(timeline)):
             key = segment_key(timeline, sp, settings)
@@ -570,10 +396,11 @@ def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.nda
                 _write_bytes(seg, data)
                 done += sp.end - sp.start
             else:
-                todo.append((sp, key, seg))
+                todo.append((sp.start, sp.end, key, seg))
             files.append(seg)
-        groups = _share(todo, workers)
-        composers = _Composers(timeline, cache, groups, preset, crf) if len(groups) > 1 else None
+        groups = share(todo, workers)
+        video = _video_args(preset, crf)
+        composers = Composers(timeline, cache, groups, video) if len(groups) > 1 else None
         try:
             with _progress(progress, timeline.frames, out.name) as tick, sigterm_guard():
                 tick(done, timeline.frames)
@@ -586,7 +413,7 @@ def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.nda
                 if composers is not None:
                     composers.wait(step)
                 elif todo:
-                    _compose_spans(timeline, cache, todo, preset, crf, step)
+                    compose_spans(timeline, cache, todo, video, step)
         finally:
             if composers is not None:
                 composers.stop()
