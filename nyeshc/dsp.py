@@ -61,7 +61,7 @@ def _kernel(name: str) -> Any:
 
 
 def _signal() -> Any:
-    import scipy.signal  # noqa: PLC0415 - the slow, always-correct fallback
+    import scipy.signal  # the slow, always-correct fallback
 
     return scipy.signal
 
@@ -132,7 +132,7 @@ def k_weighting(rate: int) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
     (RBJ high shelf +4 dB at 1.5 kHz, Q 1/sqrt 2; high pass at 38 Hz, Q 0.5), the same
     arithmetic as its ``IIRfilter.generate_coefficients``, passband gain 1."""
     def shelf(gain: float, q: float, fc: float) -> tuple[np.ndarray, np.ndarray]:
-        A = 10 ** (gain / 40.0)  # noqa: N806 - the cookbook's names
+        A = 10 ** (gain / 40.0)  # the cookbook's names
         w0 = 2.0 * np.pi * (fc / rate)
         alpha = np.sin(w0) / (2.0 * q)
         b0 = A * ((A + 1) + (A - 1) * np.cos(w0) + 2 * np.sqrt(A) * alpha)
@@ -311,18 +311,12 @@ def _interpolator(up: int, down: int) -> np.ndarray:
     ``scipy.special.i0`` here and is not 0.8 s away)."""
     rate = max(up, down)
     numtaps, cutoff = 2 * 10 * rate + 1, 1.0 / rate
-    bands = np.asarray([0.0, cutoff]).reshape(-1, 2)
-    m = np.arange(0, numtaps, dtype=np.float64) - 0.5 * (numtaps - 1)
-    h: Any = 0
-    for left, right in bands:
-        h += right * np.sinc(right * m)
-        h -= left * np.sinc(left * m)
-    n = np.arange(0, numtaps, dtype=np.float64)
     alpha = (numtaps - 1) / 2.0
+    n = np.arange(0, numtaps, dtype=np.float64)
+    h = cutoff * np.sinc(cutoff * (n - alpha))  # firwin's one band from 0 (its sum of bands)
     beta = 5.0
     h *= np.i0(beta * np.sqrt(1 - ((n - alpha) / alpha) ** 2.0)) / np.i0(beta)
-    h /= np.sum(h * np.cos(np.pi * m * 0.0))
-    return h
+    return h / np.sum(h)  # unit gain at DC (firwin's scaling at frequency 0)
 
 
 def resample_poly(x: np.ndarray, up: int, down: int = 1, axis: int = 0) -> np.ndarray:
@@ -379,8 +373,7 @@ def _next_fast_len(target: int, primes: tuple[int, ...]) -> int:
             while v < target:
                 stack.append((v, j + 1))
                 v *= primes[j]
-            if v < best:
-                best = v
+            best = min(best, v)
     return best
 
 
