@@ -107,7 +107,8 @@ def add_build_arguments(p: argparse.ArgumentParser) -> None:
     add_plan_arguments(p)
     p.add_argument("--no-cache", action="store_true",
                    help="neither read nor write the cache (a temporary one is used and deleted)")
-    p.add_argument("--jobs", "-j", type=int, metavar="N", help="parallel jobs, and processes composing the film's segments (default: the number of cores)")
+    p.add_argument("--jobs", "-j", type=int, metavar="N",
+                   help="parallel jobs, and processes composing the film's segments (default: the number of cores)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars, only errors")
     p.add_argument("-v", "--verbose", action="store_true", help="print each stage's timing and the plan summary")
     p.add_argument("--executor", choices=EXECUTORS, default=None,

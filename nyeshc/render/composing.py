@@ -64,7 +64,8 @@ def compose_spans(timeline: Timeline, cache: Cache, items: list[Piece], video_ar
                     if sent == PROGRESS_FRAMES:
                         step(sent)
                         sent = 0
-                step(sent)
+                if sent:
+                    step(sent)
                 enc.end_input()
             except BaseException:
                 enc.abort()
@@ -100,7 +101,7 @@ def share(todo: list[Piece], workers: int) -> list[list[Piece]]:
     return [g for g in groups if g]
 
 
-STOPPING = frozenset({signal.SIGINT, signal.SIGTERM})
+_STOPPING = frozenset({signal.SIGINT, signal.SIGTERM})
 
 
 class Composers:
@@ -119,7 +120,7 @@ class Composers:
                       for group in groups]
         # Ctrl-C or SIGTERM arriving during a fork would be raised inside the interpreter's
         # at-fork hooks, which swallow it: the signals wait (blocked) until the forks are done
-        held = signal.pthread_sigmask(signal.SIG_BLOCK, STOPPING)
+        held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
         try:
             for p in self.procs:
                 p.start()
@@ -130,7 +131,6 @@ class Composers:
             raise
         finally:
             writer.close()
-        self.procs = [p for p in self.procs if p.pid is not None]
         try:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)  # a signal that came in is raised here
         except BaseException:
@@ -183,9 +183,9 @@ def _composer(timeline: Timeline, cache: Cache, items: list[Piece], video_args: 
     SIGTERM, which aborts each one's encoder."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOPPING)  # blocked by the parent while forking
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOPPING)  # blocked by the parent while forking
         with sigterm_guard():  # stopped by the parent: abort the encoder, cache nothing half-made
-            compose_spans(timeline, cache, items, video_args, lambda n: conn.send(("frames", n)) if n else None)
+            compose_spans(timeline, cache, items, video_args, lambda n: conn.send(("frames", n)))
         conn.send(("done",))
     except KeyboardInterrupt:  # stopped: the parent knows why
         with contextlib.suppress(Exception):

@@ -16,8 +16,9 @@ encode, also copied: no frame is decoded or encoded again, so a one-line edit co
 compose+encode and a copy. The AAC encode (~2 s for a 67 s film here) is cached too, under
 :func:`audio_key` (kind ``render.audio``): a build whose sound did not change copies it; one
 whose sound changed encodes it in an ffmpeg of its own while the segments are composed. The
-alternative, a lossless intermediate (``-qp 0`` or FFV1) decoded and re-encoded at assembly, makes every assembly cost at least the whole film's encode (the
-very thing the cache is meant to skip) and stores segments several times larger; see
+alternative, a lossless intermediate (``-qp 0`` or FFV1) decoded and re-encoded at assembly,
+makes every assembly cost at least the whole film's encode (the very thing the cache is meant
+to skip) and stores segments several times larger; see
 ``docs/_sections/render.md`` for the measurements. The cost of this choice: a forced keyframe at
 every span boundary, which costs a few kB where the picture usually cuts or dissolves anyway.
 
@@ -257,7 +258,7 @@ def render_film(timeline: Timeline, cache: Cache, out_path: str | os.PathLike[st
     callback ``(done, total)`` or ``True`` for a rich progress bar. ``metadata`` are the MP4's
     tags (``encoder.film_metadata(film)``: title, artist); they are written at assembly, never
     into a cached segment, so they change no segment's key. ``workers``: processes composing the
-    segments to render (each with its own encoder; see :func:`_compose_in_parallel`); 1 composes
+    segments to render (each with its own encoder; see :class:`.composing.Composers`); 1 composes
     them here, one after another.
     """
     out = Path(out_path)

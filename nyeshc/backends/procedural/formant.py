@@ -17,7 +17,8 @@ Three layers:
   fed through the formant cascade, stops (p, t, k) are a closure of silence and a short burst,
   nasals (m, n) and approximants (l, r, w, j) are voiced with their own formants.
 
-Everything is numpy (the filters through :mod:`nyeshc.dsp`) and deterministic for a given ``numpy.random.Generator``.
+Everything is numpy (the filters through :mod:`nyeshc.dsp`) and deterministic for a given
+``numpy.random.Generator``.
 """
 
 from __future__ import annotations
