@@ -1,4 +1,5 @@
-"""nyeshc.dsp computes what scipy.signal computes, to the bit, without importing scipy.signal."""
+"""nyeshc.dsp computes what scipy.signal computes, to the bit (the resampler within rounding), without
+importing scipy.signal."""
 
 from __future__ import annotations
 
@@ -57,11 +58,18 @@ def test_filters_are_scipys(dtype: type, shape: tuple[int, ...], axis: int) -> N
 @pytest.mark.parametrize(("up", "down"), [(4, 1), (2, 1), (3, 1), (1, 2), (160, 441), (441, 160), (2, 3), (1, 1)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_resampling_is_scipys(up: int, down: int, dtype: type) -> None:
+    """Within rounding, not to the bit: the Kaiser window's Bessel function is numpy's ``i0``
+    (scipy.special is 0.2 s to import), and scipy's window (``scipy.special.i0``) differs from it
+    by up to 4e-16 relative: with numpy 2.4.6 and scipy 1.17.0 or 1.17.1 (the registry's on
+    2026-12-03) a float64 tap can differ in its last bit, where the versions installed a session
+    before gave the same taps. Ours is deterministic either way: scipy never makes its window."""
     rng = np.random.default_rng(2)
     for shape, axis in [((1000,), 0), ((997, 2), 0), ((3, 555), 1), ((0, 2), 0), ((1,), 0)]:
         x = rng.standard_normal(shape).astype(dtype)
         got, want = dsp.resample_poly(x, up, down, axis=axis), ss.resample_poly(x, up, down, axis=axis)
-        assert got.dtype == want.dtype and got.shape == want.shape and np.array_equal(got, want), (shape, axis)
+        assert got.dtype == want.dtype and got.shape == want.shape, (shape, axis)
+        scale = max(1.0, float(np.max(np.abs(want), initial=0)))
+        assert float(np.max(np.abs(got - want), initial=0)) <= 8 * np.finfo(dtype).eps * scale, (shape, axis)
 
 
 @pytest.mark.parametrize(("n1", "n2"), [(100_000, 17_000), (24_000, 17_000), (17_000, 17_000), (5, 3), (1, 9),
