@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from nyeshc.config import Config, Profile
     from nyeshc.grid import Grid
     from nyeshc.plan.model import Plan
-    from nyeshc.plan.services import BackendInfo
+    from nyeshc.resolve.services import BackendInfo
 
 __all__ = ["EXECUTORS", "Checked", "Prepared", "RegistryServices", "Report", "Stop", "choose_executor",
            "disk_limit", "load_and_check", "prepare", "run_jobs", "timeline_planner", "with_canvas_scaled"]
@@ -98,7 +98,7 @@ def load_and_check(script: str, *, allow_outside: bool = False) -> Checked:
 
 
 class RegistryServices:
-    """The real :class:`nyeshc.plan.services.Services` for ``profile``: facts from
+    """The real :class:`nyeshc.resolve.services.Services` for ``profile``: facts from
     :func:`nyeshc.backends.registry.load` and files.
 
     It reports what the planner needs: a backend's id, version, settings and cost model, the
@@ -126,7 +126,7 @@ class RegistryServices:
 
     def backend(self, modality: str) -> BackendInfo:
         from nyeshc.costs import CostModel
-        from nyeshc.plan.services import BackendInfo
+        from nyeshc.resolve.services import BackendInfo
 
         b = self._load(modality)
         c = getattr(b, "cost", None)

@@ -8,7 +8,7 @@ import signal
 import pytest
 
 # Every plan made in the tests is audited strictly: an option the schema says has an effect
-# that the planner never reads is an error (E703), not a warning (nyeshc.plan.ledger).
+# that the planner never reads is an error (E703), not a warning (nyeshc.resolve.ledger).
 os.environ.setdefault("NYESHC_STRICT_PLAN", "1")
 
 # A suite started as a background job (`cmd &` in a shell without job control, nohup) inherits

@@ -1,4 +1,4 @@
-"""The real :class:`nyeshc.plan.services.Services` now lives in the pipeline driver:
+"""The real :class:`nyeshc.resolve.services.Services` now lives in the pipeline driver:
 :class:`nyeshc.pipeline.RegistryServices` (the language server and a studio need it too, and
 they may not import ``nyeshc.commands``). This name stays for the callers that import it from
 here."""

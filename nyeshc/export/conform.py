@@ -247,7 +247,7 @@ def conform(text: str, film: ir.Film, plan: Plan, cut: _Cut, *, label: str = "")
     if cut.script_sha256 != script_hash(text):
         raise ConformError("the script changed since the export (its SHA-256 differs from the one the timeline "
                            "records): conform the cut into the script it was made from, or export again")
-    from nyeshc.plan.layout import scene_identities
+    from nyeshc.resolve.timeline import scene_identities
 
     tl = plan.timeline
     fps = Fraction(tl.fps)

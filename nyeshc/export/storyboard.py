@@ -24,7 +24,7 @@ applies to its first frame.
 What a panel says comes from the same Timeline (dialogue as the subtitles show it, caption
 and credits text as their text jobs draw it) and, for what the film does not show —
 parentheticals, notes and action lines — from the checked script placed by the planner's own
-layout (:func:`nyeshc.plan.layout.layout`): a parenthetical or a note inside a beat belongs to
+layout (:func:`nyeshc.resolve.timeline.layout`): a parenthetical or a note inside a beat belongs to
 the shot where the line after it starts (the beat's start if no line follows), what a beat
 does (``sings THEME``) and an action line to the shot where it starts, a note in a scene to
 the scene's first shot, a note between scenes to the next scene's first shot; notes before the
@@ -55,9 +55,11 @@ import numpy as np
 from nyeshc import ir
 from nyeshc.media import SAMPLE_RATE
 from nyeshc.plan import timecode
-from nyeshc.plan.layout import Context, half_up, layout
+from nyeshc.resolve.context import Context
+from nyeshc.resolve.timeline import layout
+from nyeshc.resolve.values import half_up
 from nyeshc.plan.model import Plan, SequenceLayer, StillLayer, TextLayer
-from nyeshc.plan.services import Services
+from nyeshc.resolve.services import Services
 from nyeshc.world import atomic_output
 
 __all__ = ["FORMATS", "PANELS_PER_PAGE", "Board", "Cause", "Directions", "Line", "Shot", "cover_notes", "directions",

@@ -237,7 +237,7 @@ class Analysis:
     def describe_action(self, line: ir.ActionLine) -> str:
         """An action line's place in the flow: its reading time (or its ``for``), and whether it
         is drawn."""
-        from nyeshc.plan.layout import reading_time, wpm_value
+        from nyeshc.resolve.timeline import reading_time, wpm_value
 
         header = self.loaded.film.header
         reading = header.get("reading")

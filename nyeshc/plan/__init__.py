@@ -1,12 +1,12 @@
 """The plan stage: IR → :class:`~nyeshc.plan.model.Plan` (timeline + job graph).
 
 ``plan(film, profile, services)`` is a pure function of the checked IR, the profile and the
-facts :class:`~nyeshc.plan.services.Services` reports (backend ids, versions, settings and
+facts :class:`~nyeshc.resolve.services.Services` reports (backend ids, versions, settings and
 cost models; voice and media durations; file checksums). It never imports a backend:
 
-* :mod:`nyeshc.plan.layout` places scenes, transitions, lines and cues in exact time;
-* :mod:`nyeshc.plan.graph` emits the jobs (``docs/dev/jobs.md``) and the layers;
-* :mod:`nyeshc.plan.seeds` derives every seed from the film seed and a name path;
+* :mod:`nyeshc.resolve` works out what the film means: scenes, transitions, lines and cues in
+  exact time, each directive typed with its options read (and seeds, :mod:`nyeshc.resolve.seeds`);
+* :mod:`nyeshc.plan.graph` emits the jobs (``docs/dev/jobs.md``) and the layers from its fields;
 * :mod:`nyeshc.plan.keys` gives each job its content key.
 
 :func:`render_text` prints a plan for ``nyeshc plan``.
@@ -20,13 +20,13 @@ from pathlib import Path
 
 from nyeshc import ir
 from nyeshc.config import Profile
-from nyeshc.plan.graph import Graph, build
-from nyeshc.diagnostics import Diagnostic
-from nyeshc.plan.layout import Context, layout
-from nyeshc.plan.ledger import Ledger, audit, keeping
-from nyeshc.plan.model import Job, Plan, Timeline
 from nyeshc.costs import CostModel
-from nyeshc.plan.services import BackendInfo, Services
+from nyeshc.diagnostics import Diagnostic
+from nyeshc.plan.graph import Graph, build
+from nyeshc.plan.model import Job, Plan, Timeline
+from nyeshc.resolve import resolve
+from nyeshc.resolve.ledger import Ledger, audit, keeping
+from nyeshc.resolve.services import BackendInfo, Services
 
 __all__ = ["BackendInfo", "CostModel", "Plan", "PlanError", "Services", "alphabet_jobs", "plan", "render_text", "timecode"]
 
@@ -49,14 +49,13 @@ def plan(film: ir.Film, profile: Profile, services: Services, *, root: str | Pat
     should have passed :func:`nyeshc.check.check`; the planner degrades quietly (skips what it
     cannot place) rather than raising on what the checker reports.
 
-    Then every element is audited (:mod:`nyeshc.plan.ledger`): the findings (``E702``,
+    Then every element is audited (:mod:`nyeshc.resolve.ledger`): the findings (``E702``,
     ``W211``/``E703``) are appended to ``report``; without a ``report``, errors raise
     :class:`PlanError`."""
     del profile  # the services were built from it; kept in the signature for the contract
     led = Ledger()
     with keeping(led):
-        ctx = Context.make(film, services, Path(root) if root is not None else None)
-        lay = layout(ctx)
+        ctx, lay = resolve(film, services, root)
         timeline, jobs, seeds = build(ctx, lay)
     found = audit(film, led)
     if report is not None:
@@ -78,8 +77,8 @@ def alphabet_jobs(film: ir.Film, services: Services, name: str, *,
 
     The same seed and settings as in :func:`plan`, so ``nyeshc rosetta`` draws exactly the
     glyphs the film shows."""
-    ctx = Context.make(film, services, Path(root) if root is not None else None)
-    graph = Graph(ctx, layout(ctx))
+    ctx, lay = resolve(film, services, root)
+    graph = Graph(ctx, lay)
     found = graph.alphabet(name)
     if found is None:
         return None

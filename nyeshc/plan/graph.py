@@ -6,7 +6,7 @@ grid before the beats timed on it); each kind is one method of :class:`Graph`, a
 share its deduplicating job table and the scene being built. The resolve stage of issue #16 (a
 typed film model between check and plan) would take the reading of the IR out of it.
 
-:func:`build` walks the laid-out film (:mod:`nyeshc.plan.layout`) and emits one
+:func:`build` walks the laid-out film (:mod:`nyeshc.resolve`) and emits one
 :class:`~nyeshc.plan.model.Job` per model invocation (kinds, params and inputs exactly as in
 ``docs/dev/jobs.md``), deduplicated by content key and in topological order (a job is added
 only after its inputs), plus the :class:`~nyeshc.plan.model.SceneTrack` layers, audio clips
@@ -14,7 +14,7 @@ and subtitles that refer to the jobs' artifacts by key.
 
 Definitions (looks, portraits, alphabets, music) are film-wide jobs (``Job.scene`` None);
 everything a scene places (backdrop renders and morphs, voice lines, motion, text) belongs to
-its scene. Seeds come from :func:`nyeshc.plan.seeds.derive`; sizes from the canvas.
+its scene. Seeds come from :func:`nyeshc.resolve.seeds.derive`; sizes from the canvas.
 """
 
 from __future__ import annotations
@@ -25,29 +25,17 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from nyeshc import ir, schema
-from nyeshc.plan import keys
-from nyeshc.schema import DEFAULT_DUCK_DB
+from nyeshc import ir
 from nyeshc.diagnostics import warning
-from nyeshc.plan.ledger import mark, warn
-from nyeshc.plan.ledger import note_read as mark_read
-from nyeshc.plan.layout import (
-    SAMPLE_RATE,
-    ActionLayout,
-    directive_timing,
-    spoken,
-    flag,
-    BeatLayout,
-    Context,
-    Layout,
-    TrackLayout,
-    has_flag,
-    num,
-    opt_seconds,
-    opt_value,
-    prop,
-    voice_modality,
-)
+from nyeshc.media import SAMPLE_RATE
+from nyeshc.plan import keys
+from nyeshc.resolve.context import Context
+from nyeshc.resolve.directives import Backdrop, Camera, Caption, Cue, Fades, Show
+from nyeshc.resolve.ledger import mark, warn
+from nyeshc.resolve.seeds import derive
+from nyeshc.resolve.services import CostModel
+from nyeshc.resolve.timeline import ActionLayout, BeatLayout, Layout, TrackLayout, voice_modality
+from nyeshc.resolve.values import num, opt_seconds, opt_value, prop
 from nyeshc.plan.model import (
     AudioClip,
     Box,
@@ -63,8 +51,6 @@ from nyeshc.plan.model import (
     TextLayer,
     Timeline,
 )
-from nyeshc.plan.seeds import derive
-from nyeshc.plan.services import CostModel
 
 OPS_VERSION = "2"  # 2: plain type centres each line on its ink
 """Version of the built-in operations (``backend == ""``): bump it when decoding or text
@@ -120,30 +106,12 @@ INSET = Fraction(1, 2)
 INSET_MARGIN = Fraction(1, 20)
 
 
-@dataclass(frozen=True)
-class Camera:
-    """A Ken Burns move: zoom stops (geometric between stops, spread evenly over the element),
-    a pan and the ease of both."""
-
-    zooms: tuple[Fraction, ...] = (Fraction(1), Fraction(1))
-    pan: str | None = None
-    ease: str = "smooth"
-
-    @property
-    def factor(self) -> Fraction:
-        """How much larger than its box the picture is made so the move never runs out of
-        pixels (the largest zoom, times a pan's margin)."""
-        return max(Fraction(1), *self.zooms) * (PAN_MARGIN if self.pan else 1)
-
-    def layer_fields(self) -> dict[str, Any]:
-        return {"zoom": tuple(float(z) for z in self.zooms), "pan": self.pan, "ease": self.ease}
 SHOT_ORDER = {"wide": 0, "medium": 1, "close-up": 2}
 SIDE_CENTRE = {"left": Fraction(1, 4), "center": Fraction(1, 2), "right": Fraction(3, 4)}
 CAPTION_HEIGHT = Fraction(1, 14)
 SUBTITLE_HEIGHT = Fraction(1, 20)
 CREDITS_HEIGHT = Fraction(1, 12)
 TEXT_WIDTH = Fraction(8, 10)
-PAN_MARGIN = Fraction(11, 10)
 DRIVING_SIZE = 256
 DEFAULT_INK = (0xEF, 0xE6, 0xD2)
 PLAIN_COLOUR = (255, 255, 255)
@@ -154,10 +122,6 @@ DEFAULT_STROKES = (2, 5)
 def even(x: Fraction | float | int) -> int:
     """The nearest even integer ≥ 2 (video encoders want even sizes)."""
     return max(2, 2 * math.floor(Fraction(x) / 2 + Fraction(1, 2)))
-
-
-def db(value: ir.Value | None) -> float:
-    return float(value.db) if isinstance(value, ir.Gain) else 0.0
 
 
 def _show_blend(call: ir.Call) -> str:
@@ -195,7 +159,7 @@ class Graph:
         self.jobs: dict[str, Job] = {}
         self.seeds: dict[str, int] = {}
         self.scene: int | None = None  # the scene that owns jobs added now
-        self.music_need = self._music_needs()
+        self.music_need = layout.music_need
         self._sizes = self._portrait_sizes()
 
     # ------------------------------------------------------------------ primitives
@@ -392,33 +356,6 @@ class Graph:
 
     # ------------------------------------------------------------------ music
 
-    def _music_needs(self) -> dict[str, Fraction]:
-        """Seconds of each cue the film uses (its longest use, from its ``from`` offset)."""
-        ctx, need = self.ctx, {}
-
-        def use(cue: str, seconds: Fraction) -> None:
-            need[cue] = max(need.get(cue, Fraction(0)), seconds)
-
-        st = ctx.film.header.get("soundtrack")
-        if st is not None and isinstance(st.value, ir.Word):
-            src = opt_seconds(st.options, "from", ctx.fps) or Fraction(0)
-            use(st.value.word, src + self.layout.duration)
-        for t in self.layout.tracks:
-            if t.is_credits:
-                continue
-            assert isinstance(t.item, ir.Scene)
-            for d in t.item.directives:
-                if d.key in ("music", "sound") and isinstance(d.value, ir.Word):
-                    at, dur = directive_timing(d, ctx.fps, t.flow_at, t.clock)
-                    src = opt_seconds(d.options, "from", ctx.fps) or Fraction(0)
-                    use(d.value.word, src + (dur if dur is not None else max(Fraction(0), t.duration - at)))
-            for b in t.beats:
-                span = (b.end or b.at) - b.at
-                for s in b.sings:
-                    length = Fraction(s.samples, SAMPLE_RATE) if s.samples is not None else span
-                    use(s.cue, Fraction(s.source_offset, SAMPLE_RATE) + length)
-        return need
-
     def music(self, cue: str) -> tuple[str, int | None] | None:
         """``(audio key, length in samples or None when unknown)`` for a music cue."""
         defn = self.ctx.film.defs("music").get(cue)
@@ -485,40 +422,18 @@ class Graph:
         e = f1 if dur is None else min(max(self.ctx.frame(track.start + at + dur), s), f1)
         return s, e
 
-    def fade(self, options: tuple[ir.Option, ...]) -> Fade:
-        fi = opt_seconds(options, "fade in", self.ctx.fps) or Fraction(0)
-        fo = opt_seconds(options, "fade out", self.ctx.fps) or Fraction(0)
-        return Fade(self.ctx.frame(fi), self.ctx.frame(fo))
+    def fade(self, fades: Fades) -> Fade:
+        return Fade(self.ctx.frame(fades.fade_in), self.ctx.frame(fades.fade_out))
 
-    def camera(self, options: tuple[ir.Option, ...]) -> Camera:
-        """``zoom a -> b [-> c…]`` (or one number), ``pan D`` and ``ease E`` of a backdrop or a
-        video."""
-        zoom_v = opt_value(options, "zoom")
-        zooms: tuple[Fraction, ...] = (Fraction(1), Fraction(1))
-        if isinstance(zoom_v, ir.Ramp):
-            stops = [z for z in (num(x) for x in zoom_v.stops) if z is not None and z > 0]
-            if len(stops) == 1:
-                zooms = (stops[0], stops[0])
-            elif stops:
-                zooms = tuple(stops)
-        elif (z := num(zoom_v)) is not None and z > 0:
-            zooms = (z, z)
-        pan_v = opt_value(options, "pan")
-        pan = pan_v.word if isinstance(pan_v, ir.Word) and pan_v.word in ("left", "right", "up", "down") else None
-        ease = opt_value(options, "ease")
-        ease_w = ease.word if isinstance(ease, ir.Word) and ease.word in ("linear", "smooth") else "smooth"
-        return Camera(zooms, pan, ease_w)
-
-    def backdrop(self, track: TrackLayout, d: ir.Property, n: int, out: Scene) -> None:
+    def backdrop(self, track: TrackLayout, d: Backdrop, out: Scene) -> None:
         ctx = self.ctx
-        at, dur = directive_timing(d, ctx.fps, track.flow_at, track.clock)
-        s, e = self.span(track, at, dur)
+        s, e = self.span(track, d.at, d.dur)
         if e <= s:
-            mark("cut", d)
+            mark("cut", d.node)
             return
-        label = f"{track.identity} / backdrop" + (f" {n}" if n > 1 else "")
-        fade = self.fade(d.options)
-        cam = self.camera(d.options)
+        label = f"{track.identity} / backdrop" + (f" {d.n}" if d.n > 1 else "")
+        fade = self.fade(d.fades)
+        cam = d.camera
         factor = cam.factor
         value: ir.Value | None = d.value
         latent: str | None = None
@@ -534,7 +449,7 @@ class Graph:
                                pixels=morph_cost_pixels(ctx))
                 out.layers.append((0, len(out.layers), SequenceLayer(s, e, key, fade=fade, role="morph",
                                                                      **cam.layer_fields())))
-                mark("rendered", d)
+                mark("rendered", d.node)
                 if out.first_latent is None and not any(g == 0 for g, _, _ in out.layers[:-1]):
                     out.first_latent, out.first_factor = latents[0], factor
                 out.last_latent, out.last_factor = latents[-1], factor
@@ -554,14 +469,14 @@ class Graph:
             key = self.asset("asset.image", value, "image", label, film_wide=False, width=w, height=h)
         if key is None:
             return
-        mark("rendered", d)
+        mark("rendered", d.node)
         layer = StillLayer(s, e, key, fade=fade, **cam.layer_fields())
         out.layers.append((0, len(out.layers), layer))
         if out.first_latent is None and not any(g == 0 for g, _, _ in out.layers[:-1]):
             out.first_latent, out.first_factor = latent, factor
         out.last_latent, out.last_factor = latent, factor
 
-    def mixed_morph(self, d: ir.Property, value: ir.Morph, found: list[str | None], s: int, e: int, label: str,
+    def mixed_morph(self, d: Backdrop, value: ir.Morph, found: list[str | None], s: int, e: int, label: str,
                     fade: Fade, cam: Camera, out: Scene) -> None:
         """A morph with stops that have no latent (a look that is a picture file): the runs of
         generated stops morph, and each file stop is reached by a crossfade over its segment
@@ -610,119 +525,93 @@ class Graph:
                 placed += 1
         if not placed:
             return
-        mark("rendered", d)
+        mark("rendered", d.node)
         if out.first_latent is None and not any(g == 0 for g, _, _ in out.layers[:-placed]):
             out.first_latent, out.first_factor = found[0], cam.factor
         out.last_latent, out.last_factor = found[-1], cam.factor
 
-    def show(self, track: TrackLayout, d: ir.Property, n: int, out: Scene) -> None:
-        if not isinstance(d.value, ir.Str):
-            return
+    def show(self, track: TrackLayout, d: Show, out: Scene) -> None:
         ctx = self.ctx
-        at, dur = directive_timing(d, ctx.fps, track.flow_at, track.clock)
-        s, e = self.span(track, at, dur)
+        s, e = self.span(track, d.at, d.dur)
         if e <= s:
-            mark("cut", d)
+            mark("cut", d.node)
             return
-        offset_s = opt_seconds(d.options, "from", ctx.fps) or Fraction(0)
-        offset = ctx.frame(offset_s)
-        cam = self.camera(d.options)
-        box = self.inset(d.options)
+        offset = ctx.frame(d.source_from)
+        cam = d.camera
+        box = self.inset(d.position)
         bw, bh = (box.width, box.height) if box is not None else (ctx.width, ctx.height)
         w, h = 2 * math.ceil(cam.factor * bw / 2), 2 * math.ceil(cam.factor * bh / 2)
-        name = f"{track.identity} / show {n}"
-        key = self.asset("asset.video", d.value, "frames", name, film_wide=False,
+        name = f"{track.identity} / show {d.n}"
+        key = self.asset("asset.video", d.path, "frames", name, film_wide=False,
                          width=w, height=h, fps=float(ctx.fps), frames=offset + e - s)
-        loop = has_flag(d.options, "loop")
-        fade = self.fade(d.options)
-        out.layers.append((1, len(out.layers), SequenceLayer(s, e, key, offset=offset, loop=loop, fade=fade,
+        fade = self.fade(d.fades)
+        out.layers.append((1, len(out.layers), SequenceLayer(s, e, key, offset=offset, loop=d.loop, fade=fade,
                                                              box=box, role="video", **cam.layer_fields())))
-        mark("rendered", d)
+        mark("rendered", d.node)
         # the clip's own sound, when it has any, plays with it (``gain`` sets its level)
-        gain = db(opt_value(d.options, "gain"))
-        absolute = ctx.asset(d.value)
-        secs = ctx.audio_seconds(absolute)
+        secs = ctx.audio_seconds(ctx.asset(d.path))
         if secs is None:
             return
         start = ctx.frame_to_sample(s)
         length = ctx.frame_to_sample(e) - start
         source = ctx.sample(secs)
-        src0 = ctx.sample(offset_s)
-        if not loop:
+        src0 = ctx.sample(d.source_from)
+        if not d.loop:
             length = min(length, source - src0)
         if length <= 0:
             return
-        audio = self.asset("asset.audio", d.value, "audio", f"{name} / sound", film_wide=False)
-        out.audio.append(AudioClip(start, length, audio, offset=src0, gain_db=gain,
+        audio = self.asset("asset.audio", d.path, "audio", f"{name} / sound", film_wide=False)
+        out.audio.append(AudioClip(start, length, audio, offset=src0, gain_db=d.gain_db,
                                    fade_in=ctx.frame_to_sample(fade.fade_in), fade_out=ctx.frame_to_sample(fade.fade_out),
-                                   loop=loop, role="video", name=f"{name} / sound"))
+                                   loop=d.loop, role="video", name=f"{name} / sound"))
 
-    def inset(self, options: tuple[ir.Option, ...]) -> Box | None:
+    def inset(self, given: frozenset[str]) -> Box | None:
         """Where a positioned video sits: ``show: "clip.mp4", top, left`` is an inset of
         ``INSET`` of the canvas in the top-left corner (a margin of ``INSET_MARGIN`` from the
         edges); ``center`` alone centres it; no position fills the canvas."""
         ctx = self.ctx
-        given = {o.key for o in options if o.value is None and o.key in ("top", "center", "bottom", "left", "right")}
         if not given:
             return None
-        for o in options:
-            if o.value is None and o.key in given:
-                mark_read(o)
         w, h = even(INSET * ctx.width), even(INSET * ctx.height)
         mx, my = round(INSET_MARGIN * ctx.width), round(INSET_MARGIN * ctx.height)
         x = mx if "left" in given else ctx.width - w - mx if "right" in given else (ctx.width - w) // 2
         y = my if "top" in given else ctx.height - h - my if "bottom" in given else (ctx.height - h) // 2
         return Box(x, y, w, h)
 
-    def caption(self, track: TrackLayout, d: ir.Property, n: int, out: Scene) -> None:
-        ctx = self.ctx
-        at, dur = directive_timing(d, ctx.fps, track.flow_at, track.clock)
-        s, e = self.span(track, at, dur)
+    def caption(self, track: TrackLayout, d: Caption, out: Scene) -> None:
+        s, e = self.span(track, d.at, d.dur)
         if e <= s:
-            mark("cut", d)
+            mark("cut", d.node)
             return
-        if isinstance(d.value, ir.Styled):
-            alphabet, text = d.value.alphabet.word, d.value.text.text
-        elif isinstance(d.value, ir.Str):
-            alphabet, text = None, spoken(d.value.text)
-        else:
-            return
-        ink = opt_value(d.options, "ink") or opt_value(d.options, "colour")
-        colour = ink.rgb if isinstance(ink, ir.Colour) else None
-        key = self.text(text, alphabet, CAPTION_HEIGHT, f"{track.identity} / caption {n}", colour)
-        position = flag(d.options, ("top", "center", "bottom", "left", "right"), "bottom")
-        out.layers.append((3, len(out.layers), TextLayer(s, e, key, position=position, fade=self.fade(d.options),
-                                                         role="caption")))
-        mark("rendered", d)
+        key = self.text(d.text, d.alphabet, CAPTION_HEIGHT, f"{track.identity} / caption {d.n}", d.colour)
+        out.layers.append((3, len(out.layers), TextLayer(s, e, key, position=d.position,  # type: ignore[arg-type]
+                                                         fade=self.fade(d.fades), role="caption")))
+        mark("rendered", d.node)
 
-    def cue(self, track: TrackLayout, d: ir.Property, out: Scene) -> None:
+    def cue(self, track: TrackLayout, d: Cue, out: Scene) -> None:
         ctx = self.ctx
-        at, dur = directive_timing(d, ctx.fps, track.flow_at, track.clock)
-        start = ctx.sample(track.start + min(at, track.duration))
+        start = ctx.sample(track.start + min(d.at, track.duration))
         scene_end = ctx.frame_to_sample(ctx.frame(track.end))
         if start >= scene_end:
-            mark("cut", d)
+            mark("cut", d.node)
             return
-        what = d.value.word if isinstance(d.value, ir.Word) else d.value.text if isinstance(d.value, ir.Str) else "?"
-        found = self.sound(d.value, f"{track.identity} / {d.key} {what}")
+        name = f"{track.identity} / {d.kind} {d.what}"
+        found = self.sound(d.value, name)
         if found is None:
             return
         key, source = found
-        offset = ctx.sample(opt_seconds(d.options, "from", ctx.fps) or Fraction(0))
-        loop = has_flag(d.options, "loop")
-        length = scene_end - start if dur is None else min(ctx.sample(dur), scene_end - start)
-        if source is not None and not loop:
+        offset = ctx.sample(d.source_from)
+        length = scene_end - start if d.dur is None else min(ctx.sample(d.dur), scene_end - start)
+        if source is not None and not d.loop:
             length = min(length, source - offset)
         if length <= 0:
-            mark("cut", d)  # the source ends before its ``from`` (W303's kin: nothing left to play)
+            mark("cut", d.node)  # the source ends before its ``from`` (W303's kin: nothing left to play)
             return
-        music = d.key == "music"
-        out.audio.append(AudioClip(start, length, key, offset=offset, gain_db=db(opt_value(d.options, "gain")),
-                                   fade_in=ctx.sample(opt_seconds(d.options, "fade in", ctx.fps) or Fraction(0)),
-                                   fade_out=ctx.sample(opt_seconds(d.options, "fade out", ctx.fps) or Fraction(0)),
-                                   duck=music, loop=loop, role="music" if music else "sound",
-                                   name=f"{track.identity} / {d.key} {what}"))
-        mark("rendered", d)
+        music = d.kind == "music"
+        out.audio.append(AudioClip(start, length, key, offset=offset, gain_db=d.gain_db,
+                                   fade_in=ctx.sample(d.fades.fade_in), fade_out=ctx.sample(d.fades.fade_out),
+                                   duck=music, loop=d.loop, role="music" if music else "sound", name=name))
+        mark("rendered", d.node)
 
     def beat(self, track: TrackLayout, b: BeatLayout, subtitles: tuple[str, str | None] | None, out: Scene) -> None:
         ctx = self.ctx
@@ -866,13 +755,9 @@ class Graph:
         """A scene without a backdrop whose Fountain heading names a place (``INT. CATHEDRAL -
         NIGHT``) gets the place's generated backdrop: one seed per place (so every scene there
         shows the same place) and a prompt of the place and the time of day (its lighting)."""
-        assert isinstance(track.item, ir.Scene)
-        if track.item.heading.style != "fountain":
+        if track.place is None:
             return
-        found = schema.heading_place(track.item.heading.title)
-        if found is None:
-            return
-        place, time = found
+        place, time = track.place
         ctx = self.ctx
         path = f"place {place}"
         prompt = " ".join(f"{place} {time}".lower().split())
@@ -895,47 +780,26 @@ class Graph:
         mark("rendered", a.line)
         if not a.show:
             return
-        key = self.text(spoken(a.line.text.text), None, CAPTION_HEIGHT, f"{track.identity} / action {n}")
+        key = self.text(a.text, None, CAPTION_HEIGHT, f"{track.identity} / action {n}")
         out.layers.append((3, len(out.layers), TextLayer(s, e, key, position=a.position,  # type: ignore[arg-type]
-                                                         fade=self.fade(a.line.options), role="caption")))
-
-    def subtitle_mode(self) -> tuple[str, str | None] | None:
-        p = self.ctx.film.header.get("subtitles")
-        if p is None or not isinstance(p.value, (ir.Word, ir.Str)):
-            return None
-        mark("rendered", p)
-        word = p.value.word if isinstance(p.value, ir.Word) else p.value.text
-        if word == "off":
-            return None
-        if word == "plain":
-            return ("plain", None)
-        return ("alphabet", word)
+                                                         fade=self.fade(a.fades), role="caption")))
 
     def track(self, track: TrackLayout) -> tuple[SceneTrack, Scene]:
         ctx = self.ctx
         self.scene = track.index
         out = Scene()
-        if isinstance(track.item, ir.Credits):
+        if track.roll is not None:
             s, e = self.span(track, Fraction(0), None)
-            text = "\n".join(spoken(line.text) for line in track.item.lines)
-            key = self.text(text, track.item.alphabet, CREDITS_HEIGHT, f"{track.identity} / roll")
-            out.layers.append((5, 0, TextLayer(s, e, key, position="center", fade=self.fade(track.item.options),
+            key = self.text(track.roll.text, track.roll.alphabet, CREDITS_HEIGHT, f"{track.identity} / roll")
+            out.layers.append((5, 0, TextLayer(s, e, key, position="center", fade=self.fade(track.roll.fades),
                                                roll=True, role="credits")))
             mark("rendered", track.item)
         else:
-            counts: dict[str, int] = {}
-            subtitles = self.subtitle_mode()
-            for item in track.item.items:
-                if isinstance(item, ir.Property):
-                    counts[item.key] = counts.get(item.key, 0) + 1
-                    n = counts[item.key]
-                    handler = self.DIRECTIVES.get(item.key)
-                    if handler is not None:
-                        handler(self, track, item, n, out)
-            if not any(isinstance(i, ir.Property) and i.key == "backdrop" for i in track.item.items):
-                self.place(track, out)
+            for d in track.directives:
+                self.DIRECTIVES[type(d)](self, track, d, out)
+            self.place(track, out)
             for b in track.beats:
-                self.beat(track, b, subtitles, out)
+                self.beat(track, b, self.layout.subtitles, out)
             for n, a in enumerate(track.actions, start=1):
                 self.action(track, a, n, out)
             stack_subtitles(out)
@@ -954,15 +818,9 @@ class Graph:
         return SceneTrack(track.index, track.title, f0, f1, layers, fade_in, fade_out, seg,
                           track.fade_in_white, track.fade_out_white), out
 
-    DIRECTIVES: dict[str, Any] = {
-        "backdrop": backdrop,
-        "show": show,
-        "caption": caption,
-        "music": lambda self, track, d, n, out: self.cue(track, d, out),
-        "sound": lambda self, track, d, n, out: self.cue(track, d, out),
-    }
-    """The handler of each scene directive (a directive the schema knows and this table does not
-    reaches the ledger unaccounted: ``E702``)."""
+    DIRECTIVES: dict[type, Any] = {Backdrop: backdrop, Show: show, Caption: caption, Cue: cue}
+    """The handler of each typed scene directive (a directive the schema knows and the resolve
+    stage does not type reaches the ledger unaccounted: ``E702``)."""
 
 
 def stack_subtitles(out: Scene) -> None:
@@ -988,7 +846,6 @@ def _relative(layer: Layer, f0: int) -> Any:
 def build(ctx: Context, layout: Layout) -> tuple[Timeline, dict[str, Job], dict[str, int]]:
     """The timeline and the job graph for a laid-out film."""
     g = Graph(ctx, layout)
-    g.subtitle_mode()  # read once for the whole film (a film without scenes has no lines to show)
     scenes: list[SceneTrack] = []
     parts: list[Scene] = []
     for t in layout.tracks:
@@ -1016,37 +873,28 @@ def build(ctx: Context, layout: Layout) -> tuple[Timeline, dict[str, Job], dict[
         else:
             overlaps.append(Overlap("crossfade", o.a, o.b, start, end))
     audio: list[AudioClip] = []
-    st = ctx.film.header.get("soundtrack")
+    st = layout.soundtrack
     if st is not None and samples <= 0:
-        mark("cut", st)  # an empty film: nothing to play under
+        mark("cut", st.node)  # an empty film: nothing to play under
     if st is not None and samples > 0:
-        what = st.value.word if isinstance(st.value, ir.Word) else st.value.text if isinstance(st.value, ir.Str) else "?"
-        found = g.sound(st.value, f"soundtrack {what}")
+        found = g.sound(st.value, f"soundtrack {st.what}")
         if found is not None:
             key, source = found
-            loop = has_flag(st.options, "loop")
-            offset = ctx.sample(opt_seconds(st.options, "from", ctx.fps) or Fraction(0))
-            length = samples if source is None or loop else min(samples, source - offset)
-            fi = opt_seconds(st.options, "fade in", ctx.fps) or Fraction(0)
-            fo = opt_seconds(st.options, "fade out", ctx.fps) or Fraction(0)
+            offset = ctx.sample(st.source_from)
+            length = samples if source is None or st.loop else min(samples, source - offset)
             if length > 0:
-                audio.append(AudioClip(0, length, key, offset=offset, gain_db=db(opt_value(st.options, "gain")),
-                                       fade_in=ctx.sample(fi), fade_out=ctx.sample(fo), duck=True,
-                                       loop=loop, role="music", name=f"soundtrack {what}"))
-                mark("rendered", st)
+                audio.append(AudioClip(0, length, key, offset=offset, gain_db=st.gain_db,
+                                       fade_in=ctx.sample(st.fades.fade_in), fade_out=ctx.sample(st.fades.fade_out),
+                                       duck=True, loop=st.loop, role="music", name=f"soundtrack {st.what}"))
+                mark("rendered", st.node)
             else:
-                mark("cut", st)
+                mark("cut", st.node)
     subtitles: list[Subtitle] = []
     for part in parts:
         audio.extend(part.audio)
         subtitles.extend(part.subtitles)
     audio.sort(key=lambda c: (c.start, c.role, c.name))
     subtitles.sort(key=lambda s: (s.start, s.end))
-    duck = ctx.film.header.get("duck")
-    duck_db = float(DEFAULT_DUCK_DB)
-    if duck is not None and isinstance(duck.value, ir.Gain):
-        duck_db = float(duck.value.db)
-        mark("rendered", duck)
     timeline = Timeline(ctx.width, ctx.height, ctx.fps, frames, SAMPLE_RATE, samples, tuple(scenes),
-                        tuple(overlaps), tuple(audio), tuple(subtitles), duck_db=duck_db)
+                        tuple(overlaps), tuple(audio), tuple(subtitles), duck_db=layout.duck_db)
     return timeline, g.jobs, g.seeds

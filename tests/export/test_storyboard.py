@@ -29,7 +29,7 @@ from nyeshc import pipeline
 from nyeshc.cli import main
 from nyeshc.export import storyboard
 from nyeshc.plan import timecode
-from nyeshc.plan.layout import half_up
+from nyeshc.resolve.values import half_up
 from nyeshc.plan.model import (
     Box,
     Job,

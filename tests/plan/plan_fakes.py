@@ -14,7 +14,7 @@ from nyeshc.syntax import load, read
 
 from nyeshc.config import Profile, animatic_profile
 from nyeshc.grid import Grid
-from nyeshc.plan.services import BackendInfo, CostModel
+from nyeshc.resolve.services import BackendInfo, CostModel
 
 COSTS = {
     "image": CostModel("cpu", per_call=0.002, per_frame=0.065),

@@ -22,7 +22,7 @@ from nyeshc import schema
 from nyeshc.check import context_for, run
 from nyeshc.diagnostics import LineIndex
 from nyeshc.plan import PlanError, plan
-from nyeshc.plan.ledger import STRICT_ENV
+from nyeshc.resolve.ledger import STRICT_ENV
 from nyeshc.commands.common import load_and_check
 from nyeshc.syntax import read
 from plan_fakes import EXAMPLES, ROOT, FakeServices

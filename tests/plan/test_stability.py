@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from plan_fakes import EXAMPLES, plan_text
 
-from nyeshc.plan import seeds
+from nyeshc.resolve import seeds
 from nyeshc.plan.model import Plan
 
 NYESHKERH = next(p for p in EXAMPLES if p.stem == "nyeshkerh").read_text(encoding="utf-8")

@@ -1,9 +1,9 @@
 """Timeline layout: when every scene, line and cue starts and ends, in exact time.
 
-This file is long (about 900 lines) on purpose: it holds every timing rule of the language
-(scenes, overlaps, beats in the flow, music grids, credits) and the exact-time helpers they
-share; split, the rules would call across files for each other's results. The resolve stage of
-issue #16 would move these rules into ``nyeshc/resolve/``.
+This file holds every timing rule of the language (scenes, overlaps, beats in the flow, music
+grids, credits); the values they read are :mod:`nyeshc.resolve.values`', the context (canvas,
+rate, the outside world's facts) :mod:`nyeshc.resolve.context`'s, and each directive is typed by
+:mod:`nyeshc.resolve.directives` once its time is known.
 
 Everything is computed in exact :class:`~fractions.Fraction` seconds and converted to integer
 frames (at the film's ``fps``) and samples (at ``SAMPLE_RATE``) once, at absolute boundaries,
@@ -32,21 +32,32 @@ start of the same character's next beat in the scene, or the scene's end.
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass, field
 from fractions import Fraction
-from pathlib import Path
 
 from nyeshc import ir, schema
-from nyeshc.diagnostics import error, warning
+from nyeshc.diagnostics import error
 from nyeshc.grid import Grid
 from nyeshc.media import SAMPLE_RATE
-from nyeshc.plan import ledger
-from nyeshc.syntax.fountain import strip_emphasis
-from nyeshc.plan.services import BackendInfo, Services
+from nyeshc.resolve import ledger
+from nyeshc.resolve.context import Context
+from nyeshc.resolve.directives import Cue, Directive, Fades, Roll, Soundtrack, directive, roll, soundtrack
+from nyeshc.resolve.values import (
+    Clock,
+    flag,
+    has_flag,
+    num,
+    opt_seconds,
+    opt_value,
+    option,
+    prop,
+    seconds,
+    seconds_of,
+    spoken,
+    timing,
+)
+from nyeshc.schema import DEFAULT_DUCK_DB
 
-DEFAULT_FPS = Fraction(24)
-DEFAULT_CANVAS = (1280, 720)
 MIN_SCENE = Fraction(1)
 CREDIT_LINE = Fraction(2)
 MIN_CREDITS = Fraction(4)
@@ -54,317 +65,11 @@ DEFAULT_TRANSITION = Fraction(1)
 DEFAULT_GAP = Fraction(3, 10)  # between one element of a scene's flow and the next
 DEFAULT_READING_WPM = Fraction(180)  # an action line's reading speed
 MIN_ACTION = Fraction(1)  # an action line takes at least this long
-LOW_CONFIDENCE = 0.5  # a detected grid below this is W705
 OFFSCREEN_EXTENSIONS = frozenset({"V.O.", "O.S.", "O.C.", "OFF", "VO", "OS", "OC"})
 OVERLAP_KINDS = {"CROSSFADE TO": "crossfade", "MORPH TO": "morph"}
 FADE_IN_KINDS = {"FADE IN"}
 FADE_OUT_KINDS = {"FADE OUT", "FADE TO BLACK"}
 FADE_THROUGH_KINDS = {"FADE THROUGH BLACK", "FADE TO WHITE"}
-
-
-# --------------------------------------------------------------------------- reading values
-
-
-def half_up(x: Fraction) -> int:
-    """Round half up (not half-even): one rule for every boundary."""
-    return math.floor(x + Fraction(1, 2))
-
-
-def num(value: ir.Value | None, default: Fraction | None = None) -> Fraction | None:
-    if isinstance(value, ir.Num):
-        return value.value
-    if isinstance(value, ir.Percent):
-        return value.value / 100
-    return default
-
-
-def option(options: tuple[ir.Option, ...], key: str) -> ir.Option | None:
-    """The option ``key`` (the planner's one way to read an option: the read is recorded in the
-    :mod:`~nyeshc.plan.ledger`)."""
-    for o in options:
-        if o.key == key:
-            ledger.note_read(o)
-            return o
-    return None
-
-
-def flag(options: tuple[ir.Option, ...], choices: tuple[str, ...], default: str) -> str:
-    """The last bare flag among ``choices`` (``close-up``, ``left``…), else ``default``; read."""
-    found = default
-    for o in options:
-        if o.value is None and o.key in choices:
-            ledger.note_read(o)
-            found = o.key
-    return found
-
-
-def has_flag(options: tuple[ir.Option, ...], key: str) -> bool:
-    return option(options, key) is not None
-
-
-def opt_value(options: tuple[ir.Option, ...], key: str) -> ir.Value | None:
-    o = option(options, key)
-    return o.value if o is not None else None
-
-
-def seconds(value: ir.Value | None, fps: Fraction) -> Fraction | None:
-    if isinstance(value, ir.Time):
-        return value.seconds(fps)
-    return None
-
-
-def opt_seconds(options: tuple[ir.Option, ...], key: str, fps: Fraction) -> Fraction | None:
-    return seconds(opt_value(options, key), fps)
-
-
-@dataclass
-class Clock:
-    """A scene's music clock: turns times written on the grid (``at bar 5``, ``for 2 bars``)
-    into scene seconds. ``origin`` is the scene time of the cue audio's first sample (its
-    ``music:`` start less its ``from``; for the soundtrack, less the scene's start in the film)."""
-
-    grid: Grid | None = None
-    origin: Fraction = Fraction(0)
-    cue: str = ""
-    end: Fraction | None = None  # scene time where the cue's audio ends, when known
-
-    def point(self, v: ir.GridTime) -> Fraction | None:
-        if self.grid is None:
-            self.no_grid(v)
-            return None
-        if v.count < 1:
-            return None
-        n = int(v.count)
-        t = self.grid.bar_time(n) if v.unit == "bar" else self.grid.beat_time(n - 1)
-        at = self.origin + t
-        if at < 0:
-            ledger.warn(error("E704", f"{v.unit} {n} of {self.cue} comes {float(-at):.2f}s before this scene starts",
-                              v.span, f"{v.unit}s count from the start of {self.cue}, not of the scene: "
-                              f"this scene starts at its {v.unit} {self.first_in_scene(v.unit)}"))
-            return None
-        if self.end is not None and at > self.end:
-            ledger.warn(error("E704", f"{v.unit} {n} is at {float(t):.2f}s of {self.cue}, past its end",
-                              v.span, f"{self.cue} lasts {float(self.end - self.origin):.2f}s: "
-                              "count fewer, or make the cue longer"))
-        return at
-
-    def first_in_scene(self, unit: str) -> int:
-        """The first bar (or beat) of the cue that starts within the scene (1-based)."""
-        assert self.grid is not None
-        k = 0
-        while self.origin + self.grid.beat_time(k) < 0 and k < 1_000_000:
-            k += 1
-        return k // self.grid.meter[0] + 1 if unit == "bar" and k % self.grid.meter[0] == 0 else \
-            (k // self.grid.meter[0] + 2 if unit == "bar" else k + 1)
-
-    def no_grid(self, v: ir.GridTime) -> None:
-        ledger.warn(error("E704", f"{self.cue or 'the scene’s music'} has no grid to count {v.unit}s on", v.span,
-                          "state its tempo: source: generate, tempo 72bpm (and meter 3/4), or write seconds"))
-
-    def length(self, v: ir.GridTime, start: Fraction = Fraction(0)) -> Fraction | None:
-        if self.grid is None:
-            self.no_grid(v)
-            return None
-        beats = v.count * (self.grid.meter[0] if v.unit == "bar" else 1)
-        return beats * self.grid.beat_seconds
-
-
-def seconds_of(value: ir.Value | None, fps: Fraction, clock: Clock | None = None, *, length: bool = False
-               ) -> Fraction | None:
-    """A time option's seconds: a time, or (with the scene's ``clock``) a time on its grid."""
-    if isinstance(value, ir.Time):
-        return value.seconds(fps)
-    if isinstance(value, ir.GridTime) and clock is not None:
-        return clock.length(value) if length else clock.point(value)
-    return None
-
-
-def timing(options: tuple[ir.Option, ...], fps: Fraction, clock: Clock | None = None
-           ) -> tuple[Fraction, Fraction | None]:
-    """``(at, for)`` from ``at T``, ``for D`` or a range ``T1..T2`` (``for`` None: untimed);
-    ``at bar 5`` / ``for 2 bars`` on the scene's ``clock``."""
-    at = seconds_of(opt_value(options, "at"), fps, clock) or Fraction(0)
-    dur = seconds_of(opt_value(options, "for"), fps, clock, length=True)
-    for o in options:
-        if o.key is None and isinstance(o.value, ir.Range):
-            ledger.note_read(o)
-            lo, hi = seconds(o.value.lo, fps), seconds(o.value.hi, fps)
-            if lo is not None and hi is not None:
-                at, dur = lo, max(Fraction(0), hi - lo)
-    return at, dur
-
-
-def prop(defn: ir.Definition | None, key: str) -> ir.Property | None:
-    if defn is None:
-        return None
-    for p in defn.props:
-        if p.key == key:
-            return p
-    return None
-
-
-# --------------------------------------------------------------------------- context
-
-
-@dataclass
-class Context:
-    """The film, its canvas and the injected services, shared by layout and graph."""
-
-    film: ir.Film
-    services: Services
-    root: Path  # the main script's folder
-    width: int = DEFAULT_CANVAS[0]
-    height: int = DEFAULT_CANVAS[1]
-    fps: Fraction = DEFAULT_FPS
-    film_seed: int = 0
-    _backends: dict[str, BackendInfo] = field(default_factory=dict)
-    _durations: dict[str, Fraction | None] = field(default_factory=dict)
-    _grids: dict[str, Grid | None] = field(default_factory=dict)
-
-    @classmethod
-    def make(cls, film: ir.Film, services: Services, root: Path | None = None) -> Context:
-        root = Path(root) if root is not None else Path(film.path).resolve().parent
-        ctx = cls(film, services, root)
-        canvas = film.header.get("canvas")
-        ledger.mark("rendered", canvas)
-        for f in film.header.fields:
-            if f.key not in ("canvas", "seed", "subtitles", "duck", "soundtrack"):
-                ledger.mark("inert", f)  # title-page text: the file's metadata and exports
-        if canvas is not None:
-            if isinstance(canvas.value, ir.Size):
-                ctx.width, ctx.height = canvas.value.width, canvas.value.height
-            elif isinstance(canvas.value, ir.Rate):
-                ctx.fps = canvas.value.fps
-            for o in canvas.options:
-                if isinstance(o.value, ir.Rate) and o.value.fps > 0:
-                    ctx.fps = o.value.fps
-                elif isinstance(o.value, ir.Size):
-                    ctx.width, ctx.height = o.value.width, o.value.height
-        seed = film.header.get("seed")
-        if seed is not None and isinstance(seed.value, ir.Num):
-            ctx.film_seed = int(seed.value.value)
-            ledger.mark("rendered", seed)
-        return ctx
-
-    def backend(self, modality: str) -> BackendInfo:
-        if modality not in self._backends:
-            self._backends[modality] = self.services.backend(modality)
-        return self._backends[modality]
-
-    @property
-    def backends(self) -> dict[str, BackendInfo]:
-        return dict(self._backends)
-
-    # ------------------------------------------------------------------ assets
-
-    def asset(self, path: ir.Str) -> str:
-        """The absolute path of a file a script names: relative to the file that wrote it (an
-        included file's own folder), else to :attr:`root`. Job params carry this absolute path
-        (the executor opens it as is); the file's SHA-256 goes beside it."""
-        base = Path(path.span.file).resolve().parent if path.span.file else self.root
-        return os.path.normpath(base / path.text)
-
-    def media_seconds(self, absolute: str) -> Fraction | None:
-        if absolute not in self._durations:
-            try:
-                self._durations[absolute] = self.services.media_duration(absolute)
-            except OSError:
-                self._durations[absolute] = None
-        return self._durations[absolute]
-
-    def audio_seconds(self, absolute: str) -> Fraction | None:
-        """Seconds of a media file when it has sound (a video's own soundtrack); None when it
-        has none or cannot be read."""
-        try:
-            if not self.services.has_audio(absolute):
-                return None
-        except OSError:
-            return None
-        return self.media_seconds(absolute)
-
-    def cue_grid(self, value: ir.Value | None) -> Grid | None:
-        """The grid of a music cue (by name) or of a recording (``"file.wav"``): stated
-        (``tempo``/``meter`` on the cue's source: exact), else the generator's own, else
-        detected by the beat tracker; None when there is none (a generator that cannot say)."""
-        key = value.word if isinstance(value, ir.Word) else value.text if isinstance(value, ir.Str) else None
-        if key is None:
-            return None
-        if key not in self._grids:
-            self._grids[key] = self._find_grid(value)  # type: ignore[arg-type]
-        return self._grids[key]
-
-    @property
-    def grids(self) -> dict[str, Grid]:
-        return {k: g for k, g in sorted(self._grids.items()) if g is not None}
-
-    def _find_grid(self, value: ir.Word | ir.Str) -> Grid | None:
-        if isinstance(value, ir.Str):
-            return self._recording_grid(self.asset(value), None, value.span)
-        defn = self.film.defs("music").get(value.word)
-        p = prop(defn, "source")
-        if p is None:
-            return None
-        tempo_v, meter_v = opt_value(p.options, "tempo"), opt_value(p.options, "meter")
-        meter = (meter_v.beats, meter_v.unit) if isinstance(meter_v, ir.Meter) else None
-        if isinstance(tempo_v, ir.Tempo):
-            return Grid.stated(tempo_v.bpm, meter or (4, 4))
-        if isinstance(p.value, ir.Str):
-            return self._recording_grid(self.asset(p.value), meter, p.value.span)
-        probe = getattr(self.services, "music_grid", None)
-        if probe is None:
-            return None
-        from nyeshc.plan.seeds import derive
-
-        explicit = num(opt_value(p.options, "seed"))
-        length = opt_seconds(p.options, "length", self.fps)
-        temperature = num(opt_value(p.options, "temperature"))
-        lyrics_p = prop(defn, "lyrics")
-        params: dict[str, object] = {
-            "genre": v.text if isinstance(v := opt_value(p.options, "genre"), ir.Str) else "",
-            "artist": v.text if isinstance(v := opt_value(p.options, "artist"), ir.Str) else "",
-            "lyrics": lyrics_p.value.text if lyrics_p is not None and isinstance(lyrics_p.value, ir.Str) else "",
-            "seconds": float(length) if length is not None else 60.0,
-            "seed": derive(self.film_seed, f"music {value.word}", None if explicit is None else int(explicit)),
-        }
-        if temperature is not None:
-            params["temperature"] = float(temperature)
-        if meter is not None:
-            params["meter"] = list(meter)
-        return probe(self.backend("music"), params)
-
-    def _recording_grid(self, absolute: str, meter: tuple[int, int] | None, span: object) -> Grid | None:
-        probe = getattr(self.services, "recording_grid", None)
-        if probe is None:
-            return None
-        try:
-            # a stated meter reaches the tracker, which finds the bar lines counting that many beats
-            grid = probe(absolute, beats_per_bar=meter[0]) if meter is not None else probe(absolute)
-        except OSError:
-            return None
-        if grid is not None and grid.source == "detected" and grid.confidence < LOW_CONFIDENCE:
-            ledger.warn(warning("W705", f"the beat tracker is unsure of this recording's grid "
-                                        f"({float(grid.tempo):g} bpm, confidence {grid.confidence:.2f})", span,  # type: ignore[arg-type]
-                                "state it on the cue: source: \"music.wav\", tempo 96bpm, meter 4/4"))
-        if grid is not None and meter is not None and grid.meter != meter:
-            grid = Grid(grid.tempo, meter, grid.first, grid.beats, grid.downbeat, grid.confidence, grid.source)
-        return grid
-
-    def sha256(self, absolute: str) -> str:
-        try:
-            return self.services.file_sha256(absolute)
-        except OSError:
-            return "missing"
-
-    # ------------------------------------------------------------------ time
-
-    def frame(self, t: Fraction) -> int:
-        return half_up(t * self.fps)
-
-    def sample(self, t: Fraction) -> int:
-        return half_up(t * SAMPLE_RATE)
-
-    def frame_to_sample(self, frame: int) -> int:
-        return round(Fraction(frame) * SAMPLE_RATE / self.fps)
 
 
 # --------------------------------------------------------------------------- voices
@@ -451,13 +156,16 @@ class BeatLayout:
 
 @dataclass
 class ActionLayout:
-    """An action line in the flow: ``at`` and ``length`` in scene seconds; drawn when ``show``."""
+    """An action line in the flow: ``at`` and ``length`` in scene seconds; drawn when ``show``
+    (its text as said, where ``position`` says, with ``fades``)."""
 
     line: ir.ActionLine
     at: Fraction
     length: Fraction
     show: bool
     position: str
+    text: str = ""
+    fades: Fades = Fades()
 
 
 @dataclass
@@ -472,7 +180,9 @@ class TrackLayout:
     duration: Fraction
     beats: list[BeatLayout] = field(default_factory=list)
     actions: list[ActionLayout] = field(default_factory=list)
-    flow_at: dict[int, Fraction] = field(default_factory=dict)  # ``at flow``: directive id → scene time
+    directives: list[Directive] = field(default_factory=list)  # typed, in the order written
+    place: tuple[str, str] | None = None  # a Fountain heading's place and time, for a scene with no backdrop
+    roll: Roll | None = None  # the credits' roll
     clock: Clock | None = None  # the scene's music grid (``at bar 5``)
     fade_in: Fraction = Fraction(0)
     fade_out: Fraction = Fraction(0)
@@ -498,8 +208,15 @@ class OverlapLayout:
 
 @dataclass
 class Layout:
+    """The resolved film: its tracks on the timeline, their overlaps, and the title page's
+    soundtrack, subtitles and ducking, read once."""
+
     tracks: list[TrackLayout]
     overlaps: list[OverlapLayout]
+    soundtrack: Soundtrack | None = None
+    subtitles: tuple[str, str | None] | None = None  # ("plain", None) | ("alphabet", NAME) | None: off
+    duck_db: float = float(DEFAULT_DUCK_DB)
+    music_need: dict[str, Fraction] = field(default_factory=dict)  # seconds of each cue the film plays
 
     @property
     def duration(self) -> Fraction:
@@ -571,12 +288,6 @@ def wpm_value(v: ir.Value | None) -> Fraction | None:
     return None
 
 
-def spoken(text: str) -> str:
-    """What is said and shown of a text: Fountain's emphasis marks (``*x*``, ``**x**``,
-    ``_x_``) removed; the script keeps them for its exports."""
-    return strip_emphasis(text) if ("*" in text or "_" in text) else text
-
-
 def reading_time(text: str, wpm: Fraction) -> Fraction:
     """How long an action line takes to read: its words at ``wpm``, at least ``MIN_ACTION``."""
     return max(MIN_ACTION, Fraction(len(text.split()) * 60) / wpm)
@@ -626,17 +337,6 @@ def beat_content(ctx: Context, beat: ir.Beat, voice: Voice, line_count: dict[str
     return lines, sings, cursor
 
 
-def directive_timing(d: ir.Property, fps: Fraction, flow_at: dict[int, Fraction] | None = None,
-                     clock: Clock | None = None) -> tuple[Fraction, Fraction | None]:
-    """A directive's ``(at, for)``: as :func:`timing`, and ``at flow`` is where the scene's flow
-    stood at the directive's line (``flow_at``, from :func:`layout_flow`)."""
-    at, dur = timing(d.options, fps, clock)
-    o = option(d.options, "at")
-    if o is not None and isinstance(o.value, ir.Word) and o.value.word == "flow":
-        at = (flow_at or {}).get(id(d), Fraction(0))
-    return at, dur
-
-
 def layout_flow(ctx: Context, scene: ir.Scene, flow_at: dict[int, Fraction] | None = None,
                 clock: Clock | None = None) -> tuple[list[BeatLayout], list[ActionLayout]]:
     """The scene's beats and action lines on its timeline (LANGUAGE.md, "The flow"): untimed
@@ -666,7 +366,8 @@ def layout_flow(ctx: Context, scene: ir.Scene, flow_at: dict[int, Fraction] | No
             length = dur if dur is not None else reading_time(item.text.text, wpm)
             show = has_flag(item.options, "show") or shown
             position = flag(item.options, ("top", "center", "bottom", "left", "right"), "bottom")
-            actions.append(ActionLayout(item, at, length, show, position))
+            actions.append(ActionLayout(item, at, length, show, position, spoken(item.text.text),
+                                        Fades.of(item.options, fps)))
             cursor = at + length + gap
             continue
         if not isinstance(item, ir.Beat):
@@ -715,15 +416,13 @@ def action_default(ctx: Context) -> bool:
     return False
 
 
-def natural_end(ctx: Context, scene: ir.Scene, beats: list[BeatLayout],
-                actions: list[ActionLayout] | None = None, flow_at: dict[int, Fraction] | None = None,
-                clock: Clock | None = None) -> Fraction:
+def natural_end(directives: list[Directive], beats: list[BeatLayout],
+                actions: list[ActionLayout] | None = None) -> Fraction:
     """The latest end of the scene's timed elements and of its flow (0 when none)."""
     end = Fraction(0)
-    for d in scene.directives:
-        at, dur = directive_timing(d, ctx.fps, flow_at, clock)
-        if dur is not None:
-            end = max(end, at + dur)
+    for d in directives:
+        if d.dur is not None:
+            end = max(end, d.at + d.dur)
     for b in beats:
         if b.audio:
             end = max(end, b.at + Fraction(b.audio, SAMPLE_RATE))
@@ -734,13 +433,12 @@ def natural_end(ctx: Context, scene: ir.Scene, beats: list[BeatLayout],
     return end
 
 
-def scene_duration(ctx: Context, scene: ir.Scene, beats: list[BeatLayout],
-                   actions: list[ActionLayout] | None = None, flow_at: dict[int, Fraction] | None = None,
-                   clock: Clock | None = None) -> Fraction:
+def scene_duration(ctx: Context, scene: ir.Scene, directives: list[Directive], beats: list[BeatLayout],
+                   actions: list[ActionLayout] | None = None) -> Fraction:
     explicit = seconds(scene.duration, ctx.fps) if scene.duration is not None else None
     if explicit is not None and explicit > 0:
         return explicit
-    end = natural_end(ctx, scene, beats, actions, flow_at, clock)
+    end = natural_end(directives, beats, actions)
     end = Fraction(math.ceil(end * ctx.fps), 1) / ctx.fps  # whole frames: never cut the last sample
     return max(MIN_SCENE, end)
 
@@ -752,14 +450,11 @@ def credits_duration(ctx: Context, credits: ir.Credits) -> Fraction:
     return max(MIN_CREDITS, CREDIT_LINE * len(credits.lines))
 
 
-def soundtrack_clock(ctx: Context) -> tuple[Grid | None, Fraction, str]:
+def soundtrack_clock(ctx: Context, st: Soundtrack | None) -> tuple[Grid | None, Fraction, str]:
     """The soundtrack's grid, its ``from`` offset and its name (no grid: None)."""
-    st = ctx.film.header.get("soundtrack")
     if st is None or not isinstance(st.value, (ir.Word, ir.Str)):
         return None, Fraction(0), ""
-    name = st.value.word if isinstance(st.value, ir.Word) else st.value.text
-    offset = seconds(opt_value(st.options, "from"), ctx.fps) or Fraction(0)
-    return ctx.cue_grid(st.value), offset, f"the soundtrack {name}"
+    return ctx.cue_grid(st.value), st.source_from, f"the soundtrack {st.what}"
 
 
 def cuts_unit(ctx: Context) -> str | None:
@@ -838,11 +533,12 @@ def layout(ctx: Context) -> Layout:
     overlaps: list[OverlapLayout] = []
     pending_fade_in = Fraction(0)
     pending_white = False
-    soundtrack = soundtrack_clock(ctx)
     cuts = cuts_unit(ctx)
     pending_node: ir.Transition | None = None
     pending_overlap: tuple[str, Fraction] | None = None
     credits_n = 0
+    st = soundtrack(ctx.film, ctx.fps)
+    soundtrack_grid = soundtrack_clock(ctx, st)
     for item in body:
         if isinstance(item, ir.Transition):
             spec = schema.transition(" ".join(item.kind.split()))
@@ -869,19 +565,20 @@ def layout(ctx: Context) -> Layout:
             start = Fraction(0)
             if tracks:
                 start = tracks[-1].end - (pending_overlap[1] if pending_overlap is not None else 0)
-            clock = scene_clock(ctx, item, start, soundtrack)
+            clock = scene_clock(ctx, item, start, soundtrack_grid)
             flow_at: dict[int, Fraction] = {}
             beats, actions = layout_flow(ctx, item, flow_at, clock)
-            duration = scene_duration(ctx, item, beats, actions, flow_at, clock)
-            if cuts is not None and soundtrack[0] is not None:
-                duration = snap(start, duration, soundtrack, cuts)
+            directives = scene_directives(ctx, item, flow_at, clock)
+            duration = scene_duration(ctx, item, directives, beats, actions)
+            if cuts is not None and soundtrack_grid[0] is not None:
+                duration = snap(start, duration, soundtrack_grid, cuts)
             track = TrackLayout(len(tracks), item, idents[id(item)], scene_title(item), Fraction(0),
-                                duration, beats, actions, flow_at=flow_at, clock=clock)
+                                duration, beats, actions, directives, place=scene_place(item), clock=clock)
         elif isinstance(item, ir.Credits):
             credits_n += 1
             ident = "credits" if credits_n == 1 else f"credits ({credits_n})"
             track = TrackLayout(len(tracks), item, ident, "CREDITS" + (f" {item.alphabet}" if item.alphabet else ""),
-                                Fraction(0), credits_duration(ctx, item))
+                                Fraction(0), credits_duration(ctx, item), roll=roll(item, ctx.fps))
         else:
             continue
         if tracks:
@@ -904,4 +601,73 @@ def layout(ctx: Context) -> Layout:
         pending_overlap = None
         tracks.append(track)
     assign_spans(tracks)
-    return Layout(tracks, overlaps)
+    lay = Layout(tracks, overlaps, st, subtitle_mode(ctx), duck_db(ctx))
+    lay.music_need = music_needs(lay)
+    return lay
+
+
+def scene_directives(ctx: Context, scene: ir.Scene, flow_at: dict[int, Fraction], clock: Clock | None
+                     ) -> list[Directive]:
+    """The scene's directives typed, in the order written (each the ``n``-th of its key)."""
+    out: list[Directive] = []
+    counts: dict[str, int] = {}
+    for item in scene.items:
+        if isinstance(item, ir.Property):
+            counts[item.key] = counts.get(item.key, 0) + 1
+            d = directive(item, counts[item.key], ctx.fps, flow_at, clock)
+            if d is not None:
+                out.append(d)
+    return out
+
+
+def scene_place(scene: ir.Scene) -> tuple[str, str] | None:
+    """A scene without a backdrop whose Fountain heading names a place (``INT. CATHEDRAL -
+    NIGHT``): the place and the time of day (None otherwise)."""
+    if scene.heading.style != "fountain" or any(i.key == "backdrop" for i in scene.directives):
+        return None
+    return schema.heading_place(scene.heading.title)
+
+
+def subtitle_mode(ctx: Context) -> tuple[str, str | None] | None:
+    """The title page's ``subtitles``: ``plain``, an alphabet's name, or ``off`` (None)."""
+    p = ctx.film.header.get("subtitles")
+    if p is None or not isinstance(p.value, (ir.Word, ir.Str)):
+        return None
+    ledger.mark("rendered", p)
+    word = p.value.word if isinstance(p.value, ir.Word) else p.value.text
+    if word == "off":
+        return None
+    if word == "plain":
+        return ("plain", None)
+    return ("alphabet", word)
+
+
+def duck_db(ctx: Context) -> float:
+    """How far music dips under dialogue: the title page's ``duck``, else the schema's default."""
+    duck = ctx.film.header.get("duck")
+    if duck is not None and isinstance(duck.value, ir.Gain):
+        ledger.mark("rendered", duck)
+        return float(duck.value.db)
+    return float(DEFAULT_DUCK_DB)
+
+
+def music_needs(lay: Layout) -> dict[str, Fraction]:
+    """Seconds of each cue the film uses (its longest use, from its ``from`` offset)."""
+    need: dict[str, Fraction] = {}
+
+    def use(cue: str, seconds: Fraction) -> None:
+        need[cue] = max(need.get(cue, Fraction(0)), seconds)
+
+    st = lay.soundtrack
+    if st is not None and isinstance(st.value, ir.Word):
+        use(st.value.word, st.source_from + lay.duration)
+    for t in lay.tracks:
+        for d in t.directives:
+            if isinstance(d, Cue) and isinstance(d.value, ir.Word):
+                use(d.value.word, d.source_from + (d.dur if d.dur is not None else max(Fraction(0), t.duration - d.at)))
+        for b in t.beats:
+            span = (b.end or b.at) - b.at
+            for sing in b.sings:
+                length = Fraction(sing.samples, SAMPLE_RATE) if sing.samples is not None else span
+                use(sing.cue, Fraction(sing.source_offset, SAMPLE_RATE) + length)
+    return need

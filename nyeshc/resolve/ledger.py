@@ -22,7 +22,7 @@ rendered. One that is not is ``W211`` for users; with ``NYESHC_STRICT_PLAN=1`` (
 sets it) it is the error ``E703``, so a new option without an effect fails CI.
 
 The ledger is installed in a context variable for the duration of :func:`nyeshc.plan.plan`;
-:func:`nyeshc.plan.layout.option`, the one way the planner reads an option, records each read.
+:func:`nyeshc.resolve.values.option`, the one way the planner reads an option, records each read.
 """
 
 from __future__ import annotations
