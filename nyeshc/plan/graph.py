@@ -30,12 +30,13 @@ from nyeshc.diagnostics import warning
 from nyeshc.media import SAMPLE_RATE
 from nyeshc.plan import keys
 from nyeshc.resolve.context import Context
+from nyeshc.resolve.definitions import Latent, Motion
 from nyeshc.resolve.directives import Backdrop, Camera, Caption, Cue, Fades, Show
 from nyeshc.resolve.ledger import mark, warn
 from nyeshc.resolve.seeds import derive
 from nyeshc.resolve.services import CostModel
-from nyeshc.resolve.timeline import ActionLayout, BeatLayout, Layout, TrackLayout, voice_modality
-from nyeshc.resolve.values import num, opt_seconds, opt_value, prop
+from nyeshc.resolve.definitions import voice_modality
+from nyeshc.resolve.model import ActionLayout, BeatLayout, Layout, TrackLayout
 from nyeshc.plan.model import (
     AudioClip,
     Box,
@@ -101,6 +102,10 @@ def morph_size(ctx: Context, factor: Fraction = Fraction(1)) -> tuple[int, int]:
     return max(2, even(ctx.width * scale)), max(2, even(ctx.height * scale))
 
 
+GENERATED = Latent(None, "generate")
+"""The portrait of a character that is not defined (or defines no portrait): generated."""
+NO_MOTION = Motion(None)
+
 INSET = Fraction(1, 2)
 """A positioned ``show`` (``show: "clip.mp4", top, left``) is an inset this fraction of the canvas."""
 INSET_MARGIN = Fraction(1, 20)
@@ -113,10 +118,7 @@ SUBTITLE_HEIGHT = Fraction(1, 20)
 CREDITS_HEIGHT = Fraction(1, 12)
 TEXT_WIDTH = Fraction(8, 10)
 DRIVING_SIZE = 256
-DEFAULT_INK = (0xEF, 0xE6, 0xD2)
 PLAIN_COLOUR = (255, 255, 255)
-DEFAULT_GLYPHS = 28
-DEFAULT_STROKES = (2, 5)
 
 
 def even(x: Fraction | float | int) -> int:
@@ -242,25 +244,22 @@ class Graph:
         """The latent of a generated look (``generate`` or ``blend``), or None (a file, unknown,
         or a blend that passes through itself). In the ``portrait`` modality a look stands for
         its seed and truncation drawn by the portrait generator."""
-        p = prop(self.ctx.film.defs("look").get(name), "image")
-        if p is None or name in seen:
+        look = self.ctx.defs.looks.get(name)
+        if look is None or look.node is None or name in seen:
             return None
         path = f"look {name}"
-        if isinstance(p.value, ir.Call) and p.value.name == "blend":
-            key = self.blend(kind, p.value, path if kind == "image" else f"{path} / {kind}", seen | {name})
+        if look.blend is not None:
+            key = self.blend(kind, look.blend, path if kind == "image" else f"{path} / {kind}", seen | {name})
             if key is not None:
-                mark("rendered", p)
+                mark("rendered", look.node)
             return key
-        prompt = p.value.text.text if isinstance(p.value, ir.Styled) and p.value.alphabet.word == "generate" else None
-        if not (isinstance(p.value, ir.Word) and p.value.word == "generate") and prompt is None:
+        if look.kind != "generate":
             return None
-        mark("rendered", p)
-        explicit = num(opt_value(p.options, "seed"))
-        trunc = num(opt_value(p.options, "truncation"), Fraction(1))
-        seed = self.seed(path, None if explicit is None else int(explicit))
-        params: dict[str, Any] = {"truncation": float(trunc if trunc is not None else 1)}
-        if prompt is not None and kind == "image":  # words the image generator draws from
-            params["prompt"] = " ".join(prompt.split())
+        mark("rendered", look.node)
+        seed = self.seed(path, look.seed)
+        params: dict[str, Any] = {"truncation": float(look.truncation)}
+        if look.prompt is not None and kind == "image":  # words the image generator draws from
+            params["prompt"] = " ".join(look.prompt.split())
         return self.add(f"{kind}.latent", kind, params, [],
                         output="latent", name=path if kind == "image" else f"{path} / {kind}", seed=seed,
                         film_wide=True)
@@ -270,10 +269,10 @@ class Graph:
         if latent is not None:
             return self.add("image.render", "image", {"width": width, "height": height}, [latent],
                             output="image", name=label, frames=1, pixels=width * height)
-        p = prop(self.ctx.film.defs("look").get(name), "image")
-        if p is not None and isinstance(p.value, ir.Str):
-            mark("rendered", p)
-            return self.asset("asset.image", p.value, "image", label, film_wide=False,
+        look = self.ctx.defs.looks.get(name)
+        if look is not None and look.path is not None:
+            mark("rendered", look.node)
+            return self.asset("asset.image", look.path, "image", label, film_wide=False,
                               width=width, height=height)
         return None
 
@@ -289,56 +288,35 @@ class Graph:
 
     def portrait(self, character: str) -> str | None:
         size = self._sizes.get(character, min(PORTRAIT_MAX, even(SHOT_HEIGHT["medium"] * self.ctx.height)))
-        p = prop(self.ctx.film.defs("character").get(character), "portrait")
+        p = self.ctx.defs.portraits.get(character) or GENERATED
         path = f"character {character} / portrait"
-        if p is None or (isinstance(p.value, ir.Word) and p.value.word == "generate"):
-            options = p.options if p is not None else ()
-            explicit = num(opt_value(options, "seed"))
-            trunc = num(opt_value(options, "truncation"), Fraction(1))
-            seed = self.seed(path, None if explicit is None else int(explicit))
-            latent: str | None = self.add("portrait.latent", "portrait",
-                                          {"truncation": float(trunc if trunc is not None else 1)}, [],
-                                          output="latent", name=path, seed=seed, film_wide=True)
-        elif isinstance(p.value, ir.Call) and p.value.name == "blend":
-            latent = self.blend("portrait", p.value, path)
-        elif isinstance(p.value, ir.Str):
-            mark("rendered", p)
-            image = self.asset("asset.image", p.value, "image", f"{path} / image", width=size, height=size)
+        latent: str | None = None
+        if p.kind == "generate":
+            latent = self.add("portrait.latent", "portrait", {"truncation": float(p.truncation)}, [],
+                              output="latent", name=path, seed=self.seed(path, p.seed), film_wide=True)
+        elif p.blend is not None:
+            latent = self.blend("portrait", p.blend, path)
+        elif p.path is not None:
+            mark("rendered", p.node)
+            image = self.asset("asset.image", p.path, "image", f"{path} / image", width=size, height=size)
             return self.add("portrait.file", "portrait", {"size": size, "mouth": None}, [image],
                             output="portrait", name=path, film_wide=True, frames=1, pixels=size * size)
-        else:
-            latent = None
         if latent is None:
             return None
-        mark("rendered", p)
+        mark("rendered", p.node)
         return self.add("portrait.make", "portrait", {"size": size}, [latent], output="portrait",
                         name=path, film_wide=True, frames=1, pixels=size * size)
 
     # ------------------------------------------------------------------ alphabets and text
 
     def alphabet(self, name: str) -> tuple[str, tuple[int, int, int]] | None:
-        defn = self.ctx.film.defs("alphabet").get(name)
-        if defn is None:
+        a = self.ctx.defs.alphabets.get(name)
+        if a is None:
             return None
-        count = num(prop(defn, "glyphs").value if prop(defn, "glyphs") else None, Fraction(DEFAULT_GLYPHS))
-        strokes = DEFAULT_STROKES
-        sp = prop(defn, "strokes")
-        if sp is not None and isinstance(sp.value, ir.Range):
-            lo, hi = num(sp.value.lo), num(sp.value.hi)
-            if lo is not None and hi is not None:
-                strokes = (int(lo), int(hi))
-        elif sp is not None and isinstance(sp.value, ir.Num):
-            strokes = (int(sp.value.value), int(sp.value.value))
-        seed_p = prop(defn, "seed")
-        explicit = num(seed_p.value) if seed_p is not None else None
-        ink_p = prop(defn, "ink")
-        ink = ink_p.value.rgb if ink_p is not None and isinstance(ink_p.value, ir.Colour) else DEFAULT_INK
         path = f"alphabet {name}"
-        seed = self.seed(path, None if explicit is None else int(explicit))
-        key = self.add("glyphs.alphabet", "glyphs", {"count": int(count or DEFAULT_GLYPHS),
-                                                     "strokes": list(strokes)}, [],
-                       output="alphabet", name=path, seed=seed, film_wide=True)
-        return key, ink
+        key = self.add("glyphs.alphabet", "glyphs", {"count": a.count, "strokes": list(a.strokes)}, [],
+                       output="alphabet", name=path, seed=self.seed(path, a.seed), film_wide=True)
+        return key, a.ink
 
     def text(self, text: str, alphabet: str | None, height: Fraction, name: str,
              colour: tuple[int, int, int] | None = None) -> str:
@@ -358,40 +336,30 @@ class Graph:
 
     def music(self, cue: str) -> tuple[str, int | None] | None:
         """``(audio key, length in samples or None when unknown)`` for a music cue."""
-        defn = self.ctx.film.defs("music").get(cue)
-        p = prop(defn, "source")
-        if p is None:
+        m = self.ctx.defs.music.get(cue)
+        if m is None or m.node is None:
             return None
-        if isinstance(p.value, ir.Str):
-            mark("rendered", p)
-            if any(o.key in ("tempo", "meter") for o in p.options):
+        if m.path is not None:
+            mark("rendered", m.node)
+            if m.states_grid:
                 self.ctx.cue_grid(ir.Word(cue))  # a stated grid: shown by nyeshc plan, used by at bar N
-            return self.recording(p.value, f"music {cue}")
-        if not (isinstance(p.value, ir.Word) and p.value.word == "generate"):
+            return self.recording(m.path, f"music {cue}")
+        if m.kind != "generate":
             return None
-        mark("rendered", p)
-        length = opt_seconds(p.options, "length", self.ctx.fps)
-        if length is None:
-            length = self.music_need.get(cue, Fraction(0))
+        mark("rendered", m.node)
+        length = m.length if m.length is not None else self.music_need.get(cue, Fraction(0))
         samples = max(1, self.ctx.sample(length))
-        text = {k: (v.text if isinstance(v := opt_value(p.options, k), ir.Str) else "") for k in ("genre", "artist")}
-        lyrics_p = prop(defn, "lyrics")
-        lyrics = lyrics_p.value.text if lyrics_p is not None and isinstance(lyrics_p.value, ir.Str) else ""
-        if lyrics_p is not None:
-            mark("rendered", lyrics_p)
-        explicit = num(opt_value(p.options, "seed"))
+        mark("rendered", m.lyrics_node)
         path = f"music {cue}"
-        seed = self.seed(path, None if explicit is None else int(explicit))
+        seed = self.seed(path, m.seed)
         seconds = samples / SAMPLE_RATE
-        params: dict[str, Any] = {**text, "lyrics": lyrics, "seconds": seconds}
-        temperature = num(opt_value(p.options, "temperature"))
-        if temperature is not None:
-            params["temperature"] = float(temperature)
-        tempo, meter = opt_value(p.options, "tempo"), opt_value(p.options, "meter")
-        if isinstance(tempo, ir.Tempo):  # the generator follows a stated grid exactly
-            params["tempo"] = float(tempo.bpm)
-        if isinstance(meter, ir.Meter):
-            params["meter"] = [meter.beats, meter.unit]
+        params: dict[str, Any] = {"genre": m.genre, "artist": m.artist, "lyrics": m.lyrics, "seconds": seconds}
+        if m.temperature is not None:
+            params["temperature"] = float(m.temperature)
+        if m.tempo is not None:  # the generator follows a stated grid exactly
+            params["tempo"] = float(m.tempo)
+        if m.meter is not None:
+            params["meter"] = list(m.meter)
         self.ctx.cue_grid(ir.Word(cue))  # the cue's grid, for nyeshc plan
         key = self.add("music.generate", "music", params, [],
                        output="audio", name=path, seed=seed, film_wide=True, audio_seconds=seconds)
@@ -706,28 +674,24 @@ class Graph:
                 params["clips"] = clips
             audio = self.add("voice.track", None, params, inputs, output="audio", name=f"{head} / beat {b.number}",
                              audio_seconds=length / SAMPLE_RATE)
-        mp = prop(ctx.film.defs("character").get(b.character), "motion")
-        motion = mp.value if mp is not None else None
-        if mp is not None:
-            mark("rendered", mp)
-        # read whether or not this beat speaks: a silent beat has no mouth to open
-        mouth = num(opt_value(mp.options, "mouth")) if mp is not None else None
+        motion = ctx.defs.motions.get(b.character) or NO_MOTION
+        mark("rendered", motion.node)
         mseed = self.seed(f"{head} / beat {b.number}")
         h = even(SHOT_HEIGHT[b.shot] * ctx.height)
         size = min(h, MOTION_MAX)  # frames at the displayed size: the compositor only copies them
         px = size * size
         label = f"{head} / beat {b.number}"
-        if isinstance(motion, ir.Driven):
-            driving = self.asset("asset.video", motion.path, "frames", f"{label} / driving", film_wide=False,
+        if motion.driving is not None:
+            driving = self.asset("asset.video", motion.driving, "frames", f"{label} / driving", film_wide=False,
                                  width=DRIVING_SIZE, height=DRIVING_SIZE, fps=fps, frames=frames)
             key = self.add("motion.drive", "drive",
                            {"fps": fps, "frames": frames, "driving_fps": fps, "size": size},
                            [portrait, driving] + ([audio] if audio else []), output="frames", name=label,
                            seed=mseed, frames=frames, pixels=px)
-        elif audio is not None and not (isinstance(motion, ir.Word) and motion.word == "still"):
+        elif audio is not None and not motion.still:
             params = {"fps": fps, "frames": frames, "size": size}
-            if mouth is not None:
-                params["mouth"] = float(mouth)
+            if motion.mouth is not None:
+                params["mouth"] = float(motion.mouth)
             if speech:
                 params["speech"] = speech
             key = self.add("motion.lipsync", "motion", params,

@@ -19,7 +19,8 @@ from nyeshc.grid import Grid
 from nyeshc.media import SAMPLE_RATE
 from nyeshc.resolve import ledger
 from nyeshc.resolve.services import BackendInfo, Services
-from nyeshc.resolve.values import half_up, num, opt_seconds, opt_value, prop
+from nyeshc.resolve.definitions import Definitions, definitions
+from nyeshc.resolve.values import half_up
 
 DEFAULT_FPS = Fraction(24)
 DEFAULT_CANVAS = (1280, 720)
@@ -37,6 +38,7 @@ class Context:
     height: int = DEFAULT_CANVAS[1]
     fps: Fraction = DEFAULT_FPS
     film_seed: int = 0
+    defs: Definitions = field(default_factory=Definitions.none)  # the film's, once the rate is known
     _backends: dict[str, BackendInfo] = field(default_factory=dict)
     _durations: dict[str, Fraction | None] = field(default_factory=dict)
     _grids: dict[str, Grid | None] = field(default_factory=dict)
@@ -60,6 +62,7 @@ class Context:
                     ctx.fps = o.value.fps
                 elif isinstance(o.value, ir.Size):
                     ctx.width, ctx.height = o.value.width, o.value.height
+        ctx.defs = definitions(film, ctx.fps)
         seed = film.header.get("seed")
         if seed is not None and isinstance(seed.value, ir.Num):
             ctx.film_seed = int(seed.value.value)
@@ -120,36 +123,27 @@ class Context:
     def _find_grid(self, value: ir.Word | ir.Str) -> Grid | None:
         if isinstance(value, ir.Str):
             return self._recording_grid(self.asset(value), None, value.span)
-        defn = self.film.defs("music").get(value.word)
-        p = prop(defn, "source")
-        if p is None:
+        cue = self.defs.music.get(value.word)
+        if cue is None or cue.node is None:
             return None
-        tempo_v, meter_v = opt_value(p.options, "tempo"), opt_value(p.options, "meter")
-        meter = (meter_v.beats, meter_v.unit) if isinstance(meter_v, ir.Meter) else None
-        if isinstance(tempo_v, ir.Tempo):
-            return Grid.stated(tempo_v.bpm, meter or (4, 4))
-        if isinstance(p.value, ir.Str):
-            return self._recording_grid(self.asset(p.value), meter, p.value.span)
+        if cue.tempo is not None:
+            return Grid.stated(cue.tempo, cue.meter or (4, 4))
+        if cue.path is not None:
+            return self._recording_grid(self.asset(cue.path), cue.meter, cue.path.span)
         probe = getattr(self.services, "music_grid", None)
         if probe is None:
             return None
         from nyeshc.resolve.seeds import derive
 
-        explicit = num(opt_value(p.options, "seed"))
-        length = opt_seconds(p.options, "length", self.fps)
-        temperature = num(opt_value(p.options, "temperature"))
-        lyrics_p = prop(defn, "lyrics")
         params: dict[str, object] = {
-            "genre": v.text if isinstance(v := opt_value(p.options, "genre"), ir.Str) else "",
-            "artist": v.text if isinstance(v := opt_value(p.options, "artist"), ir.Str) else "",
-            "lyrics": lyrics_p.value.text if lyrics_p is not None and isinstance(lyrics_p.value, ir.Str) else "",
-            "seconds": float(length) if length is not None else 60.0,
-            "seed": derive(self.film_seed, f"music {value.word}", None if explicit is None else int(explicit)),
+            "genre": cue.genre, "artist": cue.artist, "lyrics": cue.lyrics,
+            "seconds": float(cue.length) if cue.length is not None else 60.0,
+            "seed": derive(self.film_seed, f"music {value.word}", cue.seed),
         }
-        if temperature is not None:
-            params["temperature"] = float(temperature)
-        if meter is not None:
-            params["meter"] = list(meter)
+        if cue.temperature is not None:
+            params["temperature"] = float(cue.temperature)
+        if cue.meter is not None:
+            params["meter"] = list(cue.meter)
         return probe(self.backend("music"), params)
 
     def _recording_grid(self, absolute: str, meter: tuple[int, int] | None, span: object) -> Grid | None:

@@ -32,7 +32,6 @@ start of the same character's next beat in the scene, or the scene's end.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from fractions import Fraction
 
 from nyeshc import ir, schema
@@ -41,16 +40,16 @@ from nyeshc.grid import Grid
 from nyeshc.media import SAMPLE_RATE
 from nyeshc.resolve import ledger
 from nyeshc.resolve.context import Context
-from nyeshc.resolve.directives import Cue, Directive, Fades, Roll, Soundtrack, directive, roll, soundtrack
+from nyeshc.resolve.definitions import DEFAULT_VOICE, Voice, voice_modality
+from nyeshc.resolve.model import ActionLayout, BeatLayout, Layout, Line, OverlapLayout, Sing, TrackLayout
+from nyeshc.resolve.directives import Cue, Directive, Fades, Soundtrack, directive, roll, soundtrack
 from nyeshc.resolve.values import (
     Clock,
     flag,
     has_flag,
-    num,
     opt_seconds,
     opt_value,
     option,
-    prop,
     seconds,
     seconds_of,
     spoken,
@@ -70,157 +69,6 @@ OVERLAP_KINDS = {"CROSSFADE TO": "crossfade", "MORPH TO": "morph"}
 FADE_IN_KINDS = {"FADE IN"}
 FADE_OUT_KINDS = {"FADE OUT", "FADE TO BLACK"}
 FADE_THROUGH_KINDS = {"FADE THROUGH BLACK", "FADE TO WHITE"}
-
-
-# --------------------------------------------------------------------------- voices
-
-
-@dataclass(frozen=True)
-class Voice:
-    """How a character speaks: synthesised (``asemic``/``tts``) or a recording."""
-
-    mode: str  # "asemic" | "tts" | "file"
-    pitch: float = 1.0
-    rate: float = 1.0
-    lang: str = ""
-    path: ir.Str | None = None
-    seed: int | None = None  # ``seed N``: folded into each line's derived seed
-
-
-def voice_modality(voice: Voice) -> str:
-    """The profile modality whose backend speaks ``voice``: ``tts`` for ``voice: tts``, else ``voice``."""
-    return "tts" if voice.mode == "tts" else "voice"
-
-
-def voice_of(defn: ir.Definition | None) -> Voice:
-    p = prop(defn, "voice")
-    if p is None:
-        return Voice("asemic", lang="asemic")
-    ledger.mark("rendered", p)
-    if isinstance(p.value, ir.Str):
-        return Voice("file", path=p.value)
-    mode = p.value.word if isinstance(p.value, ir.Word) else "asemic"
-    mode = "tts" if mode == "tts" else "asemic"
-    pitch = float(num(opt_value(p.options, "pitch"), Fraction(1)) or 1)
-    rate = float(num(opt_value(p.options, "rate"), Fraction(1)) or 1)
-    lang_v = opt_value(p.options, "lang")
-    lang = lang_v.text if isinstance(lang_v, ir.Str) else ("en" if mode == "tts" else "asemic")
-    seed = num(opt_value(p.options, "seed"))
-    return Voice(mode, pitch, rate, lang, seed=None if seed is None else int(seed))
-
-
-# --------------------------------------------------------------------------- placed elements
-
-
-@dataclass
-class Line:
-    """A dialogue line placed in its beat's track (offsets and lengths in samples)."""
-
-    text: str
-    character: str
-    number: int  # 1-based: the character's n-th line in the scene
-    offset: int
-    samples: int
-    voice: Voice
-    recording: ir.Str | None  # the line's own or the character's recording
-    node: ir.Dialogue | None = None
-
-
-@dataclass
-class Sing:
-    """``sings CUE``: ``source_offset`` samples into the cue, ``samples`` long (None: to the
-    beat span's end), at ``offset`` samples into the beat's track."""
-
-    cue: str
-    offset: int
-    source_offset: int
-    samples: int | None
-    node: ir.Action | None = None
-
-
-@dataclass
-class BeatLayout:
-    beat: ir.Beat
-    character: str
-    number: int  # the character's n-th beat in the scene
-    at: Fraction  # scene-relative start
-    lines: list[Line]
-    sings: list[Sing]
-    audio: int  # samples of timed content (lines, pauses, timed sings)
-    shot: str
-    side: str
-    end: Fraction | None = None  # scene-relative end of the span (set after the scene's length)
-    flow: bool = False  # placed by the flow (no ``at``)
-    offscreen: bool = False  # ``(V.O.)``, ``(O.S.)``…: heard, not seen
-
-
-@dataclass
-class ActionLayout:
-    """An action line in the flow: ``at`` and ``length`` in scene seconds; drawn when ``show``
-    (its text as said, where ``position`` says, with ``fades``)."""
-
-    line: ir.ActionLine
-    at: Fraction
-    length: Fraction
-    show: bool
-    position: str
-    text: str = ""
-    fades: Fades = Fades()
-
-
-@dataclass
-class TrackLayout:
-    """A scene or the credits on the timeline (exact seconds)."""
-
-    index: int
-    item: ir.Scene | ir.Credits
-    identity: str  # the scene's name-path head, e.g. "scene 1"
-    title: str
-    start: Fraction
-    duration: Fraction
-    beats: list[BeatLayout] = field(default_factory=list)
-    actions: list[ActionLayout] = field(default_factory=list)
-    directives: list[Directive] = field(default_factory=list)  # typed, in the order written
-    place: tuple[str, str] | None = None  # a Fountain heading's place and time, for a scene with no backdrop
-    roll: Roll | None = None  # the credits' roll
-    clock: Clock | None = None  # the scene's music grid (``at bar 5``)
-    fade_in: Fraction = Fraction(0)
-    fade_out: Fraction = Fraction(0)
-    fade_in_white: bool = False  # FADE TO WHITE: from and to white instead of black
-    fade_out_white: bool = False
-
-    @property
-    def end(self) -> Fraction:
-        return self.start + self.duration
-
-    @property
-    def is_credits(self) -> bool:
-        return isinstance(self.item, ir.Credits)
-
-
-@dataclass
-class OverlapLayout:
-    kind: str  # "crossfade" | "morph"
-    a: int
-    b: int
-    duration: Fraction
-
-
-@dataclass
-class Layout:
-    """The resolved film: its tracks on the timeline, their overlaps, and the title page's
-    soundtrack, subtitles and ducking, read once."""
-
-    tracks: list[TrackLayout]
-    overlaps: list[OverlapLayout]
-    soundtrack: Soundtrack | None = None
-    subtitles: tuple[str, str | None] | None = None  # ("plain", None) | ("alphabet", NAME) | None: off
-    duck_db: float = float(DEFAULT_DUCK_DB)
-    music_need: dict[str, Fraction] = field(default_factory=dict)  # seconds of each cue the film plays
-
-    @property
-    def duration(self) -> Fraction:
-        return max((t.end for t in self.tracks), default=Fraction(0))
 
 
 # --------------------------------------------------------------------------- scenes
@@ -343,7 +191,6 @@ def layout_flow(ctx: Context, scene: ir.Scene, flow_at: dict[int, Fraction] | No
     ones play in the order written, each starting when the one before ends plus the header's
     ``gap``; one with ``at T`` sits at T and the flow continues after it; a dual beat (``^``)
     starts with the beat before it, and the two stand left and right unless sides are given."""
-    chars = ctx.film.defs("character")
     fps = ctx.fps
     gap = header_time(ctx, "gap", DEFAULT_GAP)
     wpm = reading_rate(ctx)
@@ -374,7 +221,8 @@ def layout_flow(ctx: Context, scene: ir.Scene, flow_at: dict[int, Fraction] | No
             continue
         name = item.character
         beat_count[name] = beat_count.get(name, 0) + 1
-        voice = voice_of(chars.get(name))
+        voice = ctx.defs.voices.get(name, DEFAULT_VOICE)
+        ledger.mark("rendered", voice.node)
         lines, sings, audio = beat_content(ctx, item, voice, line_count, clock)
         at_o = option(item.options, "at")
         placed = seconds_of(at_o.value, fps, clock) if at_o is not None else None
