@@ -475,6 +475,21 @@ Node = Any
 # --------------------------------------------------------------------------- JSON
 
 
+def written_timing(options: tuple[Option, ...]) -> tuple[Option | None, Option | None, Range | None]:
+    """Where an element is placed, as written (LANGUAGE.md, "Time semantics"): its ``at`` option,
+    its ``for`` option and the last bare range of two times (``2s..5s``), which places it instead
+    of both. The one statement of that rule: the checker reads written times with it, the resolve
+    stage also times on the music's grid and ``at flow``."""
+    at = next((o for o in options if o.key == "at"), None)
+    length = next((o for o in options if o.key == "for"), None)
+    rng = None
+    for o in options:
+        if o.key is None and isinstance(o.value, Range) and isinstance(o.value.lo, Time) \
+                and isinstance(o.value.hi, Time):
+            rng = o.value
+    return at, length, rng
+
+
 def _encode(obj: Any, spans: bool) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         if isinstance(obj, Span):

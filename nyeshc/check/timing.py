@@ -55,25 +55,12 @@ def check_ranges(ctx: Context, sink: Sink) -> None:
                              "make its end later than its start"))
 
 
-def _opt(options: tuple[ir.Option, ...], key: str) -> ir.Option | None:
-    for o in options:
-        if o.key == key:
-            return o
-    return None
-
-
-def _time(o: ir.Option | None) -> ir.Time | None:
-    if o is not None and isinstance(o.value, ir.Time):
-        return o.value
-    return None
-
-
-def _bare_range(options: tuple[ir.Option, ...]) -> ir.Range | None:
-    for o in options:
-        if o.key is None and isinstance(o.value, ir.Range) and isinstance(o.value.lo, ir.Time) \
-                and isinstance(o.value.hi, ir.Time):
-            return o.value
-    return None
+def _written(options: tuple[ir.Option, ...]) -> tuple[ir.Time | None, ir.Time | None, ir.Range | None]:
+    """``at``, ``for`` and a range, as written in seconds or frames (times on the music's grid and
+    ``at flow`` are the resolve stage's: it knows the grid and the flow)."""
+    at, length, rng = ir.written_timing(options)
+    return (at.value if at is not None and isinstance(at.value, ir.Time) else None,
+            length.value if length is not None and isinstance(length.value, ir.Time) else None, rng)
 
 
 def check_scene_fit(ctx: Context, sink: Sink) -> None:
@@ -95,8 +82,7 @@ def check_scene_fit(ctx: Context, sink: Sink) -> None:
         for item in scene.items:
             if isinstance(item, ir.Property):
                 what = f"the {item.key}"
-                rng = _bare_range(item.options)
-                at, length = _time(_opt(item.options, "at")), _time(_opt(item.options, "for"))
+                at, length, rng = _written(item.options)
                 start = ctx.seconds(rng.lo) if rng else (ctx.seconds(at) if at else Fraction(0))
                 if start >= total and (rng or at):
                     report(what, start, (rng.lo if rng else at).span, starts=True)  # type: ignore[union-attr]
@@ -105,7 +91,7 @@ def check_scene_fit(ctx: Context, sink: Sink) -> None:
                 elif length is not None and start + ctx.seconds(length) > total:
                     report(what, start + ctx.seconds(length), length.span)
             elif isinstance(item, ir.Beat):
-                at = _time(_opt(item.options, "at"))
+                at = _written(item.options)[0]
                 start = ctx.seconds(at) if at else Fraction(0)
                 if at is not None and start >= total:
                     report(f"{item.character}'s beat", start, at.span, starts=True)
@@ -113,7 +99,7 @@ def check_scene_fit(ctx: Context, sink: Sink) -> None:
                 lines = [x for x in item.lines if not isinstance(x, ir.Note)]
                 first = lines[0] if lines else None
                 if isinstance(first, ir.Action) and first.verb == "sings":
-                    length = _time(_opt(first.options, "for"))
+                    length = _written(first.options)[1]
                     if length is not None and start + ctx.seconds(length) > total:
                         report(f"{item.character}'s song", start + ctx.seconds(length), length.span)
 

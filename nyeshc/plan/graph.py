@@ -34,7 +34,7 @@ from nyeshc.resolve.definitions import Latent, Motion
 from nyeshc.resolve.directives import Backdrop, Camera, Caption, Cue, Fades, Show
 from nyeshc.resolve.ledger import mark, warn
 from nyeshc.resolve.seeds import derive
-from nyeshc.resolve.services import CostModel
+from nyeshc.costs import CostModel
 from nyeshc.resolve.definitions import voice_modality
 from nyeshc.resolve.model import ActionLayout, BeatLayout, Layout, TrackLayout
 from nyeshc.plan.model import (

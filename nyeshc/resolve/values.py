@@ -138,15 +138,14 @@ def timing(options: tuple[ir.Option, ...], fps: Fraction, clock: Clock | None = 
            ) -> tuple[Fraction, Fraction | None]:
     """``(at, for)`` from ``at T``, ``for D`` or a range ``T1..T2`` (``for`` None: untimed);
     ``at bar 5`` / ``for 2 bars`` on the scene's ``clock``."""
-    at = seconds_of(opt_value(options, "at"), fps, clock) or Fraction(0)
-    dur = seconds_of(opt_value(options, "for"), fps, clock, length=True)
-    for o in options:
-        if o.key is None and isinstance(o.value, ir.Range):
-            ledger.note_read(o)
-            lo, hi = seconds(o.value.lo, fps), seconds(o.value.hi, fps)
-            if lo is not None and hi is not None:
-                at, dur = lo, max(Fraction(0), hi - lo)
-    return at, dur
+    at_o, for_o, rng = ir.written_timing(options)
+    for o in (at_o, for_o, *(o for o in options if o.key is None and isinstance(o.value, ir.Range))):
+        ledger.note_read(o)
+    if rng is not None:
+        lo, hi = rng.lo.seconds(fps), rng.hi.seconds(fps)  # type: ignore[union-attr]
+        return lo, max(Fraction(0), hi - lo)
+    at = seconds_of(at_o.value if at_o is not None else None, fps, clock) or Fraction(0)
+    return at, seconds_of(for_o.value if for_o is not None else None, fps, clock, length=True)
 
 
 def prop(defn: ir.Definition | None, key: str) -> ir.Property | None:
