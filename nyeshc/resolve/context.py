@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
-from nyeshc import ir
+from nyeshc import ir, schema
 from nyeshc.diagnostics import warning
 from nyeshc.grid import Grid
 from nyeshc.media import SAMPLE_RATE
@@ -22,8 +22,6 @@ from nyeshc.resolve.services import BackendInfo, Services
 from nyeshc.resolve.definitions import Definitions, definitions
 from nyeshc.resolve.values import half_up
 
-DEFAULT_FPS = Fraction(24)
-DEFAULT_CANVAS = (1280, 720)
 LOW_CONFIDENCE = 0.5  # a detected grid below this is W705
 
 
@@ -34,9 +32,9 @@ class Context:
     film: ir.Film
     services: Services
     root: Path  # the main script's folder
-    width: int = DEFAULT_CANVAS[0]
-    height: int = DEFAULT_CANVAS[1]
-    fps: Fraction = DEFAULT_FPS
+    width: int = schema.DEFAULT_CANVAS[0]
+    height: int = schema.DEFAULT_CANVAS[1]
+    fps: Fraction = schema.DEFAULT_FPS
     film_seed: int = 0
     defs: Definitions = field(default_factory=Definitions.none)  # the film's, once the rate is known
     _backends: dict[str, BackendInfo] = field(default_factory=dict)

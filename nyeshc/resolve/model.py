@@ -1,5 +1,8 @@
 """The resolved film: scenes, beats, lines, action lines and overlaps placed on the timeline.
 
+Frozen values (tuples, not lists): the planner, the exporters and the language server read one
+resolved film and none of them can change it for the others.
+
 What :func:`nyeshc.resolve.timeline.layout` returns and :mod:`nyeshc.plan.graph` reads: every
 element in exact scene time (Fractions of a second; a line's offset and length in samples at
 ``SAMPLE_RATE``), each scene's directives typed (:mod:`nyeshc.resolve.directives`), the title
@@ -8,6 +11,7 @@ page's soundtrack, subtitles and ducking, and how much of each music cue the fil
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 
@@ -18,7 +22,7 @@ from nyeshc.resolve.values import Clock
 from nyeshc.schema import DEFAULT_DUCK_DB
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Line:
     """A dialogue line placed in its beat's track (offsets and lengths in samples)."""
 
@@ -32,7 +36,7 @@ class Line:
     node: ir.Dialogue | None = None
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Sing:
     """``sings CUE``: ``source_offset`` samples into the cue, ``samples`` long (None: to the
     beat span's end), at ``offset`` samples into the beat's track."""
@@ -44,14 +48,14 @@ class Sing:
     node: ir.Action | None = None
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class BeatLayout:
     beat: ir.Beat
     character: str
     number: int  # the character's n-th beat in the scene
     at: Fraction  # scene-relative start
-    lines: list[Line]
-    sings: list[Sing]
+    lines: tuple[Line, ...]
+    sings: tuple[Sing, ...]
     audio: int  # samples of timed content (lines, pauses, timed sings)
     shot: str
     side: str
@@ -60,7 +64,7 @@ class BeatLayout:
     offscreen: bool = False  # ``(V.O.)``, ``(O.S.)``…: heard, not seen
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class ActionLayout:
     """An action line in the flow: ``at`` and ``length`` in scene seconds; drawn when ``show``
     (its text as said, where ``position`` says, with ``fades``)."""
@@ -74,7 +78,7 @@ class ActionLayout:
     fades: Fades = Fades()
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class TrackLayout:
     """A scene or the credits on the timeline (exact seconds)."""
 
@@ -84,9 +88,9 @@ class TrackLayout:
     title: str
     start: Fraction
     duration: Fraction
-    beats: list[BeatLayout] = field(default_factory=list)
-    actions: list[ActionLayout] = field(default_factory=list)
-    directives: list[Directive] = field(default_factory=list)  # typed, in the order written
+    beats: tuple[BeatLayout, ...] = ()
+    actions: tuple[ActionLayout, ...] = ()
+    directives: tuple[Directive, ...] = ()  # typed, in the order written
     place: tuple[str, str] | None = None  # a Fountain heading's place and time, for a scene with no backdrop
     roll: Roll | None = None  # the credits' roll
     clock: Clock | None = None  # the scene's music grid (``at bar 5``)
@@ -104,7 +108,7 @@ class TrackLayout:
         return isinstance(self.item, ir.Credits)
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class OverlapLayout:
     kind: str  # "crossfade" | "morph"
     a: int
@@ -112,17 +116,17 @@ class OverlapLayout:
     duration: Fraction
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Layout:
     """The resolved film: its tracks on the timeline, their overlaps, and the title page's
     soundtrack, subtitles and ducking, read once."""
 
-    tracks: list[TrackLayout]
-    overlaps: list[OverlapLayout]
+    tracks: tuple[TrackLayout, ...]
+    overlaps: tuple[OverlapLayout, ...]
     soundtrack: Soundtrack | None = None
     subtitles: tuple[str, str | None] | None = None  # ("plain", None) | ("alphabet", NAME) | None: off
     duck_db: float = float(DEFAULT_DUCK_DB)
-    music_need: dict[str, Fraction] = field(default_factory=dict)  # seconds of each cue the film plays
+    music_need: Mapping[str, Fraction] = field(default_factory=dict)  # seconds of each cue the film plays
 
     @property
     def duration(self) -> Fraction:

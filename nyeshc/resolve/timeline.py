@@ -32,6 +32,7 @@ start of the same character's next beat in the scene, or the scene's end.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from fractions import Fraction
 
 from nyeshc import ir, schema
@@ -57,13 +58,6 @@ from nyeshc.resolve.values import (
 )
 from nyeshc.schema import DEFAULT_DUCK_DB
 
-MIN_SCENE = Fraction(1)
-CREDIT_LINE = Fraction(2)
-MIN_CREDITS = Fraction(4)
-DEFAULT_TRANSITION = Fraction(1)
-DEFAULT_GAP = Fraction(3, 10)  # between one element of a scene's flow and the next
-DEFAULT_READING_WPM = Fraction(180)  # an action line's reading speed
-MIN_ACTION = Fraction(1)  # an action line takes at least this long
 OFFSCREEN_EXTENSIONS = frozenset({"V.O.", "O.S.", "O.C.", "OFF", "VO", "OS", "OC"})
 OVERLAP_KINDS = {"CROSSFADE TO": "crossfade", "MORPH TO": "morph"}
 FADE_IN_KINDS = {"FADE IN"}
@@ -123,7 +117,7 @@ def reading_rate(ctx: Context) -> Fraction:
         if wpm is not None and wpm > 0:
             ledger.mark("rendered", p)
             return wpm
-    return DEFAULT_READING_WPM
+    return schema.DEFAULT_READING_WPM
 
 
 def wpm_value(v: ir.Value | None) -> Fraction | None:
@@ -137,8 +131,9 @@ def wpm_value(v: ir.Value | None) -> Fraction | None:
 
 
 def reading_time(text: str, wpm: Fraction) -> Fraction:
-    """How long an action line takes to read: its words at ``wpm``, at least ``MIN_ACTION``."""
-    return max(MIN_ACTION, Fraction(len(text.split()) * 60) / wpm)
+    """How long an action line takes to read: its words at ``wpm``, at least the schema's
+    ``MIN_ACTION_SECONDS``."""
+    return max(schema.MIN_ACTION_SECONDS, Fraction(len(text.split()) * 60) / wpm)
 
 
 def offscreen(beat: ir.Beat) -> bool:
@@ -192,7 +187,7 @@ def layout_flow(ctx: Context, scene: ir.Scene, flow_at: dict[int, Fraction] | No
     ``gap``; one with ``at T`` sits at T and the flow continues after it; a dual beat (``^``)
     starts with the beat before it, and the two stand left and right unless sides are given."""
     fps = ctx.fps
-    gap = header_time(ctx, "gap", DEFAULT_GAP)
+    gap = header_time(ctx, "gap", schema.DEFAULT_GAP)
     wpm = reading_rate(ctx)
     shown = action_default(ctx)
     beats: list[BeatLayout] = []
@@ -234,24 +229,20 @@ def layout_flow(ctx: Context, scene: ir.Scene, flow_at: dict[int, Fraction] | No
         else:
             at = cursor
         shot, side = shot_and_side(item)
-        b = BeatLayout(item, name, beat_count[name], at, lines, sings, audio, shot, side,
-                       flow=not timed, offscreen=offscreen(item))
         if item.dual and last is not None:
             sides = ("left", "center", "right")
             if not any(o.key in sides for o in last.beat.options) and last.side == "center":
-                last.side = "left"
-            if not any(o.key in sides for o in item.options) and b.side == "center":
-                b.side = "right"
+                beats[-1] = last = replace(last, side="left")
+            if not any(o.key in sides for o in item.options) and side == "center":
+                side = "right"
             cursor = max(cursor - gap, at + Fraction(audio, SAMPLE_RATE)) + gap
         else:
             cursor = at + Fraction(audio, SAMPLE_RATE) + gap
+        b = BeatLayout(item, name, beat_count[name], at, tuple(lines), tuple(sings), audio, shot, side,
+                       flow=not timed, offscreen=offscreen(item))
         beats.append(b)
         last = b
     return beats, actions
-
-
-def layout_beats(ctx: Context, scene: ir.Scene) -> list[BeatLayout]:
-    return layout_flow(ctx, scene)[0]
 
 
 def action_default(ctx: Context) -> bool:
@@ -288,14 +279,14 @@ def scene_duration(ctx: Context, scene: ir.Scene, directives: list[Directive], b
         return explicit
     end = natural_end(directives, beats, actions)
     end = Fraction(math.ceil(end * ctx.fps), 1) / ctx.fps  # whole frames: never cut the last sample
-    return max(MIN_SCENE, end)
+    return max(schema.MIN_SCENE_SECONDS, end)
 
 
 def credits_duration(ctx: Context, credits: ir.Credits) -> Fraction:
     explicit = seconds(credits.duration, ctx.fps) if credits.duration is not None else None
     if explicit is not None and explicit > 0:
         return explicit
-    return max(MIN_CREDITS, CREDIT_LINE * len(credits.lines))
+    return max(schema.CREDITS_MIN_SECONDS, schema.CREDITS_SECONDS_PER_LINE * len(credits.lines))
 
 
 def soundtrack_clock(ctx: Context, st: Soundtrack | None) -> tuple[Grid | None, Fraction, str]:
@@ -352,24 +343,25 @@ def snap(start: Fraction, duration: Fraction, soundtrack: tuple[Grid | None, Fra
     return new
 
 
-def assign_spans(tracks: list[TrackLayout]) -> None:
-    """A beat's span (where the character is on screen) ends where the same character's next
-    beat starts, or at the scene's end; a beat in the flow also gives way to the next beat in
-    the flow that is seen (a cut to the next speaker; not to its dual partner, nor to a voice
-    off screen)."""
-    for t in tracks:
-        for i, b in enumerate(t.beats):
-            end = t.duration
-            for later in t.beats[i + 1:]:
-                if later.character == b.character and later.at > b.at and not later.offscreen:
+def spans(beats: list[BeatLayout], duration: Fraction) -> tuple[BeatLayout, ...]:
+    """The beats with their spans: a beat's span (where the character is on screen) ends where
+    the same character's next beat starts, or at the scene's end; a beat in the flow also gives
+    way to the next beat in the flow that is seen (a cut to the next speaker; not to its dual
+    partner, nor to a voice off screen)."""
+    out = []
+    for i, b in enumerate(beats):
+        end = duration
+        for later in beats[i + 1:]:
+            if later.character == b.character and later.at > b.at and not later.offscreen:
+                end = min(end, later.at)
+                break
+        if b.flow:
+            for later in beats[i + 1:]:
+                if later.flow and not later.offscreen and not later.beat.dual and later.at > b.at:
                     end = min(end, later.at)
                     break
-            if b.flow:
-                for later in t.beats[i + 1:]:
-                    if later.flow and not later.offscreen and not later.beat.dual and later.at > b.at:
-                        end = min(end, later.at)
-                        break
-            b.end = max(b.at, min(end, t.duration))
+        out.append(replace(b, end=max(b.at, min(end, duration))))
+    return tuple(out)
 
 
 def layout(ctx: Context) -> Layout:
@@ -392,18 +384,18 @@ def layout(ctx: Context) -> Layout:
             spec = schema.transition(" ".join(item.kind.split()))
             kind = spec.name if spec is not None else "CUT TO"
             d = seconds(item.duration, ctx.fps) if item.duration is not None else None
-            d = DEFAULT_TRANSITION if d is None else d
+            if d is None:  # the transition's own default (every one that takes a time has one)
+                d = spec.default if spec is not None and spec.default is not None else schema.DEFAULT_FADE
             ledger.mark("rendered", item)
             if kind in FADE_IN_KINDS:
                 pending_fade_in = d
             elif kind in FADE_OUT_KINDS:
                 if tracks:
-                    tracks[-1].fade_out = min(d, tracks[-1].duration)
+                    tracks[-1] = replace(tracks[-1], fade_out=min(d, tracks[-1].duration))
             elif kind in FADE_THROUGH_KINDS:  # half out of the scene before, half into the next
                 white = kind == "FADE TO WHITE"
                 if tracks:
-                    tracks[-1].fade_out = min(d / 2, tracks[-1].duration)
-                    tracks[-1].fade_out_white = white
+                    tracks[-1] = replace(tracks[-1], fade_out=min(d / 2, tracks[-1].duration), fade_out_white=white)
                 pending_fade_in, pending_white = d / 2, white
             elif kind in OVERLAP_KINDS and tracks:
                 pending_overlap = (OVERLAP_KINDS[kind], d)
@@ -420,8 +412,9 @@ def layout(ctx: Context) -> Layout:
             duration = scene_duration(ctx, item, directives, beats, actions)
             if cuts is not None and soundtrack_grid[0] is not None:
                 duration = snap(start, duration, soundtrack_grid, cuts)
-            track = TrackLayout(len(tracks), item, idents[id(item)], scene_title(item), Fraction(0),
-                                duration, beats, actions, directives, place=scene_place(item), clock=clock)
+            track = TrackLayout(len(tracks), item, idents[id(item)], scene_title(item), Fraction(0), duration,
+                                spans(beats, duration), tuple(actions), tuple(directives), place=scene_place(item),
+                                clock=clock)
         elif isinstance(item, ir.Credits):
             credits_n += 1
             ident = "credits" if credits_n == 1 else f"credits ({credits_n})"
@@ -431,7 +424,7 @@ def layout(ctx: Context) -> Layout:
             continue
         if tracks:
             prev = tracks[-1]
-            track.start = prev.end
+            track = replace(track, start=prev.end)
             if pending_overlap is not None:
                 kind, d = pending_overlap
                 if cuts is not None and d > min(prev.duration, track.duration) and pending_node is not None:
@@ -440,18 +433,15 @@ def layout(ctx: Context) -> Layout:
                                       pending_node.span, "shorten the transition, or lengthen the scene by a "
                                       f"{cuts} or more"))
                 d = min(d, prev.duration, track.duration)  # longer is an error (checker)
-                track.start = prev.end - d
+                track = replace(track, start=prev.end - d)
                 if d > 0:
                     overlaps.append(OverlapLayout(kind, prev.index, track.index, d))
-        track.fade_in = min(pending_fade_in, track.duration)
-        track.fade_in_white = pending_white
+        track = replace(track, fade_in=min(pending_fade_in, track.duration), fade_in_white=pending_white)
         pending_fade_in, pending_white = Fraction(0), False
         pending_overlap = None
         tracks.append(track)
-    assign_spans(tracks)
-    lay = Layout(tracks, overlaps, st, subtitle_mode(ctx), duck_db(ctx))
-    lay.music_need = music_needs(lay)
-    return lay
+    lay = Layout(tuple(tracks), tuple(overlaps), st, subtitle_mode(ctx), duck_db(ctx))
+    return replace(lay, music_need=music_needs(lay))
 
 
 def scene_directives(ctx: Context, scene: ir.Scene, flow_at: dict[int, Fraction], clock: Clock | None

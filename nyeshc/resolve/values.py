@@ -72,7 +72,7 @@ def opt_seconds(options: tuple[ir.Option, ...], key: str, fps: Fraction) -> Frac
     return seconds(opt_value(options, key), fps)
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class Clock:
     """A scene's music clock: turns times written on the grid (``at bar 5``, ``for 2 bars``)
     into scene seconds. ``origin`` is the scene time of the cue audio's first sample (its
