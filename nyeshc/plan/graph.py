@@ -1,12 +1,13 @@
 """The job graph and the timeline's layers: what to generate, and where it goes.
 
-This file is long (about 1,000 lines) on purpose: one pass that turns every kind of directive
+This file is long (about 860 lines) on purpose: one pass that turns every kind of directive
 into jobs and layers, in the order their inputs exist (a portrait before its lip-sync, a cue's
 grid before the beats timed on it); each kind is one method of :class:`Graph`, and the methods
-share its deduplicating job table and the scene being built. The resolve stage of issue #16 (a
-typed film model between check and plan) would take the reading of the IR out of it.
+share its deduplicating job table and the scene being built. It reads the resolved film's
+fields only (:mod:`nyeshc.resolve`: typed directives and definitions, times already placed); no
+option or property is looked up here (``tests/plan/test_resolve.py`` holds that).
 
-:func:`build` walks the laid-out film (:mod:`nyeshc.resolve`) and emits one
+:func:`build` walks the resolved film and emits one
 :class:`~nyeshc.plan.model.Job` per model invocation (kinds, params and inputs exactly as in
 ``docs/dev/jobs.md``), deduplicated by content key and in topological order (a job is added
 only after its inputs), plus the :class:`~nyeshc.plan.model.SceneTrack` layers, audio clips
