@@ -564,22 +564,22 @@ class Graph:
         if start >= scene_end:
             mark("cut", d.node)
             return
-        name = f"{track.identity} / {d.kind} {d.what}"
-        found = self.sound(d.value, name)
+        name = f"{track.identity} / {d.kind} {d.sound.what}"
+        found = self.sound(d.sound.value, name)
         if found is None:
             return
         key, source = found
-        offset = ctx.sample(d.source_from)
+        offset = ctx.sample(d.sound.source_from)
         length = scene_end - start if d.dur is None else min(ctx.sample(d.dur), scene_end - start)
-        if source is not None and not d.loop:
+        if source is not None and not d.sound.loop:
             length = min(length, source - offset)
         if length <= 0:
             mark("cut", d.node)  # the source ends before its ``from`` (W303's kin: nothing left to play)
             return
         music = d.kind == "music"
-        out.audio.append(AudioClip(start, length, key, offset=offset, gain_db=d.gain_db,
-                                   fade_in=ctx.sample(d.fades.fade_in), fade_out=ctx.sample(d.fades.fade_out),
-                                   duck=music, loop=d.loop, role="music" if music else "sound", name=name))
+        out.audio.append(AudioClip(start, length, key, offset=offset, gain_db=d.sound.gain_db,
+                                   fade_in=ctx.sample(d.sound.fades.fade_in), fade_out=ctx.sample(d.sound.fades.fade_out),
+                                   duck=music, loop=d.sound.loop, role="music" if music else "sound", name=name))
         mark("rendered", d.node)
 
     def beat(self, track: TrackLayout, b: BeatLayout, subtitles: tuple[str, str | None] | None, out: Scene) -> None:
@@ -842,15 +842,16 @@ def build(ctx: Context, layout: Layout) -> tuple[Timeline, dict[str, Job], dict[
     if st is not None and samples <= 0:
         mark("cut", st.node)  # an empty film: nothing to play under
     if st is not None and samples > 0:
-        found = g.sound(st.value, f"soundtrack {st.what}")
+        snd = st.sound
+        found = g.sound(snd.value, f"soundtrack {snd.what}")
         if found is not None:
             key, source = found
-            offset = ctx.sample(st.source_from)
-            length = samples if source is None or st.loop else min(samples, source - offset)
+            offset = ctx.sample(snd.source_from)
+            length = samples if source is None or snd.loop else min(samples, source - offset)
             if length > 0:
-                audio.append(AudioClip(0, length, key, offset=offset, gain_db=st.gain_db,
-                                       fade_in=ctx.sample(st.fades.fade_in), fade_out=ctx.sample(st.fades.fade_out),
-                                       duck=True, loop=st.loop, role="music", name=f"soundtrack {st.what}"))
+                audio.append(AudioClip(0, length, key, offset=offset, gain_db=snd.gain_db,
+                                       fade_in=ctx.sample(snd.fades.fade_in), fade_out=ctx.sample(snd.fades.fade_out),
+                                       duck=True, loop=snd.loop, role="music", name=f"soundtrack {snd.what}"))
                 mark("rendered", st.node)
             else:
                 mark("cut", st.node)

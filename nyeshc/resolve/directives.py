@@ -133,37 +133,41 @@ class Caption(Directive):
 
 
 @dataclass(frozen=True, slots=True)
-class Cue(Directive):
-    """``music: CUE`` (ducked under dialogue) or ``sound: "file.wav"``: a cue by name or a
-    recording, from ``source_from`` seconds of it."""
+class Playing:
+    """What a cue plays and how: a cue by name or a recording (anything else plays nothing:
+    ``E702``), from ``source_from`` seconds of it, at ``gain_db``, with its fades."""
 
-    kind: str  # "music" | "sound"
-    value: ir.Word | ir.Str
+    value: ir.Value | None
     source_from: Fraction
     loop: bool
     gain_db: float
     fades: Fades
 
-    @property
-    def what(self) -> str:
-        return self.value.word if isinstance(self.value, ir.Word) else self.value.text
-
-
-@dataclass(frozen=True, slots=True)
-class Soundtrack:
-    """The title page's ``soundtrack: CUE``: plays under the whole film, from ``source_from``."""
-
-    node: ir.Property
-    value: ir.Value | None  # a cue's name or a recording (anything else plays nothing: E702)
-    source_from: Fraction
-    loop: bool
-    gain_db: float
-    fades: Fades
+    @classmethod
+    def of(cls, value: ir.Value | None, options: tuple[ir.Option, ...], fps: Fraction) -> Playing:
+        return cls(value, opt_seconds(options, "from", fps) or Fraction(0), has_flag(options, "loop"),
+                   db(opt_value(options, "gain")), Fades.of(options, fps))
 
     @property
     def what(self) -> str:
         v = self.value
         return v.word if isinstance(v, ir.Word) else v.text if isinstance(v, ir.Str) else "?"
+
+
+@dataclass(frozen=True, slots=True)
+class Cue(Directive):
+    """``music: CUE`` (ducked under dialogue) or ``sound: "file.wav"``."""
+
+    kind: str  # "music" | "sound"
+    sound: Playing
+
+
+@dataclass(frozen=True, slots=True)
+class Soundtrack:
+    """The title page's ``soundtrack: CUE``: plays under the whole film."""
+
+    node: ir.Property
+    sound: Playing
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,8 +224,7 @@ def directive(d: ir.Property, n: int, fps: Fraction, flow_at: dict[int, Fraction
                        Fades.of(d.options, fps))
     if not isinstance(d.value, (ir.Word, ir.Str)):
         return None
-    return Cue(d, n, at, dur, d.key, d.value, opt_seconds(d.options, "from", fps) or Fraction(0),
-               has_flag(d.options, "loop"), db(opt_value(d.options, "gain")), Fades.of(d.options, fps))
+    return Cue(d, n, at, dur, d.key, Playing.of(d.value, d.options, fps))
 
 
 def soundtrack(film: ir.Film, fps: Fraction) -> Soundtrack | None:
@@ -229,8 +232,7 @@ def soundtrack(film: ir.Film, fps: Fraction) -> Soundtrack | None:
     st = film.header.get("soundtrack")
     if st is None:
         return None
-    return Soundtrack(st, st.value, opt_seconds(st.options, "from", fps) or Fraction(0),
-                      has_flag(st.options, "loop"), db(opt_value(st.options, "gain")), Fades.of(st.options, fps))
+    return Soundtrack(st, Playing.of(st.value, st.options, fps))
 
 
 def roll(credits: ir.Credits, fps: Fraction) -> Roll:

@@ -291,9 +291,9 @@ def credits_duration(ctx: Context, credits: ir.Credits) -> Fraction:
 
 def soundtrack_clock(ctx: Context, st: Soundtrack | None) -> tuple[Grid | None, Fraction, str]:
     """The soundtrack's grid, its ``from`` offset and its name (no grid: None)."""
-    if st is None or not isinstance(st.value, (ir.Word, ir.Str)):
+    if st is None or not isinstance(st.sound.value, (ir.Word, ir.Str)):
         return None, Fraction(0), ""
-    return ctx.cue_grid(st.value), st.source_from, f"the soundtrack {st.what}"
+    return ctx.cue_grid(st.sound.value), st.sound.source_from, f"the soundtrack {st.sound.what}"
 
 
 def cuts_unit(ctx: Context) -> str | None:
@@ -497,12 +497,13 @@ def music_needs(lay: Layout) -> dict[str, Fraction]:
         need[cue] = max(need.get(cue, Fraction(0)), seconds)
 
     st = lay.soundtrack
-    if st is not None and isinstance(st.value, ir.Word):
-        use(st.value.word, st.source_from + lay.duration)
+    if st is not None and isinstance(st.sound.value, ir.Word):
+        use(st.sound.value.word, st.sound.source_from + lay.duration)
     for t in lay.tracks:
         for d in t.directives:
-            if isinstance(d, Cue) and isinstance(d.value, ir.Word):
-                use(d.value.word, d.source_from + (d.dur if d.dur is not None else max(Fraction(0), t.duration - d.at)))
+            if isinstance(d, Cue) and isinstance(d.sound.value, ir.Word):
+                use(d.sound.value.word,
+                    d.sound.source_from + (d.dur if d.dur is not None else max(Fraction(0), t.duration - d.at)))
         for b in t.beats:
             span = (b.end or b.at) - b.at
             for sing in b.sings:
