@@ -319,18 +319,18 @@ class Graph:
                        output="alphabet", name=path, seed=self.seed(path, a.seed), film_wide=True)
         return key, a.ink
 
-    def text(self, text: str, alphabet: str | None, height: Fraction, name: str,
-             colour: tuple[int, int, int] | None = None) -> str:
+    def text(self, text: str, alphabet: str | None, height: Fraction, name: str) -> str:
+        """Text in an alphabet's glyphs (its ink), else in plain type (white)."""
         h = max(8, round(height * self.ctx.height))
         max_width = round(TEXT_WIDTH * self.ctx.width)
         if alphabet is not None:
             found = self.alphabet(alphabet)
             if found is not None:
                 key, ink = found
-                return self.add("glyphs.text", "glyphs", {"text": text, "height": h, "ink": list(colour or ink),
+                return self.add("glyphs.text", "glyphs", {"text": text, "height": h, "ink": list(ink),
                                                          "max_width": max_width}, [key],
                                 output="image", name=name)
-        return self.add("text.plain", None, {"text": text, "height": h, "colour": list(colour or PLAIN_COLOUR),
+        return self.add("text.plain", None, {"text": text, "height": h, "colour": list(PLAIN_COLOUR),
                                              "max_width": max_width}, [], output="image", name=name)
 
     # ------------------------------------------------------------------ music
@@ -514,7 +514,7 @@ class Graph:
         key = self.asset("asset.video", d.path, "frames", name, film_wide=False,
                          width=w, height=h, fps=float(ctx.fps), frames=offset + e - s)
         fade = self.fade(d.fades)
-        out.layers.append((1, len(out.layers), SequenceLayer(s, e, key, offset=offset, loop=d.loop, fade=fade,
+        out.layers.append((1, len(out.layers), SequenceLayer(s, e, key, offset=offset, fade=fade,
                                                              box=box, role="video", **cam.layer_fields())))
         mark("rendered", d.node)
         # the clip's own sound, when it has any, plays with it (``gain`` sets its level)
@@ -525,14 +525,13 @@ class Graph:
         length = ctx.frame_to_sample(e) - start
         source = ctx.sample(secs)
         src0 = ctx.sample(d.source_from)
-        if not d.loop:
-            length = min(length, source - src0)
+        length = min(length, source - src0)
         if length <= 0:
             return
         audio = self.asset("asset.audio", d.path, "audio", f"{name} / sound", film_wide=False)
         out.audio.append(AudioClip(start, length, audio, offset=src0, gain_db=d.gain_db,
                                    fade_in=ctx.frame_to_sample(fade.fade_in), fade_out=ctx.frame_to_sample(fade.fade_out),
-                                   loop=d.loop, role="video", name=f"{name} / sound"))
+                                   role="video", name=f"{name} / sound"))
 
     def inset(self, given: frozenset[str]) -> Box | None:
         """Where a positioned video sits: ``show: "clip.mp4", top, left`` is an inset of
@@ -552,7 +551,7 @@ class Graph:
         if e <= s:
             mark("cut", d.node)
             return
-        key = self.text(d.text, d.alphabet, CAPTION_HEIGHT, f"{track.identity} / caption {d.n}", d.colour)
+        key = self.text(d.text, d.alphabet, CAPTION_HEIGHT, f"{track.identity} / caption {d.n}")
         out.layers.append((3, len(out.layers), TextLayer(s, e, key, position=d.position,  # type: ignore[arg-type]
                                                          fade=self.fade(d.fades), role="caption")))
         mark("rendered", d.node)
@@ -571,7 +570,7 @@ class Graph:
         key, source = found
         offset = ctx.sample(d.sound.source_from)
         length = scene_end - start if d.dur is None else min(ctx.sample(d.dur), scene_end - start)
-        if source is not None and not d.sound.loop:
+        if source is not None:
             length = min(length, source - offset)
         if length <= 0:
             mark("cut", d.node)  # the source ends before its ``from`` (W303's kin: nothing left to play)
@@ -579,7 +578,7 @@ class Graph:
         music = d.kind == "music"
         out.audio.append(AudioClip(start, length, key, offset=offset, gain_db=d.sound.gain_db,
                                    fade_in=ctx.sample(d.sound.fades.fade_in), fade_out=ctx.sample(d.sound.fades.fade_out),
-                                   duck=music, loop=d.sound.loop, role="music" if music else "sound", name=name))
+                                   duck=music, role="music" if music else "sound", name=name))
         mark("rendered", d.node)
 
     def beat(self, track: TrackLayout, b: BeatLayout, subtitles: tuple[str, str | None] | None, out: Scene) -> None:
@@ -847,11 +846,11 @@ def build(ctx: Context, layout: Layout) -> tuple[Timeline, dict[str, Job], dict[
         if found is not None:
             key, source = found
             offset = ctx.sample(snd.source_from)
-            length = samples if source is None or snd.loop else min(samples, source - offset)
+            length = samples if source is None else min(samples, source - offset)
             if length > 0:
                 audio.append(AudioClip(0, length, key, offset=offset, gain_db=snd.gain_db,
                                        fade_in=ctx.sample(snd.fades.fade_in), fade_out=ctx.sample(snd.fades.fade_out),
-                                       duck=True, loop=snd.loop, role="music", name=f"soundtrack {snd.what}"))
+                                       duck=True, role="music", name=f"soundtrack {snd.what}"))
                 mark("rendered", st.node)
             else:
                 mark("cut", st.node)

@@ -20,7 +20,6 @@ from nyeshc.resolve.values import (
     Clock,
     db,
     flag,
-    has_flag,
     num,
     opt_seconds,
     opt_value,
@@ -116,7 +115,6 @@ class Show(Directive):
     source_from: Fraction
     camera: Camera
     position: frozenset[str]
-    loop: bool
     gain_db: float
     fades: Fades
 
@@ -127,7 +125,6 @@ class Caption(Directive):
 
     text: str
     alphabet: str | None
-    colour: tuple[int, int, int] | None  # ``ink``/``colour``; None: the alphabet's or white
     position: str
     fades: Fades
 
@@ -139,14 +136,13 @@ class Playing:
 
     value: ir.Value | None
     source_from: Fraction
-    loop: bool
     gain_db: float
     fades: Fades
 
     @classmethod
     def of(cls, value: ir.Value | None, options: tuple[ir.Option, ...], fps: Fraction) -> Playing:
-        return cls(value, opt_seconds(options, "from", fps) or Fraction(0), has_flag(options, "loop"),
-                   db(opt_value(options, "gain")), Fades.of(options, fps))
+        return cls(value, opt_seconds(options, "from", fps) or Fraction(0), db(opt_value(options, "gain")),
+                   Fades.of(options, fps))
 
     @property
     def what(self) -> str:
@@ -209,7 +205,7 @@ def directive(d: ir.Property, n: int, fps: Fraction, flow_at: dict[int, Fraction
             if o.value is None and o.key in given:
                 option((o,), o.key)  # read: the inset's corner
         return Show(d, n, at, dur, d.value, opt_seconds(d.options, "from", fps) or Fraction(0),
-                    Camera.of(d.options), given, has_flag(d.options, "loop"), db(opt_value(d.options, "gain")),
+                    Camera.of(d.options), given, db(opt_value(d.options, "gain")),
                     Fades.of(d.options, fps))
     if d.key == "caption":
         if isinstance(d.value, ir.Styled):
@@ -218,9 +214,7 @@ def directive(d: ir.Property, n: int, fps: Fraction, flow_at: dict[int, Fraction
             alphabet, text = None, spoken(d.value.text)
         else:
             return None
-        ink = opt_value(d.options, "ink") or opt_value(d.options, "colour")
-        colour = ink.rgb if isinstance(ink, ir.Colour) else None
-        return Caption(d, n, at, dur, text, alphabet, colour, flag(d.options, POSITIONS, "bottom"),
+        return Caption(d, n, at, dur, text, alphabet, flag(d.options, POSITIONS, "bottom"),
                        Fades.of(d.options, fps))
     if not isinstance(d.value, (ir.Word, ir.Str)):
         return None

@@ -47,12 +47,12 @@ def test_directives_are_typed_with_their_times_placed() -> None:
     assert backdrop.fades.fade_in == 1 and backdrop.fades.fade_out == 0
     assert isinstance(caption, Caption) and (caption.at, caption.dur) == (2, 3)  # the range places it
     assert caption.text == "hello there" and caption.alphabet is None  # emphasis marks are not shown
-    assert caption.colour is None and caption.position == "top"
+    assert caption.position == "top"
     assert caption.fades.fade_out == Fraction(12, 24)
     assert isinstance(show, Show) and (show.at, show.dur, show.source_from) == (1, 3, 2)
-    assert show.position == frozenset({"top", "left"}) and not show.loop and show.gain_db == -6.0
+    assert show.position == frozenset({"top", "left"}) and show.gain_db == -6.0
     assert isinstance(cue, Cue) and cue.kind == "music" and cue.sound.what == "tone.wav"
-    assert (cue.at, cue.dur, cue.sound.source_from, cue.sound.gain_db, cue.sound.loop) == (4, None, 1, -3.0, False)
+    assert (cue.at, cue.dur, cue.sound.source_from, cue.sound.gain_db) == (4, None, 1, -3.0)
 
 
 def test_a_directive_at_flow_sits_where_the_flow_stood() -> None:
@@ -113,7 +113,7 @@ def test_title_page_values_are_read_once() -> None:
     _, lay, _, _ = resolved(text)
     assert lay.subtitles == ("alphabet", "NYESH") and lay.duck_db == -12.0
     st = lay.soundtrack
-    assert st is not None and st.sound.what == "bed.wav" and st.sound.source_from == 2 and not st.sound.loop
+    assert st is not None and st.sound.what == "bed.wav" and st.sound.source_from == 2
     assert lay.music_need == {}  # a recording plays what it has; only cues by name are generated to length
 
 
