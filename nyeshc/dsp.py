@@ -27,30 +27,30 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["butter_sos", "fftconvolve", "k_weighting", "lfilter", "oaconvolve", "resample_poly", "sosfilt",
+__all__ = ["butter_sos", "fftconvolve", "k_weighting", "lfilter", "oaconvolve", "resample_poly", "scipy_kernel", "sosfilt",
            "sosfilt_inplace"]
 
 
 @functools.cache
-def _kernel(name: str) -> Any:
-    """scipy.signal's compiled module ``name`` (e.g. ``_sosfilt``), loaded from its file without
-    importing the ``scipy.signal`` package; ``None`` where it cannot be (the callers then use
-    ``scipy.signal`` itself). A module scipy has already imported is used as it is."""
-    loaded = sys.modules.get(f"scipy.signal.{name}")
+def scipy_kernel(package: str, name: str) -> Any:
+    """scipy's compiled module ``scipy.<package>.<name>`` (e.g. ``signal``, ``_sosfilt``), loaded
+    from its file without importing the package; ``None`` where it cannot be (the callers then
+    use the package itself). A module scipy has already imported is used as it is."""
+    loaded = sys.modules.get(f"scipy.{package}.{name}")
     if loaded is not None:
         return loaded
     try:
         spec = importlib.util.find_spec("scipy")
         if spec is None or not spec.submodule_search_locations:
             return None
-        folder = Path(next(iter(spec.submodule_search_locations))) / "signal"
+        folder = Path(next(iter(spec.submodule_search_locations))) / package
         for suffix in importlib.machinery.EXTENSION_SUFFIXES:
             path = folder / f"{name}{suffix}"
             if path.is_file():
                 break
         else:
             return None
-        found = importlib.util.spec_from_file_location(f"scipy.signal.{name}", path)
+        found = importlib.util.spec_from_file_location(f"scipy.{package}.{name}", path)
         if found is None or found.loader is None:
             return None
         module = importlib.util.module_from_spec(found)
@@ -72,7 +72,7 @@ def _signal() -> Any:
 def sosfilt(sos: np.ndarray, x: np.ndarray, axis: int = -1, zi: np.ndarray | None = None) -> Any:
     """``scipy.signal.sosfilt`` for real float input: the filtered ``x``, and the final state
     when ``zi`` (sections, ..., 2, ...) is given."""
-    kernel = _kernel("_sosfilt")
+    kernel = scipy_kernel("signal", "_sosfilt")
     if kernel is None:
         return _signal().sosfilt(sos, x, axis=axis, zi=zi)
     x = np.asarray(x)
@@ -108,7 +108,7 @@ def sosfilt(sos: np.ndarray, x: np.ndarray, axis: int = -1, zi: np.ndarray | Non
 def lfilter(b: Any, a: Any, x: np.ndarray, axis: int = -1, zi: np.ndarray | None = None) -> Any:
     """``scipy.signal.lfilter`` for an IIR filter (``len(a) > 1``) or an FIR one without state."""
     b, a = np.atleast_1d(b), np.atleast_1d(a)
-    kernel = _kernel("_sigtools")
+    kernel = scipy_kernel("signal", "_sigtools")
     if kernel is None or (len(a) == 1 and zi is not None):
         return _signal().lfilter(b, a, x, axis=axis, zi=zi)
     x = np.asarray(x)
@@ -324,7 +324,7 @@ def resample_poly(x: np.ndarray, up: int, down: int = 1, axis: int = 0) -> np.nd
     """``scipy.signal.resample_poly(x, up, down, axis=axis)`` with its default Kaiser window
     and zero padding, for real float ``x``."""
     x = np.asarray(x)
-    kernel = _kernel("_upfirdn_apply")
+    kernel = scipy_kernel("signal", "_upfirdn_apply")
     if kernel is None or x.dtype.kind != "f":
         return _signal().resample_poly(x, up, down, axis=axis)
     g = math.gcd(up, down)
@@ -459,7 +459,7 @@ def sosfilt_inplace(sos: np.ndarray, x: np.ndarray, zi: np.ndarray) -> None:
     """Filter the contiguous float64 1-D ``x`` in place, carrying state ``zi`` (sections, 2):
     the compiled kernel called directly, without ``sosfilt``'s checks (~100 us per call, which
     the formant synthesiser's 5 ms blocks would pay thousands of times)."""
-    kernel = _kernel("_sosfilt")
+    kernel = scipy_kernel("signal", "_sosfilt")
     if kernel is not None:
         kernel._sosfilt(np.ascontiguousarray(sos, dtype=np.float64), x.reshape(1, -1), zi.reshape(1, -1, 2))
         return

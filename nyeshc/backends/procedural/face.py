@@ -41,12 +41,9 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw
 
-from nyeshc.backends.base import (
-    BackendError,
-    LazyModule,
-)
+from nyeshc import ndi
+from nyeshc.backends.base import BackendError
 
-ndimage = LazyModule("scipy.ndimage")
 
 LATENT_DIM = 32
 SS = 4
@@ -368,7 +365,7 @@ def _lit(cov: np.ndarray, size: int, sigma: float, base: np.ndarray, *, shadow: 
          side: tuple[np.ndarray, float] | None = None) -> np.ndarray:
     """Pillow-light a region: the gradient of its blurred mask is its normal map."""
     sig = max(0.8, sigma * size)
-    h = ndimage.gaussian_filter(cov, sig, mode="constant")
+    h = ndi.gaussian_filter(cov, sig, mode="constant")
     gy, gx = np.gradient(h)
     k = 2.2 * sig * strength
     nx, ny, nz = -gx * k, -gy * k, np.ones_like(h)
@@ -418,9 +415,9 @@ def _brush(size: int, p: dict[str, Any], seed: int, angles: tuple[float, ...] = 
     sc = size / 256.0
     for ang in angles:
         n = rng.standard_normal((size, size)).astype(_F32)
-        n = ndimage.gaussian_filter(n, (sigma[0] * sc, sigma[1] * sc), mode="wrap")
+        n = ndi.gaussian_filter(n, (sigma[0] * sc, sigma[1] * sc), mode="wrap")
         if ang:
-            n = ndimage.rotate(n, ang, reshape=False, order=1, mode="wrap")
+            n = ndi.rotate(n, ang, reshape=False, order=1, mode="wrap")
         out += n
     out /= out.std() + 1e-6
     return np.clip(out / 2.5, -1, 1)
@@ -475,7 +472,7 @@ class Rig:
         neck_col = _lit(neck_cov, S, 0.025, skin, shadow=shadow_mul, light=light_mul * 0.9, rim=rim,
                         side=(sx, 0.5))
         # shadow under the jaw
-        jaw_sh = ndimage.gaussian_filter(R.poly(_head_outline(p, 0.0)), 0.02 * S)
+        jaw_sh = ndi.gaussian_filter(R.poly(_head_outline(p, 0.0)), 0.02 * S)
         neck_col = neck_col * (1 - 0.55 * jaw_sh[..., None])
         body_rgb, body_a = _over(body_rgb, body_a, neck_col, neck_cov)
         # shoulders / clothes: a rounded slope, clear of the bottom corners
@@ -608,7 +605,7 @@ class Rig:
 
         def blob(x: float, y: float, rx: float, ry: float, colour: np.ndarray, amount: float, blur: float) -> None:
             nonlocal soft, soft_col
-            m = ndimage.gaussian_filter(R.poly(_ellipse(x, y, rx, ry, 40), wobble=0), blur * S) * amount
+            m = ndi.gaussian_filter(R.poly(_ellipse(x, y, rx, ry, 40), wobble=0), blur * S) * amount
             soft_col = soft_col * (1 - m[..., None]) + colour * m[..., None]
             soft = soft * (1 - m) + m
 
@@ -626,10 +623,10 @@ class Rig:
         # nose: bridge light, shadow side, nostrils
         nt = p["nose_tip"]
         bridge = np.array([[cx - 0.006, p["eye_y"] + 0.01], [cx - 0.004, nt - 0.02], [cx - 0.009, nt - 0.004]])
-        face_col = _paint(face_col, ndimage.gaussian_filter(R.stroke(bridge, 0.01), 0.004 * S) * 0.35, skin * 1.15)
+        face_col = _paint(face_col, ndi.gaussian_filter(R.stroke(bridge, 0.01), 0.004 * S) * 0.35, skin * 1.15)
         side_sh = np.array([[cx + 0.012, p["eye_y"] + 0.005], [cx + 0.014, nt - 0.025],
                             [cx + p["nose_w"] * 0.9, nt - 0.004]])
-        face_col = _paint(face_col, ndimage.gaussian_filter(R.stroke(side_sh, 0.012), 0.004 * S) * 0.5,
+        face_col = _paint(face_col, ndi.gaussian_filter(R.stroke(side_sh, 0.012), 0.004 * S) * 0.5,
                           skin * _rgb(0.6, 0.55, 0.62))
         tip = np.array([[cx - p["nose_w"], nt - 0.006], [cx - p["nose_w"] * 0.5, nt + 0.004], [cx, nt + 0.006],
                         [cx + p["nose_w"] * 0.5, nt + 0.004], [cx + p["nose_w"], nt - 0.006]])
@@ -638,7 +635,7 @@ class Rig:
             nos = _ellipse(cx + sgn * p["nose_w"] * 0.48, nt + 0.001, 0.0065, 0.0032, 20, rot=-sgn * 0.3)
             face_col = _paint(face_col, R.poly(nos, wobble=0) * 0.7, skin * _rgb(0.35, 0.26, 0.28))
         # faint contour line on the shadow side: painted edge
-        edge = np.clip(face_cov - ndimage.gaussian_filter(face_cov, 0.006 * S), 0, 1) * 2.0
+        edge = np.clip(face_cov - ndi.gaussian_filter(face_cov, 0.006 * S), 0, 1) * 2.0
         edge = edge * _smoothstep(0.35, 0.75, F.x)
         face_col = _paint(face_col, np.clip(edge, 0, 1) * 0.5, skin * _rgb(0.4, 0.33, 0.4))
         rgb, a = _over(rgb, a, face_col, face_cov)
@@ -682,7 +679,7 @@ class Rig:
         hair_col = _lit(front_cov, S, 0.035, hair, shadow=hair_shadow, light=hair_light, rim=rim,
                         side=(sx, 0.5)) * streak
         # the fringe casts a soft shadow on the forehead
-        cast = ndimage.shift(ndimage.gaussian_filter(front_cov, 0.012 * S), (0.012 * S, 0.006 * S), order=1)
+        cast = ndi.shift(ndi.gaussian_filter(front_cov, 0.012 * S), (0.012 * S, 0.006 * S), order=1)
         rgb = rgb * (1 - 0.35 * cast * face_cov)[..., None]
         rgb, a = _over(rgb, a, hair_col, front_cov)
         rgb, a = self._accessory(rgb, a, shadow_mul, rim, sx)
@@ -711,7 +708,7 @@ class Rig:
             region = np.concatenate([low, cheek[::-1] if cheek[0, 0] > low[-1, 0] else cheek])
             cov = R.poly(region, wobble=0.005, sub=mouth_gap if kind == "beard" else ()) * face_cov
             if kind == "stubble":
-                cov = ndimage.gaussian_filter(cov, 0.006 * S) * 0.32
+                cov = ndi.gaussian_filter(cov, 0.006 * S) * 0.32
                 return _paint_pm(rgb, cov, _mix(self.skin_col, np.broadcast_to(col * 0.6, rgb.shape), 0.7))
             bcol = _lit(cov, S, 0.03, col, shadow=shadow, light=light, side=(sx, 0.5)) \
                 * (1 + 0.2 * self.hair_tex)[..., None]
@@ -773,7 +770,7 @@ class Rig:
                 cov = np.maximum(R.poly(crown, wobble=0.003), R.poly(brim, wobble=0.003))
             hcol = _lit(cov, S, 0.03, hat_col, shadow=shadow, light=_rgb(1.4, 1.35, 1.3), rim=rim, side=(sx, 0.5))
             # the hat's shadow on the forehead
-            cast = ndimage.shift(ndimage.gaussian_filter(cov, 0.015 * S), (0.018 * S, 0.004 * S), order=1)
+            cast = ndi.shift(ndi.gaussian_filter(cov, 0.015 * S), (0.018 * S, 0.004 * S), order=1)
             rgb = rgb * (1 - 0.4 * cast * self.face_cov * (1 - cov))[..., None]
             rgb, a = _over(rgb, a, hcol, cov)
         return rgb, a
@@ -808,7 +805,7 @@ class Rig:
             # upper-lid shadow on the eye white
             lid_sh = R.poly(np.concatenate([np.stack([xs, lid - r * 0.05], 1),
                                             np.stack([xs, lid + r * 0.28], 1)[::-1]]), wobble=0) * white_cov
-            rgb = _paint_pm(rgb, ndimage.gaussian_filter(lid_sh, 0.002 * self.size + 0.4) * 0.35, _rgb(0.2, 0.15, 0.18))
+            rgb = _paint_pm(rgb, ndi.gaussian_filter(lid_sh, 0.002 * self.size + 0.4) * 0.35, _rgb(0.2, 0.15, 0.18))
             # eyelid (skin) from the upper arc down to `lid`
             if True:
                 lid_poly = np.concatenate([np.stack([xs, up - r * 0.12], 1), np.stack([xs, lid], 1)[::-1]])
@@ -886,7 +883,7 @@ class Rig:
         lcol = lip * (0.85 + 0.35 * _smoothstep(my + 0.02 + open_h, my + open_h, self._fy))[..., None]
         rgb = _paint_pm(rgb, lcov * 0.9, lcol)
         hl = R.poly(_ellipse(mx - 0.012, part_lo[16] + full * 0.55, w * 0.28, full * 0.22, 20), wobble=0)
-        rgb = _paint_pm(rgb, ndimage.gaussian_filter(hl, 0.3 + 0.002 * self.size) * 0.35, lip * 1.5 + 0.1)
+        rgb = _paint_pm(rgb, ndi.gaussian_filter(hl, 0.3 + 0.002 * self.size) * 0.35, lip * 1.5 + 0.1)
         if tuck > 0:  # the upper teeth's edge rests on the lower lip
             tx = xs * 0.62 + mx * 0.38
             edge = np.concatenate([np.stack([tx, part_up - 0.001], 1),
@@ -1176,8 +1173,8 @@ def _jaw_values(rgb: np.ndarray, a: np.ndarray, mouth: tuple[float, float], amou
     src_y = yy - disp
     out_rgb = np.empty((y1 - y0, x1 - x0, 3), rgb.dtype)
     for ch in range(3):
-        out_rgb[..., ch] = ndimage.map_coordinates(rgb[..., ch], [src_y, xx], order=1, mode="nearest")
-    out_a = ndimage.map_coordinates(a, [src_y, xx], order=1, mode="nearest")
+        out_rgb[..., ch] = ndi.map_coordinates(rgb[..., ch], [src_y, xx], order=1, mode="nearest")
+    out_a = ndi.map_coordinates(a, [src_y, xx], order=1, mode="nearest")
     return out_rgb, out_a
 
 

@@ -7,12 +7,9 @@ import math
 
 import numpy as np
 
-from nyeshc.backends.base import (
-    SAMPLE_RATE,
-    LazyModule,
-)
+from nyeshc import ndi
+from nyeshc.backends.base import SAMPLE_RATE
 
-ndimage = LazyModule("scipy.ndimage")
 
 _F32 = np.float32
 
@@ -103,7 +100,7 @@ def head_movement(fps: float, frames: int, seed: int, size: int, env: np.ndarray
     sc = 1 + _smooth_noise(rng, t, (0.03, 0.1)) * 0.004 * amount
     if env is not None and len(env):
         k = max(1, int(round(fps * 0.25)))
-        speak = ndimage.uniform_filter1d(env.astype(np.float64), k, mode="nearest")
+        speak = ndi.uniform_filter1d(env.astype(np.float64), k, mode="nearest")
         dy = dy + speak * 2.0 * px * amount
         ang = ang + speak * 0.6 * np.sin(2 * np.pi * 0.7 * t) * amount
     return np.stack([dx, dy, ang, sc], 1)

@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from nyeshc import ndi
 from nyeshc.backends.base import (
     BackendError,
     CostModel,
-    LazyModule,
     Phonemes,
     Portrait,
     ProgressFn,
@@ -45,7 +45,6 @@ from nyeshc.backends.procedural.face import (
 from nyeshc.backends.procedural.idle import blinks, breathing, envelope, head_movement
 from nyeshc.backends.procedural.tracking import mouth_activity, track_motion
 
-ndimage = LazyModule("scipy.ndimage")
 
 __all__ = ["LATENT_DIM", "MOUTH_MAX", "WIDTH_RANGE", "PuppetMotion", "PuppetPortrait", "blinks", "draw_face",
            "envelope", "face_geometry", "track_motion"]
@@ -64,7 +63,7 @@ def _photo_mouth_estimate(img: np.ndarray) -> tuple[float, float]:
     rows = g[y0:y1, x0:x1].mean(axis=1)
     if rows.size < 5:
         return 0.5, 0.7
-    rows = ndimage.uniform_filter1d(rows, max(1, S // 64), mode="nearest")
+    rows = ndi.uniform_filter1d(rows, max(1, S // 64), mode="nearest")
     i = int(np.argmin(rows))
     if np.median(rows) - rows[i] > 12.0:
         return 0.5, (y0 + i + 0.5) / S

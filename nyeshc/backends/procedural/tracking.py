@@ -8,9 +8,8 @@ import math
 import numpy as np
 from PIL import Image
 
-from nyeshc.backends.base import LazyModule
+from nyeshc import ndi
 
-ndimage = LazyModule("scipy.ndimage")
 
 
 # --------------------------------------------------------------------------- motion tracking
@@ -60,7 +59,7 @@ def _logpolar_mag(img: np.ndarray, n_ang: int, n_rad: int) -> tuple[np.ndarray, 
     rad = np.exp(np.arange(n_rad) * log_base)
     ys = h / 2 + rad[None, :] * np.sin(th)[:, None]
     xs = w / 2 + rad[None, :] * np.cos(th)[:, None]
-    return ndimage.map_coordinates(F, [ys, xs], order=1, mode="constant"), log_base
+    return ndi.map_coordinates(F, [ys, xs], order=1, mode="constant"), log_base
 
 
 def track_motion(video: np.ndarray, n: int = 96, rotation: bool = True) -> np.ndarray:
