@@ -308,8 +308,8 @@ def _interpolator(up: int, down: int) -> np.ndarray:
     """``resample_poly``'s default filter for ``up``/``down``: a Kaiser-windowed (beta 5) sinc of
     ``20 * max(up, down) + 1`` taps cut at ``1 / max(up, down)``, scaled by ``up`` (scipy's
     ``firwin``, step by step, with numpy's Bessel function ``i0``: scipy.special is 0.2 s away,
-    and its ``i0`` differs from numpy's by up to 4e-16 relative, so with numpy 2.4.6 a float64
-    tap can differ from scipy's in its last bit)."""
+    and its ``i0`` differs from numpy's by up to 4e-16 relative on some machines, so a float64 tap
+    can differ from scipy's in its last bit)."""
     rate = max(up, down)
     numtaps, cutoff = 2 * 10 * rate + 1, 1.0 / rate
     alpha = (numtaps - 1) / 2.0
