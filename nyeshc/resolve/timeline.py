@@ -208,8 +208,9 @@ def layout_flow(ctx: Context, scene: ir.Scene, flow_at: dict[int, Fraction] | No
             length = dur if dur is not None else reading_time(item.text.text, wpm)
             show = has_flag(item.options, "show") or shown
             position = flag(item.options, ("top", "center", "bottom", "left", "right"), "bottom")
+            # a hidden line's fades are not read: the audit says they have no effect (W211)
             actions.append(ActionLayout(item, at, length, show, position, spoken(item.text.text),
-                                        Fades.of(item.options, fps)))
+                                        Fades.of(item.options, fps) if show else Fades()))
             cursor = at + length + gap
             continue
         if not isinstance(item, ir.Beat):

@@ -135,6 +135,19 @@ def test_an_option_the_planner_never_reads_is_reported(wobble_option: None, monk
     assert [d.code for d in err.value.diagnostics] == ["E703"]
 
 
+@pytest.mark.parametrize(("shown", "expected"), [("", ["W211"]), (", show", [])])
+def test_a_fade_on_an_action_line_has_an_effect_only_when_the_line_is_drawn(
+        shown: str, expected: list[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    text = f'canvas: 160x90, 8fps\n\nSCENE 1:\n    backdrop: seed 1\n    "The sea is calm."{shown}, fade in 1s\n'
+    assert [d.code for d in run(context_for(text, "film.nysh"))] == []
+    film, _ = read(text, "film.nysh")
+    svc = FakeServices()
+    monkeypatch.setenv(STRICT_ENV, "0")
+    found: list = []
+    plan(film, svc.profile, svc, report=found)
+    assert [d.code for d in found] == expected
+
+
 def test_options_of_an_element_cut_by_its_scene_are_excused() -> None:
     text = 'canvas: 160x90, 8fps\n\nSCENE 1, 2s:\n    caption: "late", at 3s, fade in 1s, top\n'
     film, _ = read(text, "film.nysh")
