@@ -332,6 +332,15 @@ def _descendants(pid: int) -> list[tuple[int, str]]:
     return found
 
 
+def _cpu_ticks(pid: int) -> int:
+    """User + system CPU of a process so far, in clock ticks (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -389,8 +398,10 @@ def test_interrupted_render_leaves_nothing_and_a_rerun_succeeds(tmp_path: Path, 
             seen.update(below)
             if c["when"] == "ffmpeg" and any(name.startswith("ffmpeg") for _, name in below):
                 fired = True
-            elif c["when"] == "workers" and len([n for _, n in below if n.startswith("python")]) >= 2:
-                time.sleep(0.5)  # let the workers get going
+            elif c["when"] == "workers" and any(_cpu_ticks(p) >= 5 for p, n in below if n.startswith("python")) \
+                    and len([n for _, n in below if n.startswith("python")]) >= 2:
+                # a worker has run for 50 ms: it is in a job (a fixed wait was longer than the
+                # whole build on a fast machine, and the render finished before the signal)
                 seen.update(_descendants(proc.pid))
                 fired = True
             if fired:
