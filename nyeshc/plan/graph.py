@@ -27,17 +27,16 @@ from fractions import Fraction
 from typing import Any
 
 from nyeshc import ir
+from nyeshc.costs import CostModel
 from nyeshc.diagnostics import warning
 from nyeshc.media import SAMPLE_RATE
 from nyeshc.plan import keys
 from nyeshc.resolve.context import Context
-from nyeshc.resolve.definitions import Latent, Motion
+from nyeshc.resolve.definitions import Latent, Motion, voice_modality
 from nyeshc.resolve.directives import Backdrop, Camera, Caption, Cue, Fades, Show
 from nyeshc.resolve.ledger import mark, warn
-from nyeshc.resolve.seeds import derive
-from nyeshc.costs import CostModel
-from nyeshc.resolve.definitions import voice_modality
 from nyeshc.resolve.model import ActionLayout, BeatLayout, Layout, TrackLayout
+from nyeshc.resolve.seeds import derive
 from nyeshc.plan.model import (
     AudioClip,
     Box,
