@@ -195,6 +195,10 @@ class MotionBackend(Backend, Protocol):
         instead handed ``out`` of shape ``(frames, D, D, 4)`` (D may be larger or smaller than
         S) and must draw at ``out``'s size, with the same picture and motion as at S.
 
+        A backend whose class sets ``renders_frame_ranges = True`` also takes ``frame_range=(a,
+        b)``: only frames ``a`` to ``b`` of the ``frames`` (``out`` holds ``b - a``), the same
+        pixels as those frames of the whole; the planner then draws a long beat in two parts.
+
         Optional keyword ``speech``: a sequence of ``(sample, Phonemes)``, the voice lines in
         ``voice`` whose phonemes their backend could tell, each placed at its first sample. A
         backend whose ``lipsync`` takes it (the procedural puppet) shapes the mouth from them

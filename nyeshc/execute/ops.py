@@ -574,12 +574,22 @@ def op_motion_lipsync(job: Job, inputs: Sequence[Any], cache: Cache | None, prog
     portrait = _input(job, inputs, 0, "portrait")
     voice = _input(job, inputs, 1, "audio")
     n = _int(job, "frames", 0)
+    # a part of a long beat (``first``, ``beat``): its ``frames`` frames from frame ``first`` of the
+    # beat's ``beat`` frames, drawn as they are in the whole (docs/dev/jobs.md, "Parts of a beat")
+    part = "first" in job.params
+    first = _int(job, "first", 0) if part else 0
+    total = _int(job, "beat", first + n) if part else n  # (a beat shorter than the part: an error naming it)
 
     def call(backend: Any, out: np.ndarray) -> Any:
         extra = dict(_lipsync_options(job, backend))
         if job.params.get("speech") and _takes(backend.lipsync, "speech"):
             extra["speech"] = _speech(job)  # the phonemes, for a mouth that says them (visemes)
-        return backend.lipsync(portrait, voice, float(_fps(job)), n, job.seed, progress, out=out, **extra)
+        if part:
+            if getattr(backend, "renders_frame_ranges", False) is not True:
+                raise BackendError(f"{_who(job)}: backend {job.backend} cannot draw part of a beat (its class does "
+                                   "not set renders_frame_ranges; see docs/backends.md)")
+            extra["frame_range"] = (first, first + n)
+        return backend.lipsync(portrait, voice, float(_fps(job)), total, job.seed, progress, out=out, **extra)
 
     return _motion(job, cache, portrait, call)
 

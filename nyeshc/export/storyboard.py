@@ -230,16 +230,22 @@ def shots(plan: Plan, found: Directions | None = None) -> tuple[Shot, ...]:
         if 0 <= frame <= tl.frames:
             causes.setdefault(frame, set()).add(cause)
 
+    # a beat lip-synced in parts is shown by one portrait layer per part, end to start in the
+    # same box: where a later part takes over, the beat goes on (no cut)
+    parts = {j.key for j in plan.jobs if int(j.params.get("first", 0) or 0) > 0}
     for sc in tl.scenes:
         cut(sc.start, "scene")
         cut(sc.end, "scene")
+        goes_on = {(L.start, L.box) for L in sc.layers if isinstance(L, SequenceLayer) and L.artifact in parts}
         for layer in sc.layers:
             if _backdrop(layer):
                 cut(layer.start, "backdrop")
                 cut(layer.end, "backdrop")
             elif isinstance(layer, SequenceLayer) and layer.role == "portrait":
-                cut(layer.start, "beat")
-                cut(layer.end, "beat")
+                if layer.artifact not in parts:
+                    cut(layer.start, "beat")
+                if (layer.end, layer.box) not in goes_on:
+                    cut(layer.end, "beat")
     for sub in tl.subtitles:
         cut(half_up(sub.start * tl.fps), "line")
     for o in tl.overlaps:

@@ -38,6 +38,7 @@ from nyeshc.resolve.ledger import mark, warn
 from nyeshc.resolve.model import ActionLayout, BeatLayout, Layout, TrackLayout
 from nyeshc.resolve.seeds import derive
 from nyeshc.plan.model import (
+    SEGMENT_SECONDS,
     AudioClip,
     Box,
     Fade,
@@ -118,6 +119,9 @@ SUBTITLE_HEIGHT = Fraction(1, 20)
 CREDITS_HEIGHT = Fraction(1, 12)
 TEXT_WIDTH = Fraction(8, 10)
 DRIVING_SIZE = 256
+LIPSYNC_SPLIT = 96
+"""A beat of this many frames or more (4 s at 24 fps) is lip-synced in two parts that run side by
+side, where the motion backend can draw part of a beat (:meth:`Graph.lipsync_parts`)."""
 PLAIN_COLOUR = (255, 255, 255)
 
 
@@ -680,6 +684,7 @@ class Graph:
         size = min(h, MOTION_MAX)  # frames at the displayed size: the compositor only copies them
         px = size * size
         label = f"{head} / beat {b.number}"
+        shown: list[tuple[int, int, str]] = []  # (start, end, key) of a lip-sync drawn in parts
         if motion.driving is not None:
             driving = self.asset("asset.video", motion.driving, "frames", f"{label} / driving", film_wide=False,
                                  width=DRIVING_SIZE, height=DRIVING_SIZE, fps=fps, frames=frames)
@@ -693,16 +698,38 @@ class Graph:
                 params["mouth"] = float(motion.mouth)
             if speech:
                 params["speech"] = speech
-            key = self.add("motion.lipsync", "motion", params,
-                           [portrait, audio], output="frames", name=label, seed=mseed, frames=frames, pixels=px)
+            pieces = self.lipsync_parts(s, frames, ctx.frame(track.start))
+            for i, (first, n) in enumerate(pieces, start=1):
+                part = params if len(pieces) == 1 else {**params, "frames": n, "first": first, "beat": frames}
+                key = self.add("motion.lipsync", "motion", part, [portrait, audio], output="frames",
+                               name=label if len(pieces) == 1 else f"{label} / part {i}", seed=mseed,
+                               frames=n, pixels=px)
+                shown.append((s + first, s + first + n, key))
         else:
             key = self.add("motion.still", "motion", {"fps": fps, "frames": frames, "size": size}, [portrait],
                            output="frames", name=label, seed=mseed, frames=frames, pixels=px)
         x = round(SIDE_CENTRE[b.side] * ctx.width - Fraction(h, 2))
         box = Box(x, ctx.height - h, h, h)
-        out.layers.append((2, SHOT_ORDER[b.shot] * 10_000 + len(out.layers),
-                           SequenceLayer(s, e, key, box=box, role="portrait")))
+        for start, end, key in shown or [(s, e, key)]:
+            out.layers.append((2, SHOT_ORDER[b.shot] * 10_000 + len(out.layers),
+                               SequenceLayer(start, end, key, box=box, role="portrait")))
         mark("rendered", b.beat)
+
+    def lipsync_parts(self, start: int, frames: int, scene_start: int) -> list[tuple[int, int]]:
+        """``(first frame, frames)`` of each lip-sync job a beat of ``frames`` frames from frame
+        ``start`` is drawn by: one, or two when the motion backend draws part of a beat
+        (``renders_frame_ranges``) and the beat has at least ``LIPSYNC_SPLIT`` frames, so the two
+        cores share the longest job of a dialogue edit. Each part pays the rig's set-up: two
+        parts, not more. They meet at the render's segment cut (every ``SEGMENT_SECONDS`` from
+        the scene's start) nearest the beat's middle when one lies in its middle half (the parts
+        then add no segment), else at the middle."""
+        if frames < LIPSYNC_SPLIT or not self.ctx.backend("motion").frame_ranges:
+            return [(0, frames)]
+        step = max(1, round(SEGMENT_SECONDS * self.ctx.fps))
+        middle = start + frames // 2
+        cut = scene_start + step * round(Fraction(middle - scene_start, step))
+        at = cut - start if start + frames // 4 <= cut <= start + frames - frames // 4 else frames // 2
+        return [(0, at), (at, frames - at)]
 
     def outlasts(self, track: TrackLayout, what: str, end_sample: int, node: Any) -> None:
         """W303 for an element whose audio runs past its scene's end (only the planner knows

@@ -25,6 +25,13 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any, Literal
 
+SEGMENT_SECONDS = 4
+"""A scene's frames are cut into segments of at most this many seconds, at fixed multiples from
+the scene's start (:mod:`nyeshc.render.segments`); a segment's key holds only the layers shown
+during it. An edit that changes a beat late in a scene re-renders the segments that beat is
+shown in, not the scene. The planner splits a long lip-sync on these cuts where it can, so its
+parts add no segment."""
+
 Position = Literal["top", "center", "bottom", "left", "right"]
 Shot = Literal["close-up", "medium", "wide"]
 Side = Literal["left", "center", "right"]

@@ -52,7 +52,7 @@ from PIL import Image
 from nyeshc import media
 from nyeshc.hashing import content_key
 from nyeshc.media import DEFAULT_CRF, DEFAULT_PRESET
-from nyeshc.plan.model import Overlap, SceneTrack, Timeline
+from nyeshc.plan.model import SEGMENT_SECONDS, Overlap, SceneTrack, Timeline
 from nyeshc.render.composing import Composers, Piece, compose_spans, share
 from nyeshc.render.compositor import Compositor
 from nyeshc.render.encoder import (
@@ -69,13 +69,10 @@ from nyeshc.render.mixer import mix, mix_key
 from nyeshc.store.cache import Cache
 from nyeshc.world import atomic_write_text, publish
 
-__all__ = ["render_film", "render_still", "write_png", "spans", "Span", "SEGMENT_VERSION", "audio_key"]
+__all__ = ["render_film", "render_still", "write_png", "spans", "Span", "SEGMENT_SECONDS", "SEGMENT_VERSION", "audio_key"]
 
 SEGMENT_VERSION = 3  # bump when the compositor's output for the same inputs changes (3: camera moves on sequences, zoom below 1, morph overlaps keep the framing)
-SEGMENT_SECONDS = 4
-"""A scene's frames are cut into segments of at most this many seconds, at fixed multiples
-from the scene's start; a segment's key holds only the layers shown during it. An edit that
-changes a beat late in a scene re-renders the segments that beat is shown in, not the scene."""
+
 ProgressCallback = Callable[[int, int], None]  # (frames done, frames total)
 
 

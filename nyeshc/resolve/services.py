@@ -25,6 +25,7 @@ class BackendInfo:
     version: str
     settings: dict[str, Any] = field(default_factory=dict)
     cost: CostModel = CostModel()
+    frame_ranges: bool = False  # a motion backend that draws part of a beat (``renders_frame_ranges``)
 
     @property
     def device(self) -> Device:

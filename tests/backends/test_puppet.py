@@ -15,6 +15,7 @@ from nyeshc.backends.base import (
 )
 from nyeshc.backends.procedural import face as face_module
 from nyeshc.backends.procedural import puppet
+from nyeshc.backends.procedural.voice import AsemicVoice
 from nyeshc.backends.procedural.puppet import (
     PuppetMotion,
     PuppetPortrait,
@@ -169,6 +170,24 @@ def test_lipsync_follows_voice(face: Portrait) -> None:
     face_module._RIGS.clear()
     again = motion.lipsync(face, voice, FPS, frames, seed=3)
     assert again.tobytes() == out.tobytes()
+
+
+def test_part_of_a_beat_is_those_frames_of_the_whole(face: Portrait) -> None:
+    """``frame_range``: a long beat drawn in parts (by two processes) is the whole, frame for
+    frame, visemes and a scaled mouth included; a range outside the beat is an error."""
+    motion = PuppetMotion()
+    frames = int(3.0 * FPS)
+    voice = _voice(3.0, silent_until=0.5)
+    speech = [(0, AsemicVoice().phonemes("nyeshkerh lo ven", pitch=1.0, rate=1.0, lang=""))]
+    whole = motion.lipsync(face, voice, FPS, frames, seed=5, mouth=1.4, speech=speech)
+    face_module._RIGS.clear()  # a part starts in a fresh worker: cold caches
+    parts = [motion.lipsync(face, voice, FPS, frames, seed=5, mouth=1.4, speech=speech, frame_range=r)
+             for r in ((0, 31), (31, frames))]
+    assert [p.shape[0] for p in parts] == [31, frames - 31]
+    assert np.concatenate(parts).tobytes() == whole.tobytes()
+    for bad in ((-1, 5), (10, frames + 1), (20, 10)):
+        with pytest.raises(BackendError, match="frame_range"):
+            motion.lipsync(face, voice, FPS, frames, seed=5, frame_range=bad)
 
 
 def test_still_blinks(face: Portrait) -> None:

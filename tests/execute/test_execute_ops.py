@@ -108,6 +108,14 @@ def test_motion_and_portrait_ops(tmp_path: Path) -> None:
     with pytest.raises(BackendError, match="parameter 'frames'"):
         run_job(job("motion.still", "motion.fake", {"fps": 10, "frames": -1}, ("p",), output="frames",
                     name="p"), [p])
+    # a part of a beat (first, beat) asks the backend for a frame range: one that cannot draw one
+    # says so, naming the capability
+    with pytest.raises(BackendError, match="renders_frame_ranges"):
+        run_job(job("motion.lipsync", "motion.fake", {"fps": 10, "frames": 1, "first": 1, "beat": 2}, ("p", "v"),
+                    output="frames", name="p / talk / part 2"), [p, voice])
+    with pytest.raises(BackendError, match="parameter 'beat' must be an integer >= 3"):
+        run_job(job("motion.lipsync", "motion.fake", {"fps": 10, "frames": 2, "first": 1, "beat": 2}, ("p", "v"),
+                    output="frames", name="p / talk / part 2"), [p, voice])
 
 
 @pytest.mark.usefixtures("fakes")

@@ -160,6 +160,10 @@ class PuppetMotion:
     renders_any_size = True
     """``out`` may be ``(frames, D, D, 4)`` for any D: frames are drawn at ``out``'s size (the
     executor passes the displayed size, so the compositor only copies them)."""
+    renders_frame_ranges = True
+    """:meth:`lipsync` takes ``frame_range=(a, b)``: the frames ``a`` to ``b`` of the beat, the same
+    pixels as those frames of the whole (its curves are worked out for the whole beat), so the
+    planner may split a long beat into parts that run side by side."""
     # measured on the 2-core dev box (CPU seconds): rig ~1.5 s per call at 512 (memoised states
     # ~40 ms each), then ~7 ms per 512² frame and ~12 ms per 684² frame, i.e. ~0.03 s per
     # 720p-sized frame (the estimate is per pixel of the stored frames); 0.05 covers cold states
@@ -227,7 +231,8 @@ class PuppetMotion:
     # ---------------------------------------------------------------- protocol
     def lipsync(self, portrait: Portrait, voice: np.ndarray, fps: float, frames: int,
                 seed: int, progress: ProgressFn | None = None, *, out: np.ndarray | None = None,
-                mouth: float = 1.0, speech: Sequence[tuple[int, Phonemes]] | None = None) -> np.ndarray:
+                mouth: float = 1.0, speech: Sequence[tuple[int, Phonemes]] | None = None,
+                frame_range: tuple[int, int] | None = None) -> np.ndarray:
         """The portrait speaking ``voice``.
 
         ``speech`` (``(sample, Phonemes)`` of the lines and songs in ``voice`` whose phonemes are
@@ -240,8 +245,14 @@ class PuppetMotion:
         ``mouth_levels``) is multiplied by it, so 2 opens twice as far, the chin dropping with
         the lower lip past 1 so the mouth stays on the face. The speaking nod is scaled by
         ``min(mouth, 1)``: at 0 the frames are exactly those of silence (a character who does
-        not move their face while their voice plays; the lips keep their neutral shape too)."""
+        not move their face while their voice plays; the lips keep their neutral shape too).
+
+        ``frame_range`` ``(a, b)``: only frames ``a`` to ``b`` (exclusive) of the ``frames``, drawn
+        as they are in the whole (``out`` then holds ``b - a`` frames)."""
         self._check(portrait, frames, fps)
+        a, b = (0, frames) if frame_range is None else (int(frame_range[0]), int(frame_range[1]))
+        if not 0 <= a <= b <= frames:
+            raise BackendError(f"frame_range must lie within the {frames} frames (got {frame_range!r})")
         if isinstance(mouth, bool) or not isinstance(mouth, (int, float)) or not 0.0 <= mouth <= MOUTH_MAX:
             raise BackendError(f"motion.procedural: the lip-sync option `mouth` must be a number from 0 to "
                                f"{MOUTH_MAX:g} (got {mouth!r}; `motion: lipsync, mouth X`)")
@@ -258,7 +269,10 @@ class PuppetMotion:
         nod = env if mouth >= 1.0 else (env * mouth).astype(env.dtype)
         head = head_movement(fps, frames, seed, S, nod, self.head_motion)
         breath = breathing(fps, frames, seed) * 0.5
-        return self._render(portrait, opening, blink, head, breath, progress, out, scale=mouth, shape=shape)
+        if shape is not None:
+            shape = (shape[0][a:b], shape[1][a:b])
+        return self._render(portrait, opening[a:b], blink[a:b], head[a:b], breath[a:b], progress, out,
+                            scale=mouth, shape=shape)
 
     def still(self, portrait: Portrait, fps: float, frames: int, seed: int, *,
               out: np.ndarray | None = None) -> np.ndarray:
