@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import bisect
 import io
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
@@ -312,10 +313,12 @@ def _backdrop_text(jobs: dict[str, Job], key: str) -> str:
 
 
 def _character(job: Job | None) -> str | None:
-    """The character a portrait beat belongs to: its job is named ``… / CHARACTER / beat N``."""
+    """The character a portrait beat belongs to: its job is named ``… / CHARACTER / beat N``
+    (``… / beat N / part K`` for a long beat's lip-sync in parts)."""
     if job is None:
         return None
-    parts = job.name.rsplit(" / ", 2)
+    name = re.sub(r" / part \d+$", "", job.name)
+    parts = name.rsplit(" / ", 2)
     return parts[1] if len(parts) == 3 and parts[2].startswith("beat ") else None
 
 
@@ -398,8 +401,10 @@ def _items(plan: Plan) -> tuple[list[_Item], list[_Item], dict[str, list[_Item]]
             elif isinstance(layer, SequenceLayer):  # a portrait: a character's beat on screen
                 # (not the job's "beat N": a job made once for two equal beats keeps the first's name)
                 who = _character(job) or "?"
-                people.setdefault(who, []).append(
-                    _Item("beat", a, b, f"{who} on screen {span(a, b)} in {s.title}", who))
+                row = people.setdefault(who, [])
+                if job is not None and int(job.params.get("first", 0) or 0) > 0 and row and row[-1].end == a:
+                    a = row.pop().start  # a long beat's later part: the same beat goes on
+                row.append(_Item("beat", a, b, f"{who} on screen {span(a, b)} in {s.title}", who))
             elif isinstance(layer, TextLayer) and layer.role != "subtitle":
                 text = str(job.params.get("text", "")) if job is not None else ""
                 what = "credits" if layer.role == "credits" else "caption"

@@ -115,3 +115,12 @@ def test_a_storyboard_shows_a_beat_in_parts_as_one_beat() -> None:
     assert [(s.start, s.end, s.cause) for s in storyboard.shots(halves)] == \
         [(s.start, s.end, s.cause) for s in storyboard.shots(whole)]
     assert second.start not in {s.start for s in storyboard.shots(halves)}
+
+
+def test_the_timeline_picture_shows_a_beat_in_parts_as_one_beat() -> None:
+    from nyeshc.export import timeline
+
+    text = LONG.format(line=SPEECH)
+    svg = {name: timeline.to_svg(timeline.layout(plan_text(text, services)))
+           for name, services in (("whole", FakeServices()), ("parts", RangedServices()))}
+    assert svg["parts"] == svg["whole"]  # one "C on screen" block, in C's row
