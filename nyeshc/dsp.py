@@ -11,8 +11,9 @@ Here the same computations run on scipy's own compiled kernels (``_sosfilt``, ``
 ``__init__``; the filter designs (Butterworth by zeros, poles and gain; the windowed-sinc
 interpolator of ``resample_poly``) are the same numpy operations as scipy's, in the same order.
 ``tests/render/test_dsp.py`` holds each function bit-identical to its ``scipy.signal``
-counterpart (``resample_poly`` within rounding: its window's Bessel function is numpy's). Where scipy's layout differs (a kernel is missing or will not load), every function
-falls back to ``scipy.signal`` itself: slower to import, the same numbers.
+counterpart (``resample_poly`` within rounding: its window's Bessel function is numpy's). Where
+scipy's layout differs (a kernel is missing or will not load), every function falls back to
+``scipy.signal`` itself: slower to import, the same numbers.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["butter_sos", "fftconvolve", "k_weighting", "lfilter", "oaconvolve", "resample_poly", "scipy_kernel", "sosfilt",
-           "sosfilt_inplace"]
+__all__ = ["butter_sos", "fftconvolve", "k_weighting", "lfilter", "oaconvolve", "resample_poly", "scipy_kernel",
+           "sosfilt", "sosfilt_inplace"]
 
 
 @functools.cache

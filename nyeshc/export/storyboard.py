@@ -232,7 +232,7 @@ def shots(plan: Plan, found: Directions | None = None) -> tuple[Shot, ...]:
 
     # a beat lip-synced in parts is shown by one portrait layer per part, end to start in the
     # same box: where a later part takes over, the beat goes on (no cut)
-    parts = {j.key for j in plan.jobs if int(j.params.get("first", 0) or 0) > 0}
+    parts = {j.key for j in plan.jobs if j.continues_beat}
     for sc in tl.scenes:
         cut(sc.start, "scene")
         cut(sc.end, "scene")

@@ -402,7 +402,7 @@ def _items(plan: Plan) -> tuple[list[_Item], list[_Item], dict[str, list[_Item]]
                 # (not the job's "beat N": a job made once for two equal beats keeps the first's name)
                 who = _character(job) or "?"
                 row = people.setdefault(who, [])
-                if job is not None and int(job.params.get("first", 0) or 0) > 0 and row and row[-1].end == a:
+                if job is not None and job.continues_beat and row and row[-1].end == a:
                     a = row.pop().start  # a long beat's later part: the same beat goes on
                 row.append(_Item("beat", a, b, f"{who} on screen {span(a, b)} in {s.title}", who))
             elif isinstance(layer, TextLayer) and layer.role != "subtitle":

@@ -68,6 +68,12 @@ class Job:
     cost_seconds: float = 0.0  # the backend's cost-model estimate
     device: Literal["cpu", "gpu"] = "cpu"
 
+    @property
+    def continues_beat(self) -> bool:
+        """A later part of a long beat's lip-sync (its ``first`` frame is past the beat's start:
+        docs/dev/jobs.md, "Parts of a beat"): the beat goes on where this part's layer starts."""
+        return int(self.params.get("first", 0) or 0) > 0
+
 
 # --------------------------------------------------------------------------- video layers
 

@@ -69,7 +69,8 @@ from nyeshc.render.mixer import mix, mix_key
 from nyeshc.store.cache import Cache
 from nyeshc.world import atomic_write_text, publish
 
-__all__ = ["render_film", "render_still", "write_png", "spans", "Span", "SEGMENT_SECONDS", "SEGMENT_VERSION", "audio_key"]
+__all__ = ["render_film", "render_still", "write_png", "spans", "Span", "SEGMENT_SECONDS", "SEGMENT_VERSION",
+           "audio_key"]
 
 SEGMENT_VERSION = 3  # bump when the compositor's output for the same inputs changes (3: camera moves on sequences, zoom below 1, morph overlaps keep the framing)
 

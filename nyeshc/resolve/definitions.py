@@ -145,8 +145,8 @@ class Music:
 
     @property
     def states_grid(self) -> bool:
-        """A recording whose tempo or meter is written on the cue."""
-        return self.node is not None and any(o.key in ("tempo", "meter") for o in self.node.options)
+        """A tempo or a meter is written on the cue."""
+        return self.tempo is not None or self.meter is not None
 
 
 def music(name: str, defn: ir.Definition, fps: Fraction) -> Music:

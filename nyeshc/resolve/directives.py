@@ -16,6 +16,7 @@ from fractions import Fraction
 from typing import Any
 
 from nyeshc import ir
+from nyeshc.resolve import ledger
 from nyeshc.resolve.values import (
     Clock,
     db,
@@ -203,7 +204,7 @@ def directive(d: ir.Property, n: int, fps: Fraction, flow_at: dict[int, Fraction
         given = frozenset(o.key for o in d.options if o.value is None and o.key in POSITIONS)
         for o in d.options:
             if o.value is None and o.key in given:
-                option((o,), o.key)  # read: the inset's corner
+                ledger.note_read(o)  # the inset's corner
         return Show(d, n, at, dur, d.value, opt_seconds(d.options, "from", fps) or Fraction(0),
                     Camera.of(d.options), given, db(opt_value(d.options, "gain")),
                     Fades.of(d.options, fps))
