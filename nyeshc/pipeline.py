@@ -134,7 +134,8 @@ class RegistryServices:
                         float(getattr(c, "per_frame", 0.0)), float(getattr(c, "per_audio_second", 0.0)),
                         bool(getattr(c, "scale_by_pixels", True)))
         return BackendInfo(str(b.id), str(b.version), dict(b.settings), cost,
-                           getattr(b, "renders_frame_ranges", False) is True)
+                           getattr(b, "renders_frame_ranges", False) is True,
+                           modality == "motion" and callable(getattr(b, "rig", None)))
 
     def voice_duration(self, backend: BackendInfo, text: str, pitch: float, rate: float, lang: str) -> float:
         # the modality whose (already loaded) backend ``backend`` describes: `tts` or `voice`

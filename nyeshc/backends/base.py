@@ -39,7 +39,8 @@ from nyeshc.media import SAMPLE_RATE
 from nyeshc.costs import CostModel
 
 __all__ = ["SAMPLE_RATE", "Alphabet", "Backend", "BackendError", "CostModel", "GlyphBackend", "ImageBackend",
-           "MotionBackend", "MusicBackend", "Phonemes", "Portrait", "PortraitBackend", "VoiceBackend", "chunks"]
+           "MotionBackend", "MusicBackend", "Phonemes", "Portrait", "PortraitBackend", "RigState", "VoiceBackend",
+           "chunks"]
 
 Ease = Literal["linear", "smooth"]
 Modality = Literal["image", "portrait", "motion", "music", "voice", "glyphs"]
@@ -165,6 +166,17 @@ class PortraitBackend(Backend, Protocol):
 # --------------------------------------------------------------------------- motion
 
 
+@dataclass(frozen=True, slots=True)
+class RigState:
+    """What a motion backend works out once per portrait before drawing it (``rig(portrait)``:
+    the procedural puppet's textures and layers), as named arrays: a job's artifact (output
+    ``"rig"``), cached compressed and losslessly, so a lip-sync in a fresh worker starts from it.
+    ``backend`` is the id of the backend that made it (another backend's state is refused)."""
+
+    backend: str
+    arrays: Mapping[str, np.ndarray]
+
+
 @runtime_checkable
 class MotionBackend(Backend, Protocol):
     """Animates a portrait (Wav2Lip / First Order Motion Model, or the procedural puppet)."""
@@ -203,7 +215,13 @@ class MotionBackend(Backend, Protocol):
         ``voice`` whose phonemes their backend could tell, each placed at its first sample. A
         backend whose ``lipsync`` takes it (the procedural puppet) shapes the mouth from them
         and follows loudness only elsewhere (recordings, songs); the executor passes it only
-        to a backend that accepts it."""
+        to a backend that accepts it.
+
+        A backend with a set-up worth keeping per portrait (the puppet's rig) has a method
+        ``rig(portrait) -> RigState``: the planner then gives each portrait one ``motion.rig``
+        job, its artifact is cached, and every :meth:`lipsync` and :meth:`still` of that
+        portrait is called with ``rig=`` that state (the same frames as without it, without
+        the set-up: docs/dev/jobs.md, "A portrait's rig")."""
 
     def drive(self, portrait: Portrait, driving: np.ndarray, driving_fps: float,
               audio: np.ndarray | None, fps: float, frames: int, seed: int,

@@ -40,6 +40,7 @@ from nyeshc.backends.base import (
     Phonemes,
     Portrait,
     ProgressFn,
+    RigState,
 )
 from nyeshc.plan.model import Job
 from nyeshc.store.cache import Cache
@@ -155,6 +156,10 @@ def _input(job: Job, inputs: Sequence[Any], i: int, kind: str) -> Any:
     if kind == "portrait":
         if not isinstance(value, Portrait):
             raise BackendError(f"{_who(job)}: input {i} is a {_describe(value)}, expected a Portrait")
+        return value
+    if kind == "rig":
+        if not isinstance(value, RigState):
+            raise BackendError(f"{_who(job)}: input {i} is a {_describe(value)}, expected a RigState")
         return value
     if kind == "alphabet":
         if not isinstance(value, Alphabet):
@@ -569,8 +574,36 @@ def _script_option(job: Job, method: Callable[..., Any], param: str, option: str
     return {param: float(value)}
 
 
+def op_motion_rig(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
+    """A portrait's rig: the motion backend's set-up for it (``rig(portrait)``), cached so that
+    each lip-sync and still of the portrait starts from it (docs/dev/jobs.md)."""
+    _inputs(job, inputs, at_least=1, at_most=1)
+    portrait = _input(job, inputs, 0, "portrait")
+    backend = _backend(job)
+    make = getattr(backend, "rig", None)
+    if not callable(make):
+        raise BackendError(f"{_who(job)}: backend {job.backend} has no rig(portrait) (see docs/backends.md)")
+    state = make(portrait)
+    if not isinstance(state, RigState) or any(not isinstance(a, np.ndarray) for a in state.arrays.values()):
+        raise BackendError(f"{_who(job)}: backend {job.backend}'s rig() returned a {_describe(state)}, "
+                           "expected a RigState of arrays")
+    return state
+
+
+def _rig_option(job: Job, inputs: Sequence[Any], i: int, method: Callable[..., Any]) -> dict[str, RigState]:
+    """``{"rig": state}`` when the job lists the portrait's rig as input ``i`` (the planner adds
+    it where the backend has ``rig()``), for a method that takes ``rig``."""
+    if len(inputs) <= i:
+        return {}
+    state = _input(job, inputs, i, "rig")
+    if not _takes(method, "rig"):
+        raise BackendError(f"{_who(job)}: it is given the portrait's rig, but backend {job.backend}'s "
+                           f"{getattr(method, '__name__', 'method')}() takes no rig= (see docs/backends.md)")
+    return {"rig": state}
+
+
 def op_motion_lipsync(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
-    _inputs(job, inputs, at_least=2, at_most=2)
+    _inputs(job, inputs, at_least=2, at_most=3)
     portrait = _input(job, inputs, 0, "portrait")
     voice = _input(job, inputs, 1, "audio")
     n = _int(job, "frames", 0)
@@ -581,7 +614,8 @@ def op_motion_lipsync(job: Job, inputs: Sequence[Any], cache: Cache | None, prog
     total = _int(job, "beat", first + n) if part else n  # (a beat shorter than the part: an error naming it)
 
     def call(backend: Any, out: np.ndarray) -> Any:
-        extra = dict(_lipsync_options(job, backend))
+        extra: dict[str, Any] = dict(_lipsync_options(job, backend))
+        extra.update(_rig_option(job, inputs, 2, backend.lipsync))
         if job.params.get("speech") and _takes(backend.lipsync, "speech"):
             extra["speech"] = _speech(job)  # the phonemes, for a mouth that says them (visemes)
         if part:
@@ -670,11 +704,11 @@ def op_motion_drive(job: Job, inputs: Sequence[Any], cache: Cache | None, progre
 
 
 def op_motion_still(job: Job, inputs: Sequence[Any], cache: Cache | None, progress: ProgressFn) -> Any:
-    _inputs(job, inputs, at_least=1, at_most=1)
+    _inputs(job, inputs, at_least=1, at_most=2)
     portrait = _input(job, inputs, 0, "portrait")
     n = _int(job, "frames", 0)
     return _motion(job, cache, portrait, lambda backend, out: backend.still(
-        portrait, float(_fps(job)), n, job.seed, out=out))
+        portrait, float(_fps(job)), n, job.seed, out=out, **_rig_option(job, inputs, 1, backend.still)))
 
 
 # --------------------------------------------------------------------------- music
@@ -780,6 +814,7 @@ OPS: dict[str, Op] = {
     "portrait.file": op_portrait_file,
     "voice.speak": op_voice_speak,
     "voice.track": op_voice_track,
+    "motion.rig": op_motion_rig,
     "motion.lipsync": op_motion_lipsync,
     "motion.drive": op_motion_drive,
     "motion.still": op_motion_still,

@@ -9,7 +9,8 @@ Two figures, both computed from the job parameters alone, before anything runs:
   (``benchmarks/RESULTS.md`` §12): morphs :data:`FRAME_TYPICAL` (about 13 % of raw), the
   procedural puppet's lip-sync :data:`PUPPET_EDGE` / side (3.4 % at 684²), kinds not measured at
   their bound; audio as float32 samples (speech mono, music and recordings stereo), images
-  ``width × height × 4``, portraits ``side² × 4``, latents and alphabets a few kB
+  ``width × height × 4``, portraits ``side² × 4``, a portrait's rig :data:`RIG_BYTES` per
+  pixel at :data:`RIG_SHARE`, latents and alphabets a few kB
   (:data:`SMALL_TYPICAL`), the film's mix (float32 stereo) and its AAC encode, the cached segments at
   :data:`SEGMENT_TYPICAL` bytes per pixel per frame. ``nyeshc plan`` prints it ("about … in the
   cache").
@@ -51,6 +52,12 @@ PUPPET_EDGE = 21.0
 size (frame to frame only the outline, the eyes and the mouth change, which grow with the side,
 not the area): measured 0.034 at 684², 0.055 at 504², 0.061–0.067 at 324–342², 0.052–0.075 at
 252² (``benchmarks/RESULTS.md`` §12)."""
+RIG_BYTES = 52
+"""Bytes per pixel of a portrait's rig raw (the procedural puppet's: twelve float32 planes of
+textures and layers and an RGBA body)."""
+RIG_SHARE = {"typical": 0.32, "bound": 0.5}
+"""The share of its raw size a rig takes in the cache (its arrays' bytes in planes, zstd): 0.31
+measured at 512² and 342²; the bound for the peak."""
 SMALL_TYPICAL = {"latent": 4 << 10, "alphabet": 32 << 10}
 """What a latent and an alphabet typically take (a few kB; the bound counts them at 1 MiB)."""
 SEGMENT_TYPICAL = 0.006
@@ -86,6 +93,8 @@ def job_bytes(job: Job, jobs: dict[str, Job], canvas: tuple[int, int], *, frame_
     if typical and job.output == "portrait" and _int(job.params.get("size")):
         return _int(job.params.get("size")) ** 2 * 4  # an RGBA image of its side
     raw = raw_bytes(job, jobs, canvas)
+    if job.output == "rig":
+        return int(raw * RIG_SHARE["typical" if typical else "bound"])
     if job.output != "frames" or frame_codec == "raw":
         return raw
     kind = _frames_kind(job)
@@ -127,6 +136,9 @@ def raw_bytes(job: Job, jobs: dict[str, Job], canvas: tuple[int, int]) -> int:
     if job.output == "frames":
         n, w, h, channels = frame_shape(job, jobs, canvas)
         return n * w * h * channels
+    if job.output == "rig":
+        side = max((_int(jobs[k].params.get("size")) for k in job.inputs if k in jobs), default=0)
+        return side * side * RIG_BYTES if side else SMALL
     if job.output == "image":
         w = _int(p.get("width")) or _int(p.get("max_width")) or canvas[0]
         h = _int(p.get("height")) or canvas[1]

@@ -119,6 +119,10 @@ SUBTITLE_HEIGHT = Fraction(1, 20)
 CREDITS_HEIGHT = Fraction(1, 12)
 TEXT_WIDTH = Fraction(8, 10)
 DRIVING_SIZE = 256
+RIG_SIDE = 512
+"""The portrait side a motion backend's ``per_call`` (its set-up: the puppet's rig) is taken to
+be measured at; a rig job's estimate scales it by the portrait's pixels."""
+
 LIPSYNC_SPLIT = 96
 """A beat of this many frames or more (4 s at 24 fps) is lip-synced in two parts that run side by
 side, where the motion backend can draw part of a beat (:meth:`Graph.lipsync_parts`)."""
@@ -177,7 +181,11 @@ class Graph:
 
     def add(self, kind: str, modality: str | None, params: dict[str, Any], inputs: list[str], *,
             output: Output, name: str, seed: int = 0, film_wide: bool = False, frames: int = 0,
-            pixels: int = 1280 * 720, audio_seconds: float = 0.0) -> str:
+            pixels: int = 1280 * 720, audio_seconds: float = 0.0, set_up: float = 1.0) -> str:
+        """The key of the job (added once: the same job asked for twice is one). ``set_up``
+        scales the backend's ``per_call`` in its estimate: 0 for a job that starts from a cached
+        set-up (a portrait's rig), the portrait's share of the size the cost was measured at for
+        the job making that set-up."""
         if modality is None:
             backend, version, settings = "", OPS_VERSION, {}
             cost = BUILTIN_COST.get(kind, CostModel())
@@ -193,7 +201,8 @@ class Graph:
                                  settings=settings, params=params, inputs=tuple(inputs), seed=seed,
                                  output=output, name=name, scene=None if film_wide else self.scene,
                                  cost_seconds=round(cost.estimate(frames=frames, pixels=pixels,
-                                                                  audio_seconds=audio_seconds), 6),
+                                                                  audio_seconds=audio_seconds)
+                                                    - cost.per_call * (1.0 - set_up), 6),
                                  device=cost.device)
         return key
 
@@ -699,21 +708,35 @@ class Graph:
             if speech:
                 params["speech"] = speech
             pieces = self.lipsync_parts(s, frames, ctx.frame(track.start))
+            rig = self.rig(portrait, b.character)
             for i, (first, n) in enumerate(pieces, start=1):
                 part = params if len(pieces) == 1 else {**params, "frames": n, "first": first, "beat": frames}
-                key = self.add("motion.lipsync", "motion", part, [portrait, audio], output="frames",
+                key = self.add("motion.lipsync", "motion", part, [portrait, audio, *rig], output="frames",
                                name=label if len(pieces) == 1 else f"{label} / part {i}", seed=mseed,
-                               frames=n, pixels=px)
+                               frames=n, pixels=px, set_up=0.0 if rig else 1.0)
                 shown.append((s + first, s + first + n, key))
         else:
-            key = self.add("motion.still", "motion", {"fps": fps, "frames": frames, "size": size}, [portrait],
-                           output="frames", name=label, seed=mseed, frames=frames, pixels=px)
+            rig = self.rig(portrait, b.character)
+            key = self.add("motion.still", "motion", {"fps": fps, "frames": frames, "size": size},
+                           [portrait, *rig], output="frames", name=label, seed=mseed, frames=frames, pixels=px,
+                           set_up=0.0 if rig else 1.0)
         x = round(SIDE_CENTRE[b.side] * ctx.width - Fraction(h, 2))
         box = Box(x, ctx.height - h, h, h)
         for start, end, key in shown or [(s, e, key)]:
             out.layers.append((2, SHOT_ORDER[b.shot] * 10_000 + len(out.layers),
                                SequenceLayer(start, end, key, box=box, role="portrait")))
         mark("rendered", b.beat)
+
+    def rig(self, portrait: str, character: str) -> list[str]:
+        """``[key]`` of the portrait's rig job where the motion backend has a set-up worth
+        keeping (``rig(portrait)``: the procedural puppet's textures and layers, ~0.7 s at 512²
+        in every lip-sync job otherwise); ``[]`` where it has none. One job per portrait: every
+        beat of the character starts from its cached artifact."""
+        if not self.ctx.backend("motion").rigs:
+            return []
+        side = int(self.jobs[portrait].params.get("size") or RIG_SIDE)
+        return [self.add("motion.rig", "motion", {}, [portrait], output="rig", name=f"character {character} / rig",
+                         film_wide=True, set_up=(side / RIG_SIDE) ** 2)]
 
     def lipsync_parts(self, start: int, frames: int, scene_start: int) -> list[tuple[int, int]]:
         """``(first frame, frames)`` of each lip-sync job a beat of ``frames`` frames from frame

@@ -17,6 +17,7 @@ is depends on the job's ``output``:
 * ``"latent"`` — ``float32 (D,)``
 * ``"portrait"`` — a :class:`nyeshc.backends.base.Portrait`
 * ``"alphabet"`` — a :class:`nyeshc.backends.base.Alphabet`
+* ``"rig"`` — a :class:`nyeshc.backends.base.RigState` (a motion backend's set-up for one portrait)
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ Position = Literal["top", "center", "bottom", "left", "right"]
 Shot = Literal["close-up", "medium", "wide"]
 Side = Literal["left", "center", "right"]
 Ease = Literal["linear", "smooth"]
-Output = Literal["image", "frames", "audio", "latent", "portrait", "alphabet"]
+Output = Literal["image", "frames", "audio", "latent", "portrait", "alphabet", "rig"]
 
 
 # --------------------------------------------------------------------------- jobs

@@ -26,6 +26,7 @@ class BackendInfo:
     settings: dict[str, Any] = field(default_factory=dict)
     cost: CostModel = CostModel()
     frame_ranges: bool = False  # a motion backend that draws part of a beat (``renders_frame_ranges``)
+    rigs: bool = False  # a motion backend with a set-up per portrait, cached as a job (``rig(portrait)``)
 
     @property
     def device(self) -> Device:

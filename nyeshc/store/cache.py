@@ -16,7 +16,8 @@ Artifacts by ``Job.output`` (see :mod:`nyeshc.plan.model`): ``frames`` (any ``ui
 C)`` array) are stored compressed, losslessly, as ``.nyf`` and read back as a lazily decoded
 :class:`~nyeshc.store.frames.FrameSequence`; ``image``/``audio``/``latent`` are ``numpy``
 arrays (``.npy``); ``portrait`` and ``alphabet`` are stored as ``.npz`` with their metadata as
-JSON inside — never pickles. A cache written before frames were compressed holds them as
+JSON inside — never pickles; ``rig`` (a :class:`~nyeshc.backends.base.RigState`) too, each array
+compressed losslessly (its bytes in planes, then zstd). A cache written before frames were compressed holds them as
 ``.npy`` (its record says so); those are read as they are, memory-mapped.
 
 ``NYESHC_FRAME_CODEC=raw`` in the environment (or ``Cache(root, frame_codec="raw")``) stores
@@ -32,6 +33,7 @@ import os
 import shutil
 import tempfile
 import time
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from nyeshc.backends.base import Alphabet, Portrait
+from nyeshc.backends.base import Alphabet, Portrait, RigState
 from nyeshc.store.frames import SUFFIX as FRAMES_SUFFIX
 from nyeshc.store.frames import FrameSequence, is_frames, write_frames
 from nyeshc.world import reserve_space
@@ -117,8 +119,50 @@ def _load_alphabet(z: Any) -> Alphabet:
     return Alphabet(seed=meta["seed"], strokes=strokes, mapping=meta["mapping"])
 
 
+def _save_rig(fh: Any, r: RigState) -> None:
+    """Each array's bytes split into planes (byte 0 of every value, then byte 1, …) and zstd
+    compressed: lossless, and ~30 % of the raw size for a puppet's float textures (zstd alone
+    leaves ~45 %)."""
+    zstd = _zstd()
+    arrays: dict[str, np.ndarray] = {}
+    shapes: dict[str, Any] = {}
+    for name, a in sorted(r.arrays.items()):
+        a = np.ascontiguousarray(a)
+        planes = a.view(np.uint8).reshape(-1, a.dtype.itemsize).T.tobytes() if a.size else b""
+        arrays[f"a_{name}"] = np.frombuffer(zstd.ZstdCompressor(level=3).compress(planes), dtype=np.uint8)
+        shapes[name] = [a.dtype.str, list(a.shape)]
+    arrays["meta"] = _json_bytes({"backend": r.backend, "arrays": shapes, "codec": "zstd-planes"})
+    np.savez(fh, **arrays)
+
+
+def _load_rig(z: Any) -> RigState:
+    zstd = _zstd()
+    meta = json.loads(bytes(z["meta"]).decode("utf-8"))
+    arrays: dict[str, np.ndarray] = {}
+    for name, (dtype, shape) in meta["arrays"].items():
+        dt = np.dtype(dtype)
+        n = int(np.prod(shape)) if shape else 1
+        try:
+            raw = zstd.ZstdDecompressor().decompress(bytes(z[f"a_{name}"]), max_output_size=n * dt.itemsize)
+        except zstd.ZstdError as exc:
+            raise ValueError(f"rig array {name}: {exc}") from None
+        planes = np.frombuffer(raw, dtype=np.uint8)
+        if planes.size != n * dt.itemsize:
+            raise ValueError(f"rig array {name}: {planes.size} bytes, expected {n * dt.itemsize}")
+        a = planes.reshape(dt.itemsize, n).T.copy().view(dt).reshape(shape)
+        a.flags.writeable = False
+        arrays[name] = a
+    return RigState(backend=str(meta["backend"]), arrays=arrays)
+
+
+def _zstd() -> Any:
+    import zstandard  # imported on first use: `nyeshc check` never pays for it
+
+    return zstandard
+
+
 def _suffix(artifact: Any, frame_codec: str) -> str:
-    if isinstance(artifact, (Portrait, Alphabet)):
+    if isinstance(artifact, (Portrait, Alphabet, RigState)):
         return ".npz"
     if isinstance(artifact, FrameSequence) or (frame_codec != "raw" and is_frames(artifact)):
         return FRAMES_SUFFIX
@@ -206,11 +250,13 @@ class Cache:
         try:
             if rec.get("suffix") == ".npz":
                 with np.load(path, allow_pickle=False) as z:
-                    return _load_portrait(z) if rec.get("type") == "portrait" else _load_alphabet(z)
+                    typ = rec.get("type")
+                    return _load_portrait(z) if typ == "portrait" else _load_rig(z) if typ == "rig" else \
+                        _load_alphabet(z)
             if rec.get("suffix") == FRAMES_SUFFIX:
                 return FrameSequence(path)
             return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, zipfile.BadZipFile):  # (a .npz member's CRC)
             self.discard(key)
             return None
 
@@ -230,6 +276,8 @@ class Cache:
                     _save_portrait(fh, artifact)
                 elif isinstance(artifact, Alphabet):
                     _save_alphabet(fh, artifact)
+                elif isinstance(artifact, RigState):
+                    _save_rig(fh, artifact)
                 elif suffix == FRAMES_SUFFIX:
                     write_frames(fh, artifact)
                 else:
@@ -241,7 +289,8 @@ class Cache:
             raise
         self._commit_record(key, final, suffix, backend, kind,
                             "portrait" if isinstance(artifact, Portrait) else
-                            "alphabet" if isinstance(artifact, Alphabet) else "array")
+                            "alphabet" if isinstance(artifact, Alphabet) else
+                            "rig" if isinstance(artifact, RigState) else "array")
         return final
 
     def _put_frames_from(self, key: str, frames: np.ndarray, backend: str, kind: str) -> Path:

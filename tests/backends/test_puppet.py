@@ -504,3 +504,61 @@ def test_eyes_drawn_once_per_blink_give_the_same_states(pp: PuppetPortrait) -> N
         assert where == there and mine.tobytes() == theirs.tobytes(), state
     assert len(memo._eye_rows) <= 3 * 3  # blinks x windows (the window grows with mouth past 1)
     assert all(r1 > r0 for r0, r1, _, _ in memo._eye_rows.values())  # the eyes do change rows
+
+
+def test_a_rig_read_from_the_cache_draws_the_same_frames_without_its_set_up(face: Portrait, tmp_path,
+                                                                              monkeypatch) -> None:
+    """``rig(portrait)``: the rig's arrays, cached (compressed, lossless) and handed back as
+    ``rig=``, give the lip-sync and the still the frames a rig built on the spot gives; a rig
+    made from them does no set-up (the CPPN field and the brush textures are not worked out)."""
+    from nyeshc.store.cache import Cache
+
+    motion = PuppetMotion()
+    frames = int(2.0 * FPS)
+    voice = _voice(2.0, silent_until=0.4)
+    speech = [(0, AsemicVoice().phonemes("nyeshkerh lo", pitch=1.0, rate=1.0, lang=""))]
+    face_module._RIGS.clear()
+    state = motion.rig(face)
+    assert state.backend == motion.id and set(state.arrays) == set(face_module.Rig.STATE)
+    cache = Cache(tmp_path)
+    cache.put("ab" * 32, state, kind="motion.rig")
+    stored = cache.get("ab" * 32)
+    assert cache.record("ab" * 32)["type"] == "rig"
+    assert {k: (a.dtype, a.shape, a.tobytes()) for k, a in stored.arrays.items()} == \
+        {k: (a.dtype, a.shape, a.tobytes()) for k, a in state.arrays.items()}
+    assert cache.record("ab" * 32)["size"] < 0.6 * sum(a.nbytes for a in state.arrays.values())
+    face_module._RIGS.clear()
+    built = motion.lipsync(face, voice, FPS, frames, seed=4, speech=speech)
+    still = motion.still(face, FPS, frames, seed=4)
+
+    def no_set_up(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the rig was built again")
+
+    face_module._RIGS.clear()  # a fresh worker
+    monkeypatch.setattr(face_module.Rig, "__init__", no_set_up)
+    assert motion.lipsync(face, voice, FPS, frames, seed=4, speech=speech, rig=stored).tobytes() == built.tobytes()
+    face_module._RIGS.clear()
+    assert motion.still(face, FPS, frames, seed=4, rig=stored).tobytes() == still.tobytes()
+    # another backend's state, or arrays of the wrong size, are refused by name
+    face_module._RIGS.clear()
+    with pytest.raises(BackendError, match="RigState this backend made"):
+        motion.lipsync(face, voice, FPS, frames, seed=4, rig=type(stored)("motion.other", stored.arrays))
+    small = {k: a[:8] for k, a in stored.arrays.items()}
+    with pytest.raises(BackendError, match="rig's"):
+        motion.still(face, FPS, frames, seed=4, rig=type(stored)(motion.id, small))
+
+
+@pytest.mark.parametrize("verify", [True, False])
+def test_a_damaged_rig_entry_is_discarded(face: Portrait, tmp_path, verify: bool) -> None:
+    """Found by its checksum, or (unverified) by the decompression: either way the entry goes
+    and the job runs again."""
+    from nyeshc.store.cache import Cache
+
+    cache = Cache(tmp_path)
+    state = PuppetMotion().rig(face)
+    path = cache.put("cd" * 32, state, kind="motion.rig")
+    data = bytearray(path.read_bytes())
+    at = data.find(b"a_tex.npy")  # inside the compressed texture's member
+    data[at + 400] ^= 0xFF
+    path.write_bytes(bytes(data))
+    assert cache.get("cd" * 32, verify=verify) is None and not cache.has("cd" * 32)

@@ -13,7 +13,7 @@ import pytest
 from execute_fakes import job
 from PIL import Image
 
-from nyeshc.backends.base import BackendError, Portrait
+from nyeshc.backends.base import BackendError, Portrait, RigState
 from nyeshc.execute import Cache
 from nyeshc.execute.ops import OPS, run_job
 from nyeshc.store.frames import FrameSequence
@@ -116,6 +116,20 @@ def test_motion_and_portrait_ops(tmp_path: Path) -> None:
     with pytest.raises(BackendError, match="parameter 'beat' must be an integer >= 3"):
         run_job(job("motion.lipsync", "motion.fake", {"fps": 10, "frames": 2, "first": 1, "beat": 2}, ("p", "v"),
                     output="frames", name="p / talk / part 2"), [p, voice])
+    # a portrait's rig: a backend without rig() cannot make one, nor take one (rig=), and an
+    # input that is not a rig is refused, each by name
+    with pytest.raises(BackendError, match=r"has no rig\(portrait\)"):
+        run_job(job("motion.rig", "motion.fake", {}, ("p",), output="rig", name="p / rig"), [p])
+    rig = RigState("motion.fake", {})
+    with pytest.raises(BackendError, match="takes no rig="):
+        run_job(job("motion.lipsync", "motion.fake", {"fps": 10, "frames": 2}, ("p", "v", "r"),
+                    output="frames", name="p / talk"), [p, voice, rig])
+    with pytest.raises(BackendError, match="takes no rig="):
+        run_job(job("motion.still", "motion.fake", {"fps": 10, "frames": 2}, ("p", "r"), output="frames",
+                    name="p"), [p, rig])
+    with pytest.raises(BackendError, match="expected a RigState"):
+        run_job(job("motion.still", "motion.fake", {"fps": 10, "frames": 2}, ("p", "r"), output="frames",
+                    name="p"), [p, voice])
 
 
 @pytest.mark.usefixtures("fakes")

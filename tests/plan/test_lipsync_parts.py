@@ -124,3 +124,36 @@ def test_the_timeline_picture_shows_a_beat_in_parts_as_one_beat() -> None:
     svg = {name: timeline.to_svg(timeline.layout(plan_text(text, services)))
            for name, services in (("whole", FakeServices()), ("parts", RangedServices()))}
     assert svg["parts"] == svg["whole"]  # one "C on screen" block, in C's row
+
+
+class RiggedServices(RangedServices):
+    """A motion backend with a set-up per portrait (``rig``), as the procedural puppet has."""
+
+    def backend(self, modality: str) -> BackendInfo:
+        return dataclasses.replace(super().backend(modality), rigs=modality == "motion")
+
+
+def test_each_portrait_has_one_rig_job_and_its_beats_start_from_it() -> None:
+    """Two beats of one character (one in two parts, one still) and a second character: one
+    ``motion.rig`` per portrait, the last input of each of its lip-syncs and stills, whose
+    estimates then leave out the backend's per-call set-up; without ``rig()``, no rig job."""
+    text = (LONG.format(line=SPEECH) + "    C, at 6s, medium:\n        (silent)\n"
+            + "    D, at 8s, wide:\n        \"Yes.\"\n").replace("character C:", "character D:\n"
+                                                             "    portrait: generate, seed 9\n\ncharacter C:")
+    rigged, plain = plan_text(text, RiggedServices()), plan_text(text, RangedServices())
+    rigs = [j for j in rigged.jobs if j.kind == "motion.rig"]
+    portraits = {j.key: j for j in rigged.jobs if j.output == "portrait"}
+    assert sorted(j.name for j in rigs) == ["character C / rig", "character D / rig"]
+    assert all(j.output == "rig" and len(j.inputs) == 1 and j.inputs[0] in portraits for j in rigs)
+    rig_of = {j.inputs[0]: j.key for j in rigs}
+    drawn = [j for j in rigged.jobs if j.kind in ("motion.lipsync", "motion.still")]
+    assert len(drawn) == 4 and {j.kind for j in drawn} == {"motion.lipsync", "motion.still"}
+    assert all(j.inputs[-1] == rig_of[j.inputs[0]] for j in drawn)
+    per_call = RiggedServices().backend("motion").cost.per_call
+    same = {j.name: j for j in plain.jobs}
+    assert all(j.cost_seconds == pytest.approx(same[j.name].cost_seconds - per_call, abs=1e-6) for j in drawn)
+    side = portraits[rigs[0].inputs[0]].params["size"]
+    assert rigs[0].cost_seconds == pytest.approx(per_call * (side / graph.RIG_SIDE) ** 2, abs=1e-6)
+    assert not any(j.kind == "motion.rig" for j in plain.jobs)
+    assert [j.inputs for j in plain.jobs if j.kind.startswith("motion.")] == \
+        [j.inputs[:-1] for j in rigged.jobs if j.kind.startswith("motion.") and j.kind != "motion.rig"]

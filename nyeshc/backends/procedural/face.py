@@ -36,7 +36,8 @@ from __future__ import annotations
 import itertools
 import math
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -444,10 +445,56 @@ class Rig:
         self.tex = self.tex.astype(_F32)
         self.hair_tex = _brush(size, p, 2, (0.0, 12.0), (9.0, 0.7))
         self._build()
+        self._ready()
+
+    def _ready(self) -> None:
         self._token = next(_TOKENS)  # this rig's entries in the process-wide _STATES and _LAYERS
         self._neutral: Image.Image | None = None  # the head without eyes and mouth, as an image
         # (blink, window) -> the rows the eyes change: first, last + 1, those rows before, after
         self._eye_rows: dict[Any, tuple[int, int, np.ndarray, np.ndarray]] = {}
+
+    # ---------------------------------------------------------------- as arrays
+    STATE: ClassVar[Mapping[str, int]] = {"tex": 3, "hair_tex": 2, "body": 3, "face_cov": 2, "skin_col": 3, "head_rgb": 3, "head_a": 2}
+    """What :meth:`state` holds: each array the set-up computes, by its number of dimensions
+    (everything else about a rig is cheap to work out again from the latent and the size)."""
+
+    def state(self) -> dict[str, np.ndarray]:
+        """The arrays its set-up computed (the CPPN colour field, the brush textures, the body
+        and head layers): :meth:`from_state` makes the same rig from them, without the set-up
+        (~0.7 s at 512², ~0.25 s at 342²), so a motion backend may cache them
+        (``motion.rig``, docs/dev/jobs.md)."""
+        out = {name: np.asarray(getattr(self, name)) for name in self.STATE}
+        out["body"] = np.asarray(self.body)  # the Pillow RGBa image as uint8 (S, S, 4)
+        return out
+
+    @classmethod
+    def from_state(cls, latent: np.ndarray, size: int, arrays: Mapping[str, np.ndarray]) -> Rig:
+        """The rig of ``(latent, size)`` from :meth:`state`'s arrays: the same frames as a rig
+        built here. Arrays of the wrong shape or type are a :class:`BackendError`."""
+        if size < 16:
+            raise BackendError(f"portrait size must be at least 16 pixels (got {size})")
+        missing = sorted(set(cls.STATE) - set(arrays))
+        if missing:
+            raise BackendError(f"a puppet rig's state lacks {', '.join(missing)}")
+        for name, dims in cls.STATE.items():
+            a = arrays[name]
+            want = np.uint8 if name == "body" else _F32
+            depth = {"body": (4,), "tex": (3,), "skin_col": (3,), "head_rgb": (3,)}.get(name, ())
+            if a.dtype != want or a.shape != (size, size, *depth) or a.ndim != dims:
+                raise BackendError(f"a puppet rig's {name} is {a.dtype} {a.shape}, expected {np.dtype(want)} "
+                                   f"{(size, size, *depth)} for a {size}-pixel portrait")
+        rig = cls.__new__(cls)
+        rig.latent = np.asarray(latent, dtype=_F32)
+        rig.size = size
+        rig.p = face_params(rig.latent)
+        rig.R = _Raster(size, rig.p)
+        rig.F = Field(size)
+        for name in cls.STATE:
+            if name != "body":
+                setattr(rig, name, np.array(arrays[name]))  # writable copies, as the set-up's own
+        rig.body = Image.frombytes("RGBa", (size, size), np.ascontiguousarray(arrays["body"]).tobytes())
+        rig._ready()
+        return rig
 
     # ---------------------------------------------------------------- static layers
     def _build(self) -> None:
@@ -1183,13 +1230,15 @@ def _jaw_values(rgb: np.ndarray, a: np.ndarray, mouth: tuple[float, float], amou
 _RIGS: OrderedDict[tuple[bytes, int], Rig] = OrderedDict()
 
 
-def rig_for(latent: np.ndarray, size: int) -> Rig:
-    """The rig of ``(latent, size)``, memoised (the last :data:`RIGS_KEPT`: a scene's speakers)."""
+def rig_for(latent: np.ndarray, size: int, state: Mapping[str, np.ndarray] | None = None) -> Rig:
+    """The rig of ``(latent, size)``, memoised (the last :data:`RIGS_KEPT`: a scene's speakers);
+    made from ``state`` (:meth:`Rig.state`, e.g. read from the cache) when given and not
+    memoised, else built."""
     lat = np.asarray(latent, dtype=_F32).ravel()
     key = (lat.tobytes(), int(size))
     r = _RIGS.get(key)
     if r is None:
-        r = Rig(lat, int(size))
+        r = Rig(lat, int(size)) if state is None else Rig.from_state(lat, int(size), state)
         _RIGS[key] = r
         while len(_RIGS) > RIGS_KEPT:
             token = _RIGS.popitem(last=False)[1]._token

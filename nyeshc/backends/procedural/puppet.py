@@ -27,6 +27,7 @@ from nyeshc.backends.base import (
     Phonemes,
     Portrait,
     ProgressFn,
+    RigState,
 )
 from nyeshc.backends.procedural import visemes
 from nyeshc.backends.procedural.face import (
@@ -185,9 +186,28 @@ class PuppetMotion:
     def _q(self, x: float, levels: int) -> float:
         return round(float(np.clip(x, 0, 1)) * (levels - 1)) / (levels - 1)
 
+    def rig(self, portrait: Portrait) -> RigState:
+        """The painted puppet's set-up for ``portrait`` (its rig's textures and layers,
+        :meth:`.face.Rig.state`), for :meth:`lipsync` and :meth:`still` to start from (``rig=``)
+        instead of working it out again in each job. A photo portrait's rig is only its
+        picture: an empty state."""
+        if portrait.latent is None:
+            return RigState(backend=self.id, arrays={})
+        S = int(portrait.image.shape[0])
+        return RigState(backend=self.id, arrays=rig_for(portrait.latent, S).state())
+
+    def _rig(self, portrait: Portrait, state: RigState | None) -> Rig | _PhotoRig:
+        if portrait.latent is None:
+            return _PhotoRig(portrait)
+        if state is not None and (not isinstance(state, RigState) or state.backend != self.id):
+            made = getattr(state, "backend", type(state).__name__)
+            raise BackendError(f"{self.id}: rig= must be a RigState this backend made (got one of {made!r})")
+        return rig_for(portrait.latent, int(portrait.image.shape[0]), None if state is None else state.arrays)
+
     def _render(self, portrait: Portrait, mouth: np.ndarray, blink: np.ndarray, head: np.ndarray,
                 breath: np.ndarray, progress: ProgressFn | None, out: np.ndarray | None = None,
-                scale: float = 1.0, shape: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+                scale: float = 1.0, shape: tuple[np.ndarray, np.ndarray] | None = None,
+                state: RigState | None = None) -> np.ndarray:
         """Draw the frames. ``shape``: per-frame lip ``(width, teeth)`` of visemes, quantised
         (width in steps of 0.05, so the neutral 1 is exact; teeth to 0, ½, 1) to keep the
         memoised head states few; a photo's painted mouth only opens."""
@@ -198,10 +218,7 @@ class PuppetMotion:
         elif (out.dtype != np.uint8 or out.ndim != 4 or out.shape[0] != n or out.shape[1] != out.shape[2]
               or out.shape[3] != 4 or out.shape[1] < 2):
             raise BackendError(f"out must be uint8 ({n}, D, D, 4), got {out.dtype} {out.shape}")
-        if portrait.latent is not None:
-            rig: Rig | _PhotoRig = rig_for(portrait.latent, S)
-        else:
-            rig = _PhotoRig(portrait)
+        rig = self._rig(portrait, state)
         step = max(1, n // 20)
         for i in range(n):
             m = self._q(mouth[i], self.mouth_levels)
@@ -232,7 +249,7 @@ class PuppetMotion:
     def lipsync(self, portrait: Portrait, voice: np.ndarray, fps: float, frames: int,
                 seed: int, progress: ProgressFn | None = None, *, out: np.ndarray | None = None,
                 mouth: float = 1.0, speech: Sequence[tuple[int, Phonemes]] | None = None,
-                frame_range: tuple[int, int] | None = None) -> np.ndarray:
+                frame_range: tuple[int, int] | None = None, rig: RigState | None = None) -> np.ndarray:
         """The portrait speaking ``voice``.
 
         ``speech`` (``(sample, Phonemes)`` of the lines and songs in ``voice`` whose phonemes are
@@ -248,7 +265,10 @@ class PuppetMotion:
         not move their face while their voice plays; the lips keep their neutral shape too).
 
         ``frame_range`` ``(a, b)``: only frames ``a`` to ``b`` (exclusive) of the ``frames``, drawn
-        as they are in the whole (``out`` then holds ``b - a`` frames)."""
+        as they are in the whole (``out`` then holds ``b - a`` frames).
+
+        ``rig``: :meth:`rig`'s state for this portrait (cached by the executor): the same
+        frames, without working the rig out again."""
         self._check(portrait, frames, fps)
         a, b = (0, frames) if frame_range is None else (int(frame_range[0]), int(frame_range[1]))
         if not 0 <= a <= b <= frames:
@@ -272,17 +292,17 @@ class PuppetMotion:
         if shape is not None:
             shape = (shape[0][a:b], shape[1][a:b])
         return self._render(portrait, opening[a:b], blink[a:b], head[a:b], breath[a:b], progress, out,
-                            scale=mouth, shape=shape)
+                            scale=mouth, shape=shape, state=rig)
 
     def still(self, portrait: Portrait, fps: float, frames: int, seed: int, *,
-              out: np.ndarray | None = None) -> np.ndarray:
+              out: np.ndarray | None = None, rig: RigState | None = None) -> np.ndarray:
         self._check(portrait, frames, fps)
         S = portrait.image.shape[0]
         mouth = np.zeros(frames, _F32)
         blink = blinks(fps, frames, seed)
         head = head_movement(fps, frames, seed, S, None, self.head_motion * 0.6)
         breath = breathing(fps, frames, seed)
-        return self._render(portrait, mouth, blink, head, breath, None, out)
+        return self._render(portrait, mouth, blink, head, breath, None, out, state=rig)
 
     def drive(self, portrait: Portrait, driving: np.ndarray, driving_fps: float,
               audio: np.ndarray | None, fps: float, frames: int, seed: int,
