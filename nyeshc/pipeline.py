@@ -22,7 +22,7 @@ Imports are deferred to the functions that need them: ``nyeshc check`` uses
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -362,10 +362,12 @@ def choose_executor(prepared: Prepared, report: Report, *, executor: str | None 
 
 def run_jobs(prepared: Prepared, plan: Any, report: Report, *, executor: str | None = None,
              address: str | None = None, use_cache: bool = True, jobs: int | None = None,
-             progress: bool = True, verbose: bool = False) -> Any:
+             progress: bool = True, verbose: bool = False,
+             when_done: tuple[Collection[str], Callable[[], None]] | None = None) -> Any:
     """Execute ``plan``'s jobs (the cache, or a temporary one when ``use_cache`` is false);
     returns the :class:`~nyeshc.execute.Artifacts`. A failed job reports its name, backend and
-    cause (and its traceback when ``verbose``) and raises :class:`Stop` (3)."""
+    cause (and its traceback when ``verbose``) and raises :class:`Stop` (3). ``when_done``: as
+    :func:`nyeshc.execute.execute`'s, by the local executor (the Ray executor runs without it)."""
     from nyeshc.execute import Cache, JobFailed, execute
 
     kind, extra = choose_executor(prepared, report, executor=executor, address=address)
@@ -383,8 +385,9 @@ def run_jobs(prepared: Prepared, plan: Any, report: Report, *, executor: str | N
     try:
         # without the cache: a temporary one beside the script (the system's temp folder may
         # live in memory, and frame sequences are large); deleted when the artifacts are closed
+        hook = {"when_done": when_done} if when_done is not None and kind != "ray" else {}
         return execute(plan, cache, jobs=jobs, progress=progress,
-                       scratch_dir=prepared.script.resolve().parent if cache is None else None)
+                       scratch_dir=prepared.script.resolve().parent if cache is None else None, **hook)
     except JobFailed as exc:
         from nyeshc.world import disk_full_error, disk_full_message
 

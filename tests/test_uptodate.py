@@ -179,8 +179,8 @@ def test_no_note_for_parts_warnings_or_an_edit_during_the_build(film: Path, caps
     for name, edit in (("film.nysh", lambda p: p.write_text(FILM.replace("first", "later"), encoding="utf-8")),
                        ("sky.png", lambda p: p.write_bytes(p.read_bytes() + b"\0")),
                        ("nysh.toml", lambda p: p.write_text("[profile.animatic]\n", encoding="utf-8"))):
-        def during(*a: object, name: str = name, edit: Callable[[Path], None] = edit) -> object:
-            done = real(*a)
+        def during(*a: object, name: str = name, edit: Callable[[Path], None] = edit, **kw: object) -> object:
+            done = real(*a, **kw)
             edit(film.parent / name)
             return done
 

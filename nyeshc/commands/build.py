@@ -169,7 +169,21 @@ def run(args: argparse.Namespace) -> int:
         if frame_range is not None:
             plan = needed_jobs(plan, artifact_keys(timeline, *frame_range))
         t_plan = time.perf_counter()
-        artifacts = run_jobs(prepared, args, plan, "build")
+        sound = None
+        if frame_range is None and not args.no_cache:  # the film's sound, made while the jobs run
+            from nyeshc.render.segments import SoundAhead
+            from nyeshc.store.cache import Cache
+
+            sound = SoundAhead(timeline, Cache(prepared.cache_dir), out.resolve().parent)
+            if not sound.wanted():
+                sound = None
+        try:
+            artifacts = run_jobs(prepared, args, plan, "build",
+                                 when_done=None if sound is None else (sound.needs, sound.start))
+        except BaseException:  # a failed job, Ctrl-C: the sound's thread stops
+            if sound is not None:
+                sound.cancel()
+            raise
     except Stop as stop:
         return stop.code
     t_jobs = time.perf_counter()
@@ -185,10 +199,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         with artifacts:
             t_render = time.perf_counter()
-            render_film(timeline, artifacts.cache, out, preset=preset, crf=args.crf,
-                        progress=None if args.quiet else True, frame_range=frame_range,
-                        use_segments=not args.no_cache, metadata=film_metadata(prepared.checked.loaded.film),
-                        workers=args.jobs if args.jobs is not None else (os.cpu_count() or 1))
+            try:
+                render_film(timeline, artifacts.cache, out, preset=preset, crf=args.crf,
+                            progress=None if args.quiet else True, frame_range=frame_range,
+                            use_segments=not args.no_cache, metadata=film_metadata(prepared.checked.loaded.film),
+                            workers=args.jobs if args.jobs is not None else (os.cpu_count() or 1), sound=sound)
+            finally:
+                if sound is not None:  # (done by now, unless the render failed or was stopped)
+                    sound.cancel()
             if measuring and render_estimate.to_render:
                 record(artifacts.cache.root, {}, {},
                        render=(render_estimate.seconds, time.perf_counter() - t_render))

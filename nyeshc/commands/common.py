@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
@@ -151,7 +151,8 @@ def prepare(args: argparse.Namespace, command: str, *, canvas_scale: float | Non
                             canvas_scale=canvas_scale, jobs=getattr(args, "jobs", None))
 
 
-def run_jobs(prepared: Prepared, args: argparse.Namespace, plan: Any, command: str) -> Any:
+def run_jobs(prepared: Prepared, args: argparse.Namespace, plan: Any, command: str,
+             when_done: tuple[Collection[str], Callable[[], None]] | None = None) -> Any:
     """:func:`nyeshc.pipeline.run_jobs` with the command's options (``--executor``,
     ``--address``, ``--no-cache``, ``--jobs``, ``-q``, ``-v``)."""
     from nyeshc import pipeline
@@ -159,7 +160,8 @@ def run_jobs(prepared: Prepared, args: argparse.Namespace, plan: Any, command: s
     return pipeline.run_jobs(prepared, plan, CliReport(command, getattr(args, "quiet", False)),
                              executor=getattr(args, "executor", None), address=getattr(args, "address", None),
                              use_cache=not getattr(args, "no_cache", False), jobs=getattr(args, "jobs", None),
-                             progress=not getattr(args, "quiet", False), verbose=getattr(args, "verbose", False))
+                             progress=not getattr(args, "quiet", False), verbose=getattr(args, "verbose", False),
+                             when_done=when_done)
 
 
 def choose_executor(prepared: Prepared, args: argparse.Namespace, command: str) -> tuple[str, dict[str, Any]]:

@@ -35,7 +35,7 @@ import tempfile
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -124,14 +124,18 @@ def _kill(pool: ProcessPoolExecutor) -> None:
 
 def execute(plan: Plan, cache: Cache | None, jobs: int | None = None, progress: bool = True,
             console: Console | None = None, *, verify: bool = False,
-            scratch_dir: str | os.PathLike[str] | None = None) -> Artifacts:
+            scratch_dir: str | os.PathLike[str] | None = None,
+            when_done: tuple[Collection[str], Callable[[], None]] | None = None) -> Artifacts:
     """Run every job of ``plan`` that ``cache`` lacks; return key → data path for all jobs.
 
     ``jobs``: worker processes (default ``os.cpu_count()``); 1 runs in this process (for tests
     and debuggers). ``progress``: rich bars on ``console`` (default stderr) when it is a
     terminal. ``verify``: check the checksum of every cached entry before deciding it is a hit
     (otherwise entries are verified when read). ``cache=None``: a temporary cache under
-    ``scratch_dir`` (see the module docstring). Raises :class:`JobFailed`.
+    ``scratch_dir`` (see the module docstring). ``when_done=(keys, call)``: ``call()`` (quick:
+    it may start a thread) once every job making one of ``keys`` is done or cached, while the
+    other jobs go on (the build starts the film's sound then: ``render.segments.SoundAhead``).
+    Raises :class:`JobFailed`.
     """
     temporary = cache is None
     if cache is None:
@@ -140,7 +144,7 @@ def execute(plan: Plan, cache: Cache | None, jobs: int | None = None, progress: 
         cache = Cache(tempfile.mkdtemp(prefix="nyeshc-cache-", dir=scratch_dir))
     try:
         with hold_cache(cache):
-            paths, timings = _run(plan, cache, jobs, progress, console, verify)
+            paths, timings = _run(plan, cache, jobs, progress, console, verify, when_done)
     except BaseException:
         if temporary:
             shutil.rmtree(cache.root, ignore_errors=True)
@@ -149,9 +153,17 @@ def execute(plan: Plan, cache: Cache | None, jobs: int | None = None, progress: 
 
 
 def _run(plan: Plan, cache: Cache, jobs: int | None, progress: bool, console: Console | None,
-         verify: bool) -> tuple[dict[str, Path], dict[str, float]]:
+         verify: bool, when_done: tuple[Collection[str], Callable[[], None]] | None = None,
+         ) -> tuple[dict[str, Path], dict[str, float]]:
     schedule = make_schedule(plan, cache, verify)
     by_key, done, checked, cached, todo, dependents, pending, ready, push_if_ready, _ = schedule
+    waiting = when_done
+
+    def call_when_done() -> None:
+        nonlocal waiting
+        if waiting is not None and all(k in done or (k not in by_key and cache.has(k)) for k in waiting[0]):
+            call, waiting = waiting[1], None
+            call()
 
     workers = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
     workers = min(workers, max(1, len(todo)))
@@ -210,6 +222,7 @@ def _run(plan: Plan, cache: Cache, jobs: int | None, progress: bool, console: Co
         if found is not None and failure is None:
             failure = found
     try:
+        call_when_done()
         with bars:
             while pending:
                 while ready and len(running) < workers and failure is None:
@@ -223,6 +236,8 @@ def _run(plan: Plan, cache: Cache, jobs: int | None, progress: bool, console: Co
                     running[fut] = picked
                     if pool is None:  # inline: already finished
                         settle(fut, running.pop(fut))
+                        if failure is None:
+                            call_when_done()
                 if not running:
                     if failure is not None or not pending:
                         break
@@ -237,6 +252,8 @@ def _run(plan: Plan, cache: Cache, jobs: int | None, progress: bool, console: Co
                 drain()
                 for fut in finished:
                     settle(fut, running.pop(fut))
+                if failure is None:
+                    call_when_done()
     except BaseException:
         if pool is not None:
             _kill(pool)

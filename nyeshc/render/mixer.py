@@ -29,7 +29,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +39,7 @@ from nyeshc import dsp
 from nyeshc.hashing import content_key
 from nyeshc.plan.model import AudioClip, Timeline
 from nyeshc.render.compositor import load_artifact
+from nyeshc.render.encoder import Interrupted
 from nyeshc.store.cache import Cache
 from nyeshc.store.pages import release
 
@@ -271,22 +272,24 @@ def mix_key(timeline: Timeline) -> str:
     return content_key(body, loose=True)
 
 
-def mix(timeline: Timeline, cache: Cache) -> np.ndarray:
+def mix(timeline: Timeline, cache: Cache, stop: Callable[[], bool] | None = None) -> np.ndarray:
     """The film's soundtrack: ``float32 (timeline.samples, 2)`` at ``timeline.sample_rate``,
     memory-mapped from the cache.
 
     The result is kept in ``cache`` under :func:`mix_key`, so a build whose sound did not
     change (a caption edit, a new backdrop) skips mixing and loudness measurement. It is mixed
     into that entry a block at a time (:func:`_mix`): read it in blocks too (``write_wav``
-    does), and memory stays bounded whatever the film's length."""
+    does), and memory stays bounded whatever the film's length. ``stop`` (asked between
+    blocks): when it says true, :class:`~nyeshc.render.encoder.Interrupted` is raised and
+    nothing is cached (the mix made in a thread while the jobs run, cancelled)."""
     key = mix_key(timeline)
     cached = cache.get(key, verify=False)
     if isinstance(cached, np.ndarray) and cached.shape == (timeline.samples, 2):
         return cached
-    return _mix(timeline, cache)
+    return _mix(timeline, cache, stop)
 
 
-def _mix(timeline: Timeline, cache: Cache) -> np.ndarray:
+def _mix(timeline: Timeline, cache: Cache, stop: Callable[[], bool] | None = None) -> np.ndarray:
     """Mix ``timeline`` into its cache entry, block by block; returns the entry."""
     key, total = mix_key(timeline), timeline.samples
     if total <= 0:  # nothing to map
@@ -294,7 +297,7 @@ def _mix(timeline: Timeline, cache: Cache) -> np.ndarray:
         cache.put(key, empty, kind="render.mix")
         return empty
     with cache.writer(key, (total, 2), np.float32, kind="render.mix") as out:
-        _mix_into(out, timeline, cache)
+        _mix_into(out, timeline, cache, stop or (lambda: False))
         del out
     got = cache.get(key, verify=False)
     if got is None:  # pragma: no cover - the writer just committed it
@@ -302,7 +305,7 @@ def _mix(timeline: Timeline, cache: Cache) -> np.ndarray:
     return got
 
 
-def _mix_into(out: np.ndarray, timeline: Timeline, cache: Cache) -> None:
+def _mix_into(out: np.ndarray, timeline: Timeline, cache: Cache, stop: Callable[[], bool]) -> None:
     """The mix, written into ``out`` (``float32 (samples, 2)``, zeros, a memory map) in three
     passes over blocks of ``_CHUNK`` samples: place, duck and measure the loudness; normalise
     and measure the true peak; limit (only when the peak is over the ceiling). Each block's
@@ -332,6 +335,7 @@ def _mix_into(out: np.ndarray, timeline: Timeline, cache: Cache) -> None:
 
     meter = _Loudness(total, 2, rate)
     for lo in range(0, total, _CHUNK):
+        _check(stop)
         hi = min(total, lo + _CHUNK)
         block = np.zeros((hi - lo, 2), dtype=np.float32)
         ducked_done = not ducked
@@ -355,15 +359,21 @@ def _mix_into(out: np.ndarray, timeline: Timeline, cache: Cache) -> None:
     if lufs is not None:
         gain = _db(timeline.loudness_lufs - lufs)
         g32 = np.float32(gain)
-    tp = _normalise_and_peak(out, g32)
+    tp = _normalise_and_peak(out, g32, stop)
     if tp > TRUE_PEAK_DBTP:
         limit = np.float32(_db(TRUE_PEAK_DBTP - tp) * 0.999)
         for lo in range(0, total, _CHUNK):
+            _check(stop)
             out[lo:lo + _CHUNK] *= limit
             release(out)
 
 
-def _normalise_and_peak(out: np.ndarray, g32: Any) -> float:
+def _check(stop: Callable[[], bool]) -> None:
+    if stop():
+        raise Interrupted("the mix was stopped")
+
+
+def _normalise_and_peak(out: np.ndarray, g32: Any, stop: Callable[[], bool] = lambda: False) -> float:
     """Multiply ``out`` by ``g32`` (unless None) block by block and return the true peak of the
     result: :func:`true_peak`'s blocks, their context taken from the blocks either side (the
     one before already scaled, the next 64 samples scaled here)."""
@@ -372,6 +382,7 @@ def _normalise_and_peak(out: np.ndarray, g32: Any) -> float:
     peak = 0.0
     tail = np.zeros((0, out.shape[1]), dtype=np.float32)
     for i in range(0, n, _CHUNK):
+        _check(stop)
         cur = np.array(out[i:i + _CHUNK])
         nxt = np.array(out[i + _CHUNK:i + _CHUNK + pad])
         if g32 is not None:

@@ -40,6 +40,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -70,7 +71,7 @@ from nyeshc.store.cache import Cache
 from nyeshc.world import atomic_write_text, publish
 
 __all__ = ["render_film", "render_still", "write_png", "spans", "Span", "SEGMENT_SECONDS", "SEGMENT_VERSION",
-           "audio_key"]
+           "SoundAhead", "audio_key"]
 
 SEGMENT_VERSION = 3  # bump when the compositor's output for the same inputs changes (3: camera moves on sequences, zoom below 1, morph overlaps keep the framing)
 
@@ -247,7 +248,8 @@ def render_film(timeline: Timeline, cache: Cache, out_path: str | os.PathLike[st
                 preset: str = DEFAULT_PRESET, crf: int = DEFAULT_CRF,
                 progress: bool | ProgressCallback | None = None,
                 frame_range: tuple[int, int] | None = None, use_segments: bool = True,
-                metadata: Mapping[str, str] | None = None, workers: int = 1) -> Path:
+                metadata: Mapping[str, str] | None = None, workers: int = 1,
+                sound: SoundAhead | None = None) -> Path:
     """Render ``timeline`` to an H.264/AAC MP4 at ``out_path`` (atomically); returns the path.
 
     With ``use_segments`` every span's encode is looked up in / stored to ``cache`` and the film
@@ -257,7 +259,8 @@ def render_film(timeline: Timeline, cache: Cache, out_path: str | os.PathLike[st
     tags (``encoder.film_metadata(film)``: title, artist); they are written at assembly, never
     into a cached segment, so they change no segment's key. ``workers``: processes composing the
     segments to render (each with its own encoder; see :class:`.composing.Composers`); 1 composes
-    them here, one after another.
+    them here, one after another. ``sound``: the film's sound being made in a thread (started
+    while the jobs ran): the render waits for its mix, and for its encode only at assembly.
     """
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -266,6 +269,8 @@ def render_film(timeline: Timeline, cache: Cache, out_path: str | os.PathLike[st
     if hi <= lo:
         raise ValueError(f"empty frame range {frame_range} for a film of {timeline.frames} frames")
     with sigterm_guard():
+        if sound is not None:
+            sound.wait_mixed()
         audio = mix(timeline, cache)
         if frame_range is not None or not use_segments:
             audio = audio[timeline.frame_to_sample(lo):timeline.frame_to_sample(hi)]
@@ -277,7 +282,7 @@ def render_film(timeline: Timeline, cache: Cache, out_path: str | os.PathLike[st
                     enc.write(comp.frame(f))
                     tick(f - lo + 1, hi - lo)
             return out
-        return _render_segmented(timeline, cache, out, audio, preset, crf, progress, metadata, workers)
+        return _render_segmented(timeline, cache, out, audio, preset, crf, progress, metadata, workers, sound)
 
 
 def encode_settings(preset: str, crf: int) -> dict[str, Any]:
@@ -307,6 +312,86 @@ def audio_key(timeline: Timeline) -> str:
 def _audio_args(wav: Path, out: Path, rate: int) -> list[str]:
     return ["-y", "-i", os.fspath(wav), "-map", "0:a:0", "-c:a", AUDIO["codec"], "-b:a", AUDIO["bitrate"],
             "-ar", str(rate), "-f", "mp4", os.fspath(out)]
+
+
+class SoundAhead:
+    """The film's sound made in a thread while the jobs run: mixed (:func:`mix`, cached) and
+    encoded (AAC, cached under :func:`audio_key`), started by the executor once the jobs its
+    clips come from are done (:attr:`needs`), so that a dialogue edit's mix and encode take a
+    core the lip-sync's jobs leave free instead of their own time before and during the
+    composing. :func:`render_film` then finds both cached.
+
+    A failure here is only remembered (:attr:`error`): the render mixes and encodes again and
+    reports it as it always did. :meth:`cancel` (Ctrl-C, SIGTERM, a failed job) stops the mix
+    between blocks and kills the encoder, and waits for the thread: nothing is cached half-made
+    and its scratch folder (beside the output) is removed."""
+
+    def __init__(self, timeline: Timeline, cache: Cache, folder: Path) -> None:
+        self.timeline, self.cache, self.folder = timeline, cache, folder
+        self.key = audio_key(timeline)
+        self.needs = frozenset(c.artifact for c in timeline.audio)
+        self.error: BaseException | None = None
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._thread: threading.Thread | None = None
+        self._mixed = threading.Event()
+
+    @property
+    def started(self) -> bool:
+        return self._thread is not None
+
+    def wait_mixed(self) -> None:
+        """Wait until the thread has mixed (or failed to), if it was started."""
+        if self._thread is not None:
+            self._mixed.wait()
+
+    def wanted(self) -> bool:
+        """Whether there is anything to make (the encoded sound is not cached yet)."""
+        return not self.cache.has(self.key)
+
+    def start(self) -> None:
+        if self._thread is None and not self._stop.is_set():
+            self._thread = threading.Thread(target=self._run, name="nyeshc-sound", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        tl = self.timeline
+        work: Path | None = None
+        try:
+            try:
+                audio = mix(tl, self.cache, stop=self._stop.is_set)
+            finally:
+                self._mixed.set()
+            work = Path(tempfile.mkdtemp(prefix=".sound-", dir=self.folder))
+            wav, sound = work / "mix.wav", work / "audio.m4a"
+            write_wav(wav, audio, tl.sample_rate)
+            del audio
+            with self._lock:
+                if self._stop.is_set():
+                    return
+                self._proc = media.start(_audio_args(wav, sound, tl.sample_rate))
+            media.finish(self._proc, "encoding the film's sound", error=EncodeError)
+            if not self._stop.is_set():
+                self.cache.put(self.key, np.fromfile(sound, dtype=np.uint8), kind="render.audio")
+        except BaseException as exc:  # noqa: BLE001 - met again, and reported, by the render
+            self.error = exc
+        finally:
+            if work is not None:
+                shutil.rmtree(work, ignore_errors=True)
+
+    def join(self) -> None:
+        """Wait for the thread (started or not)."""
+        if self._thread is not None:
+            self._thread.join()
+
+    def cancel(self) -> None:
+        with self._lock:
+            self._stop.set()
+            proc = self._proc
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+        self.join()
 
 
 def assembly_key(timeline: Timeline, settings: Mapping[str, Any], metadata: Mapping[str, str] | None) -> str:
@@ -362,7 +447,7 @@ def _write_bytes(path: Path, data: np.ndarray) -> None:
 
 def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.ndarray, preset: str, crf: int,
                       progress: bool | ProgressCallback | None, metadata: Mapping[str, str] | None = None,
-                      workers: int = 1) -> Path:
+                      workers: int = 1, ahead: SoundAhead | None = None) -> Path:
     settings = encode_settings(preset, crf)
     whole = assembly_key(timeline, settings, metadata)
     if assembled(cache, out, whole):  # nothing changed since this file was written: no ffmpeg at all
@@ -373,17 +458,21 @@ def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.nda
     partial: Path | None = None
     sound, sound_key = work / "audio.m4a", audio_key(timeline)
     sound_proc: subprocess.Popen[bytes] | None = None  # the AAC encode, beside the segments
+
+    def encode_sound() -> subprocess.Popen[bytes]:
+        wav = work / "mix.wav"
+        write_wav(wav, audio, timeline.sample_rate)
+        try:
+            return media.start(_audio_args(wav, sound, timeline.sample_rate))
+        except OSError as exc:
+            raise EncodeError(f"encoding the sound of {out.name}: cannot run ffmpeg: {exc}") from None
+
     try:
         encoded = cache.get(sound_key)
         if encoded is not None:
             _write_bytes(sound, encoded)
-        else:
-            wav = work / "mix.wav"
-            write_wav(wav, audio, timeline.sample_rate)
-            try:
-                sound_proc = media.start(_audio_args(wav, sound, timeline.sample_rate))
-            except OSError as exc:
-                raise EncodeError(f"encoding the sound of {out.name}: cannot run ffmpeg: {exc}") from None
+        elif ahead is None or not ahead.started:
+            sound_proc = encode_sound()
         files: list[Path] = []
         todo: list[Piece] = []
         done = 0
@@ -416,6 +505,13 @@ def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.nda
         finally:
             if composers is not None:
                 composers.stop()
+        if ahead is not None and sound_proc is None and not sound.exists():
+            ahead.join()  # its encode, done beside the composing
+            encoded = cache.get(sound_key)
+            if encoded is not None:
+                _write_bytes(sound, encoded)
+            else:  # it failed: encode here, and say why as a render does
+                sound_proc = encode_sound()
         listing = work / "segments.ffconcat"
         listing.write_text("ffconcat version 1.0\n" + "".join(f"file {p.name}\n" for p in files), encoding="utf-8")
         if sound_proc is not None:

@@ -220,3 +220,33 @@ def test_ctrl_c_kills_workers_and_leaves_no_partial_entries(tmp_path: Path, coun
     for j in plan.jobs[:2]:
         if j.key in done_before:
             assert f"sample {j.seed}" not in again
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_when_done_is_called_once_as_soon_as_its_jobs_are_done(tmp_path: Path, counter: Path, jobs: int) -> None:
+    """``when_done=(keys, call)``: called once, while other jobs still wait to run, when every
+    job making one of ``keys`` is done (the build starts the film's sound then); at once when
+    they are all cached; never when a job fails first."""
+    plan = image_graph({"counter": str(counter)})
+    a, b, ab, ra, rab, morph = plan.jobs
+    cache = Cache(tmp_path / "c")
+    seen: list[tuple[bool, bool, int]] = []
+
+    def call() -> None:  # what the cache holds at the call, and how many jobs had run
+        seen.append((cache.has(a.key), cache.has(ra.key) or cache.has(morph.key), len(calls(counter))))
+
+    execute(plan, cache, jobs=jobs, progress=False, when_done=([a.key], call))
+    assert len(seen) == 1
+    ready, later, ran = seen[0]
+    assert ready and not later and ran < len(calls(counter))  # before the jobs that read look A
+    seen.clear()
+    execute(plan, cache, jobs=jobs, progress=False, when_done=([ra.key, morph.key], call))
+    assert seen == [(True, True, len(calls(counter)))]  # everything cached: called at once
+
+    flag = tmp_path / "broken"
+    flag.touch()
+    broken = image_graph({"counter": str(counter)}, fail_if=str(flag))
+    seen.clear()
+    with pytest.raises(JobFailed):
+        execute(broken, Cache(tmp_path / "d"), jobs=jobs, progress=False, when_done=([broken.jobs[3].key], call))
+    assert seen == []

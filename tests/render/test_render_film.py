@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -169,6 +170,59 @@ def test_the_sound_is_encoded_once_until_it_changes(film: tuple[Timeline, Cache]
     a, b, c = level(tmp_path / "a.mp4"), level(tmp_path / "b.mp4"), level(tmp_path / "c.mp4")
     assert a == b and a[0] > 0.05 and a[1] < 1e-3  # the music, then silence past its 2 s (the film: 2.5 s)
     assert c[0] < 0.8 * a[0]  # the shorter clip: silent over part of the measured second and a half
+
+
+def test_the_sound_made_ahead_is_the_sound_the_render_makes(film: tuple[Timeline, Cache], tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """``SoundAhead`` (the film's sound made in a thread while the jobs run): the render starts
+    no encode of its own and writes the same file as a render that made its sound itself;
+    cancelled before it starts it makes nothing; a failure there is met again, and reported,
+    by the render; no scratch folder is left beside the film."""
+    from nyeshc import media
+    from nyeshc.render import RenderError
+    from nyeshc.render.mixer import mix_key
+    from nyeshc.render.segments import SoundAhead, audio_key
+
+    tl, cache = film
+    ahead_tl = dataclasses.replace(tl, audio=(dataclasses.replace(tl.audio[0], length=int(1.5 * SR)),))
+    folder = tmp_path / "out"
+    folder.mkdir()
+    cancelled = SoundAhead(ahead_tl, cache, folder)
+    cancelled.cancel()  # before it starts: it never does
+    cancelled.start()
+    cancelled.join()
+    assert not cancelled.started and not cache.has(audio_key(ahead_tl)) and not cache.has(mix_key(ahead_tl))
+
+    sound = SoundAhead(ahead_tl, cache, folder)
+    assert sound.wanted() and sound.needs == {tl.audio[0].artifact}
+    sound.start()
+    started: list[list[str]] = []
+    real = media.start
+
+
+    def here(args: list[str], **kw: object) -> object:  # what the render starts itself (not the thread)
+        if threading.current_thread() is threading.main_thread():
+            started.append(list(args))
+        return real(args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(media, "start", here)
+    render_film(ahead_tl, cache, folder / "ahead.mp4", preset="ultrafast", crf=12, sound=sound)
+    assert sound.error is None and not sound.wanted()
+    assert not any("aac" in a for a in started)  # the thread's encode was used
+    cache.discard(audio_key(ahead_tl))
+    cache.discard(mix_key(ahead_tl))
+    render_film(ahead_tl, cache, tmp_path / "alone.mp4", preset="ultrafast", crf=12)
+    assert sum("aac" in a for a in started) == 1
+    assert (folder / "ahead.mp4").read_bytes() == (tmp_path / "alone.mp4").read_bytes()
+
+    broken = dataclasses.replace(ahead_tl, audio=(dataclasses.replace(ahead_tl.audio[0], artifact="0" * 64),))
+    failed = SoundAhead(broken, cache, folder)
+    failed.start()
+    failed.join()
+    assert failed.error is not None and not cache.has(audio_key(broken))
+    with pytest.raises(RenderError, match="audio clip"):
+        render_film(broken, cache, folder / "broken.mp4", preset="ultrafast", crf=12, sound=failed)
+    assert [p.name for p in folder.iterdir()] == ["ahead.mp4"]
 
 
 def test_long_scene_is_cut_and_an_edit_rerenders_only_where_it_shows(tmp_path: Path) -> None:

@@ -127,3 +127,25 @@ def test_duck_gain_by_blocks_equals_the_whole_envelope() -> None:
     assert whole is not None and plan is not None
     pieces = np.concatenate([plan.gain(lo, min(SR * 5, lo + 7919)) for lo in range(0, SR * 5, 7919)])
     assert np.array_equal(pieces, whole)
+
+
+@pytest.mark.parametrize("after", [0, 1, 2, 4])
+def test_a_stopped_mix_caches_nothing(cache: Cache, after: int) -> None:
+    """``stop`` is asked between blocks (placing, normalising, limiting): once it says true the
+    mix raises ``Interrupted`` and leaves neither an entry nor a temporary file."""
+    from nyeshc.render.encoder import Interrupted
+    from nyeshc.render.mixer import _CHUNK, mix_key
+
+    loud = put(cache, "loud", sine(12.0, 300.0, 0.99, channels=2))  # limited: every pass runs
+    tl = timeline([], 12 * 12, audio=(AudioClip(0, 12 * SR, loud, role="music"),))
+    assert tl.samples > 2 * _CHUNK
+    asked = []
+
+    def stop() -> bool:
+        asked.append(1)
+        return len(asked) > after
+
+    with pytest.raises(Interrupted):
+        mix(tl, cache, stop=stop)
+    assert not cache.has(mix_key(tl)) and cache.stray_files() == []
+    assert mix(tl, cache).shape == (tl.samples, 2)  # and a mix not stopped is whole
