@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["butter_sos", "fftconvolve", "k_weighting", "lfilter", "oaconvolve", "resample_poly", "scipy_kernel",
+__all__ = ["butter_sos", "fftconvolve", "interpolator", "k_weighting", "lfilter", "oaconvolve", "resample_poly", "scipy_kernel",
            "sosfilt", "sosfilt_inplace"]
 
 
@@ -305,7 +305,7 @@ def _zpk2sos(z: np.ndarray, p: np.ndarray, k: float) -> np.ndarray:
 
 
 @functools.cache
-def _interpolator(up: int, down: int) -> np.ndarray:
+def interpolator(up: int, down: int) -> np.ndarray:
     """``resample_poly``'s default filter for ``up``/``down``: a Kaiser-windowed (beta 5) sinc of
     ``20 * max(up, down) + 1`` taps cut at ``1 / max(up, down)``, scaled by ``up`` (scipy's
     ``firwin``, step by step, with numpy's Bessel function ``i0``: scipy.special is 0.2 s away,
@@ -336,7 +336,7 @@ def resample_poly(x: np.ndarray, up: int, down: int = 1, axis: int = 0) -> np.nd
     n_out = n_in * up
     n_out = n_out // down + bool(n_out % down)
     half_len = 10 * max(up, down)
-    h = np.asarray(_interpolator(up, down), dtype=x.dtype) * up
+    h = np.asarray(interpolator(up, down), dtype=x.dtype) * up
     n_pre_pad = down - half_len % down
     n_post_pad = 0
     n_pre_remove = (half_len + n_pre_pad) // down

@@ -149,3 +149,28 @@ def test_a_stopped_mix_caches_nothing(cache: Cache, after: int) -> None:
         mix(tl, cache, stop=stop)
     assert not cache.has(mix_key(tl)) and cache.stray_files() == []
     assert mix(tl, cache).shape == (tl.samples, 2)  # and a mix not stopped is whole
+
+
+@pytest.mark.parametrize("level", [0.2, 0.5, 0.9, 1.4])
+def test_the_peak_is_oversampled_only_where_it_can_pass_the_ceiling(level: float) -> None:
+    """``_normalise_and_peak`` oversamples only around samples loud enough for an interpolated
+    value to reach the ceiling: wherever the true peak passes the ceiling it is the whole
+    signal's, to the bit (so the limiting, and the mix, are unchanged); below it, both are."""
+    from nyeshc.render.mixer import _CHUNK, TRUE_PEAK_DBTP, _hot_level, _normalise_and_peak
+
+    rng = np.random.default_rng(int(level * 10))
+    n = 2 * _CHUNK + 12_345
+    t = np.arange(n) / SR
+    x = 0.3 * np.sin(2 * np.pi * 110 * t)[:, None] * np.ones((1, 2))
+    x += 0.05 * rng.standard_normal((n, 2))
+    for at in rng.integers(0, n - 64, 9):  # clicks: peaks between samples, at block edges too
+        x[at:at + 3] += level * np.array([[0.6, -0.5], [1.0, 0.9], [0.7, -0.8]])
+    x[_CHUNK - 2:_CHUNK + 1] += level * 0.9  # across the first block's end
+    x = x.astype(np.float32)
+    whole = true_peak(x)  # every sample oversampled
+    assert 0.3 < _hot_level() < 0.45
+    got = _normalise_and_peak(x.copy(), None)
+    if whole > TRUE_PEAK_DBTP or got > TRUE_PEAK_DBTP:
+        assert got == whole
+    else:
+        assert got <= whole <= TRUE_PEAK_DBTP
