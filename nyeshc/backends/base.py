@@ -210,6 +210,10 @@ class MotionBackend(Backend, Protocol):
         A backend whose class sets ``renders_frame_ranges = True`` also takes ``frame_range=(a,
         b)``: only frames ``a`` to ``b`` of the ``frames`` (``out`` holds ``b - a``), the same
         pixels as those frames of the whole; the planner then draws a long beat in two parts.
+        It also takes ``phase=k``: these ``frames`` are a section of a longer beat that starts
+        ``k`` frames earlier, with ``voice`` and ``speech`` the section's own (idle motion goes
+        on from the beat's frame ``k``); the planner then draws a beat of several lines in
+        sections cut in the pauses between them (docs/dev/jobs.md).
 
         Optional keyword ``speech``: a sequence of ``(sample, Phonemes)``, the voice lines in
         ``voice`` whose phonemes their backend could tell, each placed at its first sample. A

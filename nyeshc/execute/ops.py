@@ -607,8 +607,10 @@ def op_motion_lipsync(job: Job, inputs: Sequence[Any], cache: Cache | None, prog
     portrait = _input(job, inputs, 0, "portrait")
     voice = _input(job, inputs, 1, "audio")
     n = _int(job, "frames", 0)
-    # a part of a long beat (``first``, ``beat``): its ``frames`` frames from frame ``first`` of the
-    # beat's ``beat`` frames, drawn as they are in the whole (docs/dev/jobs.md, "Parts of a beat")
+    # a part of a long section (``first``, ``beat``): its ``frames`` frames from frame ``first`` of
+    # the section's ``beat`` frames, drawn as they are in the whole; a section of a beat of
+    # several lines (``phase``): its own sound, from frame ``phase`` of the beat (docs/dev/jobs.md,
+    # "Sections and parts of a beat")
     part = "first" in job.params
     first = _int(job, "first", 0) if part else 0
     total = _int(job, "beat", first + n) if part else n  # (a beat shorter than the part: an error naming it)
@@ -618,11 +620,14 @@ def op_motion_lipsync(job: Job, inputs: Sequence[Any], cache: Cache | None, prog
         extra.update(_rig_option(job, inputs, 2, backend.lipsync))
         if job.params.get("speech") and _takes(backend.lipsync, "speech"):
             extra["speech"] = _speech(job)  # the phonemes, for a mouth that says them (visemes)
-        if part:
+        if part or "phase" in job.params:
             if getattr(backend, "renders_frame_ranges", False) is not True:
                 raise BackendError(f"{_who(job)}: backend {job.backend} cannot draw part of a beat (its class does "
                                    "not set renders_frame_ranges; see docs/backends.md)")
+        if part:
             extra["frame_range"] = (first, first + n)
+        if "phase" in job.params:  # a section of a beat: where in the beat it starts
+            extra["phase"] = _int(job, "phase", 0)
         return backend.lipsync(portrait, voice, float(_fps(job)), total, job.seed, progress, out=out, **extra)
 
     return _motion(job, cache, portrait, call)

@@ -30,7 +30,8 @@ from nyeshc import ir
 from nyeshc.costs import CostModel
 from nyeshc.diagnostics import warning
 from nyeshc.media import SAMPLE_RATE
-from nyeshc.plan import keys
+from nyeshc.plan import keys, lipsync
+from nyeshc.plan.lipsync import Sound
 from nyeshc.resolve.context import Context
 from nyeshc.resolve.definitions import Latent, Motion, voice_modality
 from nyeshc.resolve.directives import Backdrop, Camera, Caption, Cue, Fades, Show
@@ -38,7 +39,6 @@ from nyeshc.resolve.ledger import mark, warn
 from nyeshc.resolve.model import ActionLayout, BeatLayout, Layout, TrackLayout
 from nyeshc.resolve.seeds import derive
 from nyeshc.plan.model import (
-    SEGMENT_SECONDS,
     AudioClip,
     Box,
     Fade,
@@ -123,9 +123,6 @@ RIG_SIDE = 512
 """The portrait side a motion backend's ``per_call`` (its set-up: the puppet's rig) is taken to
 be measured at; a rig job's estimate scales it by the portrait's pixels."""
 
-LIPSYNC_SPLIT = 96
-"""A beat of this many frames or more (4 s at 24 fps) is lip-synced in two parts that run side by
-side, where the motion backend can draw part of a beat (:meth:`Graph.lipsync_parts`)."""
 PLAIN_COLOUR = (255, 255, 255)
 
 
@@ -600,12 +597,10 @@ class Graph:
         track0 = ctx.frame_to_sample(s)
         length = max(0, ctx.frame_to_sample(e) - track0)
         head = f"{track.identity} / {b.character}"
-        inputs: list[str] = []
-        offsets: list[int] = []
-        clips: list[list[int]] = []
-        speech: list[dict[str, Any]] = []
+        sounds: list[Sound] = []  # what the beat's lip-sync hears, lines then songs
         for line in b.lines:
             name = f"{head} / line {line.number}"
+            said: dict[str, Any] | None = None
             if line.recording is not None:
                 key = self.asset("asset.audio", line.recording, "audio", name, film_wide=False)
             else:
@@ -616,12 +611,10 @@ class Graph:
                                seed=self.seed(name, v.seed), audio_seconds=seconds)
                 # what the line says, for a mouth that says it (visemes): the lip-sync job asks
                 # the voice backend for the phonemes (docs/backends.md, "Visemes")
-                said = self.jobs[key]
-                speech.append({"at": line.offset, "voice": said.backend, "version": said.backend_version,
-                               "settings": said.settings, **said.params})
-            inputs.append(key)
-            offsets.append(line.offset)
-            clips.append([0, line.samples])
+                job = self.jobs[key]
+                said = {"at": line.offset, "voice": job.backend, "version": job.backend_version,
+                        "settings": job.settings, **job.params}
+            sounds.append(Sound(key, line.offset, (0, line.samples), line.offset + line.samples, said))
             start = track0 + line.offset
             n = min(line.samples, scene_end - start)
             if n < line.samples:
@@ -656,16 +649,15 @@ class Graph:
                 mark("cut", sing.node)
                 continue
             mark("rendered", sing.node)
-            inputs.append(key)
-            offsets.append(sing.offset)
-            clips.append([sing.source_offset, n])
             cue = self.jobs.get(key)
+            sung = None
             if cue is not None and cue.kind == "music.generate":
                 # what the singer sings when, for a mouth that sings it: the lip-sync job asks the
                 # music backend (docs/backends.md, "Visemes"); a recording follows loudness
-                speech.append({"at": sing.offset, "from": sing.source_offset, "samples": n, "music": cue.backend,
-                               "version": cue.backend_version, "settings": cue.settings, "seed": cue.seed,
-                               "params": cue.params})
+                sung = {"at": sing.offset, "from": sing.source_offset, "samples": n, "music": cue.backend,
+                        "version": cue.backend_version, "settings": cue.settings, "seed": cue.seed,
+                        "params": cue.params}
+            sounds.append(Sound(key, sing.offset, (sing.source_offset, n), sing.offset + n, sung))
             out.audio.append(AudioClip(track0 + sing.offset, n, key, offset=sing.source_offset, role="music",
                                        name=f"{head} / sings {sing.cue}"))
         if e <= s:
@@ -679,13 +671,16 @@ class Graph:
             return
         frames = e - s
         fps = float(ctx.fps)
-        audio: str | None = None
-        if inputs and length > 0:
-            params: dict[str, Any] = {"length": length, "offsets": offsets}
+
+        def voice_track(part: list[Sound], at: int, samples: int, name: str) -> str:
+            """The sounds of ``part`` as one track of ``samples`` samples from the beat's ``at``."""
+            params: dict[str, Any] = {"length": samples, "offsets": [x.offset - at for x in part]}
             if b.sings:
-                params["clips"] = clips
-            audio = self.add("voice.track", None, params, inputs, output="audio", name=f"{head} / beat {b.number}",
-                             audio_seconds=length / SAMPLE_RATE)
+                params["clips"] = [list(x.clip) for x in part]
+            return self.add("voice.track", None, params, [x.key for x in part], output="audio", name=name,
+                            audio_seconds=samples / SAMPLE_RATE)
+
+        heard = bool(sounds) and length > 0
         motion = ctx.defs.motions.get(b.character) or NO_MOTION
         mark("rendered", motion.node)
         mseed = self.seed(f"{head} / beat {b.number}")
@@ -699,22 +694,35 @@ class Graph:
                                  width=DRIVING_SIZE, height=DRIVING_SIZE, fps=fps, frames=frames)
             key = self.add("motion.drive", "drive",
                            {"fps": fps, "frames": frames, "driving_fps": fps, "size": size},
-                           [portrait, driving] + ([audio] if audio else []), output="frames", name=label,
-                           seed=mseed, frames=frames, pixels=px)
-        elif audio is not None and not motion.still:
-            params = {"fps": fps, "frames": frames, "size": size}
-            if motion.mouth is not None:
-                params["mouth"] = float(motion.mouth)
-            if speech:
-                params["speech"] = speech
-            pieces = self.lipsync_parts(s, frames, ctx.frame(track.start))
+                           [portrait, driving] + ([voice_track(sounds, 0, length, label)] if heard else []),
+                           output="frames", name=label, seed=mseed, frames=frames, pixels=px)
+        elif heard and not motion.still:
+            ranges = ctx.backend("motion").frame_ranges
+            scene_start = ctx.frame(track.start)
+            cuts = lipsync.sections(sounds, s, frames, track0, scene_start, ctx.fps) if ranges else [(0, frames)]
             rig = self.rig(portrait, b.character)
-            for i, (first, n) in enumerate(pieces, start=1):
-                part = params if len(pieces) == 1 else {**params, "frames": n, "first": first, "beat": frames}
-                key = self.add("motion.lipsync", "motion", part, [portrait, audio, *rig], output="frames",
-                               name=label if len(pieces) == 1 else f"{label} / part {i}", seed=mseed,
-                               frames=n, pixels=px, set_up=0.0 if rig else 1.0)
-                shown.append((s + first, s + first + n, key))
+            for k, (f0, f1) in enumerate(cuts, start=1):
+                # a section: its own sounds (cut in the pauses), placed from its first sample
+                a0 = ctx.frame_to_sample(s + f0) - track0 if f0 else 0
+                a1 = length if f1 == frames else ctx.frame_to_sample(s + f1) - track0
+                part = [x for x in sounds if a0 <= x.offset < a1] if len(cuts) > 1 else sounds
+                name = label if len(cuts) == 1 else f"{label} / section {k}"
+                params = {"fps": fps, "frames": f1 - f0, "size": size}
+                if motion.mouth is not None:
+                    params["mouth"] = float(motion.mouth)
+                speech = [{**x.speech, "at": x.speech["at"] - a0} for x in part if x.speech is not None]
+                if speech:
+                    params["speech"] = speech
+                if f0:
+                    params["phase"] = f0  # idle motion goes on from the frames before
+                audio = voice_track(part, a0, a1 - a0, name)
+                pieces = lipsync.halves(s + f0, f1 - f0, scene_start, ctx.fps, ranges)
+                for i, (first, n) in enumerate(pieces, start=1):
+                    piece = params if len(pieces) == 1 else {**params, "frames": n, "first": first, "beat": f1 - f0}
+                    key = self.add("motion.lipsync", "motion", piece, [portrait, audio, *rig], output="frames",
+                                   name=name if len(pieces) == 1 else f"{name} / part {i}", seed=mseed,
+                                   frames=n, pixels=px, set_up=0.0 if rig else 1.0)
+                    shown.append((s + f0 + first, s + f0 + first + n, key))
         else:
             rig = self.rig(portrait, b.character)
             key = self.add("motion.still", "motion", {"fps": fps, "frames": frames, "size": size},
@@ -737,22 +745,6 @@ class Graph:
         side = int(self.jobs[portrait].params.get("size") or RIG_SIDE)
         return [self.add("motion.rig", "motion", {}, [portrait], output="rig", name=f"character {character} / rig",
                          film_wide=True, set_up=(side / RIG_SIDE) ** 2)]
-
-    def lipsync_parts(self, start: int, frames: int, scene_start: int) -> list[tuple[int, int]]:
-        """``(first frame, frames)`` of each lip-sync job a beat of ``frames`` frames from frame
-        ``start`` is drawn by: one, or two when the motion backend draws part of a beat
-        (``renders_frame_ranges``) and the beat has at least ``LIPSYNC_SPLIT`` frames, so the two
-        cores share the longest job of a dialogue edit. Each part pays the rig's set-up: two
-        parts, not more. They meet at the render's segment cut (every ``SEGMENT_SECONDS`` from
-        the scene's start) nearest the beat's middle when one lies in its middle half (the parts
-        then add no segment), else at the middle."""
-        if frames < LIPSYNC_SPLIT or not self.ctx.backend("motion").frame_ranges:
-            return [(0, frames)]
-        step = max(1, round(SEGMENT_SECONDS * self.ctx.fps))
-        middle = start + frames // 2
-        cut = scene_start + step * round(Fraction(middle - scene_start, step))
-        at = cut - start if start + frames // 4 <= cut <= start + frames - frames // 4 else frames // 2
-        return [(0, at), (at, frames - at)]
 
     def outlasts(self, track: TrackLayout, what: str, end_sample: int, node: Any) -> None:
         """W303 for an element whose audio runs past its scene's end (only the planner knows

@@ -71,9 +71,10 @@ class Job:
 
     @property
     def continues_beat(self) -> bool:
-        """A later part of a long beat's lip-sync (its ``first`` frame is past the beat's start:
-        docs/dev/jobs.md, "Parts of a beat"): the beat goes on where this part's layer starts."""
-        return int(self.params.get("first", 0) or 0) > 0
+        """A later section or part of a beat's lip-sync (its ``phase`` or ``first`` frame is past
+        the beat's start: docs/dev/jobs.md, "Sections and parts of a beat"): the beat goes on
+        where this job's layer starts."""
+        return int(self.params.get("first", 0) or 0) > 0 or int(self.params.get("phase", 0) or 0) > 0
 
 
 # --------------------------------------------------------------------------- video layers

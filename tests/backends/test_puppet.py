@@ -562,3 +562,25 @@ def test_a_damaged_rig_entry_is_discarded(face: Portrait, tmp_path, verify: bool
     data[at + 400] ^= 0xFF
     path.write_bytes(bytes(data))
     assert cache.get("cd" * 32, verify=verify) is None and not cache.has("cd" * 32)
+
+
+def test_a_section_goes_on_from_the_frames_before_it(face: Portrait) -> None:
+    """``phase``: a section of a beat that starts ``phase`` frames in. Its blinks, breath and
+    head drift are those frames of the whole beat (in silence, the section is exactly the
+    whole's frames); its mouth and nod follow its own sound; and parts of a section are its
+    frames, as for a beat."""
+    motion = PuppetMotion()
+    fps, p, n = FPS, 17, 30
+    silence = np.zeros((int((p + n) / fps * SAMPLE_RATE), 1), np.float32)
+    whole = motion.lipsync(face, silence, fps, p + n, seed=7)
+    face_module._RIGS.clear()
+    section = motion.lipsync(face, silence[int(p / fps * SAMPLE_RATE):], fps, n, seed=7, phase=p)
+    assert section.tobytes() == whole[p:].tobytes()
+    voice = _voice(n / fps, silent_until=0.3)
+    spoken = motion.lipsync(face, voice, fps, n, seed=7, phase=p)
+    assert spoken.tobytes() != section.tobytes()  # the mouth follows the section's own sound
+    parts = [motion.lipsync(face, voice, fps, n, seed=7, phase=p, frame_range=r) for r in ((0, 11), (11, n))]
+    assert np.concatenate(parts).tobytes() == spoken.tobytes()
+    for bad in (-1, 2.5, True):
+        with pytest.raises(BackendError, match="phase"):
+            motion.lipsync(face, voice, fps, n, seed=7, phase=bad)

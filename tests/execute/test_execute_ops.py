@@ -113,6 +113,9 @@ def test_motion_and_portrait_ops(tmp_path: Path) -> None:
     with pytest.raises(BackendError, match="renders_frame_ranges"):
         run_job(job("motion.lipsync", "motion.fake", {"fps": 10, "frames": 1, "first": 1, "beat": 2}, ("p", "v"),
                     output="frames", name="p / talk / part 2"), [p, voice])
+    with pytest.raises(BackendError, match="renders_frame_ranges"):  # a section of a beat, likewise
+        run_job(job("motion.lipsync", "motion.fake", {"fps": 10, "frames": 1, "phase": 3}, ("p", "v"),
+                    output="frames", name="p / talk / section 2"), [p, voice])
     with pytest.raises(BackendError, match="parameter 'beat' must be an integer >= 3"):
         run_job(job("motion.lipsync", "motion.fake", {"fps": 10, "frames": 2, "first": 1, "beat": 2}, ("p", "v"),
                     output="frames", name="p / talk / part 2"), [p, voice])

@@ -15,7 +15,7 @@ import pytest
 
 from nyeshc.config import animatic_profile
 from nyeshc.execute import Cache, execute
-from nyeshc.plan import graph, plan
+from nyeshc.plan import graph, lipsync, plan
 from nyeshc.plan.model import SequenceLayer
 from nyeshc.resolve.services import BackendInfo
 from nyeshc.syntax import read
@@ -47,7 +47,7 @@ def test_a_long_beat_is_drawn_in_two_halves_that_cover_it() -> None:
     whole, halves = plan_text(text), plan_text(text, RangedServices())
     [one] = _lipsyncs(whole)
     n = one.params["frames"]
-    assert n >= graph.LIPSYNC_SPLIT and "first" not in one.params
+    assert n >= lipsync.LIPSYNC_SPLIT and "first" not in one.params
     a, b = _lipsyncs(halves)
     assert [(j.params["first"], j.params["frames"], j.params["beat"]) for j in (a, b)] == [(0, n // 2, n),
                                                                                           (n // 2, n - n // 2, n)]
@@ -90,7 +90,7 @@ def test_the_film_is_the_same_frame_for_frame(tmp_path: Path, monkeypatch: pytes
     text = LONG.format(line=SPEECH).replace("24fps", "8fps")
     film, _ = read(text, str(tmp_path / "film.nysh"))
     profile = animatic_profile()
-    monkeypatch.setattr(graph, "LIPSYNC_SPLIT", 16)  # 8 fps: the beat is ~40 frames
+    monkeypatch.setattr(lipsync, "LIPSYNC_SPLIT", 16)  # 8 fps: the beat is ~40 frames
     frames = {}
     for ranged in (False, True):
         monkeypatch.setattr(PuppetMotion, "renders_frame_ranges", ranged)
@@ -101,7 +101,7 @@ def test_the_film_is_the_same_frame_for_frame(tmp_path: Path, monkeypatch: pytes
         comp = Compositor(p.timeline, cache)
         layer = _portraits(p)[0]
         frames[ranged] = [comp.frame(f).copy() for f in range(layer.start, _portraits(p)[-1].end)]
-    assert len(frames[True]) == len(frames[False]) >= graph.LIPSYNC_SPLIT
+    assert len(frames[True]) == len(frames[False]) >= lipsync.LIPSYNC_SPLIT
     assert all(np.array_equal(x, y) for x, y in zip(frames[False], frames[True], strict=True))
 
 
@@ -157,3 +157,84 @@ def test_each_portrait_has_one_rig_job_and_its_beats_start_from_it() -> None:
     assert not any(j.kind == "motion.rig" for j in plain.jobs)
     assert [j.inputs for j in plain.jobs if j.kind.startswith("motion.")] == \
         [j.inputs[:-1] for j in rigged.jobs if j.kind.startswith("motion.") and j.kind != "motion.rig"]
+
+
+TWO = ("canvas: 160x90, 24fps\n\ncharacter C:\n    portrait: generate\n\n"
+       "SCENE 1, 12s:\n    backdrop: seed 1\n    C, at {at}, close-up:\n        \"{one}\"\n        (pause {pause})\n"
+       "        \"{two}\"\n")
+ONE = "Keep the light burning tonight."
+
+
+def _sections(p):  # noqa: ANN001, ANN202
+    """(first frame, end frame, job) of each lip-sync section, in order."""
+    [layer, *_] = _portraits(p)
+    out = []
+    for L in _portraits(p):
+        job = next(j for j in p.jobs if j.key == L.artifact)
+        out.append((L.start, L.end, job))
+    return layer.start, out
+
+
+def test_a_beat_of_two_lines_is_drawn_in_two_sections_cut_in_the_pause() -> None:
+    """Each section's lip-sync hears only its own line (its own voice track) and is told where in
+    the beat it starts (``phase``); the cut falls in the pause, on the render's segment cut when
+    one lies there (frame 96: 4 s), else in the pause's middle. The second section, long enough,
+    is drawn in two parts."""
+    for at, on_grid in (("1s", True), ("1500ms", False)):
+        p = plan_text(TWO.format(at=at, one=ONE, pause="1s", two=SPEECH), RangedServices())
+        start, shown = _sections(p)
+        lines = [c for c in p.timeline.audio if c.role == "dialogue"]
+        end1, start2 = (lines[0].start + lines[0].length) * 24 // 48_000, lines[1].start * 24 // 48_000
+        cut = shown[1][0]
+        assert end1 < cut <= start2 and (cut == 96) == on_grid, (at, end1, cut, start2)
+        if not on_grid:
+            assert abs(cut - (end1 + 1 + start2) / 2) <= 1
+        first, *rest = [j for _, _, j in shown]
+        assert first.name.endswith("beat 1 / section 1") and "phase" not in first.params
+        assert all(j.params["phase"] == cut - start and j.name.split(" / ")[-2:-1] == ["section 2"]
+                   for j in rest) and len(rest) == 2  # section 2: to the scene's end, in two parts
+        tracks = {j.key: j for j in p.jobs if j.kind == "voice.track"}
+        t1, t2 = tracks[first.inputs[1]], tracks[rest[0].inputs[1]]
+        assert rest[0].inputs == rest[1].inputs
+        assert (t1.inputs, t2.inputs) == ((lines[0].artifact,), (lines[1].artifact,))
+        assert t2.params["offsets"] == [lines[1].start - round((cut) * 48_000 / 24)]
+        assert [s["at"] for s in rest[0].params["speech"]] == t2.params["offsets"]
+        assert [(a, b) for a, b, _ in shown] == [(start, cut), (cut, shown[1][1]), (shown[1][1], shown[2][1])]
+
+
+def test_a_line_edit_changes_its_section_and_the_segments_it_is_shown_in_only() -> None:
+    """The edited line's section, its voice track and the segments from the cut on are new (from
+    the segment holding the cut, when the cut is too near a segment cut to be one); the first
+    line's section, its track and every segment before are as they were."""
+    from nyeshc.render.segments import encode_settings, segment_key, spans
+
+    settings = encode_settings("veryfast", 18)
+
+    def keys(p):  # noqa: ANN001, ANN202
+        return {(sp.start, sp.end): segment_key(p.timeline, sp, settings) for sp in spans(p.timeline)}
+
+    for at in ("1s", "1500ms"):
+        before = plan_text(TWO.format(at=at, one=ONE, pause="1s", two=SPEECH), RangedServices())
+        after = plan_text(TWO.format(at=at, one=ONE, pause="1s", two=SPEECH.replace("sea", "the sea")),
+                          RangedServices())
+        (_, old), (_, new) = _sections(before), _sections(after)
+        assert old[0][2].key == new[0][2].key and old[0][2].inputs == new[0][2].inputs
+        assert {j.key for _, _, j in old[1:]}.isdisjoint(j.key for _, _, j in new[1:])
+        cut = new[1][0]
+        k0, k1 = keys(before), keys(after)
+        holding = max(a for a, _ in k1 if a <= cut)
+        changed = sorted(span for span in k1 if k0.get(span) != k1[span])
+        assert changed and changed[0][0] == holding and all(b > cut for _, b in changed)
+        assert (holding == cut) == (at == "1s")  # on the segment grid: not one frame before the cut
+        assert len(changed) < len(k1)
+
+
+def test_lines_without_a_pause_or_a_short_section_keep_one_section() -> None:
+    """No pause between the lines (or a section under a second, joined to its neighbour): the
+    beat is drawn as before, one section; so is a beat for a backend without ranges."""
+    quick = plan_text(TWO.format(at="1s", one="Hi.", pause="200ms", two=SPEECH), RangedServices())
+    _, shown = _sections(quick)
+    assert not any("section" in j.name or "phase" in j.params for _, _, j in shown)
+    plain = plan_text(TWO.format(at="1s", one=ONE, pause="1s", two=SPEECH))
+    _, shown = _sections(plain)
+    assert [j.name for _, _, j in shown] == ["scene 1 / C / beat 1"]

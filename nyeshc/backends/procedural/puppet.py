@@ -249,7 +249,8 @@ class PuppetMotion:
     def lipsync(self, portrait: Portrait, voice: np.ndarray, fps: float, frames: int,
                 seed: int, progress: ProgressFn | None = None, *, out: np.ndarray | None = None,
                 mouth: float = 1.0, speech: Sequence[tuple[int, Phonemes]] | None = None,
-                frame_range: tuple[int, int] | None = None, rig: RigState | None = None) -> np.ndarray:
+                frame_range: tuple[int, int] | None = None, rig: RigState | None = None,
+                phase: int = 0) -> np.ndarray:
         """The portrait speaking ``voice``.
 
         ``speech`` (``(sample, Phonemes)`` of the lines and songs in ``voice`` whose phonemes are
@@ -268,7 +269,12 @@ class PuppetMotion:
         as they are in the whole (``out`` then holds ``b - a`` frames).
 
         ``rig``: :meth:`rig`'s state for this portrait (cached by the executor): the same
-        frames, without working the rig out again."""
+        frames, without working the rig out again.
+
+        ``phase``: these frames are a *section* of a longer beat that starts ``phase`` frames
+        earlier (the planner cuts a beat of several lines in the pauses between them): blinks,
+        breath and the head's drift go on from there as in the whole beat, while the mouth and
+        the speaking nod follow this call's ``voice`` and ``speech`` only (silence before it)."""
         self._check(portrait, frames, fps)
         a, b = (0, frames) if frame_range is None else (int(frame_range[0]), int(frame_range[1]))
         if not 0 <= a <= b <= frames:
@@ -277,6 +283,9 @@ class PuppetMotion:
             raise BackendError(f"motion.procedural: the lip-sync option `mouth` must be a number from 0 to "
                                f"{MOUTH_MAX:g} (got {mouth!r}; `motion: lipsync, mouth X`)")
         mouth = float(mouth)
+        if isinstance(phase, bool) or not isinstance(phase, (int, np.integer)) or phase < 0:
+            raise BackendError(f"phase must be a whole number of frames >= 0 (got {phase!r})")
+        p = int(phase)
         S = portrait.image.shape[0]
         env = envelope(voice, fps, frames)
         opening = np.clip(env * 1.1, 0, 1)
@@ -285,10 +294,12 @@ class PuppetMotion:
             said, width, teeth, covered = visemes.curves(speech, fps, frames)
             opening = np.where(covered, np.clip(said, 0, 1), opening)
             shape = (width, teeth)
-        blink = blinks(fps, frames, seed)
+        blink = blinks(fps, p + frames, seed)[p:]
         nod = env if mouth >= 1.0 else (env * mouth).astype(env.dtype)
-        head = head_movement(fps, frames, seed, S, nod, self.head_motion)
-        breath = breathing(fps, frames, seed) * 0.5
+        if p:  # silence before the section: the nod's smoothing starts from rest
+            nod = np.concatenate([np.zeros(p, nod.dtype), nod])
+        head = head_movement(fps, p + frames, seed, S, nod, self.head_motion)[p:]
+        breath = breathing(fps, p + frames, seed)[p:] * 0.5
         if shape is not None:
             shape = (shape[0][a:b], shape[1][a:b])
         return self._render(portrait, opening[a:b], blink[a:b], head[a:b], breath[a:b], progress, out,

@@ -1,0 +1,118 @@
+"""How a beat's lip-sync is cut into jobs: *sections* between its lines, and *parts* of a long
+section (docs/dev/jobs.md, "Sections and parts of a beat").
+
+Where the motion backend draws part of a beat (``renders_frame_ranges``: the procedural
+puppet), a beat of several lines is drawn in **sections**, one for each run of lines (or songs)
+that follow one another without a pause, each cut in the pause before the next: a section's
+lip-sync job reads only its own lines' sound (its own ``voice.track``) and is told where in the
+beat it starts (``phase``, so blinks, breath and head drift go on across the cut). A line's
+edit then changes its section's job and the segments that show it, not the whole beat. A
+section of at least ``LIPSYNC_SPLIT`` frames is drawn in two **parts** that run side by side
+(``frame_range``: the same frames as the section's whole).
+
+Both kinds of cut fall on the render's segment cuts where they can (every ``SEGMENT_SECONDS``
+from the scene's start), so they add no segment.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+from nyeshc.media import SAMPLE_RATE
+from nyeshc.plan.model import SEGMENT_SECONDS
+
+__all__ = ["LIPSYNC_SPLIT", "SECTION_LEAST_SECONDS", "Sound", "halves", "sections"]
+
+LIPSYNC_SPLIT = 96
+"""Frames from which a section's lip-sync is drawn in two parts that run side by side, where
+the motion backend can draw part of a beat (:func:`halves`)."""
+
+SECTION_LEAST_SECONDS = 1
+"""A section shorter than this joins the one before it (the first, the one after): each
+section's job starts a worker's drawing and its layer may cut a segment."""
+
+
+@dataclass(frozen=True)
+class Sound:
+    """One line or song of a beat, as its lip-sync hears it: the artifact, where it starts in
+    the beat's sound (``offset``, samples), the part of the source it plays (``clip``: ``[from,
+    samples]``), where it ends, and what its mouth says (the lip-sync's ``speech`` entry)."""
+
+    key: str
+    offset: int
+    clip: tuple[int, int]
+    end: int
+    speech: dict[str, Any] | None = field(default=None, hash=False, compare=False)
+
+
+def _grid(lo: int, hi: int, start: int, scene_start: int, step: int) -> list[int]:
+    """The segment cuts (beat frames) in ``[lo, hi]``, for a beat from scene frame ``start``."""
+    first = scene_start + step * math.ceil(Fraction(start + lo - scene_start, step))
+    return [c - start for c in range(first, start + hi + 1, step)]
+
+
+def sections(sounds: Sequence[Sound], start: int, frames: int, track0: int, scene_start: int,
+             fps: Fraction) -> list[tuple[int, int]]:
+    """``[(first frame, end frame), …]`` of the beat's sections (beat frames, covering
+    ``[0, frames)``): one per run of ``sounds`` without a pause between them, cut in the pause
+    at the segment cut nearest its middle when one lies in it, else at its middle; sections
+    shorter than :data:`SECTION_LEAST_SECONDS` joined to their neighbour. ``start``: the beat's
+    first frame in the film, ``track0`` its first sample, ``scene_start`` its scene's first
+    frame."""
+    step = max(1, round(SEGMENT_SECONDS * fps))
+    length = round(Fraction(start + frames) * SAMPLE_RATE / fps) - track0
+    heard = sorted((s for s in sounds if s.offset < length), key=lambda s: s.offset)
+    runs: list[list[Sound]] = []
+    end = -1
+    for s in heard:
+        if not runs or s.offset >= end:
+            runs.append([s])
+        else:
+            runs[-1].append(s)
+        end = max(end, s.end)
+
+    def frame_at(sample: int) -> int:  # the beat frame whose samples hold ``sample`` of the beat
+        return math.floor(Fraction(track0 + sample) * fps / SAMPLE_RATE) - start
+
+    cuts = [0]
+    for before, after in itertools.pairwise(runs):
+        g0, g1 = max(s.end for s in before), after[0].offset
+        lo, hi = frame_at(g0 - 1) + 1, frame_at(g1)  # frames starting inside the pause
+        if lo > hi:  # a pause shorter than a frame: cut where the next line starts
+            cut = hi
+        else:
+            middle = Fraction(lo + hi, 2)
+            on_grid = _grid(lo, hi, start, scene_start, step)
+            cut = min(on_grid, key=lambda c: (abs(c - middle), c)) if on_grid else math.floor(middle)
+        if cuts[-1] < cut < frames:
+            cuts.append(cut)
+    cuts.append(frames)
+    least = max(1, round(SECTION_LEAST_SECONDS * fps))
+    while len(cuts) > 2:
+        short = [i for i in range(len(cuts) - 1) if cuts[i + 1] - cuts[i] < least]
+        if not short:
+            break
+        i = short[0]
+        del cuts[i if i > 0 else 1]  # joined to the one before (the first: to the one after)
+    return list(itertools.pairwise(cuts))
+
+
+def halves(start: int, frames: int, scene_start: int, fps: Fraction, ranges: bool) -> list[tuple[int, int]]:
+    """``(first frame, frames)`` of each lip-sync job a section of ``frames`` frames from film
+    frame ``start`` is drawn by: one, or two when the motion backend draws part of a beat
+    (``ranges``) and the section has at least :data:`LIPSYNC_SPLIT` frames, so the two cores
+    share the longest job of a dialogue edit. They meet at the render's segment cut nearest the
+    middle when one lies in the middle half (the parts then add no segment), else at the
+    middle."""
+    if frames < LIPSYNC_SPLIT or not ranges:
+        return [(0, frames)]
+    step = max(1, round(SEGMENT_SECONDS * fps))
+    middle = start + frames // 2
+    cut = scene_start + step * round(Fraction(middle - scene_start, step))
+    at = cut - start if start + frames // 4 <= cut <= start + frames - frames // 4 else frames // 2
+    return [(0, at), (at, frames - at)]
