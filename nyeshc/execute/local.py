@@ -160,10 +160,23 @@ def _run(plan: Plan, cache: Cache, jobs: int | None, progress: bool, console: Co
     waiting = when_done
 
     def call_when_done() -> None:
+        """``when_done``'s call, once its jobs are done and the work it does beside the jobs
+        takes no core a job is about to need: not while a ready job waits for a free worker, nor
+        while a worker is free and a job waits only on running ones (a quick job feeding the
+        next: the edited line's voice track before its lip-sync). Run in this process, the jobs
+        leave no core to keep."""
         nonlocal waiting
-        if waiting is not None and all(k in done or (k not in by_key and cache.has(k)) for k in waiting[0]):
-            call, waiting = waiting[1], None
-            call()
+        if waiting is None or not all(k in done or (k not in by_key and cache.has(k)) for k in waiting[0]):
+            return
+        if pool is not None and len(running) < workers:
+            if ready:
+                return
+            busy = {j.key for j in running.values()}
+            if any(d.key in pending and all(k in done or k in busy for k in d.inputs)
+                   for k in busy for d in dependents.get(k, ())):
+                return
+        call, waiting = waiting[1], None
+        call()
 
     workers = max(1, jobs if jobs is not None else (os.cpu_count() or 1))
     workers = min(workers, max(1, len(todo)))
@@ -244,6 +257,8 @@ def _run(plan: Plan, cache: Cache, jobs: int | None, progress: bool, console: Co
                     stuck = next(iter(pending.values()))
                     raise JobFailed(stuck, BackendError("its inputs can never be produced "
                                                         "(a cycle in the job graph?)"))
+                if failure is None:
+                    call_when_done()
                 if failure is not None and not told:
                     told = True
                     bars.note(f"nyeshc: {failure}; waiting for {len(running)} running "
