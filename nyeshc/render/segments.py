@@ -270,7 +270,7 @@ def render_film(timeline: Timeline, cache: Cache, out_path: str | os.PathLike[st
         raise ValueError(f"empty frame range {frame_range} for a film of {timeline.frames} frames")
     with sigterm_guard():
         if sound is not None:
-            sound.wait_mixed()
+            sound.join()  # no other thread when the composers are forked
         audio = mix(timeline, cache)
         if frame_range is not None or not use_segments:
             audio = audio[timeline.frame_to_sample(lo):timeline.frame_to_sample(hi)]
@@ -315,16 +315,19 @@ def _audio_args(wav: Path, out: Path, rate: int) -> list[str]:
 
 
 class SoundAhead:
-    """The film's sound made in a thread while the jobs run: mixed (:func:`mix`, cached) and
-    encoded (AAC, cached under :func:`audio_key`), started by the executor once the jobs its
-    clips come from are done (:attr:`needs`), so that a dialogue edit's mix and encode take a
-    core the lip-sync's jobs leave free instead of their own time before and during the
-    composing. :func:`render_film` then finds both cached.
+    """The film's sound started in a thread while the jobs run: mixed (:func:`mix`, cached) and
+    its AAC encode begun in an ffmpeg of its own, as soon as the jobs the clips come from are
+    done and a core is free (the executor's ``when_done``: :attr:`needs`), so that a dialogue
+    edit's mix takes a core the lip-sync's jobs leave free instead of its own time before the
+    composing. The thread ends once the encoder is started: :func:`render_film` waits for it
+    (``join``) before it forks its composing processes — a process forked while another thread
+    runs may inherit a lock that thread holds, and hang — and takes the encoder over (``take``),
+    finishing it at assembly as it finishes its own.
 
     A failure here is only remembered (:attr:`error`): the render mixes and encodes again and
-    reports it as it always did. :meth:`cancel` (Ctrl-C, SIGTERM, a failed job) stops the mix
-    between blocks and kills the encoder, and waits for the thread: nothing is cached half-made
-    and its scratch folder (beside the output) is removed."""
+    reports it as it always did. :meth:`cancel` (Ctrl-C, SIGTERM, a failed job, the end of the
+    build) stops the mix between blocks, kills an encoder not taken over and removes the
+    thread's scratch folder (beside the output): nothing is cached half-made."""
 
     def __init__(self, timeline: Timeline, cache: Cache, folder: Path) -> None:
         self.timeline, self.cache, self.folder = timeline, cache, folder
@@ -334,17 +337,12 @@ class SoundAhead:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
+        self._work: Path | None = None
         self._thread: threading.Thread | None = None
-        self._mixed = threading.Event()
 
     @property
     def started(self) -> bool:
         return self._thread is not None
-
-    def wait_mixed(self) -> None:
-        """Wait until the thread has mixed (or failed to), if it was started."""
-        if self._thread is not None:
-            self._mixed.wait()
 
     def wanted(self) -> bool:
         """Whether there is anything to make (the encoded sound is not cached yet)."""
@@ -357,41 +355,47 @@ class SoundAhead:
 
     def _run(self) -> None:
         tl = self.timeline
-        work: Path | None = None
         try:
-            try:
-                audio = mix(tl, self.cache, stop=self._stop.is_set)
-            finally:
-                self._mixed.set()
-            work = Path(tempfile.mkdtemp(prefix=".sound-", dir=self.folder))
-            wav, sound = work / "mix.wav", work / "audio.m4a"
-            write_wav(wav, audio, tl.sample_rate)
-            del audio
+            audio = mix(tl, self.cache, stop=self._stop.is_set)
             with self._lock:
                 if self._stop.is_set():
                     return
-                self._proc = media.start(_audio_args(wav, sound, tl.sample_rate))
-            media.finish(self._proc, "encoding the film's sound", error=EncodeError)
-            if not self._stop.is_set():
-                self.cache.put(self.key, np.fromfile(sound, dtype=np.uint8), kind="render.audio")
+                self._work = Path(tempfile.mkdtemp(prefix=".sound-", dir=self.folder))
+            wav = self._work / "mix.wav"
+            write_wav(wav, audio, tl.sample_rate)
+            del audio
+            with self._lock:
+                if not self._stop.is_set():
+                    self._proc = media.start(_audio_args(wav, self._work / "audio.m4a", tl.sample_rate))
         except BaseException as exc:  # noqa: BLE001 - met again, and reported, by the render
             self.error = exc
-        finally:
-            if work is not None:
-                shutil.rmtree(work, ignore_errors=True)
 
     def join(self) -> None:
-        """Wait for the thread (started or not)."""
+        """Wait for the thread (started or not): the mix is made (or failed), the encoder started."""
         if self._thread is not None:
             self._thread.join()
+
+    def take(self) -> tuple[subprocess.Popen[bytes], Path] | None:
+        """The encoder the thread started and the file it writes (the caller finishes it), or
+        ``None``; call after :meth:`join`."""
+        with self._lock:
+            proc, self._proc = self._proc, None
+        if proc is None or self._work is None:
+            return None
+        return proc, self._work / "audio.m4a"
 
     def cancel(self) -> None:
         with self._lock:
             self._stop.set()
-            proc = self._proc
-            if proc is not None and proc.poll() is None:
-                proc.kill()
+            proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
         self.join()
+        with self._lock:
+            work, self._work = self._work, None
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def assembly_key(timeline: Timeline, settings: Mapping[str, Any], metadata: Mapping[str, str] | None) -> str:
@@ -469,9 +473,12 @@ def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.nda
 
     try:
         encoded = cache.get(sound_key)
+        handed = ahead.take() if ahead is not None else None
         if encoded is not None:
             _write_bytes(sound, encoded)
-        elif ahead is None or not ahead.started:
+        elif handed is not None:  # the encode begun while the jobs ran: finished at assembly
+            sound_proc, sound = handed
+        else:
             sound_proc = encode_sound()
         files: list[Path] = []
         todo: list[Piece] = []
@@ -505,13 +512,6 @@ def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.nda
         finally:
             if composers is not None:
                 composers.stop()
-        if ahead is not None and sound_proc is None and not sound.exists():
-            ahead.join()  # its encode, done beside the composing
-            encoded = cache.get(sound_key)
-            if encoded is not None:
-                _write_bytes(sound, encoded)
-            else:  # it failed: encode here, and say why as a render does
-                sound_proc = encode_sound()
         listing = work / "segments.ffconcat"
         listing.write_text("ffconcat version 1.0\n" + "".join(f"file {p.name}\n" for p in files), encoding="utf-8")
         if sound_proc is not None:

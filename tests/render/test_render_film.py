@@ -209,6 +209,8 @@ def test_the_sound_made_ahead_is_the_sound_the_render_makes(film: tuple[Timeline
     render_film(ahead_tl, cache, folder / "ahead.mp4", preset="ultrafast", crf=12, sound=sound)
     assert sound.error is None and not sound.wanted()
     assert not any("aac" in a for a in started)  # the thread's encode was used
+    assert sound.take() is None  # taken over by the render
+    sound.cancel()  # as the build does after rendering: the thread's scratch folder goes
     cache.discard(audio_key(ahead_tl))
     cache.discard(mix_key(ahead_tl))
     render_film(ahead_tl, cache, tmp_path / "alone.mp4", preset="ultrafast", crf=12)
