@@ -104,13 +104,16 @@ def build_line(job_seconds: list[float], est: Any, factor: float | None = None, 
             f"render ~{render:.1f}s)\n")
 
 
-def calibration_line(cache_dir: Path, calibration: object) -> str:
-    """Where the scaled estimates come from, when they are scaled."""
+def calibration_line(cache_dir: Path, calibration: object, machine: float | None = None) -> str:
+    """Where the scaled estimates come from, when they are scaled: what builds of this film
+    measured, and (for what they did not) this machine's speed."""
     from nyeshc.execute.measured import NAME
 
-    if not calibration:
-        return ""
-    return f"estimates scaled by what the last build measured ({cache_dir / NAME})\n"
+    text = f"estimates scaled by what the last build measured ({cache_dir / NAME})\n" if calibration else ""
+    if machine is not None:
+        text += (f"estimates of CPU work not measured yet scaled by this machine's speed: {machine:.2f}x the time of the machine "
+                 "the cost models were fitted on (a benchmark)\n")
+    return text
 
 
 def _usage(msg: str) -> int:
@@ -150,7 +153,8 @@ def run(args: argparse.Namespace) -> int:
     wrong = _picture_usage(args)
     if wrong:
         return _usage(wrong)
-    from nyeshc.execute.measured import calibrated
+    from nyeshc.execute.machine import speed
+    from nyeshc.execute.measured import calibrated, group
     from nyeshc.execute.measured import load as load_measured
     from nyeshc.plan import render_text
     from nyeshc.plan.budget import cache_bytes, estimate_bytes, human
@@ -173,16 +177,20 @@ def run(args: argparse.Namespace) -> int:
         return _picture(args, prepared)
     calibration = load_measured(prepared.cache_dir)
     cached = cached_keys(prepared.cache_dir, [j.key for j in result.jobs])
-    planned = calibrated(result, calibration)
+    est = estimate_render(result.timeline, Cache(prepared.cache_dir).has)
+    unmeasured = any(group(j) not in calibration.jobs for j in result.jobs if j.key not in cached) or (
+        est.to_render > 0 and calibration.render is None)
+    machine = speed(prepared.cache_dir) if unmeasured else None  # a ~0.1 s benchmark, once per cache folder
+    planned = calibrated(result, calibration, machine)
     text = render_text(planned, cached)
     sys.stdout.write(nothing_to_run(text) if len(cached) == len(result.jobs) else text)
-    est = estimate_render(result.timeline, Cache(prepared.cache_dir).has)
-    render = render_line(est, calibration.render)
+    factor = calibration.render if calibration.render is not None else machine
+    render = render_line(est, factor)
     sys.stdout.write(render)
     sys.stdout.write(build_line([j.cost_seconds for j in planned.jobs if j.key not in cached], est,
-                                calibration.render, getattr(args, "jobs", None), front))
+                                factor, getattr(args, "jobs", None), front))
     if len(cached) < len(result.jobs) or render:
-        sys.stdout.write(calibration_line(prepared.cache_dir, calibration))
+        sys.stdout.write(calibration_line(prepared.cache_dir, calibration, machine))
     limit = disk_limit(args, prepared.config)
     codec = default_frame_codec()
     need = estimate_bytes(result, frame_codec=codec, workers=getattr(args, "jobs", None))

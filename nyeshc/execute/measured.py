@@ -104,11 +104,18 @@ def load(root: str | Path) -> Calibration:
     return Calibration(factors, render)
 
 
-def calibrated(plan: Plan, calibration: Calibration) -> Plan:
-    """``plan`` with each job's estimate scaled by its group's factor (jobs of groups never
-    measured keep the model's estimate)."""
-    if not calibration.jobs:
+def calibrated(plan: Plan, calibration: Calibration, machine: float | None = None) -> Plan:
+    """``plan`` with each job's estimate scaled by its group's factor; CPU jobs of groups never
+    measured are scaled by ``machine`` (this machine's CPU speed against the models',
+    :func:`nyeshc.execute.machine.speed`), GPU jobs keep the model's estimate (a GPU's speed is
+    not the CPU's), and so does everything without ``machine``."""
+
+    def factor(job: Job) -> float:
+        if group(job) in calibration.jobs:
+            return calibration.jobs[group(job)]
+        return machine if machine is not None and job.device == "cpu" else 1.0
+
+    if not calibration.jobs and machine is None:
         return plan
-    jobs = tuple(dataclasses.replace(j, cost_seconds=j.cost_seconds * calibration.jobs[group(j)])
-                 if group(j) in calibration.jobs else j for j in plan.jobs)
-    return dataclasses.replace(plan, jobs=jobs)
+    return dataclasses.replace(plan, jobs=tuple(dataclasses.replace(j, cost_seconds=j.cost_seconds * factor(j))
+                                                for j in plan.jobs))

@@ -13,8 +13,9 @@ more. The model is per frame and per segment, scaled by the canvas's pixels and 
   from raw frames, ~1 ms more from compressed ones, ``RESULTS.md`` §7);
 * the encoder uses every core, so the wall time is the CPU time over the cores (at most
   ``MAX_CORES``: x264 at 720p gains little past that on this kind of machine), plus
-  ``PER_SEGMENT`` for each segment's encoder start and drain and ``ASSEMBLY`` for the mix and the
-  final stream-copy assembly.
+  ``PER_SEGMENT`` for each segment's encoder start and drain (the segments are shared among as
+  many composing processes as cores, so a core pays it for its share) and ``ASSEMBLY`` for the
+  final stream-copy assembly (the mix is made while the jobs run).
 
 Only the segments not already in the cache count (``cached``): an edit's estimate is what it
 re-renders. The constants are fitted on this machine; on another, take them as proportions.
@@ -35,8 +36,10 @@ __all__ = ["RenderEstimate", "estimate_render", "ENCODE_CPU", "COMPOSE_CPU", "CR
 REFERENCE_PIXELS = 1280 * 720
 ENCODE_CPU = 0.078  # s CPU per 720p frame, libx264 medium crf 20 (the example: 125.7 s / 1,608 frames)
 COMPOSE_CPU = 0.013  # s CPU per 720p frame (example film: 11.6 ms raw, 12-13 ms from compressed frames)
-PER_SEGMENT = 0.15  # s wall per segment rendered: an x264 start, its first keyframe, a drain not hidden
-ASSEMBLY = 1.0  # s wall: the mix (cached after the first build), the WAV, the concat with stream copy
+PER_SEGMENT = 0.05  # s wall per segment a composing process renders: an x264 start, its first keyframe, a drain
+ASSEMBLY = 0.3  # s wall: the concat with stream copy, and the sound's encode when it ends after the frames
+# (refitted 2026-12-04 on the example and the three tour films, RESULTS §16: 0.15 s a segment and
+# 1.0 s were fitted before the composing processes and the sound made beside the jobs)
 MAX_CORES = 4
 PRESET = {  # x264 encode time relative to medium at 720p (veryfast, faster, fast: measured on the example)
     "ultrafast": 0.15, "superfast": 0.22, "veryfast": 0.43, "faster": 0.62, "fast": 1.0,
@@ -68,6 +71,6 @@ def estimate_render(timeline: Timeline, cached: Callable[[str], bool] | None = N
     scale = timeline.width * timeline.height / REFERENCE_PIXELS
     cpu = frames * scale * (ENCODE_CPU * PRESET.get(preset, 1.0) * CRF_STEP ** (20 - crf) + COMPOSE_CPU)
     n = max(1, min(cores or os.cpu_count() or 1, MAX_CORES))
-    wall = cpu / n + PER_SEGMENT * len(todo) + ASSEMBLY
+    wall = cpu / n + PER_SEGMENT * -(-len(todo) // n) + ASSEMBLY
     return RenderEstimate(segments=len(pieces), to_render=len(todo), frames=frames, cpu_seconds=cpu,
                           seconds=wall, cores=n, preset=preset, crf=crf)

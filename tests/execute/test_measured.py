@@ -66,9 +66,17 @@ def test_calibrated_scales_only_the_measured_groups(tmp_path: Path) -> None:
     out = calibrated(plan, Calibration({group(lipsync): 0.5}))
     assert [j.cost_seconds for j in out.jobs] == [j.cost_seconds * (0.5 if j.kind == "motion.lipsync" else 1)
                                                   for j in plan.jobs]
+    # this machine's speed scales what no build measured, never what one did
+    fast = calibrated(plan, Calibration({group(lipsync): 0.5}), machine=0.25)
+    assert [j.cost_seconds for j in fast.jobs] == [j.cost_seconds * (0.5 if j.kind == "motion.lipsync" else 0.25)
+                                                   for j in plan.jobs]
 
 
-def test_a_build_records_and_the_next_plan_uses_what_it_measured(tmp_path: Path) -> None:
+def test_a_build_records_and_the_next_plan_uses_what_it_measured(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from nyeshc.execute import machine
+
+    monkeypatch.setattr(machine, "benchmark", lambda repeat=3: machine.REFERENCE)  # as fast as the models' machine
     script = tmp_path / "c.nysh"
     script.write_text(FILM.format(line="Nyeshkerh a lo."), encoding="utf-8")
     _, before = _cli("plan", script)
@@ -104,3 +112,48 @@ def test_a_build_records_and_the_next_plan_uses_what_it_measured(tmp_path: Path)
     model_r = float(re.search(r"render .*: ~([\d.]+)s on", model).group(1))  # type: ignore[union-attr]
     scaled_r = float(re.search(r"render .*: ~([\d.]+)s on", after).group(1))  # type: ignore[union-attr]
     assert scaled_r == pytest.approx(model_r * render_factor, abs=0.05 * (1 + render_factor) + 0.01)
+
+
+def test_a_machine_never_measured_is_benchmarked_once_per_cache_folder(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """A film never built here: ``plan`` scales every estimate by this machine's speed (a short
+    benchmark against the models' machine), run once and kept in the cache folder's
+    ``measured.json`` with the machine's identity; a build's own figures are kept beside it and
+    used for what they measured; another identity is benchmarked again."""
+    from nyeshc.execute import machine
+
+    runs: list[int] = []
+
+    def twice_as_slow(repeat: int = 3) -> float:
+        runs.append(repeat)
+        return 2 * machine.REFERENCE
+
+    monkeypatch.setattr(machine, "benchmark", twice_as_slow)
+    script = tmp_path / "c.nysh"
+    script.write_text(FILM.format(line="Nyeshkerh a lo."), encoding="utf-8")
+    (tmp_path / ".nyeshc-cache").mkdir()
+    _, raw = _cli("plan", script, "--json")
+    costs = {j["name"]: j["cost_seconds"] for j in json.loads(raw)["jobs"]}
+    _, text = _cli("plan", script)
+    assert runs == [3]
+    assert "estimates of CPU work not measured yet scaled by this machine's speed: 2.00x" in text
+    line = re.search(r"scene 1 / ADA / beat 1 <- .*~([\d.]+)s cpu", text)
+    assert line is not None and float(line.group(1)) == pytest.approx(2 * costs["scene 1 / ADA / beat 1"], abs=0.006)
+    stored = json.loads((tmp_path / ".nyeshc-cache" / NAME).read_text(encoding="utf-8"))
+    assert stored["machine"] == {"identity": machine.identity(), "seconds": round(2 * machine.REFERENCE, 5)}
+    _cli("plan", script)
+    assert runs == [3]  # kept
+    _cli(script, "-o", tmp_path / "c.mp4", "-q", "-j", "1")  # a build records its groups beside it
+    stored = json.loads((tmp_path / ".nyeshc-cache" / NAME).read_text(encoding="utf-8"))
+    assert "machine" in stored and "motion.lipsync motion.procedural" in stored["groups"]
+    monkeypatch.setattr(machine, "identity", lambda: "another machine")
+    assert machine.speed(tmp_path / ".nyeshc-cache") == pytest.approx(2.0) and runs == [3, 3]
+    assert machine.speed(None) == pytest.approx(2.0) and len(runs) == 3  # no folder: measured, not kept
+
+
+def test_the_benchmark_is_short_and_its_reference_holds_its_factor() -> None:
+    from nyeshc.execute import machine
+
+    seconds = machine.benchmark(repeat=1)
+    assert 0 < seconds < 2.0  # ~0.012 s on the machine of 2026-12-04
+    assert machine.LOWEST <= machine.speed(None) <= machine.HIGHEST

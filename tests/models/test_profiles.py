@@ -179,7 +179,11 @@ def test_a_script_naming_a_checkpoint_is_E209_and_never_opened(tmp_path: Path, m
 
 def test_plan_full_shows_gpu_and_cpu_time_apart(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from nyeshc.execute import machine
+
     register(monkeypatch)
+    # a CPU twice as fast as the models': its jobs' estimates halve, the GPU's stay as they are
+    monkeypatch.setattr(machine, "benchmark", lambda repeat=3: machine.REFERENCE / 2)
     full_profile(tmp_path)
     place_files(tmp_path)
     script = tmp_path / "film.nysh"
@@ -206,12 +210,12 @@ def test_plan_full_shows_gpu_and_cpu_time_apart(tmp_path: Path, monkeypatch: pyt
     for j in jobs:
         per_device[j["device"]] += j["cost_seconds"]
         per_kind[(j["backend"], j["kind"])][0] += 1
-        per_kind[(j["backend"], j["kind"])][1] += j["cost_seconds"]
+        per_kind[(j["backend"], j["kind"])][1] += j["cost_seconds"] / (2 if j["device"] == "cpu" else 1)
     lines = cost.splitlines()
     totals = {ln.split()[1]: float(ln.split()[2].rstrip("s")) for ln in lines if ln.strip().startswith("total ")}
     assert set(totals) == {"cpu", "gpu"}
     assert totals["gpu"] == pytest.approx(per_device["gpu"], abs=0.06)
-    assert totals["cpu"] == pytest.approx(per_device["cpu"], abs=0.06)
+    assert totals["cpu"] == pytest.approx(per_device["cpu"] / 2, abs=0.06)
     assert not any(ln.split() and ln.split()[0] == "total" and len(ln.split()) == 2 for ln in lines)  # no sum
     assert "(1h" in cost or "(2h" in cost or "m)" in cost  # JukeBox-like hours read as hours and minutes
     kinds_of: dict[str, int] = defaultdict(int)
@@ -231,5 +235,7 @@ def test_plan_animatic_keeps_one_total(tmp_path: Path, capsys: pytest.CaptureFix
     assert main(["plan", str(script)]) == 0
     cost = capsys.readouterr().out.split("estimated cost", 1)[1]
     assert "total gpu" not in cost and "total cpu" not in cost
-    # one total for the jobs, then the render's estimate (nothing is cached), the whole build's and the disk
-    assert [ln.split()[0] for ln in cost.splitlines() if ln.strip()][-4:] == ["total", "render", "build", "disk:"]
+    # one total for the jobs, then the render's estimate (nothing is cached), the whole build's, what
+    # scaled them (this machine's speed: a film never built) and the disk
+    assert [ln.split()[0] for ln in cost.splitlines() if ln.strip()][-5:] == ["total", "render", "build",
+                                                                             "estimates", "disk:"]
