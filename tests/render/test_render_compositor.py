@@ -55,6 +55,18 @@ def test_blend_arithmetic() -> None:
     c = a.copy()
     darken(c, 100)
     assert np.array_equal(c, np.round(a * 100.0 / 255).astype(np.uint8))
+    # two bytes a lookup where the buffer is contiguous (an odd last byte alone), one elsewhere:
+    # every opacity gives the same bytes
+    frame = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    for o in range(256):
+        for d in (frame.copy(), frame[:, ::2].copy(), a.copy()):
+            want_o = ((d.astype(np.uint32) * o + 127) // 255).astype(np.uint8)
+            darken(d, o)
+            assert np.array_equal(d, want_o), o
+    strided = frame.copy()
+    darken(strided[:, ::2], 3)
+    assert np.array_equal(strided[:, 1::2], frame[:, 1::2])
+    assert np.array_equal(strided[:, ::2], ((frame[:, ::2].astype(np.uint32) * 3 + 127) // 255).astype(np.uint8))
 
 
 def test_still_text_sequence_and_black(cache: Cache) -> None:
