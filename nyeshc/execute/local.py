@@ -35,7 +35,7 @@ import tempfile
 import time
 import traceback
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -152,6 +152,21 @@ def execute(plan: Plan, cache: Cache | None, jobs: int | None = None, progress: 
     return Artifacts(cache, paths, temporary=temporary, timings=timings)
 
 
+def cores_to_spare(running: Sequence[Job], workers: int, ready: bool, pending: Mapping[str, Job],
+                   dependents: Mapping[str, Sequence[Job]], done: Collection[str]) -> bool:
+    """Whether work beside the jobs (``when_done``'s call: the film's sound) takes no core a job
+    is about to need: every worker is busy, or one is free and no job is ``ready`` for it nor
+    waits only on running ones (a quick job feeding the next: the edited line's voice track
+    before its lip-sync, whose submission the work would otherwise delay)."""
+    if len(running) >= workers:
+        return True
+    if ready:
+        return False
+    busy = {j.key for j in running}
+    return not any(d.key in pending and all(k in done or k in busy for k in d.inputs)
+                   for k in busy for d in dependents.get(k, ()))
+
+
 def _run(plan: Plan, cache: Cache, jobs: int | None, progress: bool, console: Console | None,
          verify: bool, when_done: tuple[Collection[str], Callable[[], None]] | None = None,
          ) -> tuple[dict[str, Path], dict[str, float]]:
@@ -160,21 +175,12 @@ def _run(plan: Plan, cache: Cache, jobs: int | None, progress: bool, console: Co
     waiting = when_done
 
     def call_when_done() -> None:
-        """``when_done``'s call, once its jobs are done and the work it does beside the jobs
-        takes no core a job is about to need: not while a ready job waits for a free worker, nor
-        while a worker is free and a job waits only on running ones (a quick job feeding the
-        next: the edited line's voice track before its lip-sync). Run in this process, the jobs
-        leave no core to keep."""
         nonlocal waiting
         if waiting is None or not all(k in done or (k not in by_key and cache.has(k)) for k in waiting[0]):
             return
-        if pool is not None and len(running) < workers:
-            if ready:
-                return
-            busy = {j.key for j in running.values()}
-            if any(d.key in pending and all(k in done or k in busy for k in d.inputs)
-                   for k in busy for d in dependents.get(k, ())):
-                return
+        if pool is not None and not cores_to_spare(list(running.values()), workers, bool(ready), pending,
+                                                   dependents, done):
+            return
         call, waiting = waiting[1], None
         call()
 

@@ -250,3 +250,25 @@ def test_when_done_is_called_once_as_soon_as_its_jobs_are_done(tmp_path: Path, c
     with pytest.raises(JobFailed):
         execute(broken, Cache(tmp_path / "d"), jobs=jobs, progress=False, when_done=([broken.jobs[3].key], call))
     assert seen == []
+
+
+def test_the_sound_waits_for_a_core_no_job_is_about_to_need() -> None:
+    """``cores_to_spare`` (when ``when_done``'s call may run beside the jobs): with every worker
+    busy, yes; with one free, not while a job is ready for it, nor while a job waits only on
+    running ones (the edited line's voice track, then its lip-sync), else yes."""
+    from nyeshc.execute.local import cores_to_spare
+
+    voice = job("voice.speak", "voice.fake", {"text": "a"}, output="audio", name="voice")
+    track = job("voice.track", "", {"length": 1}, (voice.key,), output="audio", name="track")
+    lipsync = job("motion.lipsync", "motion.fake", {"frames": 1}, ("portrait", track.key), output="frames",
+                  name="lip-sync")
+    other = job("image.latent", "image.fake", {}, output="latent", name="other")
+    dependents = {voice.key: [track], track.key: [lipsync]}
+    pending = {j.key: j for j in (track, lipsync, other)}
+    # the track runs on one worker, the other is free, the lip-sync waits only on the track
+    assert not cores_to_spare([track], 2, False, pending, dependents, {voice.key, "portrait"})
+    # ... unless it also waits on something not running yet
+    assert cores_to_spare([track], 2, False, pending, dependents, {voice.key})
+    assert not cores_to_spare([], 2, True, pending, dependents, {voice.key})  # a job ready for the free core
+    assert cores_to_spare([track, other], 2, True, pending, dependents, {voice.key})  # every core busy
+    assert cores_to_spare([other], 2, False, pending, dependents, {voice.key, "portrait"})  # nothing waits on it
