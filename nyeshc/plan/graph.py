@@ -614,7 +614,7 @@ class Graph:
                 job = self.jobs[key]
                 said = {"at": line.offset, "voice": job.backend, "version": job.backend_version,
                         "settings": job.settings, **job.params}
-            sounds.append(Sound(key, line.offset, (0, line.samples), line.offset + line.samples, said))
+            sounds.append(Sound(key, line.offset, (0, line.samples), said))
             start = track0 + line.offset
             n = min(line.samples, scene_end - start)
             if n < line.samples:
@@ -657,7 +657,7 @@ class Graph:
                 sung = {"at": sing.offset, "from": sing.source_offset, "samples": n, "music": cue.backend,
                         "version": cue.backend_version, "settings": cue.settings, "seed": cue.seed,
                         "params": cue.params}
-            sounds.append(Sound(key, sing.offset, (sing.source_offset, n), sing.offset + n, sung))
+            sounds.append(Sound(key, sing.offset, (sing.source_offset, n), sung))
             out.audio.append(AudioClip(track0 + sing.offset, n, key, offset=sing.source_offset, role="music",
                                        name=f"{head} / sings {sing.cue}"))
         if e <= s:
@@ -703,7 +703,7 @@ class Graph:
             rig = self.rig(portrait, b.character)
             for k, (f0, f1) in enumerate(cuts, start=1):
                 # a section: its own sounds (cut in the pauses), placed from its first sample
-                a0 = ctx.frame_to_sample(s + f0) - track0 if f0 else 0
+                a0 = ctx.frame_to_sample(s + f0) - track0
                 a1 = length if f1 == frames else ctx.frame_to_sample(s + f1) - track0
                 part = [x for x in sounds if a0 <= x.offset < a1] if len(cuts) > 1 else sounds
                 name = label if len(cuts) == 1 else f"{label} / section {k}"

@@ -24,7 +24,7 @@ from fractions import Fraction
 from typing import Any
 
 from nyeshc.media import SAMPLE_RATE
-from nyeshc.plan.model import SEGMENT_SECONDS
+from nyeshc.plan.model import segment_frames
 
 __all__ = ["LIPSYNC_SPLIT", "SECTION_LEAST_SECONDS", "Sound", "halves", "sections"]
 
@@ -41,13 +41,17 @@ section's job starts a worker's drawing and its layer may cut a segment."""
 class Sound:
     """One line or song of a beat, as its lip-sync hears it: the artifact, where it starts in
     the beat's sound (``offset``, samples), the part of the source it plays (``clip``: ``[from,
-    samples]``), where it ends, and what its mouth says (the lip-sync's ``speech`` entry)."""
+    samples]``) and what its mouth says (the lip-sync's ``speech`` entry)."""
 
     key: str
     offset: int
     clip: tuple[int, int]
-    end: int
     speech: dict[str, Any] | None = field(default=None, hash=False, compare=False)
+
+    @property
+    def end(self) -> int:
+        """Where it ends in the beat's sound."""
+        return self.offset + self.clip[1]
 
 
 def _grid(lo: int, hi: int, start: int, scene_start: int, step: int) -> list[int]:
@@ -64,7 +68,7 @@ def sections(sounds: Sequence[Sound], start: int, frames: int, track0: int, scen
     shorter than :data:`SECTION_LEAST_SECONDS` joined to their neighbour. ``start``: the beat's
     first frame in the film, ``track0`` its first sample, ``scene_start`` its scene's first
     frame."""
-    step = max(1, round(SEGMENT_SECONDS * fps))
+    step = segment_frames(fps)
     length = round(Fraction(start + frames) * SAMPLE_RATE / fps) - track0
     heard = sorted((s for s in sounds if s.offset < length), key=lambda s: s.offset)
     runs: list[list[Sound]] = []
@@ -111,7 +115,7 @@ def halves(start: int, frames: int, scene_start: int, fps: Fraction, ranges: boo
     middle."""
     if frames < LIPSYNC_SPLIT or not ranges:
         return [(0, frames)]
-    step = max(1, round(SEGMENT_SECONDS * fps))
+    step = segment_frames(fps)
     middle = start + frames // 2
     cut = scene_start + step * round(Fraction(middle - scene_start, step))
     at = cut - start if start + frames // 4 <= cut <= start + frames - frames // 4 else frames // 2

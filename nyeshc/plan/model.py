@@ -33,6 +33,13 @@ during it. An edit that changes a beat late in a scene re-renders the segments t
 shown in, not the scene. The planner splits a long lip-sync on these cuts where it can, so its
 parts add no segment."""
 
+
+
+def segment_frames(fps: Fraction) -> int:
+    """``SEGMENT_SECONDS`` in frames at ``fps`` (at least one): the step of the segment cuts."""
+    return max(1, round(SEGMENT_SECONDS * fps))
+
+
 Position = Literal["top", "center", "bottom", "left", "right"]
 Shot = Literal["close-up", "medium", "wide"]
 Side = Literal["left", "center", "right"]

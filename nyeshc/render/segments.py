@@ -53,7 +53,7 @@ from PIL import Image
 from nyeshc import media
 from nyeshc.hashing import content_key
 from nyeshc.media import DEFAULT_CRF, DEFAULT_PRESET
-from nyeshc.plan.model import SEGMENT_SECONDS, Overlap, SceneTrack, Timeline
+from nyeshc.plan.model import SEGMENT_SECONDS, Overlap, SceneTrack, Timeline, segment_frames
 from nyeshc.render.composing import Composers, Piece, compose_spans, share
 from nyeshc.render.compositor import Compositor
 from nyeshc.render.encoder import (
@@ -131,7 +131,7 @@ def _chunks(sp: Span, timeline: Timeline) -> list[Span]:
     cut in another); other spans whole."""
     if sp.kind != "scene" or sp.scene is None:
         return [sp]
-    step = max(1, round(SEGMENT_SECONDS * timeline.fps))
+    step = segment_frames(timeline.fps)
     least = max(1, round(MIN_PIECE_SECONDS * timeline.fps))
     s0 = sp.scene.start
     grid = [sp.start] + [c for c in range(s0 + step * ((sp.start - s0) // step + 1), sp.end, step)] + [sp.end]
