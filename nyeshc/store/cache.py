@@ -44,6 +44,7 @@ import numpy as np
 from nyeshc.backends.base import Alphabet, Portrait, RigState
 from nyeshc.store.frames import SUFFIX as FRAMES_SUFFIX
 from nyeshc.store.frames import FrameSequence, is_frames, write_frames
+from nyeshc.store.frames import zstd as zstd_module
 from nyeshc.world import reserve_space
 
 CHUNK = 1 << 22
@@ -123,7 +124,7 @@ def _save_rig(fh: Any, r: RigState) -> None:
     """Each array's bytes split into planes (byte 0 of every value, then byte 1, …) and zstd
     compressed: lossless, and ~30 % of the raw size for a puppet's float textures (zstd alone
     leaves ~45 %)."""
-    zstd = _zstd()
+    zstd = zstd_module()
     arrays: dict[str, np.ndarray] = {}
     shapes: dict[str, Any] = {}
     for name, a in sorted(r.arrays.items()):
@@ -136,7 +137,7 @@ def _save_rig(fh: Any, r: RigState) -> None:
 
 
 def _load_rig(z: Any) -> RigState:
-    zstd = _zstd()
+    zstd = zstd_module()
     meta = json.loads(bytes(z["meta"]).decode("utf-8"))
     arrays: dict[str, np.ndarray] = {}
     for name, (dtype, shape) in meta["arrays"].items():
@@ -153,12 +154,6 @@ def _load_rig(z: Any) -> RigState:
         a.flags.writeable = False
         arrays[name] = a
     return RigState(backend=str(meta["backend"]), arrays=arrays)
-
-
-def _zstd() -> Any:
-    import zstandard  # imported on first use: `nyeshc check` never pays for it
-
-    return zstandard
 
 
 def _suffix(artifact: Any, frame_codec: str) -> str:

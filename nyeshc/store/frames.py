@@ -37,7 +37,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 __all__ = ["GOP", "LEVEL", "MAGIC", "SUFFIX", "CorruptFrames", "FrameSequence", "FrameWriter",
-           "is_frames", "write_frames"]
+           "is_frames", "write_frames", "zstd"]
 
 MAGIC = b"\x89NYF\r\n\x1a\n"
 SUFFIX = ".nyf"
@@ -51,7 +51,8 @@ class CorruptFrames(ValueError):
     """A ``.nyf`` file that is not whole (a bad header, index or group)."""
 
 
-def _zstd() -> Any:
+def zstd() -> Any:
+    """The ``zstandard`` module (the cache's compressed artifacts use it too)."""
     import zstandard  # imported on first use: `nyeshc check` never pays for it
 
     return zstandard
@@ -83,7 +84,7 @@ class FrameWriter:
         self.count = 0
         self.prev: np.ndarray | None = None
         self.diff = np.empty(self.shape[1:], np.uint8)
-        self.compressor = _zstd().ZstdCompressor(level=level, write_checksum=True)  # a bad group fails
+        self.compressor = zstd().ZstdCompressor(level=level, write_checksum=True)  # a bad group fails
         self.stream: Any = None
 
     def _write(self, data: bytes) -> None:
@@ -288,7 +289,7 @@ class FrameSequence:
         lo, hi = int(self.offsets[group]), int(self.offsets[group + 1])
         blob = self._pread(hi - lo, lo)
         if self._dctx is None:
-            self._dctx = _zstd().ZstdDecompressor()
+            self._dctx = zstd().ZstdDecompressor()
         self._reader = self._dctx.stream_reader(blob)
         self._group, self._next, self._last = group, 0, None
 
@@ -301,7 +302,7 @@ class FrameSequence:
                 if not n:
                     break
                 got += n
-        except _zstd().ZstdError as exc:
+        except zstd().ZstdError as exc:
             raise self._corrupt(f"group {self._group}: {exc}") from None
         if got != len(view):
             raise self._corrupt(f"group {self._group} ends early")

@@ -454,18 +454,18 @@ class Rig:
         self._eye_rows: dict[Any, tuple[int, int, np.ndarray, np.ndarray]] = {}
 
     # ---------------------------------------------------------------- as arrays
-    STATE: ClassVar[Mapping[str, int]] = {"tex": 3, "hair_tex": 2, "body": 3, "face_cov": 2, "skin_col": 3, "head_rgb": 3, "head_a": 2}
-    """What :meth:`state` holds: each array the set-up computes, by its number of dimensions
-    (everything else about a rig is cheap to work out again from the latent and the size)."""
+    STATE: ClassVar[Mapping[str, tuple[int, ...]]] = {
+        "tex": (3,), "hair_tex": (), "body": (4,), "face_cov": (), "skin_col": (3,), "head_rgb": (3,), "head_a": ()}
+    """What :meth:`state` holds: each array the set-up computes, by its channels (an ``(S, S)``
+    plane has none); everything else about a rig is cheap to work out again from the latent and
+    the size. ``body`` is a Pillow ``RGBa`` image, held as ``uint8``; the others ``float32``."""
 
     def state(self) -> dict[str, np.ndarray]:
         """The arrays its set-up computed (the CPPN colour field, the brush textures, the body
         and head layers): :meth:`from_state` makes the same rig from them, without the set-up
         (~0.7 s at 512², ~0.25 s at 342²), so a motion backend may cache them
         (``motion.rig``, docs/dev/jobs.md)."""
-        out = {name: np.asarray(getattr(self, name)) for name in self.STATE}
-        out["body"] = np.asarray(self.body)  # the Pillow RGBa image as uint8 (S, S, 4)
-        return out
+        return {name: np.asarray(getattr(self, name)) for name in self.STATE}
 
     @classmethod
     def from_state(cls, latent: np.ndarray, size: int, arrays: Mapping[str, np.ndarray]) -> Rig:
@@ -476,13 +476,12 @@ class Rig:
         missing = sorted(set(cls.STATE) - set(arrays))
         if missing:
             raise BackendError(f"a puppet rig's state lacks {', '.join(missing)}")
-        for name, dims in cls.STATE.items():
+        for name, channels in cls.STATE.items():
             a = arrays[name]
             want = np.uint8 if name == "body" else _F32
-            depth = {"body": (4,), "tex": (3,), "skin_col": (3,), "head_rgb": (3,)}.get(name, ())
-            if a.dtype != want or a.shape != (size, size, *depth) or a.ndim != dims:
+            if a.dtype != want or a.shape != (size, size, *channels):
                 raise BackendError(f"a puppet rig's {name} is {a.dtype} {a.shape}, expected {np.dtype(want)} "
-                                   f"{(size, size, *depth)} for a {size}-pixel portrait")
+                                   f"{(size, size, *channels)} for a {size}-pixel portrait")
         rig = cls.__new__(cls)
         rig.latent = np.asarray(latent, dtype=_F32)
         rig.size = size
