@@ -173,11 +173,17 @@ def _run(plan: Plan, cache: Cache, jobs: int | None, progress: bool, console: Co
     schedule = make_schedule(plan, cache, verify)
     by_key, done, checked, cached, todo, dependents, pending, ready, push_if_ready, _ = schedule
     waiting = when_done
+    awaited = set(when_done[0]) if when_done is not None else set()  # shrinks as they are done
 
     def call_when_done() -> None:
         nonlocal waiting
-        if waiting is None or not all(k in done or (k not in by_key and cache.has(k)) for k in waiting[0]):
+        if waiting is None:
             return
+        while awaited:  # checked one at a time, so a long film's loop does not rescan them all
+            k = next(iter(awaited))
+            if not (k in done or (k not in by_key and cache.has(k))):
+                return
+            awaited.discard(k)
         if pool is not None and not cores_to_spare(list(running.values()), workers, bool(ready), pending,
                                                    dependents, done):
             return

@@ -259,8 +259,9 @@ def render_film(timeline: Timeline, cache: Cache, out_path: str | os.PathLike[st
     tags (``encoder.film_metadata(film)``: title, artist); they are written at assembly, never
     into a cached segment, so they change no segment's key. ``workers``: processes composing the
     segments to render (each with its own encoder; see :class:`.composing.Composers`); 1 composes
-    them here, one after another. ``sound``: the film's sound being made in a thread (started
-    while the jobs ran): the render waits for its mix, and for its encode only at assembly.
+    them here, one after another. ``sound``: the film's sound started in a thread while the jobs
+    ran: the render waits for that thread (its mix, and its encoder started) before composing,
+    and finishes the encode at assembly.
     """
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -314,6 +315,17 @@ def _audio_args(wav: Path, out: Path, rate: int) -> list[str]:
             "-ar", str(rate), "-f", "mp4", os.fspath(out)]
 
 
+def _start_sound_encode(audio: np.ndarray, folder: Path, rate: int, what: str) -> subprocess.Popen[bytes]:
+    """The mix written to ``folder/mix.wav`` and its AAC encode into ``folder/audio.m4a`` started
+    in an ffmpeg of its own (the caller finishes it); ``what`` names it if ffmpeg cannot run."""
+    wav = folder / "mix.wav"
+    write_wav(wav, audio, rate)
+    try:
+        return media.start(_audio_args(wav, folder / "audio.m4a", rate))
+    except OSError as exc:
+        raise EncodeError(f"{what}: cannot run ffmpeg: {exc}") from None
+
+
 class SoundAhead:
     """The film's sound started in a thread while the jobs run: mixed (:func:`mix`, cached) and
     its AAC encode begun in an ffmpeg of its own, as soon as the jobs the clips come from are
@@ -361,12 +373,14 @@ class SoundAhead:
                 if self._stop.is_set():
                     return
                 self._work = Path(tempfile.mkdtemp(prefix=".sound-", dir=self.folder))
-            wav = self._work / "mix.wav"
-            write_wav(wav, audio, tl.sample_rate)
+            proc = _start_sound_encode(audio, self._work, tl.sample_rate, "encoding the film's sound")
             del audio
             with self._lock:
                 if not self._stop.is_set():
-                    self._proc = media.start(_audio_args(wav, self._work / "audio.m4a", tl.sample_rate))
+                    self._proc, proc = proc, None
+            if proc is not None:  # cancelled meanwhile
+                proc.kill()
+                proc.wait()
         except BaseException as exc:  # noqa: BLE001 - met again, and reported, by the render
             self.error = exc
 
@@ -462,15 +476,6 @@ def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.nda
     partial: Path | None = None
     sound, sound_key = work / "audio.m4a", audio_key(timeline)
     sound_proc: subprocess.Popen[bytes] | None = None  # the AAC encode, beside the segments
-
-    def encode_sound() -> subprocess.Popen[bytes]:
-        wav = work / "mix.wav"
-        write_wav(wav, audio, timeline.sample_rate)
-        try:
-            return media.start(_audio_args(wav, sound, timeline.sample_rate))
-        except OSError as exc:
-            raise EncodeError(f"encoding the sound of {out.name}: cannot run ffmpeg: {exc}") from None
-
     try:
         encoded = cache.get(sound_key)
         handed = ahead.take() if ahead is not None else None
@@ -479,7 +484,7 @@ def _render_segmented(timeline: Timeline, cache: Cache, out: Path, audio: np.nda
         elif handed is not None:  # the encode begun while the jobs ran: finished at assembly
             sound_proc, sound = handed
         else:
-            sound_proc = encode_sound()
+            sound_proc = _start_sound_encode(audio, work, timeline.sample_rate, f"encoding the sound of {out.name}")
         files: list[Path] = []
         todo: list[Piece] = []
         done = 0
