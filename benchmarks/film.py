@@ -12,7 +12,11 @@ Copies ``examples/nyeshkerh.nysh`` into a temporary folder and, with fresh cache
    *dialogue* — the text of scene 3's second line (a new voice, lip-sync, subtitle; scene 3's
    segment and the morph overlap into it); *caption* — the text of scene 1's plain caption
    (one text job, scene 1's segment and the crossfade out of it); *revert* — the original text again (every segment cached, the MP4 assembled again); *no change* — the same script once more (the MP4 left as it is): the floor.
-   Target: an edit re-renders in ≤ 25 % of the full build.
+   Targets (issue #22): the dialogue edit ≤ 12 % of the full build, the caption edit ≤ 8 %
+   (DESIGN.md's older bound for any edit: ≤ 25 %).
+
+The bytecode of nyeshc is compiled first (as an installed package has it; see
+``startup.compile_bytecode``), so that no build pays for compiling modules.
 
 Each edit's text is new in every repeat (so nothing is cached from a previous repeat). Every
 line gives CPU seconds (this process + its children, ``getrusage``) beside wall seconds: on a
@@ -40,11 +44,15 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
+from startup import compile_bytecode
+
 ROOT = Path(__file__).resolve().parent.parent
 DIALOGUE = '"Say it, and it is still here."'
 CAPTION = 'caption: "Nyeshkerh", at 6s'
 VERBOSE = re.compile(r"check \+ plan ([\d.]+) s, jobs ([\d.]+) s, render \+ encode ([\d.]+) s")
 WROTE = re.compile(r"wrote .* \(([\d.]+) s, .*\) in ([\d.]+) s")
+TARGETS = {"edit: scene 3 dialogue line": 12, "edit: scene 1 caption text": 8}
+"""Issue #22's bounds, in % of the full build; 25 % (DESIGN.md) for the other rebuilds."""
 UPTODATE = re.compile(r"is up to date \(([\d.]+) s, .*checked in ([\d.]+) s")
 
 
@@ -147,6 +155,7 @@ def main() -> None:
     splits: list[dict[str, float]] = []
     film_seconds = 0.0
     n_jobs = 0
+    print(compile_bytecode())
     print(f"{src.name}; {os.cpu_count()} cores; load average {load()}", flush=True)
     for r in range(args.repeat):
         tmp = Path(tempfile.mkdtemp(prefix="nyeshc-bench-film-"))
@@ -214,7 +223,7 @@ def report(rows: dict[str, list[float]], splits: list[dict[str, Any]], film_seco
     for name in ("edit: scene 3 dialogue line", "edit: scene 1 caption text", "revert the edits (assembled again)",
                  "rebuild, no change"):
         v = med[name]
-        print(f"{name:38} {v:8.1f} {v / full:8.0%} of full build  ≤ 25 %")
+        print(f"{name:38} {v:8.1f} {v / full:8.1%} of full build  ≤ {TARGETS.get(name, 25)} %")
     for name in ("edit: scene 3 dialogue line", "edit: scene 1 caption text"):
         parts = [s for s in splits if s.get("name") == name]
         print(f"  {name}: jobs {statistics.median(s['jobs'] for s in parts):.1f} s, render + encode "

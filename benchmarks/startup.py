@@ -9,7 +9,7 @@ average before and after. Target (issue #16): ≤ 0.15 s above ``python -c pass`
     python benchmarks/startup.py [--repeat 15] [--import-time]
 
 The bytecode of nyeshc is compiled first (as an installed package has it; see
-:func:`_compile_bytecode`). ``--import-time`` also prints the ten slowest imports of ``check`` (``python -X importtime``,
+:func:`compile_bytecode`). ``--import-time`` also prints the ten slowest imports of ``check`` (``python -X importtime``,
 cumulative), to see what start-up still pays for.
 """
 
@@ -66,7 +66,7 @@ def import_times(script: Path, top: int = 10) -> list[tuple[float, str]]:
     return sorted(rows, reverse=True)[:top]
 
 
-def _compile_bytecode() -> str:
+def compile_bytecode() -> str:
     """Write nyeshc's ``.pyc`` files (what ``pip install`` does for an installed package), so the
     runs time the imports and not the compiling. Without this, an editable checkout run with
     ``PYTHONDONTWRITEBYTECODE=1`` (as on this project's machines) compiles every module it
@@ -96,7 +96,7 @@ def main() -> None:
             "nyeshc --version": [sys.executable, "-m", "nyeshc.cli", "--version"],
             "nyeshc check tiny.nysh": [sys.executable, "-m", "nyeshc.cli", "check", str(tiny)],
         }
-        compiled = _compile_bytecode()
+        compiled = compile_bytecode()
         for argv in commands.values():  # warm the file cache and the bytecode
             _run(argv)
         load_before = _load()
