@@ -32,12 +32,6 @@ from nyeshc.diagnostics import warning
 from nyeshc.media import SAMPLE_RATE
 from nyeshc.plan import keys, lipsync
 from nyeshc.plan.lipsync import Sound
-from nyeshc.resolve.context import Context
-from nyeshc.resolve.definitions import Latent, Motion, voice_modality
-from nyeshc.resolve.directives import Backdrop, Camera, Caption, Cue, Fades, Show
-from nyeshc.resolve.ledger import mark, warn
-from nyeshc.resolve.model import ActionLayout, BeatLayout, Layout, TrackLayout
-from nyeshc.resolve.seeds import derive
 from nyeshc.plan.model import (
     AudioClip,
     Box,
@@ -53,6 +47,12 @@ from nyeshc.plan.model import (
     TextLayer,
     Timeline,
 )
+from nyeshc.resolve.context import Context
+from nyeshc.resolve.definitions import Latent, Motion, voice_modality
+from nyeshc.resolve.directives import Backdrop, Camera, Caption, Cue, Fades, Show
+from nyeshc.resolve.ledger import mark, warn
+from nyeshc.resolve.model import ActionLayout, BeatLayout, Layout, TrackLayout
+from nyeshc.resolve.seeds import derive
 
 OPS_VERSION = "2"  # 2: plain type centres each line on its ink
 """Version of the built-in operations (``backend == ""``): bump it when decoding or text

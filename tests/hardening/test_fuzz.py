@@ -10,14 +10,12 @@ import random
 import sys
 from pathlib import Path
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from strategies import scripts  # noqa: E402
-
 from nysh_fuzz import NASTY, mutate, run_one  # noqa: E402
+from strategies import scripts  # noqa: E402
 
 SETTINGS = settings(max_examples=60, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,

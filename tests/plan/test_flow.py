@@ -14,12 +14,12 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from plan_fakes import EXAMPLES, ROOT, plan_text
 
 from nyeshc import ir
 from nyeshc.check import context_for, run
 from nyeshc.syntax import read
 from nyeshc.syntax.upgrade import upgrade_text
-from plan_fakes import EXAMPLES, ROOT, FakeServices, plan_text
 
 FPS = 8
 HEAD = f"canvas: 160x90, {FPS}fps\n\ncharacter KEEPER:\n    portrait: generate, seed 4\n" \
