@@ -40,6 +40,17 @@ def segment_frames(fps: Fraction) -> int:
     return max(1, round(SEGMENT_SECONDS * fps))
 
 
+PIECE_SECONDS = 1
+"""The finer grid (from a scene's start) the render cuts a segment on inside its 4 s cell, and
+the shortest piece it cuts: a layer edge on this grid is cut at first (a beat's idle hold, drawn
+in pieces on it: docs/dev/jobs.md), other layer edges where they are this far from every cut."""
+
+
+def piece_frames(fps: Fraction) -> int:
+    """``PIECE_SECONDS`` in frames at ``fps`` (at least one)."""
+    return max(1, round(PIECE_SECONDS * fps))
+
+
 Position = Literal["top", "center", "bottom", "left", "right"]
 Shot = Literal["close-up", "medium", "wide"]
 Side = Literal["left", "center", "right"]

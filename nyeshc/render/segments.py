@@ -53,7 +53,15 @@ from PIL import Image
 from nyeshc import media
 from nyeshc.hashing import content_key
 from nyeshc.media import DEFAULT_CRF, DEFAULT_PRESET
-from nyeshc.plan.model import SEGMENT_SECONDS, Overlap, SceneTrack, Timeline, segment_frames
+from nyeshc.plan.model import (
+    PIECE_SECONDS,
+    SEGMENT_SECONDS,
+    Overlap,
+    SceneTrack,
+    Timeline,
+    piece_frames,
+    segment_frames,
+)
 from nyeshc.render.composing import Composers, Piece, compose_spans, share
 from nyeshc.render.compositor import Compositor
 from nyeshc.render.encoder import (
@@ -117,31 +125,35 @@ def spans(timeline: Timeline) -> list[Span]:
     return [piece for sp in out for piece in _chunks(sp, timeline)]
 
 
-MIN_PIECE_SECONDS = 1
+MIN_PIECE_SECONDS = PIECE_SECONDS
 """Inside a 4 s cell, a segment is also cut where a layer starts or ends, unless the piece would
 be shorter than this: a caption shown for 3 s re-renders those 3 s (a piece of at least a
 second on either side), not the 8 s of the two cells it falls in. Each piece is one encoder run
-starting on a keyframe, so pieces are not cut finer than this."""
+starting on a keyframe, so pieces are not cut finer than this. Edges on the piece grid (every
+``PIECE_SECONDS`` from the scene's start: a beat's hold, drawn in pieces on it) are cut at
+first, so an edge that moves with an edit (a line's subtitle ending) never takes their place."""
 
 
 def _chunks(sp: Span, timeline: Timeline) -> list[Span]:
     """A scene span cut at every ``SEGMENT_SECONDS`` from its scene's start (so the cuts move
     with the scene), and inside each of those cells where a layer starts or ends (at least
-    ``MIN_PIECE_SECONDS`` from the cell's other cuts: what is decided in one cell never moves a
-    cut in another); other spans whole."""
+    ``MIN_PIECE_SECONDS`` from the cell's other cuts, edges on the piece grid first: what is
+    decided in one cell never moves a cut in another); other spans whole."""
     if sp.kind != "scene" or sp.scene is None:
         return [sp]
     step = segment_frames(timeline.fps)
     least = max(1, round(MIN_PIECE_SECONDS * timeline.fps))
+    fine = piece_frames(timeline.fps)
     s0 = sp.scene.start
     grid = [sp.start] + [c for c in range(s0 + step * ((sp.start - s0) // step + 1), sp.end, step)] + [sp.end]
     edges = sorted({t for L in sp.scene.layers for t in (L.start, L.end) if sp.start < t < sp.end})
     cuts = [grid[0]]
     for a, b in zip(grid, grid[1:]):
-        for t in edges:
-            if a < t < b and t - cuts[-1] >= least and b - t >= least:
-                cuts.append(t)
-        cuts.append(b)
+        inside: list[int] = []
+        for t in sorted((t for t in edges if a < t < b), key=lambda t: ((t - s0) % fine != 0, t)):
+            if t - a >= least and b - t >= least and all(abs(t - c) >= least for c in inside):
+                inside.append(t)
+        cuts += sorted(inside) + [b]
     return [dataclasses.replace(sp, start=a, end=b) for a, b in zip(cuts, cuts[1:])]
 
 

@@ -39,7 +39,7 @@ from nyeshc.plan.model import (
     Timeline,
 )
 from nyeshc.render import render_film, render_still, write_png
-from nyeshc.render.segments import spans
+from nyeshc.render.segments import encode_settings, segment_key, spans
 from nyeshc.store.cache import Cache
 
 pytestmark = pytest.mark.slow
@@ -327,6 +327,25 @@ def test_layer_cuts_keep_pieces_of_at_least_a_second_and_stay_inside_their_cell(
     # a layer edge moved inside the last cell changes no cut before 96
     moved = SceneTrack(0, "s", 0, 144, (*scene.layers[:3], TextLayer(110, 140, "c", position="center")))
     assert [(s.start, s.end) for s in spans(timeline([moved], 144))] == [(0, 48), (48, 96), (96, 110), (110, 144)]
+
+
+def test_an_edge_on_the_piece_grid_is_cut_at_before_one_that_is_not() -> None:
+    """Inside a cell, edges on the 1 s grid from the scene's start (12 frames here: a beat's hold
+    is drawn in pieces on it) are cut at first; an earlier edge off the grid closer than a second
+    to them gives way, where in time order it would have taken the cut's place."""
+    bg = "0" * 64
+    scene = SceneTrack(0, "s", 0, 96, (StillLayer(0, 96, bg), TextLayer(0, 65, "line", position="center"),
+                                         StillLayer(72, 96, "1" * 64)))
+    # 65 (the line's end) would be cut in time order and then 72 would be too close to it
+    assert [(s.start, s.end) for s in spans(timeline([scene], 96))] == [(0, 48), (48, 72), (72, 96)]
+    # the line a little longer: the same cut at 72, so the piece [72, 96) keeps its key
+    longer = SceneTrack(0, "s", 0, 96, (StillLayer(0, 96, bg), TextLayer(0, 69, "line", position="center"),
+                                          StillLayer(72, 96, "1" * 64)))
+    assert [(s.start, s.end) for s in spans(timeline([longer], 96))] == [(0, 48), (48, 72), (72, 96)]
+    settings = encode_settings("ultrafast", 12)
+    a, b = timeline([scene], 96), timeline([longer], 96)
+    assert segment_key(a, spans(a)[-1], settings) == segment_key(b, spans(b)[-1], settings)
+    assert segment_key(a, spans(a)[-2], settings) != segment_key(b, spans(b)[-2], settings)
 
 
 def _segments(cache: Cache) -> dict[str, bytes]:
