@@ -701,13 +701,17 @@ class Graph:
             scene_start = ctx.frame(track.start)
             cuts = lipsync.sections(sounds, s, frames, track0, scene_start, ctx.fps) if ranges else [(0, frames)]
             rig = self.rig(portrait, b.character)
+            held = lipsync.hold(sounds, cuts[-1], s, track0, scene_start, ctx.fps) if ranges else []
             for k, (f0, f1) in enumerate(cuts, start=1):
-                # a section: its own sounds (cut in the pauses), placed from its first sample
+                # a section: its own sounds (cut in the pauses), placed from its first sample; the
+                # last one's hold is drawn silent, in pieces of its own (lipsync.hold)
                 a0 = ctx.frame_to_sample(s + f0) - track0
+                name = label if len(cuts) == 1 else f"{label} / section {k}"
+                if k == len(cuts) and held:
+                    f1 = held[0][0]
                 a1 = length if f1 == frames else ctx.frame_to_sample(s + f1) - track0
                 part = [x for x in sounds if a0 <= x.offset < a1] if len(cuts) > 1 else sounds
-                name = label if len(cuts) == 1 else f"{label} / section {k}"
-                params = {"fps": fps, "frames": f1 - f0, "size": size}
+                params: dict[str, Any] = {"fps": fps, "frames": f1 - f0, "size": size}
                 if motion.mouth is not None:
                     params["mouth"] = float(motion.mouth)
                 speech = [{**x.speech, "at": x.speech["at"] - a0} for x in part if x.speech is not None]
@@ -723,6 +727,18 @@ class Graph:
                                    name=name if len(pieces) == 1 else f"{name} / part {i}", seed=mseed,
                                    frames=n, pixels=px, set_up=0.0 if rig else 1.0)
                     shown.append((s + f0 + first, s + f0 + first + n, key))
+            for i, (h0, h1) in enumerate(held, start=1):
+                # silence from frame h0 of the beat: the piece's key holds its place, not the lines
+                a0 = ctx.frame_to_sample(s + h0) - track0
+                a1 = length if h1 == frames else ctx.frame_to_sample(s + h1) - track0
+                name = f"{label} / hold {i}"
+                params = {"fps": fps, "frames": h1 - h0, "size": size, "phase": h0}
+                if motion.mouth is not None:
+                    params["mouth"] = float(motion.mouth)
+                key = self.add("motion.lipsync", "motion", params, [portrait, voice_track([], a0, a1 - a0, name), *rig],
+                               output="frames", name=name, seed=mseed, frames=h1 - h0, pixels=px,
+                               set_up=0.0 if rig else 1.0)
+                shown.append((s + h0, s + h1, key))
         else:
             rig = self.rig(portrait, b.character)
             key = self.add("motion.still", "motion", {"fps": fps, "frames": frames, "size": size},

@@ -12,6 +12,16 @@ section of at least ``LIPSYNC_SPLIT`` frames is drawn in two **parts** that run 
 
 Both kinds of cut fall on the render's segment cuts where they can (every ``SEGMENT_SECONDS``
 from the scene's start), so they add no segment.
+
+The beat's last section ends in its **hold**, where nothing is heard any more (a line held to the
+scene's end): from the first point of the piece grid (every ``PIECE_SECONDS`` from the scene's
+start) at least ``HOLD_MARGIN_SECONDS`` after the last sound, it is drawn by jobs of its own,
+silent (:func:`hold`), in pieces on that grid up to the next segment cut and on the segment cuts
+after it. Their frames are the ones the section would draw there (the mouth and the nod have
+come to rest; blinks, breath and drift depend on the frame's place in the beat only), and their
+keys do not depend on what was said: a line made longer or shorter redraws the pieces up to the
+first grid point after its end, and the render keeps the segments after it (it cuts on the
+piece grid first).
 """
 
 from __future__ import annotations
@@ -24,9 +34,9 @@ from fractions import Fraction
 from typing import Any
 
 from nyeshc.media import SAMPLE_RATE
-from nyeshc.plan.model import segment_frames
+from nyeshc.plan.model import piece_frames, segment_frames
 
-__all__ = ["LIPSYNC_SPLIT", "SECTION_LEAST_SECONDS", "Sound", "halves", "sections"]
+__all__ = ["HOLD_MARGIN_SECONDS", "LIPSYNC_SPLIT", "SECTION_LEAST_SECONDS", "Sound", "halves", "hold", "sections"]
 
 LIPSYNC_SPLIT = 96
 """Frames from which a section's lip-sync is drawn in two parts that run side by side, where
@@ -35,6 +45,13 @@ the motion backend can draw part of a beat (:func:`halves`)."""
 SECTION_LEAST_SECONDS = 1
 """A section shorter than this joins the one before it (the first, the one after): each
 section's job starts a worker's drawing and its layer may cut a segment."""
+
+
+HOLD_MARGIN_SECONDS = Fraction(3, 4)
+"""How long after the last sound a beat's hold may begin: the procedural puppet's mouth follows
+the loudness envelope down with a 0.09 s release until it is under 0.02 of its opening (0.35 s
+from wide open), and the speaking nod is that envelope averaged over 0.25 s (0.125 s more); a
+frame of rounding on either side."""
 
 
 @dataclass(frozen=True)
@@ -120,3 +137,29 @@ def halves(start: int, frames: int, scene_start: int, fps: Fraction, ranges: boo
     cut = scene_start + step * round(Fraction(middle - scene_start, step))
     at = cut - start if start + frames // 4 <= cut <= start + frames - frames // 4 else frames // 2
     return [(0, at), (at, frames - at)]
+
+
+def hold(sounds: Sequence[Sound], section: tuple[int, int], start: int, track0: int, scene_start: int,
+         fps: Fraction) -> list[tuple[int, int]]:
+    """``[(first frame, end frame), …]`` (beat frames) of the silent pieces that draw the end of
+    ``section`` (the beat's last), or ``[]`` when it has none: from the first point of the piece
+    grid (every ``PIECE_SECONDS`` from the scene's first frame ``scene_start``) at least
+    :data:`HOLD_MARGIN_SECONDS` after the last of ``sounds`` ends, cut on that grid up to the
+    next segment cut and on the segment cuts after it. ``start``: the beat's first frame in the
+    film, ``track0`` its first sample. ``[]`` when nothing is heard before the section ends,
+    when a sound goes on to its end, or when the hold would leave the section no frame to speak
+    in. The backend promises the frames there are silence's (``renders_frame_ranges``,
+    docs/backends.md)."""
+    f0, f1 = section
+    end = round(Fraction(start + f1) * SAMPLE_RATE / fps) - track0  # the section's end, in beat samples
+    heard = [s.end for s in sounds if s.offset < end]
+    if not heard:
+        return []
+    quiet = math.ceil(Fraction(track0 + max(heard), SAMPLE_RATE) * fps + HOLD_MARGIN_SECONDS * fps) - start
+    fine, step = piece_frames(fps), segment_frames(fps)
+    h0 = scene_start + fine * math.ceil(Fraction(start + max(quiet, f0 + 1) - scene_start, fine)) - start
+    if h0 >= f1:
+        return []
+    cell = scene_start + step * math.ceil(Fraction(start + h0 + 1 - scene_start, step)) - start
+    cuts = [c for c in range(h0, min(cell, f1), fine)] + [c for c in range(cell, f1, step)] + [f1]
+    return list(itertools.pairwise(cuts))

@@ -165,13 +165,15 @@ TWO = ("canvas: 160x90, 24fps\n\ncharacter C:\n    portrait: generate\n\n"
 ONE = "Keep the light burning tonight."
 
 
-def _sections(p):  # noqa: ANN001, ANN202
-    """(first frame, end frame, job) of each lip-sync section, in order."""
+def _sections(p, holds: bool = True):  # noqa: ANN001, ANN202
+    """(first frame, end frame, job) of each lip-sync section (or part, or piece of the hold;
+    ``holds=False``: not those), in order."""
     [layer, *_] = _portraits(p)
     out = []
     for L in _portraits(p):
         job = next(j for j in p.jobs if j.key == L.artifact)
-        out.append((L.start, L.end, job))
+        if holds or " / hold " not in job.name:
+            out.append((L.start, L.end, job))
     return layer.start, out
 
 
@@ -182,7 +184,7 @@ def test_a_beat_of_two_lines_is_drawn_in_two_sections_cut_in_the_pause() -> None
     is drawn in two parts."""
     for at, on_grid in (("1s", True), ("1500ms", False)):
         p = plan_text(TWO.format(at=at, one=ONE, pause="1s", two=SPEECH), RangedServices())
-        start, shown = _sections(p)
+        start, shown = _sections(p, holds=False)  # the hold after the second line: see below
         lines = [c for c in p.timeline.audio if c.role == "dialogue"]
         end1, start2 = (lines[0].start + lines[0].length) * 24 // 48_000, lines[1].start * 24 // 48_000
         cut = shown[1][0]
@@ -217,7 +219,7 @@ def test_a_line_edit_changes_its_section_and_the_segments_it_is_shown_in_only() 
         before = plan_text(TWO.format(at=at, one=ONE, pause="1s", two=SPEECH), RangedServices())
         after = plan_text(TWO.format(at=at, one=ONE, pause="1s", two=SPEECH.replace("sea", "the sea")),
                           RangedServices())
-        (_, old), (_, new) = _sections(before), _sections(after)
+        (_, old), (_, new) = _sections(before, holds=False), _sections(after, holds=False)
         assert old[0][2].key == new[0][2].key and old[0][2].inputs == new[0][2].inputs
         assert {j.key for _, _, j in old[1:]}.isdisjoint(j.key for _, _, j in new[1:])
         cut = new[1][0]
@@ -233,8 +235,86 @@ def test_lines_without_a_pause_or_a_short_section_keep_one_section() -> None:
     """No pause between the lines (or a section under a second, joined to its neighbour): the
     beat is drawn as before, one section; so is a beat for a backend without ranges."""
     quick = plan_text(TWO.format(at="1s", one="Hi.", pause="200ms", two=SPEECH), RangedServices())
-    _, shown = _sections(quick)
+    _, shown = _sections(quick, holds=False)
     assert not any("section" in j.name or "phase" in j.params for _, _, j in shown)
     plain = plan_text(TWO.format(at="1s", one=ONE, pause="1s", two=SPEECH))
     _, shown = _sections(plain)
     assert [j.name for _, _, j in shown] == ["scene 1 / C / beat 1"]
+
+
+HELD = ("canvas: 160x90, {fps}fps\n\ncharacter C:\n    portrait: generate\n\n"
+        "SCENE 1, {scene}:\n    backdrop: seed 1\n    C, at 500ms, close-up:\n        \"{line}\"\n")
+
+
+def test_a_held_beat_ends_in_silent_pieces_on_the_grid() -> None:
+    """After the last line (and HOLD_MARGIN_SECONDS for the mouth and the nod to come to rest),
+    from the next point of the 1 s grid, the beat is drawn by silent lip-syncs: 1 s pieces up to
+    the next 4 s segment cut, whole cells after it; their voice tracks hold nothing."""
+    p = plan_text(HELD.format(fps=24, scene="14s", line=ONE), RangedServices())
+    [line] = [c for c in p.timeline.audio if c.role == "dialogue"]
+    quiet = (line.start + line.length) / 48_000 * 24 + lipsync.HOLD_MARGIN_SECONDS * 24
+    start, shown = _sections(p)
+    holds = [(a, b, j) for a, b, j in shown if " / hold " in j.name]
+    speaking = [(a, b, j) for a, b, j in shown if " / hold " not in j.name]
+    h0 = holds[0][0]
+    assert h0 % 24 == 0 and quiet <= h0 < quiet + 24 and speaking[-1][1] == h0
+    # the line ends at ~4.2 s: 1 s pieces from 5 s to the segment cut at 8 s, then cells, to 14 s
+    assert h0 == 120 and [(a, b) for a, b, _ in holds] == [(120, 144), (144, 168), (168, 192), (192, 288),
+                                                          (288, 336)]
+    tracks = {j.key: j for j in p.jobs if j.kind == "voice.track"}
+    for a, b, j in holds:
+        assert j.params["phase"] == a - start and j.params["frames"] == b - a and "speech" not in j.params
+        assert tracks[j.inputs[1]].inputs == () and tracks[j.inputs[1]].params["offsets"] == []
+    assert [(a, b) for a, b, _ in shown] == list(zip([start] + [b for _, b, _ in shown[:-1]], [b for _, b, _ in shown]))
+    # a beat heard to its end has no hold; nor does one drawn by a backend without ranges
+    assert not any(" / hold " in j.name for j in _lipsyncs(plan_text(HELD.format(fps=24, scene="3s", line=ONE),
+                                                                      RangedServices())))
+    assert not any(" / hold " in j.name for j in _lipsyncs(plan_text(HELD.format(fps=24, scene="14s", line=ONE))))
+
+
+def test_a_longer_line_keeps_the_hold_after_it_and_its_segments() -> None:
+    """The line made longer: the hold's pieces after the new line's end keep their keys, and so
+    do the segments that show them (cut on the piece grid before any other edge)."""
+    from nyeshc.render.segments import encode_settings, segment_key, spans
+
+    settings = encode_settings("veryfast", 18)
+
+    def keys(p):  # noqa: ANN001, ANN202
+        return {(sp.start, sp.end): segment_key(p.timeline, sp, settings) for sp in spans(p.timeline)}
+
+    before = plan_text(HELD.format(fps=24, scene="14s", line=ONE), RangedServices())
+    after = plan_text(HELD.format(fps=24, scene="14s", line=ONE + " All of it, all night, every night."), RangedServices())
+    old = {(a, b): j.key for a, b, j in _sections(before)[1] if " / hold " in j.name}
+    new = {(a, b): j.key for a, b, j in _sections(after)[1] if " / hold " in j.name}
+    kept = [span for span in new if old.get(span) == new[span]]
+    assert kept and len(kept) < len(old) and kept == sorted(new)[len(new) - len(kept):]
+    first_kept = min(a for a, _ in kept)
+    k0, k1 = keys(before), keys(after)
+    changed = sorted(span for span in k1 if k0.get(span) != k1[span])
+    assert changed and max(b for _, b in changed) == first_kept
+    assert all(k0.get(span) == k1[span] for span in k1 if span[0] >= first_kept)
+
+
+@pytest.mark.slow
+def test_the_hold_draws_the_frames_the_whole_beat_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The procedural puppet: a held beat drawn as its speaking part and silent pieces is, frame
+    for frame and composited, the beat drawn by one job."""
+    from nyeshc.backends.procedural.puppet import PuppetMotion
+    from nyeshc.pipeline import RegistryServices
+    from nyeshc.render.compositor import Compositor
+
+    # the line ends at 3.85 s: without the margin the hold would start at 4 s, the mouth still closing
+    text = HELD.format(fps=24, scene="7s", line=ONE).replace("160x90", "320x180")
+    film, _ = read(text, str(tmp_path / "film.nysh"))
+    profile = animatic_profile()
+    frames = {}
+    for ranged in (False, True):
+        monkeypatch.setattr(PuppetMotion, "renders_frame_ranges", ranged)
+        p = plan(film, profile, RegistryServices(profile), root=tmp_path)
+        assert any(" / hold " in j.name for j in _lipsyncs(p)) == ranged
+        cache = Cache(tmp_path / f"cache-{ranged}")
+        execute(p, cache, jobs=2, progress=False)
+        comp = Compositor(p.timeline, cache)
+        frames[ranged] = [comp.frame(f).copy() for f in range(_portraits(p)[0].start, _portraits(p)[-1].end)]
+    assert len(frames[True]) == len(frames[False]) >= 24 * 6
+    assert all(np.array_equal(x, y) for x, y in zip(frames[False], frames[True], strict=True))

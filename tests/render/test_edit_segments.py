@@ -92,8 +92,9 @@ EDITS = {
     "caption text (scene 1)": ('caption: "The harbour"', 'caption: "The old harbour"', 1),
     # the caption's end moves from 3 s to 4 s: the piece it starts in and the one it now ends in
     "caption timing (scene 2)": ('"Night", at 1s, for 2s', '"Night", at 1s, for 3s', 2),
-    # every piece of scene 2 and the crossfade into it; scene 1's own segments stay
-    "backdrop (scene 2)": ("    backdrop: DUSK", "    backdrop: SEA", 8),
+    # every piece of scene 2 and the crossfade into it (each beat's idle hold is cut in 1 s
+    # pieces up to the next 4 s cell, plan.lipsync.hold); scene 1's own segments stay
+    "backdrop (scene 2)": ("    backdrop: DUSK", "    backdrop: SEA", 11),
     # a scene put first moves the others along the timeline: only its own segment is new
     "a scene inserted first": ('SCENE 1 "Harbour"', 'SCENE 0 "Prologue", 4s:\n    backdrop: DUSK\n\nSCENE 1 "Harbour"', 1),
 }
