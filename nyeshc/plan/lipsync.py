@@ -15,7 +15,7 @@ from the scene's start), so they add no segment.
 
 The beat's last section ends in its **hold**, where nothing is heard any more (a line held to the
 scene's end): from the first point of the piece grid (every ``PIECE_SECONDS`` from the scene's
-start) at least ``HOLD_MARGIN_SECONDS`` after the last sound, it is drawn by jobs of its own,
+start) at least :func:`hold_margin` after the last sound, it is drawn by jobs of its own,
 silent (:func:`hold`), in pieces on that grid up to the next segment cut and on the segment cuts
 after it. Their frames are the ones the section would draw there (the mouth and the nod have
 come to rest; blinks, breath and drift depend on the frame's place in the beat only), and their
@@ -36,7 +36,7 @@ from typing import Any
 from nyeshc.media import SAMPLE_RATE
 from nyeshc.plan.model import piece_frames, segment_frames
 
-__all__ = ["HOLD_MARGIN_SECONDS", "LIPSYNC_SPLIT", "SECTION_LEAST_SECONDS", "Sound", "halves", "hold", "sections"]
+__all__ = ["LIPSYNC_SPLIT", "SECTION_LEAST_SECONDS", "Sound", "halves", "hold", "hold_margin", "sections"]
 
 LIPSYNC_SPLIT = 96
 """Frames from which a section's lip-sync is drawn in two parts that run side by side, where
@@ -47,11 +47,13 @@ SECTION_LEAST_SECONDS = 1
 section's job starts a worker's drawing and its layer may cut a segment."""
 
 
-HOLD_MARGIN_SECONDS = Fraction(3, 4)
-"""How long after the last sound a beat's hold may begin: the procedural puppet's mouth follows
-the loudness envelope down with a 0.09 s release until it is under 0.02 of its opening (0.35 s
-from wide open), and the speaking nod is that envelope averaged over 0.25 s (0.125 s more); a
-frame of rounding on either side."""
+def hold_margin(fps: Fraction) -> int:
+    """Frames after the frame a beat's last sound ends in before its hold may begin: the
+    procedural puppet's mouth follows the loudness envelope down a 0.09 s release until it is
+    under 0.02 of its opening (0.36 s of frames from wide open, rounded up), and the speaking nod
+    is that envelope averaged over 0.25 s (half of it after); a frame more on either side
+    (``backends.procedural.idle.rest_frames``, which a test holds this to). 14 frames at 24 fps."""
+    return math.ceil(Fraction(36, 100) * fps) + math.ceil(fps / 8) + 2
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,7 @@ def hold(sounds: Sequence[Sound], section: tuple[int, int], start: int, track0: 
     """``[(first frame, end frame), …]`` (beat frames) of the silent pieces that draw the end of
     ``section`` (the beat's last), or ``[]`` when it has none: from the first point of the piece
     grid (every ``PIECE_SECONDS`` from the scene's first frame ``scene_start``) at least
-    :data:`HOLD_MARGIN_SECONDS` after the last of ``sounds`` ends, cut on that grid up to the
+    :func:`hold_margin` frames after the one the last of ``sounds`` ends in, cut on that grid up to the
     next segment cut and on the segment cuts after it. ``start``: the beat's first frame in the
     film, ``track0`` its first sample. ``[]`` when nothing is heard before the section ends,
     when a sound goes on to its end, or when the hold would leave the section no frame to speak
@@ -155,7 +157,7 @@ def hold(sounds: Sequence[Sound], section: tuple[int, int], start: int, track0: 
     heard = [s.end for s in sounds if s.offset < end]
     if not heard:
         return []
-    quiet = math.ceil(Fraction(track0 + max(heard), SAMPLE_RATE) * fps + HOLD_MARGIN_SECONDS * fps) - start
+    quiet = math.ceil(Fraction(track0 + max(heard), SAMPLE_RATE) * fps) + hold_margin(fps) - start
     fine, step = piece_frames(fps), segment_frames(fps)
     h0 = scene_start + fine * math.ceil(Fraction(start + max(quiet, f0 + 1) - scene_start, fine)) - start
     if h0 >= f1:

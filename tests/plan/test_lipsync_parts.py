@@ -8,6 +8,8 @@ pictures are the same frame for frame (the end-to-end test below).
 from __future__ import annotations
 
 import dataclasses
+import math
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -243,33 +245,33 @@ def test_lines_without_a_pause_or_a_short_section_keep_one_section() -> None:
 
 
 HELD = ("canvas: 160x90, {fps}fps\n\ncharacter C:\n    portrait: generate\n\n"
-        "SCENE 1, {scene}:\n    backdrop: seed 1\n    C, at 500ms, close-up:\n        \"{line}\"\n")
+        "SCENE 1, {scene}:\n    backdrop: seed 1\n    C, at {at}, close-up:\n        \"{line}\"\n")
 
 
 def test_a_held_beat_ends_in_silent_pieces_on_the_grid() -> None:
-    """After the last line (and HOLD_MARGIN_SECONDS for the mouth and the nod to come to rest),
+    """After the last line (and hold_margin's frames for the mouth and the nod to come to rest),
     from the next point of the 1 s grid, the beat is drawn by silent lip-syncs: 1 s pieces up to
     the next 4 s segment cut, whole cells after it; their voice tracks hold nothing."""
-    p = plan_text(HELD.format(fps=24, scene="14s", line=ONE), RangedServices())
+    p = plan_text(HELD.format(at="500ms", fps=24, scene="14s", line=ONE), RangedServices())
     [line] = [c for c in p.timeline.audio if c.role == "dialogue"]
-    quiet = (line.start + line.length) / 48_000 * 24 + lipsync.HOLD_MARGIN_SECONDS * 24
+    quiet = math.ceil((line.start + line.length) / 48_000 * 24) + lipsync.hold_margin(Fraction(24))
     start, shown = _sections(p)
     holds = [(a, b, j) for a, b, j in shown if " / hold " in j.name]
     speaking = [(a, b, j) for a, b, j in shown if " / hold " not in j.name]
     h0 = holds[0][0]
     assert h0 % 24 == 0 and quiet <= h0 < quiet + 24 and speaking[-1][1] == h0
-    # the line ends at ~4.2 s: 1 s pieces from 5 s to the segment cut at 8 s, then cells, to 14 s
-    assert h0 == 120 and [(a, b) for a, b, _ in holds] == [(120, 144), (144, 168), (168, 192), (192, 288),
-                                                          (288, 336)]
+    # the line ends at ~3.3 s: 1 s pieces from 4 s to the segment cut at 8 s, then cells, to 14 s
+    assert h0 == 96 and [(a, b) for a, b, _ in holds] == [(96, 120), (120, 144), (144, 168), (168, 192),
+                                                         (192, 288), (288, 336)]
     tracks = {j.key: j for j in p.jobs if j.kind == "voice.track"}
     for a, b, j in holds:
         assert j.params["phase"] == a - start and j.params["frames"] == b - a and "speech" not in j.params
         assert tracks[j.inputs[1]].inputs == () and tracks[j.inputs[1]].params["offsets"] == []
     assert [(a, b) for a, b, _ in shown] == list(zip([start] + [b for _, b, _ in shown[:-1]], [b for _, b, _ in shown]))
     # a beat heard to its end has no hold; nor does one drawn by a backend without ranges
-    assert not any(" / hold " in j.name for j in _lipsyncs(plan_text(HELD.format(fps=24, scene="3s", line=ONE),
+    assert not any(" / hold " in j.name for j in _lipsyncs(plan_text(HELD.format(at="500ms", fps=24, scene="3s", line=ONE),
                                                                       RangedServices())))
-    assert not any(" / hold " in j.name for j in _lipsyncs(plan_text(HELD.format(fps=24, scene="14s", line=ONE))))
+    assert not any(" / hold " in j.name for j in _lipsyncs(plan_text(HELD.format(at="500ms", fps=24, scene="14s", line=ONE))))
 
 
 def test_a_longer_line_keeps_the_hold_after_it_and_its_segments() -> None:
@@ -282,8 +284,8 @@ def test_a_longer_line_keeps_the_hold_after_it_and_its_segments() -> None:
     def keys(p):  # noqa: ANN001, ANN202
         return {(sp.start, sp.end): segment_key(p.timeline, sp, settings) for sp in spans(p.timeline)}
 
-    before = plan_text(HELD.format(fps=24, scene="14s", line=ONE), RangedServices())
-    after = plan_text(HELD.format(fps=24, scene="14s", line=ONE + " All of it, all night, every night."), RangedServices())
+    before = plan_text(HELD.format(at="500ms", fps=24, scene="14s", line=ONE), RangedServices())
+    after = plan_text(HELD.format(at="500ms", fps=24, scene="14s", line=ONE + " All of it, all night, every night."), RangedServices())
     old = {(a, b): j.key for a, b, j in _sections(before)[1] if " / hold " in j.name}
     new = {(a, b): j.key for a, b, j in _sections(after)[1] if " / hold " in j.name}
     kept = [span for span in new if old.get(span) == new[span]]
@@ -295,6 +297,16 @@ def test_a_longer_line_keeps_the_hold_after_it_and_its_segments() -> None:
     assert all(k0.get(span) == k1[span] for span in k1 if span[0] >= first_kept)
 
 
+@pytest.mark.parametrize("fps", [*range(1, 121), Fraction(24000, 1001), Fraction(30000, 1001), 12.5])
+def test_the_hold_waits_until_the_puppet_is_at_rest(fps: float) -> None:
+    """The planner's margin after the last sound covers the puppet's: its mouth's release down
+    to the floor and half its nod's window after the last voiced frame, one frame more."""
+    from nyeshc.backends.procedural.idle import rest_frames
+
+    assert lipsync.hold_margin(Fraction(fps)) >= rest_frames(float(fps)) + 1
+    assert lipsync.hold_margin(Fraction(24)) == 14
+
+
 @pytest.mark.slow
 def test_the_hold_draws_the_frames_the_whole_beat_does(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The procedural puppet: a held beat drawn as its speaking part and silent pieces is, frame
@@ -303,8 +315,8 @@ def test_the_hold_draws_the_frames_the_whole_beat_does(tmp_path: Path, monkeypat
     from nyeshc.pipeline import RegistryServices
     from nyeshc.render.compositor import Compositor
 
-    # the line ends at 3.85 s: without the margin the hold would start at 4 s, the mouth still closing
-    text = HELD.format(fps=24, scene="7s", line=ONE).replace("160x90", "320x180")
+    # the line ends in frame 105 (4.39 s): the hold starts at 5 s, exactly hold_margin frames on
+    text = HELD.format(at="1050ms", fps=24, scene="7s", line=ONE).replace("160x90", "320x180")
     film, _ = read(text, str(tmp_path / "film.nysh"))
     profile = animatic_profile()
     frames = {}
@@ -316,5 +328,5 @@ def test_the_hold_draws_the_frames_the_whole_beat_does(tmp_path: Path, monkeypat
         execute(p, cache, jobs=2, progress=False)
         comp = Compositor(p.timeline, cache)
         frames[ranged] = [comp.frame(f).copy() for f in range(_portraits(p)[0].start, _portraits(p)[-1].end)]
-    assert len(frames[True]) == len(frames[False]) >= 24 * 6
+    assert len(frames[True]) == len(frames[False]) >= 24 * 5
     assert all(np.array_equal(x, y) for x, y in zip(frames[False], frames[True], strict=True))

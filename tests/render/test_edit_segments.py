@@ -87,8 +87,9 @@ EDITS = {
     # kind of edit: (old text, new text, how many segments it re-renders)
     "no change": ("", "", 0),
     # segments are 4 s cells cut again where a layer starts or ends (pieces of at least 1 s):
-    # the beat's portrait (its lip-sync) is shown over two pieces; beat 1 is untouched
-    "dialogue line (scene 2, beat 2)": ('"Nobody answers."', '"Nobody answers now."', 2),
+    # the line's piece only; the beat's hold after it (drawn silent, in pieces of its own) and
+    # beat 1 are untouched
+    "dialogue line (scene 2, beat 2)": ('"Nobody answers."', '"Nobody answers now."', 1),
     "caption text (scene 1)": ('caption: "The harbour"', 'caption: "The old harbour"', 1),
     # the caption's end moves from 3 s to 4 s: the piece it starts in and the one it now ends in
     "caption timing (scene 2)": ('"Night", at 1s, for 2s', '"Night", at 1s, for 3s', 2),

@@ -16,7 +16,24 @@ _F32 = np.float32
 # --------------------------------------------------------------------------- audio envelope
 
 
-def envelope(voice: np.ndarray, fps: float, frames: int, *, attack: float = 0.02, release: float = 0.09,
+RELEASE = 0.09
+"""Seconds of the mouth envelope's one-pole release."""
+FLOOR = 0.02
+"""Below this the mouth envelope is exactly 0 (closed)."""
+NOD_WINDOW = 0.25
+"""Seconds the speaking nod averages the envelope over."""
+
+
+def rest_frames(fps: float) -> int:
+    """Frames after a voice's last voiced frame until the mouth (the envelope from wide open
+    down its :data:`RELEASE` to under :data:`FLOOR`) and the speaking nod (that envelope averaged
+    over :data:`NOD_WINDOW`) are exactly at rest: what the planner's hold waits for
+    (``nyeshc.plan.lipsync.hold_margin``, which a test holds to at least this)."""
+    release = math.ceil(-math.log(FLOOR) * fps * RELEASE)
+    return release + max(1, int(round(fps * NOD_WINDOW))) // 2
+
+
+def envelope(voice: np.ndarray, fps: float, frames: int, *, attack: float = 0.02, release: float = RELEASE,
              gate_db: float = -50.0, range_db: float = 30.0) -> np.ndarray:
     """Per-frame mouth drive in [0, 1] from ``voice`` (``float32 (N, 1)`` or ``(N,)`` at
     ``SAMPLE_RATE``): RMS over each frame's samples, in dB, normalised to the loud frames,
@@ -51,7 +68,7 @@ def envelope(voice: np.ndarray, fps: float, frames: int, *, attack: float = 0.02
         k = ka if x[i] > y else kr
         y += k * (x[i] - y)
         out[i] = y
-    out[out < 0.02] = 0.0
+    out[out < FLOOR] = 0.0
     return np.clip(out, 0.0, 1.0).astype(_F32)
 
 
@@ -99,7 +116,7 @@ def head_movement(fps: float, frames: int, seed: int, size: int, env: np.ndarray
     ang = _smooth_noise(rng, t, (0.04, 0.2)) * 1.3 * amount
     sc = 1 + _smooth_noise(rng, t, (0.03, 0.1)) * 0.004 * amount
     if env is not None and len(env):
-        k = max(1, int(round(fps * 0.25)))
+        k = max(1, int(round(fps * NOD_WINDOW)))
         speak = ndi.uniform_filter1d(env.astype(np.float64), k, mode="nearest")
         dy = dy + speak * 2.0 * px * amount
         ang = ang + speak * 0.6 * np.sin(2 * np.pi * 0.7 * t) * amount
