@@ -701,19 +701,29 @@ class Graph:
             scene_start = ctx.frame(track.start)
             cuts = lipsync.sections(sounds, s, frames, track0, scene_start, ctx.fps) if ranges else [(0, frames)]
             rig = self.rig(portrait, b.character)
+
+            def sample(f: int) -> int:  # beat frame f's first sample in the beat's sound
+                return length if f == frames else ctx.frame_to_sample(s + f) - track0
+
+            def draw(params: dict[str, Any], audio: str, name: str, first: int, n: int) -> None:
+                """A lip-sync job of ``n`` frames shown from beat frame ``first``."""
+                if motion.mouth is not None:
+                    params["mouth"] = float(motion.mouth)
+                key = self.add("motion.lipsync", "motion", params, [portrait, audio, *rig], output="frames",
+                               name=name, seed=mseed, frames=n, pixels=px, set_up=0.0 if rig else 1.0)
+                shown.append((s + first, s + first + n, key))
+
             held = lipsync.hold(sounds, cuts[-1], s, track0, scene_start, ctx.fps) if ranges else []
             for k, (f0, f1) in enumerate(cuts, start=1):
                 # a section: its own sounds (cut in the pauses), placed from its first sample; the
                 # last one's hold is drawn silent, in pieces of its own (lipsync.hold)
-                a0 = ctx.frame_to_sample(s + f0) - track0
+                a0 = sample(f0)
                 name = label if len(cuts) == 1 else f"{label} / section {k}"
                 if k == len(cuts) and held:
                     f1 = held[0][0]
-                a1 = length if f1 == frames else ctx.frame_to_sample(s + f1) - track0
+                a1 = sample(f1)
                 part = [x for x in sounds if a0 <= x.offset < a1] if len(cuts) > 1 else sounds
                 params: dict[str, Any] = {"fps": fps, "frames": f1 - f0, "size": size}
-                if motion.mouth is not None:
-                    params["mouth"] = float(motion.mouth)
                 speech = [{**x.speech, "at": x.speech["at"] - a0} for x in part if x.speech is not None]
                 if speech:
                     params["speech"] = speech
@@ -722,23 +732,16 @@ class Graph:
                 audio = voice_track(part, a0, a1 - a0, name)
                 pieces = lipsync.halves(s + f0, f1 - f0, scene_start, ctx.fps, ranges)
                 for i, (first, n) in enumerate(pieces, start=1):
-                    piece = params if len(pieces) == 1 else {**params, "frames": n, "first": first, "beat": f1 - f0}
-                    key = self.add("motion.lipsync", "motion", piece, [portrait, audio, *rig], output="frames",
-                                   name=name if len(pieces) == 1 else f"{name} / part {i}", seed=mseed,
-                                   frames=n, pixels=px, set_up=0.0 if rig else 1.0)
-                    shown.append((s + f0 + first, s + f0 + first + n, key))
+                    if len(pieces) == 1:
+                        draw(params, audio, name, f0, n)
+                    else:
+                        draw({**params, "frames": n, "first": first, "beat": f1 - f0}, audio, f"{name} / part {i}",
+                             f0 + first, n)
             for i, (h0, h1) in enumerate(held, start=1):
                 # silence from frame h0 of the beat: the piece's key holds its place, not the lines
-                a0 = ctx.frame_to_sample(s + h0) - track0
-                a1 = length if h1 == frames else ctx.frame_to_sample(s + h1) - track0
                 name = f"{label} / hold {i}"
-                params = {"fps": fps, "frames": h1 - h0, "size": size, "phase": h0}
-                if motion.mouth is not None:
-                    params["mouth"] = float(motion.mouth)
-                key = self.add("motion.lipsync", "motion", params, [portrait, voice_track([], a0, a1 - a0, name), *rig],
-                               output="frames", name=name, seed=mseed, frames=h1 - h0, pixels=px,
-                               set_up=0.0 if rig else 1.0)
-                shown.append((s + h0, s + h1, key))
+                draw({"fps": fps, "frames": h1 - h0, "size": size, "phase": h0},
+                     voice_track([], sample(h0), sample(h1) - sample(h0), name), name, h0, h1 - h0)
         else:
             rig = self.rig(portrait, b.character)
             key = self.add("motion.still", "motion", {"fps": fps, "frames": frames, "size": size},

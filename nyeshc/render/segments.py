@@ -142,15 +142,14 @@ def _chunks(sp: Span, timeline: Timeline) -> list[Span]:
     if sp.kind != "scene" or sp.scene is None:
         return [sp]
     step = segment_frames(timeline.fps)
-    least = max(1, round(MIN_PIECE_SECONDS * timeline.fps))
-    fine = piece_frames(timeline.fps)
+    least = piece_frames(timeline.fps)  # MIN_PIECE_SECONDS is the piece grid's step
     s0 = sp.scene.start
     grid = [sp.start] + [c for c in range(s0 + step * ((sp.start - s0) // step + 1), sp.end, step)] + [sp.end]
     edges = sorted({t for L in sp.scene.layers for t in (L.start, L.end) if sp.start < t < sp.end})
     cuts = [grid[0]]
     for a, b in zip(grid, grid[1:]):
         inside: list[int] = []
-        for t in sorted((t for t in edges if a < t < b), key=lambda t: ((t - s0) % fine != 0, t)):
+        for t in sorted((t for t in edges if a < t < b), key=lambda t: ((t - s0) % least != 0, t)):
             if t - a >= least and b - t >= least and all(abs(t - c) >= least for c in inside):
                 inside.append(t)
         cuts += sorted(inside) + [b]
