@@ -33,6 +33,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from film import cpu_seconds
 from startup import compile_bytecode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,17 +56,16 @@ def tutorial_film() -> str:
 def build(folder: Path) -> dict[str, float]:
     """``nyeshc film.nysh -o out.mp4 -v`` in ``folder``: wall and CPU seconds and the -v split."""
     cmd = [sys.executable, "-m", "nyeshc.cli", "film.nysh", "-o", "out.mp4", "-v"]
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    before = cpu_seconds(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     proc = subprocess.run(cmd, check=False, cwd=folder, capture_output=True, text=True)
     wall = time.perf_counter() - t
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = cpu_seconds(resource.RUSAGE_CHILDREN) - before
     if proc.returncode != 0:
         raise SystemExit(f"build failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     m = SPLIT.search(proc.stderr)
     if m is None:
         raise SystemExit(f"no -v split in the build's output:\n{proc.stderr[-2000:]}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     return {"wall": wall, "cpu": cpu, "start": float(m[1]), "plan": float(m[2]), "jobs": float(m[3]),
             "render": float(m[4])}
 
