@@ -36,6 +36,8 @@ other part of nyeshc.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import re
 import struct
@@ -74,11 +76,29 @@ class MediaError(Exception):
 
 
 def ffmpeg_exe() -> str:
-    """The ffmpeg binary bundled with ``imageio-ffmpeg`` (never a system ffmpeg)."""
+    """The ffmpeg binary bundled with ``imageio-ffmpeg`` (never a system ffmpeg), or the one
+    ``IMAGEIO_FFMPEG_EXE`` names (which wins, as it does in imageio-ffmpeg)."""
+    named = os.environ.get("IMAGEIO_FFMPEG_EXE")
+    return named if named else _bundled_ffmpeg()
+
+
+@functools.cache
+def _bundled_ffmpeg() -> str:
+    """The bundled binary, looked up once per process. Where imageio-ffmpeg's folder holds an
+    executable file for this platform it is taken as it is: ``imageio_ffmpeg.get_ffmpeg_exe()``
+    first runs ``ffmpeg -version`` in every process that asks (8 ms of a core, taken from the jobs
+    in a dialogue edit); a binary that does not run is reported by the command that runs it
+    (``nyeshc doctor`` runs it). Anything else is imageio-ffmpeg's own search."""
     try:
         import imageio_ffmpeg
     except ImportError:  # pragma: no cover - a declared dependency
         raise MediaError("reading media needs imageio-ffmpeg: pip install imageio-ffmpeg") from None
+    with contextlib.suppress(Exception):  # a layout this does not know: imageio-ffmpeg's search
+        from imageio_ffmpeg import _definitions
+
+        exe = Path(imageio_ffmpeg.__file__).parent / "binaries" / _definitions.FNAME_PER_PLATFORM[_definitions.get_platform()]
+        if exe.is_file() and os.access(exe, os.X_OK):
+            return str(exe)
     return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 

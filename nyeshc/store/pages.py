@@ -82,10 +82,15 @@ _madvise_fn: Any = None
 
 
 def _lib() -> Any:
-    """The C library, loaded once."""
+    """The C library, loaded once: the symbols of this process itself (Python links it), where
+    ``madvise`` is found (``malloc_trim`` too, with glibc); else ``find_library``'s (which runs
+    ``ldconfig -p``: a process start in every worker)."""
     global _libc
     if _libc is None:
-        _libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc = ctypes.CDLL(None, use_errno=True)
+        if not hasattr(libc, "madvise"):  # pragma: no cover - a Python not linked against its libc
+            libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        _libc = libc
     return _libc
 
 

@@ -334,14 +334,12 @@ def test_cuda_devices_and_requested_indices(tmp_path: Path, monkeypatch: pytest.
 def test_broken_ffmpeg_and_old_python_say_what_to_do(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import types
 
-    import imageio_ffmpeg
-
     from nyeshc.commands import doctor as doctor_command
 
     fake = tmp_path / "ffmpeg"
     fake.write_text("#!/bin/sh\necho 'not ffmpeg' >&2\nexit 1\n", encoding="utf-8")
     fake.chmod(0o755)
-    monkeypatch.setattr(imageio_ffmpeg, "get_ffmpeg_exe", lambda: str(fake))
+    monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(fake))  # the one ffmpeg a build would run
     report = doctor_command.Report()
     doctor_command.check_ffmpeg(report)
     [c] = report.checks
