@@ -71,8 +71,14 @@ def test_stray_files_are_listed(tmp_path: Path) -> None:
     tmp.write_bytes(b"half")
     orphan = folder / f"{KEY2}.npy"  # data whose record was never written
     np.save(orphan, np.zeros(2))
-    assert sorted(cache.stray_files()) == sorted([tmp, orphan])
+    frames = folder / f"{KEY2[:-1]}a.nyf"  # compressed frames, no record either
+    frames.write_bytes(b"NYF")
+    (folder / f"{KEY2[:-1]}b.json").write_text("{}")  # a record alone is an entry that reads as missing
+    (folder / "nested").mkdir()  # not the cache's: left alone, as are files beside the folders
+    (cache.objects / ".loose.tmp").write_bytes(b"x")
+    assert sorted(cache.stray_files()) == sorted([tmp, orphan, frames])
     assert [e.key for e in cache.entries()] == [KEY]
+    assert Cache(tmp_path / "none").stray_files() == []
 
 
 def test_portrait_and_alphabet_round_trip_without_pickle(tmp_path: Path) -> None:
