@@ -59,6 +59,7 @@ from nyeshc.execute.scheduling import (
 from nyeshc.execute.worker import THREAD_VARS, init_worker, limit_blas_threads, work
 from nyeshc.plan.model import Job, Plan
 from nyeshc.store.cache import Cache
+from nyeshc.store.pages import forking
 
 __all__ = ["THREAD_VARS", "Artifacts", "JobFailed", "cache_in_use", "describe_cause", "execute", "hold_cache"]
 
@@ -213,7 +214,8 @@ def _run(plan: Plan, cache: Cache, jobs: int | None, progress: bool, console: Co
         progress_queue = ctx.Queue()
         pool = ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker,
                                    initargs=(progress_queue,))
-        pool.submit(int).result()  # start (fork) the workers before any progress thread exists
+        with forking():  # (a worker's collections then walk only its own objects)
+            pool.submit(int).result()  # start (fork) the workers before any progress thread exists
     if pool is None and todo:
         # jobs run in this process: give BLAS one thread, as in the pool's workers, so the
         # floating-point results (and so the pixels) do not depend on --jobs or the core count

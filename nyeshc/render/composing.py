@@ -22,6 +22,7 @@ from nyeshc.plan.model import Timeline
 from nyeshc.render.compositor import Compositor, RenderError
 from nyeshc.render.encoder import EncodeError, Encoder, Interrupted, sigterm_guard
 from nyeshc.store.cache import Cache
+from nyeshc.store.pages import forking
 
 __all__ = ["PROGRESS_FRAMES", "Composers", "Piece", "compose_spans", "share"]
 
@@ -122,8 +123,9 @@ class Composers:
         # at-fork hooks, which swallow it: the signals wait (blocked) until the forks are done
         held = signal.pthread_sigmask(signal.SIG_BLOCK, _STOPPING)
         try:
-            for p in self.procs:
-                p.start()
+            with forking():  # (a composer's collections then walk only its own objects)
+                for p in self.procs:
+                    p.start()
         except BaseException:
             self.procs = [p for p in self.procs if p.pid is not None]
             signal.pthread_sigmask(signal.SIG_SETMASK, held)

@@ -92,3 +92,27 @@ def test_portrait_and_alphabet_round_trip_without_pickle(tmp_path: Path) -> None
     p2, a2 = cache.get(KEY), cache.get(KEY2)
     assert isinstance(p2, Portrait) and np.array_equal(p2.image, p.image) and p2.mouth == p.mouth
     assert isinstance(a2, Alphabet) and a2.seed == 5 and len(a2.strokes[1]) == 2 and dict(a2.mapping) == {"a": 0, "b": 1}
+
+
+def test_forking_keeps_the_parents_objects_out_of_the_childrens_collections() -> None:
+    """``pages.forking``: a child forked inside the block starts with every object of its parent
+    frozen (its collections walk only its own); the parent collects them again after."""
+    import gc
+    import os
+
+    from nyeshc.store.pages import forking
+
+    assert gc.get_freeze_count() == 0
+    read, write = os.pipe()
+    with forking():
+        frozen = gc.get_freeze_count()
+        pid = os.fork()
+        if pid == 0:  # the child: says how many objects it found frozen
+            os.write(write, str(gc.get_freeze_count()).encode())
+            os._exit(0)
+    os.waitpid(pid, 0)
+    os.close(write)
+    in_child = int(os.read(read, 64).decode())
+    os.close(read)
+    assert frozen > 1000 and in_child > 0.99 * frozen  # the parent's objects (a few freed since)
+    assert gc.get_freeze_count() == 0
