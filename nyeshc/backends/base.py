@@ -6,8 +6,18 @@ A backend is an object with an ``id`` (``"image.procedural"``), a ``version`` st
 the artifacts that backend made.
 
 Backends are pure with respect to their arguments: same arguments, same settings, same version
-=> byte-identical arrays. They never read a script, never touch the cache and never write files;
-the executor (``nyeshc.execute``) feeds them decoded inputs and stores what they return.
+=> byte-identical arrays. They never read a script, never touch the cache and never write files
+(but for a memo, below); the executor (``nyeshc.execute``) feeds them decoded inputs and stores
+what they return.
+
+**The memo folder** (:func:`memo_folder`): while the executor runs a job it lends the backend a
+folder of the cache (``memo/``) where it may keep what it works out again and again from its own
+code and its inputs (the procedural puppet: each mouth-and-eyes state of a rig, drawn once and
+read back by every later job of that rig, in any process: ``docs/caching.md``, "The memo"). What
+is kept there must be a pure function of its file's name (which holds a digest of everything it
+depends on, the code included), read back bit for bit or, when a file is missing, unreadable or
+torn, worked out again; the artifacts are the same either way. Outside a job (tests, ``nyeshc
+still`` in the driver) there is none: :func:`memo_folder` is ``None``.
 
 Array conventions (every backend, procedural or model):
 
@@ -25,8 +35,11 @@ before anything runs.
 
 from __future__ import annotations
 
+import contextlib
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import numpy as np
@@ -40,7 +53,7 @@ from nyeshc.costs import CostModel
 
 __all__ = ["SAMPLE_RATE", "Alphabet", "Backend", "BackendError", "CostModel", "GlyphBackend", "ImageBackend",
            "MotionBackend", "MusicBackend", "Phonemes", "Portrait", "PortraitBackend", "RigState", "VoiceBackend",
-           "chunks"]
+           "chunks", "lending_memo", "memo_folder", "memo_read", "memo_write"]
 
 Ease = Literal["linear", "smooth"]
 Modality = Literal["image", "portrait", "motion", "music", "voice", "glyphs"]
@@ -352,3 +365,48 @@ def chunks(n: int, size: int) -> Iterator[tuple[int, int]]:
     """``(start, stop)`` pairs covering ``range(n)`` in pieces of at most ``size``."""
     for start in range(0, n, size):
         yield start, min(n, start + size)
+
+
+# --------------------------------------------------------------------------- the memo folder
+
+_MEMO: Path | None = None
+
+
+def memo_folder() -> Path | None:
+    """The folder the executor lends the job now running for its backend's memo (see the module's
+    notes), or ``None`` (no job runs in this process, or the executor lends none)."""
+    return _MEMO
+
+
+@contextlib.contextmanager
+def lending_memo(folder: str | os.PathLike[str] | None) -> Iterator[None]:
+    """:func:`memo_folder` is ``folder`` inside the block (the executor, around a job)."""
+    global _MEMO
+    before, _MEMO = _MEMO, None if folder is None else Path(folder)
+    try:
+        yield
+    finally:
+        _MEMO = before
+
+
+def memo_read(path: Path) -> bytes | None:
+    """The bytes of a memo file, or ``None`` when there is none (or it cannot be read)."""
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def memo_write(path: Path, data: bytes) -> None:
+    """Keep ``data`` as the memo file ``path``, whole or not at all: written beside it under a
+    name of this process's and renamed over it, never fsynced (a file torn by a crash is one its
+    reader finds unreadable, and works out again). A full or read-only disk keeps nothing, and
+    says nothing: a memo is only ever a shortcut."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    except OSError:
+        with contextlib.suppress(OSError):
+            tmp.unlink()

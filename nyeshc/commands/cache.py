@@ -5,7 +5,8 @@
 * ``clear``: remove the whole cache folder (no question asked; says what it removed).
 * ``gc``: remove the entries the film's current plan does not reference (its jobs and its
   scene segments; ``--profile`` may be repeated to keep several profiles' artifacts), plus
-  stray temporary files. When the film cannot be planned (no film given, script errors, an
+  stray temporary files and the backends' memo (``memo/``: shortcuts the next build's jobs
+  make again as they need them, e.g. the puppet's mouth states; ``docs/caching.md``). When the film cannot be planned (no film given, script errors, an
   unloadable backend), it removes only stray files and, with ``--older-than DAYS``, entries
   created more than DAYS days ago.
 
@@ -94,9 +95,16 @@ def _info(cache: Cache) -> int:
         for name in sorted(table):
             n, size = table[name]
             print(f"  {name:<{width}}  {n:>6}  {human_size(size):>10}", file=out)
+    memo = _memo_files(cache)
+    print(f"memo (the backends' shortcuts, made again when missing): {len(memo)} files, "
+          f"{human_size(_files_size(memo))}", file=out)
     stray = cache.stray_files()
     print(f"stray temporary files: {len(stray)} ({human_size(_files_size(stray))})", file=out)
     return 0
+
+
+def _memo_files(cache: Cache) -> list[Path]:
+    return [p for p in cache.memo.rglob("*") if p.is_file()] if cache.memo.is_dir() else []
 
 
 def _busy(cache: Cache, action: str) -> bool:
@@ -195,12 +203,16 @@ def _gc(cache: Cache, args: argparse.Namespace) -> int:
             removed += 1
             cache.discard(entry.key)
     stray, stray_size = _remove_stray(cache)
+    memo = _memo_files(cache)
+    memo_size = _files_size(memo)
+    shutil.rmtree(cache.memo, ignore_errors=True)
     for folder in sorted(cache.objects.glob("*")) if cache.objects.is_dir() else []:
         with contextlib.suppress(OSError):
             folder.rmdir()  # only empty ones
     kept = sum(1 for _ in cache.entries())
-    print(f"removed {removed} entries ({human_size(freed)}) and {stray} stray files "
-          f"({human_size(stray_size)}); kept {kept} entries")
+    print(f"removed {removed} entries ({human_size(freed)}), {stray} stray files "
+          f"({human_size(stray_size)}) and the memo ({len(memo)} files, {human_size(memo_size)}); "
+          f"kept {kept} entries")
     return 0
 
 

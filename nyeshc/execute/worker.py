@@ -1,6 +1,6 @@
 """The job-running side of both executors: a worker runs one job against the cache (reads its
 inputs, runs the op, stores the output, sends back only the key) under a trimming of its mapped
-pages, reports progress through the pool's queue, and dies cleanly on SIGTERM (the executor
+pages, with the cache's memo folder lent to its backend (``backends.base.memo_folder``), reports progress through the pool's queue, and dies cleanly on SIGTERM (the executor
 stopping after Ctrl-C), its temporary files removed. The driver's side is
 :mod:`nyeshc.execute.scheduling`."""
 
@@ -16,6 +16,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from nyeshc.backends.base import lending_memo
 from nyeshc.execute.ops import run_job
 from nyeshc.execute.scheduling import Outcome
 from nyeshc.plan.model import Job
@@ -93,7 +94,7 @@ def work(job: Job, root: str, verify: frozenset[str],
         cache = Cache(root)
         # the pages of the cache's memory maps this job reads and writes (a long shot's frames:
         # gigabytes) would stay in this worker's resident memory until the maps close
-        with trimming(root):
+        with trimming(root), lending_memo(cache.memo):
             inputs = []
             for key in job.inputs:
                 artifact = cache.get(key, verify=key in verify)

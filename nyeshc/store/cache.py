@@ -6,6 +6,7 @@ Layout::
       objects/ab/<key>.nyf            a frame sequence, compressed (:mod:`nyeshc.store.frames`)
       objects/ab/<key>.npy | .npz     any other artifact (raw numpy)
       objects/ab/<key>.json           its manifest record: key, backend, kind, output, size, sha256
+      memo/                           the backends' memo, lent to each job (:data:`MEMO`)
 
 An entry exists only when both files exist and the data's checksum matches the record. Data is
 written to a temporary name in the same folder, fsynced and renamed, then the record the same
@@ -48,6 +49,10 @@ from nyeshc.store.frames import zstd as zstd_module
 from nyeshc.world import reserve_space
 
 CHUNK = 1 << 22
+MEMO = "memo"
+"""The folder (in the cache's) lent to the backends while their jobs run (``backends.base.memo_folder``):
+what they work out again and again, kept by names that say all it depends on. Not entries: rebuilt
+when missing, removed by ``nyeshc cache gc`` and ``clear``."""
 SUFFIXES = (".npy", ".npz", FRAMES_SUFFIX)
 FRAME_CODECS = ("zstd", "raw")
 
@@ -186,6 +191,7 @@ class Cache:
     def __init__(self, root: str | os.PathLike[str], *, frame_codec: str | None = None) -> None:
         self.root = Path(root)
         self.objects = self.root / "objects"
+        self.memo = self.root / MEMO
         codec = frame_codec or default_frame_codec()
         if codec not in FRAME_CODECS:
             raise ValueError(f"frame codec {codec!r}: expected one of {', '.join(FRAME_CODECS)}")

@@ -584,3 +584,109 @@ def test_a_section_goes_on_from_the_frames_before_it(face: Portrait) -> None:
     for bad in (-1, 2.5, True):
         with pytest.raises(BackendError, match="phase"):
             motion.lipsync(face, voice, fps, n, seed=7, phase=bad)
+
+
+# --------------------------------------------------------------------------- the states' memo
+
+
+def _talk(motion: PuppetMotion, face: Portrait) -> np.ndarray:
+    voice = _voice(2.0, silent_until=0.3)
+    speech = [(0, AsemicVoice().phonemes("nyeshkerh lo ven", pitch=1.0, rate=1.0, lang=""))]
+    return motion.lipsync(face, voice, FPS, int(2.0 * FPS), seed=6, speech=speech)
+
+
+def _counting_draws(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, ...]]:
+    drawn: list[tuple[float, ...]] = []
+    draw = face_module.Rig._draw_state
+
+    def counted(rig: face_module.Rig, key: tuple[float, float, float, float]):  # noqa: ANN202
+        drawn.append(key)
+        return draw(rig, key)
+
+    monkeypatch.setattr(face_module.Rig, "_draw_state", counted)
+    return drawn
+
+
+def test_states_kept_in_the_memo_give_the_same_frames_in_a_fresh_process(face: Portrait, tmp_path,
+                                                                         monkeypatch) -> None:
+    """While a job runs (``lending_memo``), each state a rig draws is kept in the memo folder;
+    a rig made again (a fresh worker: nothing memoised in the process) reads them back instead
+    of drawing them, and draws exactly the same frames. Outside a job nothing is written."""
+    from nyeshc.backends.base import lending_memo, memo_folder
+
+    motion = PuppetMotion()
+    drawn = _counting_draws(monkeypatch)
+    face_module._RIGS.clear()
+    alone = _talk(motion, face)
+    assert memo_folder() is None and drawn and not list(tmp_path.iterdir())  # no job: no memo
+    with lending_memo(tmp_path):
+        face_module._RIGS.clear()
+        drawn.clear()
+        first = _talk(motion, face)
+        kept = sorted(tmp_path.rglob("*.state"))
+        assert len(kept) == len(set(drawn)) > 4  # every state drawn, kept once
+        assert {p.parent.parent.name for p in kept} == {"face-states"} and len({p.parent for p in kept}) == 1
+        face_module._RIGS.clear()  # a fresh worker
+        drawn.clear()
+        again = _talk(motion, face)
+        assert drawn == []  # every state read back
+    assert memo_folder() is None
+    assert first.tobytes() == alone.tobytes() and again.tobytes() == alone.tobytes()
+
+
+def test_a_torn_or_foreign_state_file_is_drawn_again(face: Portrait, tmp_path, monkeypatch) -> None:
+    from nyeshc.backends.base import lending_memo
+
+    motion = PuppetMotion()
+    with lending_memo(tmp_path):
+        face_module._RIGS.clear()
+        whole = _talk(motion, face)
+        kept = sorted(tmp_path.rglob("*.state"))
+        good = {p: p.read_bytes() for p in kept}
+        kept[0].write_bytes(good[kept[0]][: len(good[kept[0]]) // 2])  # torn by a crash
+        kept[1].write_bytes(b"not a state at all")
+        damaged = bytearray(good[kept[2]])
+        damaged[-3] ^= 0xFF  # a flipped bit: the checksum fails
+        kept[2].write_bytes(bytes(damaged))
+        wrong = bytearray(good[kept[3]])
+        wrong[12:16] = (1).to_bytes(4, "little")  # a width that does not match the pixels
+        kept[3].write_bytes(bytes(wrong))
+        drawn = _counting_draws(monkeypatch)
+        face_module._RIGS.clear()
+        assert _talk(motion, face).tobytes() == whole.tobytes()
+        assert len(drawn) == 4
+        assert {p: p.read_bytes() for p in kept} == good  # written whole again
+        assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_a_state_is_kept_under_its_code_its_rig_and_its_key(face: Portrait, pp: PuppetPortrait, tmp_path,
+                                                            monkeypatch) -> None:
+    """Another portrait, or other drawing code (a change to face.py or ndi.py, another Pillow or
+    numpy), keeps its states in another folder: nothing drawn by other code is read back."""
+    from nyeshc.backends.base import lending_memo
+
+    with lending_memo(tmp_path):
+        face_module._RIGS.clear()
+        rig = face_module.rig_for(face.latent, S)
+        here = face_module._state_file(rig, rig._state_key(0.5, 0.0))
+        assert here is not None and here.name == "0.5000_0.0000_1.0000_0.0000.state"
+        other = face_module.rig_for(pp.portrait(pp.sample(3), S).latent, S)
+        assert face_module._state_file(other, other._state_key(0.5, 0.0)).parent != here.parent
+        bigger = face_module.rig_for(face.latent, S + 8)
+        assert face_module._state_file(bigger, bigger._state_key(0.5, 0.0)).parent != here.parent
+        monkeypatch.setattr(face_module, "_code_digest", lambda: b"other code")
+        face_module._RIGS.clear()
+        rig = face_module.rig_for(face.latent, S)
+        assert face_module._state_file(rig, rig._state_key(0.5, 0.0)).parent != here.parent
+
+
+def test_a_memo_that_cannot_be_written_changes_nothing(face: Portrait, tmp_path) -> None:
+    from nyeshc.backends.base import lending_memo
+
+    blocked = tmp_path / "file"
+    blocked.write_text("a file where the memo's folder would be", encoding="utf-8")
+    face_module._RIGS.clear()
+    alone = _talk(PuppetMotion(), face)
+    with lending_memo(blocked / "memo"):
+        face_module._RIGS.clear()
+        assert _talk(PuppetMotion(), face).tobytes() == alone.tobytes()

@@ -32,6 +32,9 @@ def _filled(root: Path) -> Cache:
     cache.put(K2, np.zeros((100, 1), np.float32), backend="", kind="voice.track")
     tmp = cache.objects / "ab" / ".ab1111111111-x.tmp"
     tmp.write_bytes(b"partial")
+    kept = cache.memo / "face-states" / "0123" / "0.5000_0.0000_1.0000_0.0000.state"
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"NYFS" + bytes(1020))  # a backend's memo (its files are its own business)
     return cache
 
 
@@ -41,6 +44,7 @@ def test_info(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "entries: 2" in out and "image.procedural" in out and "built-in" in out
     assert "voice.track" in out and "stray temporary files: 1" in out
+    assert "memo (the backends' shortcuts, made again when missing): 1 files, 1.0 KiB" in out
 
 
 def test_info_default_dir_beside_the_film(tmp_path: Path, capsys: pytest.CaptureFixture[str],
@@ -70,6 +74,8 @@ def test_gc_without_a_plan_removes_stray_files_and_old_entries(tmp_path: Path,
     cache = _filled(tmp_path / "c")
     assert main(["cache", "gc", "--cache", str(tmp_path / "c")]) == 0
     assert cache.stray_files() == [] and cache.has(K1) and cache.has(K2)
+    assert not cache.memo.exists()  # made again by the jobs that need it
+    assert "1 stray files (7 B) and the memo (1 files, 1.0 KiB)" in capsys.readouterr().out
     # make K1 look 10 days old
     meta = cache.objects / "ab" / f"{K1}.json"
     import json

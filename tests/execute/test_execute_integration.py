@@ -83,3 +83,6 @@ def test_procedural_job_set(tmp_path: Path) -> None:
     serial = execute(plan, Cache(tmp_path / "s"), jobs=1, progress=False)
     for j in plan.jobs:
         assert serial[j.key].read_bytes() == result[j.key].read_bytes(), j.name
+    # both lent the lip-sync's backend the cache's memo folder: its rig's states are kept there
+    for name in ("c", "s"):
+        assert len(list((tmp_path / name / "memo" / "face-states").rglob("*.state"))) >= 1, name

@@ -33,17 +33,22 @@ portrait's states.
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import itertools
 import math
+import struct
 from collections import OrderedDict
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
+import PIL
 from PIL import Image, ImageDraw
 
 from nyeshc import ndi
-from nyeshc.backends.base import BackendError
+from nyeshc.backends.base import BackendError, memo_folder, memo_read, memo_write
 
 
 LATENT_DIM = 32
@@ -449,6 +454,7 @@ class Rig:
 
     def _ready(self) -> None:
         self._token = next(_TOKENS)  # this rig's entries in the process-wide _STATES and _LAYERS
+        self._memo_id: str | None = None  # its folder in the memo (:func:`_state_file`), once asked
         self._neutral: Image.Image | None = None  # the head without eyes and mouth, as an image
         # (blink, window) -> the rows the eyes change: first, last + 1, those rows before, after
         self._eye_rows: dict[Any, tuple[int, int, np.ndarray, np.ndarray]] = {}
@@ -956,10 +962,23 @@ class Rig:
         return img
 
     def _changed(self, key: tuple[float, float, float, float]) -> tuple[Image.Image, tuple[int, int]]:
-        """The region of the head a state changes, as an image and where it goes, memoised."""
+        """The region of the head a state changes, as an image and where it goes, memoised in
+        this process and, while a job runs, in the executor's memo folder (:func:`_state_file`:
+        a lip-sync job in a fresh worker draws only the states no job of this rig drew before)."""
         hit = _STATES.get((self._token, key))
         if hit is not None:
             return hit
+        kept = _state_file(self, key)
+        got = _read_state(kept) if kept is not None else None
+        if got is None:
+            got = self._draw_state(key)
+            if kept is not None:
+                _write_state(kept, got)
+        _STATES.put((self._token, key), got, _image_bytes(got[0]))
+        return got
+
+    def _draw_state(self, key: tuple[float, float, float, float]) -> tuple[Image.Image, tuple[int, int]]:
+        """:meth:`_changed`'s region, drawn."""
         m, b, wd, th = key
         # only a region changes with the state: the features' window and the stretched jaw;
         # everything is computed on that region and pasted over the neutral head (same pixels
@@ -990,9 +1009,7 @@ class Rig:
             rgb[wy0 - Y0:wy1 - Y0, wx0 - X0:wx1 - X0] = crop
         finally:
             self.R.window = None
-        got = (_to_image_pm(rgb * self.tex[Y0:Y1, X0:X1], a), (X0, Y0))
-        _STATES.put((self._token, key), got, _image_bytes(got[0]))
-        return got
+        return _to_image_pm(rgb * self.tex[Y0:Y1, X0:X1], a), (X0, Y0)
 
     def scaled(self, layer: Image.Image, key: Any, size: int) -> Layer:
         """``layer`` (an ``RGBa`` image at the rig's size) reduced to ``size`` (antialiased,
@@ -1222,6 +1239,64 @@ def _jaw_values(rgb: np.ndarray, a: np.ndarray, mouth: tuple[float, float], amou
         out_rgb[..., ch] = ndi.map_coordinates(rgb[..., ch], [src_y, xx], order=1, mode="nearest")
     out_a = ndi.map_coordinates(a, [src_y, xx], order=1, mode="nearest")
     return out_rgb, out_a
+
+
+# --------------------------------------------------------------------------- the states' memo
+
+STATE_MAGIC = b"NYFS"
+"""A memoised state's file: these bytes, its place and size (``<4I``: x, y, width, height), then
+its ``RGBa`` pixels, zstd-compressed with a checksum (a torn file fails it)."""
+STATE_LEVEL = 3  # zstd level: ~0.2 ms a state at 342², a third of the raw size
+
+
+@functools.cache
+def _code_digest() -> bytes:
+    """What a rig's states depend on besides the rig itself (its latent and size) and the state:
+    the code that draws them (this module and :mod:`nyeshc.ndi`, as they are on disk) and the
+    versions of Pillow and numpy. A change to any of them names other files: nothing drawn by
+    other code is ever read back."""
+    h = hashlib.sha256()
+    for source in (__file__, ndi.__file__):
+        h.update(Path(source).read_bytes())
+    h.update(f"pillow {PIL.__version__} numpy {np.__version__}".encode())
+    return h.digest()
+
+
+def _state_file(rig: Rig, key: tuple[float, float, float, float]) -> Path | None:
+    """Where ``rig``'s state ``key`` is kept in the memo folder lent to the job now running
+    (``face-states/<digest of the code, the latent and the size>/<the key>.state``), or ``None``."""
+    folder = memo_folder()
+    if folder is None:
+        return None
+    if rig._memo_id is None:
+        rig._memo_id = hashlib.sha256(_code_digest() + rig.latent.tobytes() + struct.pack("<I", rig.size)).hexdigest()[:32]
+    m, b, wd, th = key  # rounded to 4 places (:meth:`Rig._state_key`): the name is the key
+    return folder / "face-states" / rig._memo_id / f"{m:.4f}_{b:.4f}_{wd:.4f}_{th:.4f}.state"
+
+
+def _read_state(path: Path) -> tuple[Image.Image, tuple[int, int]] | None:
+    """A state kept by :func:`_write_state`, or ``None`` (none, or not whole)."""
+    data = memo_read(path)
+    if data is None or len(data) < 20 or data[:4] != STATE_MAGIC:
+        return None
+    x, y, w, h = struct.unpack("<4I", data[4:20])
+    import zstandard  # (the cache's frame sequences use it too)
+
+    try:
+        raw = zstandard.ZstdDecompressor().decompress(data[20:], max_output_size=w * h * 4)
+    except Exception:  # noqa: BLE001 - torn or foreign: drawn again
+        return None
+    if len(raw) != w * h * 4:
+        return None
+    return Image.frombytes("RGBa", (w, h), raw), (x, y)
+
+
+def _write_state(path: Path, state: tuple[Image.Image, tuple[int, int]]) -> None:
+    img, (x, y) = state
+    import zstandard
+
+    packed = zstandard.ZstdCompressor(level=STATE_LEVEL, write_checksum=True).compress(img.tobytes())
+    memo_write(path, STATE_MAGIC + struct.pack("<4I", x, y, img.width, img.height) + packed)
 
 
 # --------------------------------------------------------------------------- public drawing API
