@@ -646,11 +646,16 @@ def test_a_torn_or_foreign_state_file_is_drawn_again(face: Portrait, tmp_path, m
         kept[0].write_bytes(good[kept[0]][: len(good[kept[0]]) // 2])  # torn by a crash
         kept[1].write_bytes(b"not a state at all")
         damaged = bytearray(good[kept[2]])
-        damaged[-3] ^= 0xFF  # a flipped bit: the checksum fails
+        damaged[-9] ^= 0x10  # a flipped bit: the checksum fails
         kept[2].write_bytes(bytes(damaged))
-        wrong = bytearray(good[kept[3]])
-        wrong[12:16] = (1).to_bytes(4, "little")  # a width that does not match the pixels
-        kept[3].write_bytes(bytes(wrong))
+        import struct
+
+        import zstandard
+
+        raw = zstandard.ZstdDecompressor().decompress(good[kept[3]][4:])
+        x, y, w, h = struct.unpack("<4I", raw[:16])  # a width that does not match the pixels:
+        wrong = struct.pack("<4I", x, y, w + 1, h) + raw[16:]
+        kept[3].write_bytes(b"NYFS" + zstandard.ZstdCompressor(write_checksum=True).compress(wrong))
         drawn = _counting_draws(monkeypatch)
         face_module._RIGS.clear()
         assert _talk(motion, face).tobytes() == whole.tobytes()

@@ -1244,20 +1244,24 @@ def _jaw_values(rgb: np.ndarray, a: np.ndarray, mouth: tuple[float, float], amou
 # --------------------------------------------------------------------------- the states' memo
 
 STATE_MAGIC = b"NYFS"
-"""A memoised state's file: these bytes, its place and size (``<4I``: x, y, width, height), then
-its ``RGBa`` pixels, zstd-compressed with a checksum (a torn file fails it)."""
+"""A memoised state's file: these bytes, then one zstd frame with a checksum (a torn or flipped
+file fails it) holding the region's place and size (``<4I``: x, y, width, height) and its ``RGBa``
+pixels."""
 STATE_LEVEL = 3  # zstd level: ~0.2 ms a state at 342², a third of the raw size
 
 
 @functools.cache
-def _code_digest() -> bytes:
+def _code_digest() -> bytes | None:
     """What a rig's states depend on besides the rig itself (its latent and size) and the state:
     the code that draws them (this module and :mod:`nyeshc.ndi`, as they are on disk) and the
     versions of Pillow and numpy. A change to any of them names other files: nothing drawn by
-    other code is ever read back."""
+    other code is ever read back. ``None`` (no memo) where the code cannot be read."""
     h = hashlib.sha256()
-    for source in (__file__, ndi.__file__):
-        h.update(Path(source).read_bytes())
+    try:
+        for source in (__file__, ndi.__file__):
+            h.update(Path(source).read_bytes())
+    except (OSError, TypeError):  # (a frozen or zipped install)
+        return None
     h.update(f"pillow {PIL.__version__} numpy {np.__version__}".encode())
     return h.digest()
 
@@ -1266,10 +1270,11 @@ def _state_file(rig: Rig, key: tuple[float, float, float, float]) -> Path | None
     """Where ``rig``'s state ``key`` is kept in the memo folder lent to the job now running
     (``face-states/<digest of the code, the latent and the size>/<the key>.state``), or ``None``."""
     folder = memo_folder()
-    if folder is None:
+    code = _code_digest()
+    if folder is None or code is None:
         return None
     if rig._memo_id is None:
-        rig._memo_id = hashlib.sha256(_code_digest() + rig.latent.tobytes() + struct.pack("<I", rig.size)).hexdigest()[:32]
+        rig._memo_id = hashlib.sha256(code + rig.latent.tobytes() + struct.pack("<I", rig.size)).hexdigest()[:32]
     m, b, wd, th = key  # rounded to 4 places (:meth:`Rig._state_key`): the name is the key
     return folder / "face-states" / rig._memo_id / f"{m:.4f}_{b:.4f}_{wd:.4f}_{th:.4f}.state"
 
@@ -1277,26 +1282,29 @@ def _state_file(rig: Rig, key: tuple[float, float, float, float]) -> Path | None
 def _read_state(path: Path) -> tuple[Image.Image, tuple[int, int]] | None:
     """A state kept by :func:`_write_state`, or ``None`` (none, or not whole)."""
     data = memo_read(path)
-    if data is None or len(data) < 20 or data[:4] != STATE_MAGIC:
+    if data is None or data[:4] != STATE_MAGIC:
         return None
-    x, y, w, h = struct.unpack("<4I", data[4:20])
     import zstandard  # (the cache's frame sequences use it too)
 
     try:
-        raw = zstandard.ZstdDecompressor().decompress(data[20:], max_output_size=w * h * 4)
+        raw = zstandard.ZstdDecompressor().decompress(data[4:])
     except Exception:  # noqa: BLE001 - torn or foreign: drawn again
         return None
-    if len(raw) != w * h * 4:
+    if len(raw) < 16:
         return None
-    return Image.frombytes("RGBa", (w, h), raw), (x, y)
+    x, y, w, h = struct.unpack("<4I", raw[:16])
+    if len(raw) != 16 + w * h * 4:
+        return None
+    return Image.frombytes("RGBa", (w, h), raw[16:]), (x, y)
 
 
 def _write_state(path: Path, state: tuple[Image.Image, tuple[int, int]]) -> None:
     img, (x, y) = state
     import zstandard
 
-    packed = zstandard.ZstdCompressor(level=STATE_LEVEL, write_checksum=True).compress(img.tobytes())
-    memo_write(path, STATE_MAGIC + struct.pack("<4I", x, y, img.width, img.height) + packed)
+    packed = zstandard.ZstdCompressor(level=STATE_LEVEL, write_checksum=True).compress(
+        struct.pack("<4I", x, y, img.width, img.height) + img.tobytes())
+    memo_write(path, STATE_MAGIC + packed)
 
 
 # --------------------------------------------------------------------------- public drawing API
