@@ -6,9 +6,10 @@
 * ``gc``: remove the entries the film's current plan does not reference (its jobs and its
   scene segments; ``--profile`` may be repeated to keep several profiles' artifacts), plus
   stray temporary files and the backends' memo (``memo/``: shortcuts the next build's jobs
-  make again as they need them, e.g. the puppet's mouth states; ``docs/caching.md``). When the film cannot be planned (no film given, script errors, an
-  unloadable backend), it removes only stray files and, with ``--older-than DAYS``, entries
-  created more than DAYS days ago.
+  make again as they need them, e.g. the puppet's mouth states; ``docs/caching.md``). When the
+  film cannot be planned (no film given, script errors, an unloadable backend), it removes only
+  stray files (and the memo) and, with ``--older-than DAYS``, entries created more than DAYS
+  days ago.
 
 The cache is ``--cache DIR``, else ``.nyeshc-cache`` beside FILM.nysh, else ``.nyeshc-cache``
 in the current folder. ``clear`` and ``gc`` refuse to touch a cache a running build holds.

@@ -210,11 +210,10 @@ def _run(plan: Plan, cache: Cache, jobs: int | None, progress: bool, console: Co
     pool: ProcessPoolExecutor | None = None
     progress_queue: Any = None
     if todo:
-        # one BLAS thread here too (the workers take one each): the build is parallel by
-        # processes, and OpenBLAS's own threads, woken by the film's mix while the jobs run (and
-        # inherited by the render's composers), spun on the cores the workers were using: a
-        # dialogue edit's jobs took 0.50 s instead of 0.38-0.45. It also keeps the driver's
-        # floating-point sums (the mix, the pixels of jobs run here) independent of the cores.
+        # one BLAS thread in the driver too, as in each worker: its floating-point sums (the
+        # film's mix, the pixels of jobs run here) do not depend on the cores, and no helper
+        # thread of OpenBLAS spins on a core a worker needs (`nyeshc build` asks for one thread
+        # before numpy loads OpenBLAS: nyeshc/commands/build.py; this covers every other caller)
         limit_blas_threads()
     if todo and workers > 1:
         ctx = _context()

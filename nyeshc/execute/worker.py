@@ -1,7 +1,8 @@
 """The job-running side of both executors: a worker runs one job against the cache (reads its
 inputs, runs the op, stores the output, sends back only the key) under a trimming of its mapped
-pages, with the cache's memo folder lent to its backend (``backends.base.memo_folder``), reports progress through the pool's queue, and dies cleanly on SIGTERM (the executor
-stopping after Ctrl-C), its temporary files removed. The driver's side is
+pages and with the cache's memo folder lent to its backend (``backends.base.memo_folder``),
+reports progress through the pool's queue, and dies cleanly on SIGTERM (the executor stopping
+after Ctrl-C), its temporary files removed. The driver's side is
 :mod:`nyeshc.execute.scheduling`."""
 
 from __future__ import annotations
