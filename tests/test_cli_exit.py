@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -73,9 +74,25 @@ def test_exit_now_waits_for_a_thread_that_is_not_a_daemon() -> None:
     assert proc.stdout == "the thread finished\n"
 
 
+def _programs() -> list[list[str]]:
+    """``python -m nyeshc.cli``, and the installed ``nyeshc`` script beside this Python."""
+    out = [[sys.executable, "-m", "nyeshc.cli"]]
+    script = Path(sys.executable).parent / "nyeshc"
+    if script.is_file():
+        out.append([str(script)])
+    return out
+
+
 @pytest.mark.parametrize("argv, code, said", [(["--version"], 0, "nyeshc "), (["check", "missing.nysh"], 2, "")])
 def test_the_program_ends_with_its_commands_status(argv: list[str], code: int, said: str) -> None:
-    proc = subprocess.run([sys.executable, "-m", "nyeshc.cli", *argv], capture_output=True, text=True,
-                          timeout=60, check=False)
-    assert proc.returncode == code, proc.stderr
-    assert proc.stdout.startswith(said)
+    for program in _programs():
+        proc = subprocess.run([*program, *argv], capture_output=True, text=True, timeout=60, check=False)
+        assert proc.returncode == code, (program, proc.stderr)
+        assert proc.stdout.startswith(said), program
+
+
+def test_the_console_script_is_the_entry() -> None:
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text(encoding="utf-8"))
+    assert project["project"]["scripts"]["nyeshc"] == "nyeshc.cli:entry"
