@@ -106,13 +106,15 @@ def publish(tmp: str | os.PathLike[str], target: str | os.PathLike[str]) -> None
 
 
 @contextlib.contextmanager
-def atomic_output(target: str | os.PathLike[str], *, suffix: str = ".tmp") -> Iterator[Path]:
+def atomic_output(target: str | os.PathLike[str], *, suffix: str = ".tmp", durable: bool = True) -> Iterator[Path]:
     """A temporary path beside ``target``, renamed over it when the block succeeds.
 
     Nothing is ever half-written at ``target``: on an exception (Ctrl-C included) the temporary
     file is removed and an existing ``target`` is left as it was. The new file gets the old
     file's permissions, or the usual ones for a new file (``0o666`` less the umask) — not the
-    owner-only mode of a bare ``mkstemp``."""
+    owner-only mode of a bare ``mkstemp``. ``durable``: its data is fsynced before the rename;
+    without it a crash of the machine may leave ``target`` torn (for files their reader
+    checks, and makes again: the backends' memo)."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent)
@@ -120,8 +122,9 @@ def atomic_output(target: str | os.PathLike[str], *, suffix: str = ".tmp") -> It
     tmp = Path(name)
     try:
         yield tmp
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
+        if durable:
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
         publish(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

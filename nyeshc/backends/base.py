@@ -46,6 +46,7 @@ import numpy as np
 
 # Every audio array in nyeshc is at this rate; defined once, at the bottom of the layers.
 from nyeshc.media import SAMPLE_RATE
+from nyeshc.world import atomic_output
 
 # The cost model is plain data the planner reads to estimate a render before anything runs; it
 # is defined beside the planner's other backend facts (the plan stage may not import backends).
@@ -398,15 +399,10 @@ def memo_read(path: Path) -> bytes | None:
 
 
 def memo_write(path: Path, data: bytes) -> None:
-    """Keep ``data`` as the memo file ``path``, whole or not at all: written beside it under a
-    name of this process's and renamed over it, never fsynced (a file torn by a crash is one its
-    reader finds unreadable, and works out again). A full or read-only disk keeps nothing, and
-    says nothing: a memo is only ever a shortcut."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    except OSError:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+    """Keep ``data`` as the memo file ``path``, whole or not at all (``world.atomic_output``),
+    never fsynced (a file torn by a crash is one its reader finds unreadable, and works out
+    again). A full or read-only disk keeps nothing, and says nothing: a memo is only ever a
+    shortcut."""
+    with contextlib.suppress(OSError):
+        with atomic_output(path, durable=False) as tmp:
+            tmp.write_bytes(data)
