@@ -116,3 +116,25 @@ def test_forking_keeps_the_parents_objects_out_of_the_childrens_collections() ->
     os.close(read)
     assert frozen > 1000 and in_child > 0.99 * frozen  # the parent's objects (a few freed since)
     assert gc.get_freeze_count() == 0
+
+
+@pytest.mark.parametrize("durable, syncs", [(True, 1), (False, 0)])
+def test_atomic_output_fsyncs_unless_not_durable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 durable: bool, syncs: int) -> None:
+    """``world.atomic_output(durable=False)`` (the backends' memo) renames without the fsync;
+    either way the file appears whole, and a failed block leaves nothing."""
+    import os
+
+    from nyeshc import world
+
+    calls: list[int] = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append(fd), real(fd))[1])
+    target = tmp_path / "kept.bin"
+    with world.atomic_output(target, durable=durable) as tmp:
+        tmp.write_bytes(b"whole")
+    assert target.read_bytes() == b"whole" and len(calls) == syncs
+    with pytest.raises(RuntimeError), world.atomic_output(tmp_path / "other.bin", durable=durable) as tmp:
+        tmp.write_bytes(b"ha")
+        raise RuntimeError("stopped")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.bin"]
